@@ -1,0 +1,119 @@
+"""The job record this server keeps, and the result shape every generation tool and get_job return."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .catalog import Operation
+
+JobStatus = Literal["queued", "running", "completed", "failed", "cancelled", "unknown"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled", "unknown"})
+
+JOB_URI_PREFIX = "happyhorse://jobs/"
+
+
+def job_uri(job_id: str) -> str:
+    return f"{JOB_URI_PREFIX}{job_id}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class VideoFile(BaseModel):
+    """The finished video as fal describes it; fal leaves some fields out."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    url: str = Field(description="Public fal CDN URL of the MP4.")
+    content_type: str | None = None
+    file_name: str | None = None
+    file_size: int | None = Field(default=None, description="Bytes.")
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = Field(default=None, description="Seconds.")
+    fps: float | None = None
+    num_frames: int | None = None
+
+
+class JobError(BaseModel):
+    type: str = Field(description="Stable error name, e.g. content_policy_violation, validation_error, rate_limited.")
+    message: str = Field(description="What went wrong and what to do next.")
+
+
+class JobResult(BaseModel):
+    """A HappyHorse job as the tools report it."""
+
+    job_id: str = Field(description="This server's id for the job: pass it to get_job or cancel_job.")
+    status: JobStatus = Field(
+        description="queued | running | completed | failed | cancelled; unknown when the submit may have reached "
+        "fal but its answer was lost (never resubmitted)."
+    )
+    operation: Operation
+    endpoint: str = Field(description="fal endpoint id that runs the job.")
+    fal_request_id: str | None = Field(default=None, description="fal's request id, as shown in fal's dashboard.")
+    video: VideoFile | None = Field(default=None, description="The finished video, when completed.")
+    seed: int | None = Field(default=None, description="Seed fal used (pass it again to reproduce a take).")
+    cost_usd: float | None = Field(default=None, description="This job's price from the price table.")
+    error: JobError | None = Field(default=None, description="Why the job failed, when it did.")
+    queue_position: int | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+    resource_uri: str = Field(description="MCP resource with this job as JSON.")
+    next_step: str | None = Field(default=None, description="What to do next, for a job that is not finished.")
+
+
+class Job(BaseModel):
+    """The stored record: the result plus what is needed to follow the job at fal."""
+
+    job_id: str
+    status: JobStatus = "queued"
+    operation: Operation
+    endpoint: str
+    arguments: dict[str, Any]
+    request_id: str | None = None
+    queue_position: int | None = None
+    cost_usd: float | None = None
+    output: dict[str, Any] | None = None
+    error: JobError | None = None
+    cancel_requested: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def video(self) -> VideoFile | None:
+        raw = (self.output or {}).get("video")
+        return VideoFile.model_validate(raw) if isinstance(raw, dict) and raw.get("url") else None
+
+    def result(self) -> JobResult:
+        seed = (self.output or {}).get("seed")
+        next_step = None
+        if not self.finished:
+            next_step = (
+                f"The video is still being made. Call get_job with job_id '{self.job_id}' (wait_seconds up to 50) "
+                "to wait for it; it keeps running on the server meanwhile."
+            )
+        return JobResult(
+            job_id=self.job_id,
+            status=self.status,
+            operation=self.operation,
+            endpoint=self.endpoint,
+            fal_request_id=self.request_id,
+            video=self.video,
+            seed=seed if isinstance(seed, int) else self.arguments.get("seed"),
+            cost_usd=self.cost_usd,
+            error=self.error,
+            queue_position=self.queue_position if self.status == "queued" else None,
+            created_at=self.created_at,
+            finished_at=self.finished_at,
+            resource_uri=job_uri(self.job_id),
+            next_step=next_step,
+        )

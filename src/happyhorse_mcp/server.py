@@ -1,0 +1,550 @@
+"""The MCP surface: tools, resources and their descriptions. Thin: checks, then hands off to the job runner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import anyio
+import httpx
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
+from mcp.types import Resource as MCPResource
+from pydantic import BaseModel, Field
+
+from . import __version__
+from .catalog import (
+    MAX_DURATION,
+    MAX_EDIT_REFERENCE_IMAGES,
+    MAX_PROMPT_CHARS,
+    MAX_REFERENCE_IMAGES,
+    MAX_SEED,
+    MIN_DURATION,
+    AspectRatio,
+    AudioSetting,
+    Operation,
+    Resolution,
+    Version,
+    endpoint_for,
+    parse_operation,
+)
+from .errors import HappyHorseError, MissingKeyError
+from .fal import FalQueue, RetryPolicy, default_http_client
+from .inputs import check_aspect_ratio, check_media_url, check_prompt
+from .jobs import JobRunner
+from .models import Job, JobResult, job_uri
+from .pricing import CostEstimate, estimate
+from .settings import Settings
+from .store import JobStore
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WAIT_SECONDS = 50
+MAX_WAIT_SECONDS = 600
+RECENT_JOBS_LISTED = 50
+
+INSTRUCTIONS = """\
+Makes videos with Alibaba's HappyHorse-1.0 on fal: text to video, image to video, reference images to video, and
+subject swaps in an existing video. Every clip comes with generated audio. Jobs cost money (USD 0.14-0.28 per second
+of video): call estimate_cost first when the user has not agreed to a price. Generation usually takes 1-3 minutes; a
+tool returns status 'running' with a job_id when it takes longer than wait_seconds, and get_job(job_id) waits on."""
+
+PROMPT_TIPS = (
+    "Describe subject, action, setting, light and mood; ask for camera moves in words ('slow dolly-in', "
+    "'static camera', 'aerial tracking shot'). Audio (dialogue, ambience, Foley) is always generated: describe the "
+    "sounds and any spoken lines in the prompt."
+)
+TIMING = (
+    "A job usually takes 1-3 minutes. The call waits up to wait_seconds (default 50, as some hosts cut calls at "
+    "60 s; 0 returns at once), sending progress; if the video is not ready by then it returns status 'running' and "
+    "a job_id: call get_job(job_id, wait_seconds=50) to keep waiting. The job is never lost and never resubmitted."
+)
+
+Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What the video shows.")]
+Duration = Annotated[
+    int, Field(ge=MIN_DURATION, le=MAX_DURATION, description="Length of the video in whole seconds (3-15).")
+]
+ResolutionArg = Annotated[Resolution, Field(description="720p or 1080p.")]
+AspectRatioArg = Annotated[
+    AspectRatio, Field(description="16:9, 9:16, 1:1, 4:3 or 3:4; version 1.1 adds 21:9, 9:21, 5:4 and 4:5.")
+]
+Seed = Annotated[
+    int | None, Field(ge=0, le=MAX_SEED, description="Fix it to reproduce a take; leave empty for a random one.")
+]
+VersionArg = Annotated[Version, Field(description="HappyHorse model version: 1.0 or 1.1 (cheaper 1080p).")]
+SafetyChecker = Annotated[bool, Field(description="fal's content safety checker on the inputs and output.")]
+WaitSeconds = Annotated[
+    int,
+    Field(ge=0, le=MAX_WAIT_SECONDS, description="How long to wait for the video before returning a job_id (0-600)."),
+]
+JobId = Annotated[str, Field(min_length=1, max_length=64, description="The job_id a generation tool returned.")]
+
+GENERATION = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+
+
+class CostBreakdown(BaseModel):
+    operation: str
+    endpoint: str = Field(description="fal endpoint id.")
+    version: str
+    resolution: str
+    rate_usd_per_second: float
+    seconds_billed: int = Field(description="Output seconds, plus source seconds for video-edit.")
+    output_seconds: int
+    input_seconds: int | None = None
+    prices_as_of: str
+
+
+class CostReport(BaseModel):
+    usd: float = Field(description="Price in US dollars, exact to the cent.")
+    breakdown: CostBreakdown
+    summary: str
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    runner: JobRunner
+
+
+class HappyHorseServer(MCPServer[AppState]):
+    """MCPServer whose resources/list also lists the jobs this server knows."""
+
+    runner: JobRunner | None = None
+
+    async def list_resources(self) -> list[MCPResource]:
+        listed = await super().list_resources()
+        if self.runner is not None:
+            for job in await self.runner.recent(RECENT_JOBS_LISTED):
+                listed.append(
+                    MCPResource(
+                        uri=job_uri(job.job_id),
+                        name=f"{job.job_id} ({job.operation}, {job.status})",
+                        description=_prompt_excerpt(job),
+                        mime_type="application/json",
+                    )
+                )
+        return listed
+
+
+def _prompt_excerpt(job: Job) -> str:
+    prompt = str(job.arguments.get("prompt") or "")
+    return prompt if len(prompt) <= 100 else prompt[:97] + "..."
+
+
+def create_server(
+    settings: Settings,
+    *,
+    http_client_factory: Callable[[], httpx.AsyncClient] = default_http_client,
+    retry: RetryPolicy | None = None,
+    poll_interval: float | None = None,
+) -> HappyHorseServer:
+    @asynccontextmanager
+    async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        store = JobStore(settings.data_dir / "jobs.sqlite3")
+        try:
+            async with http_client_factory() as http, anyio.create_task_group() as tg:
+                fal = FalQueue(http, queue_url=settings.queue_url, key=settings.fal_key, retry=retry)
+                intervals = {} if poll_interval is None else {"poll_interval": poll_interval}
+                runner = JobRunner(fal, store, tg, **intervals)
+                resumed = await runner.resume()
+                if resumed:
+                    logger.info("following %d unfinished job(s) from a previous run", resumed)
+                mcp.runner = runner
+                try:
+                    yield AppState(settings=settings, runner=runner)
+                finally:
+                    mcp.runner = None
+                    tg.cancel_scope.cancel()
+        finally:
+            store.close()
+
+    mcp = HappyHorseServer(
+        "happyhorse-mcp", title="HappyHorse video", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
+    )
+    _register_tools(mcp)
+    _register_resources(mcp)
+    return mcp
+
+
+def _state(ctx: Context[AppState, Any]) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+async def _submit_and_wait(
+    ctx: Context[AppState, Any],
+    *,
+    operation: Operation,
+    version: Version,
+    arguments: dict[str, Any],
+    cost: CostEstimate | None,
+    wait_seconds: int,
+) -> CallToolResult:
+    state = _state(ctx)
+    if state.settings.fal_key is None:
+        raise ToolError(MissingKeyError().message)
+    endpoint = endpoint_for(operation, version)
+    fal_arguments = {k: v for k, v in arguments.items() if v is not None}
+    job = await state.runner.submit(operation, endpoint, fal_arguments, cost.usd if cost else None)
+    job = await state.runner.wait(job.job_id, wait_seconds, _progress_reporter(ctx))
+    return job_result(job, error_if_failed=True)
+
+
+def _progress_reporter(ctx: Context[AppState, Any]) -> Callable[[Job, float], Any]:
+    async def report(job: Job, elapsed: float) -> None:
+        if job.status == "queued":
+            phase = "queued" if job.queue_position is None else f"queued, position {job.queue_position}"
+        else:
+            phase = "generating"
+        await ctx.report_progress(round(elapsed, 1), None, f"{phase}; {elapsed:.0f} s elapsed (job {job.job_id})")
+
+    return report
+
+
+def job_result(job: Job, *, error_if_failed: bool = False) -> CallToolResult:
+    result = job.result()
+    content: list[Any] = [TextContent(type="text", text=_summary(result))]
+    if result.video is not None:
+        content.append(
+            ResourceLink(
+                type="resource_link",
+                uri=result.video.url,
+                name=result.video.file_name or f"{job.job_id}.mp4",
+                title=f"HappyHorse video {job.job_id}",
+                mime_type=result.video.content_type or "video/mp4",
+                size=result.video.file_size,
+            )
+        )
+    failed = result.status in ("failed", "unknown")
+    return CallToolResult(
+        content=content,
+        structured_content=result.model_dump(mode="json"),
+        is_error=error_if_failed and failed,
+    )
+
+
+def _summary(result: JobResult) -> str:
+    cost = "" if result.cost_usd is None else f" (USD {result.cost_usd:.2f})"
+    match result.status:
+        case "completed":
+            assert result.video is not None
+            dims = f"{result.video.width}x{result.video.height}, " if result.video.width else ""
+            length = f"{result.video.duration:g} s, " if result.video.duration else ""
+            return f"Video ready{cost}: {result.video.url} ({dims}{length}seed {result.seed}). Job {result.job_id}."
+        case "failed" | "unknown":
+            assert result.error is not None
+            return f"Job {result.job_id} {result.status}: {result.error.message}"
+        case "cancelled":
+            return f"Job {result.job_id} was cancelled; nothing was billed for it."
+        case _:
+            where = f" at position {result.queue_position}" if result.queue_position is not None else ""
+            return f"Job {result.job_id} is {result.status}{where}{cost}. {result.next_step}"
+
+
+def _estimate_or_error(operation: Operation, **kwargs: Any) -> CostEstimate:
+    try:
+        return estimate(operation, **kwargs)
+    except ValueError as exc:
+        raise ToolError(f"Cannot estimate the cost: {exc}.") from exc
+
+
+def _register_tools(mcp: HappyHorseServer) -> None:
+    @mcp.tool(
+        name="generate_video",
+        title="Generate a video from text",
+        annotations=GENERATION,
+        description=(
+            "Make a video with sound from a text prompt (HappyHorse text-to-video on fal). "
+            f"{PROMPT_TIPS} Price: USD 0.14/s at 720p; 1080p USD 0.28/s on version 1.0, USD 0.18/s on 1.1 "
+            f"(5 s at 1080p on 1.0 = USD 1.40). {TIMING}"
+        ),
+    )
+    async def generate_video(
+        prompt: Prompt,
+        ctx: Context[AppState, Any],
+        duration: Duration = 5,
+        resolution: ResolutionArg = "1080p",
+        aspect_ratio: AspectRatioArg = "16:9",
+        seed: Seed = None,
+        version: VersionArg = "1.0",
+        enable_safety_checker: SafetyChecker = True,
+        wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+    ) -> Annotated[CallToolResult, JobResult]:
+        check_prompt("prompt", prompt)
+        check_aspect_ratio(version, aspect_ratio)
+        cost = _estimate_or_error(Operation.TEXT_TO_VIDEO, duration=duration, resolution=resolution, version=version)
+        return await _submit_and_wait(
+            ctx,
+            operation=Operation.TEXT_TO_VIDEO,
+            version=version,
+            arguments={
+                "prompt": prompt,
+                "duration": duration,
+                "resolution": resolution,
+                "aspect_ratio": aspect_ratio,
+                "seed": seed,
+                "enable_safety_checker": enable_safety_checker,
+            },
+            cost=cost,
+            wait_seconds=wait_seconds,
+        )
+
+    @mcp.tool(
+        name="image_to_video",
+        title="Animate an image into a video",
+        annotations=GENERATION,
+        description=(
+            "Animate a still image into a video with sound; the image is the first frame and sets the aspect ratio "
+            "(HappyHorse image-to-video on fal). image_url: an https URL or a data: URI of a JPG, PNG, BMP or WebP, "
+            "each side at least 300 px, aspect between 1:2.5 and 2.5:1, at most 10 MB (20 MB on version 1.1). "
+            f"The prompt is optional: say what moves and how. {PROMPT_TIPS} Price as generate_video: USD 0.14/s at "
+            f"720p, 1080p USD 0.28/s (1.0) or USD 0.18/s (1.1). {TIMING}"
+        ),
+    )
+    async def image_to_video(
+        image_url: Annotated[str, Field(description="First frame: https URL or data: URI.")],
+        ctx: Context[AppState, Any],
+        prompt: Annotated[
+            str | None, Field(max_length=MAX_PROMPT_CHARS, description="Optional: the motion and sound wanted.")
+        ] = None,
+        duration: Duration = 5,
+        resolution: ResolutionArg = "1080p",
+        seed: Seed = None,
+        version: VersionArg = "1.0",
+        enable_safety_checker: SafetyChecker = True,
+        wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+    ) -> Annotated[CallToolResult, JobResult]:
+        image_url = check_media_url("image_url", image_url)
+        if prompt is not None:
+            check_prompt("prompt", prompt)
+        cost = _estimate_or_error(Operation.IMAGE_TO_VIDEO, duration=duration, resolution=resolution, version=version)
+        return await _submit_and_wait(
+            ctx,
+            operation=Operation.IMAGE_TO_VIDEO,
+            version=version,
+            arguments={
+                "image_url": image_url,
+                "prompt": prompt,
+                "duration": duration,
+                "resolution": resolution,
+                "seed": seed,
+                "enable_safety_checker": enable_safety_checker,
+            },
+            cost=cost,
+            wait_seconds=wait_seconds,
+        )
+
+    @mcp.tool(
+        name="reference_to_video",
+        title="Make a video of subjects from reference images",
+        annotations=GENERATION,
+        description=(
+            "Make a video with sound featuring the subjects of 1 to 9 reference images (people, products, "
+            "characters), kept consistent (HappyHorse reference-to-video on fal). In the prompt, call the subjects "
+            "character1, character2, ... in the order of image_urls, e.g. 'character1 hands character2 a cup'. "
+            "Images: https URLs or data: URIs, JPG/PNG/WebP, shortest side at least 400 px, at most 10 MB each. "
+            f"{PROMPT_TIPS} Price as generate_video: USD 0.14/s at 720p, 1080p USD 0.28/s (1.0) or USD 0.18/s (1.1). "
+            f"{TIMING}"
+        ),
+    )
+    async def reference_to_video(
+        prompt: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_PROMPT_CHARS,
+                description="What happens, naming subjects character1..character9 in image_urls order.",
+            ),
+        ],
+        image_urls: Annotated[
+            list[str],
+            Field(min_length=1, max_length=MAX_REFERENCE_IMAGES, description="1-9 reference images (URL or data:)."),
+        ],
+        ctx: Context[AppState, Any],
+        duration: Duration = 5,
+        resolution: ResolutionArg = "1080p",
+        aspect_ratio: AspectRatioArg = "16:9",
+        seed: Seed = None,
+        version: VersionArg = "1.0",
+        enable_safety_checker: SafetyChecker = True,
+        wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+    ) -> Annotated[CallToolResult, JobResult]:
+        check_prompt("prompt", prompt)
+        image_urls = [check_media_url(f"image_urls[{i}]", url) for i, url in enumerate(image_urls)]
+        check_aspect_ratio(version, aspect_ratio)
+        cost = _estimate_or_error(
+            Operation.REFERENCE_TO_VIDEO, duration=duration, resolution=resolution, version=version
+        )
+        return await _submit_and_wait(
+            ctx,
+            operation=Operation.REFERENCE_TO_VIDEO,
+            version=version,
+            arguments={
+                "prompt": prompt,
+                "image_urls": image_urls,
+                "duration": duration,
+                "resolution": resolution,
+                "aspect_ratio": aspect_ratio,
+                "seed": seed,
+                "enable_safety_checker": enable_safety_checker,
+            },
+            cost=cost,
+            wait_seconds=wait_seconds,
+        )
+
+    @mcp.tool(
+        name="edit_video",
+        title="Swap a subject in a video",
+        annotations=GENERATION,
+        description=(
+            "Edit an existing video: replace or restyle a subject, keeping the motion (HappyHorse video-edit on fal, "
+            "version 1.0). video_url: https URL or data: URI of an MP4 or MOV (H.264 best), 3-60 s, at most 100 MB, "
+            "longer side at most 2160 px. The output keeps the source's aspect ratio and length, capped at 15 s. "
+            "Refer to reference images in the prompt as @Image1..@Image5 in reference_image_urls order, e.g. "
+            "'replace the man with @Image1'. audio_setting 'origin' keeps the source audio, 'auto' generates new. "
+            "Price: source seconds plus output seconds, each USD 0.14 (720p) or USD 0.28 (1080p): a 10 s source at "
+            f"1080p costs USD 5.60. Use estimate_cost with source_duration to know first. {TIMING}"
+        ),
+    )
+    async def edit_video(
+        video_url: Annotated[str, Field(description="Source video: https URL or data: URI (MP4/MOV, 3-60 s).")],
+        prompt: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_PROMPT_CHARS,
+                description="The edit, naming reference images @Image1..@Image5.",
+            ),
+        ],
+        ctx: Context[AppState, Any],
+        reference_image_urls: Annotated[
+            list[str],
+            Field(max_length=MAX_EDIT_REFERENCE_IMAGES, description="0-5 reference images (URL or data:)."),
+        ] = [],  # noqa: B006 - pydantic copies defaults; the schema shows []
+        resolution: ResolutionArg = "1080p",
+        audio_setting: Annotated[
+            AudioSetting, Field(description="'auto' generates audio; 'origin' keeps the source's.")
+        ] = "auto",
+        seed: Seed = None,
+        enable_safety_checker: SafetyChecker = True,
+        wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+    ) -> Annotated[CallToolResult, JobResult]:
+        video_url = check_media_url("video_url", video_url)
+        check_prompt("prompt", prompt)
+        references = [check_media_url(f"reference_image_urls[{i}]", u) for i, u in enumerate(reference_image_urls)]
+        return await _submit_and_wait(
+            ctx,
+            operation=Operation.VIDEO_EDIT,
+            version="1.0",
+            arguments={
+                "video_url": video_url,
+                "prompt": prompt,
+                "reference_image_urls": references,
+                "resolution": resolution,
+                "audio_setting": audio_setting,
+                "seed": seed,
+                "enable_safety_checker": enable_safety_checker,
+            },
+            cost=None,  # billed on the source's length, which a URL does not tell
+            wait_seconds=wait_seconds,
+        )
+
+    @mcp.tool(
+        name="estimate_cost",
+        title="Estimate the cost of a video",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+        description=(
+            "Price a HappyHorse job before making it, from the price table (no key, no network, no charge). "
+            "operation: text-to-video, image-to-video, reference-to-video or video-edit (tool names such as "
+            "generate_video work too). Video edit bills the source's seconds plus the output's, so it needs "
+            "source_duration. Returns usd and a breakdown (endpoint, rate per second, seconds billed)."
+        ),
+    )
+    async def estimate_cost(
+        operation: Annotated[
+            str, Field(description="text-to-video | image-to-video | reference-to-video | video-edit")
+        ],
+        duration: Duration = 5,
+        resolution: ResolutionArg = "1080p",
+        version: VersionArg = "1.0",
+        source_duration: Annotated[
+            float | None,
+            Field(gt=0, le=3600, description="video-edit only: the source video's length in seconds."),
+        ] = None,
+    ) -> CostReport:
+        try:
+            op = parse_operation(operation)
+        except ValueError as exc:
+            raise ToolError(f"Invalid argument operation: {exc}.") from exc
+        cost = _estimate_or_error(
+            op, duration=duration, resolution=resolution, version=version, source_duration=source_duration
+        )
+        breakdown = CostBreakdown(**cost.model_dump(exclude={"usd"}))
+        if op is Operation.VIDEO_EDIT:
+            how = f"{cost.input_seconds} s source + {cost.output_seconds} s output"
+        else:
+            how = f"{cost.output_seconds} s"
+        summary = (
+            f"USD {cost.usd:.2f} for {op} at {resolution} on version {version}: "
+            f"{how} x USD {cost.rate_usd_per_second:.2f}/s (prices as of {cost.prices_as_of})."
+        )
+        return CostReport(usd=cost.usd, breakdown=breakdown, summary=summary)
+
+    @mcp.tool(
+        name="get_job",
+        title="Get a video job",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True),
+        description=(
+            "Report a job a generation tool started: its status, and the video when it is done. With wait_seconds "
+            "above 0 it waits that long for the job to finish (with progress), so call it with wait_seconds=50 "
+            "while a job is 'queued' or 'running'. Results are kept by this server, so a job can be read any time."
+        ),
+    )
+    async def get_job(
+        job_id: JobId, ctx: Context[AppState, Any], wait_seconds: WaitSeconds = 0
+    ) -> Annotated[CallToolResult, JobResult]:
+        runner = _state(ctx).runner
+        try:
+            job = await runner.wait(job_id.strip(), wait_seconds, _progress_reporter(ctx))
+        except HappyHorseError as exc:
+            raise ToolError(exc.message) from exc
+        return job_result(job)
+
+    @mcp.tool(
+        name="cancel_job",
+        title="Cancel a video job",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+        ),
+        description=(
+            "Ask fal to cancel a job that has not finished. A job still in the queue is dropped and not billed; one "
+            "already generating may still finish (and be billed). Returns the job; call get_job to see how it ends."
+        ),
+    )
+    async def cancel_job(job_id: JobId, ctx: Context[AppState, Any]) -> Annotated[CallToolResult, JobResult]:
+        runner = _state(ctx).runner
+        try:
+            job = await runner.cancel(job_id.strip())
+        except HappyHorseError as exc:
+            raise ToolError(exc.message) from exc
+        return job_result(job)
+
+
+def _register_resources(mcp: HappyHorseServer) -> None:
+    @mcp.resource(
+        "happyhorse://jobs/{job_id}",
+        name="job",
+        title="HappyHorse job",
+        description="A video job as JSON: status, video URL when done, cost, error.",
+        mime_type="application/json",
+    )
+    async def job_resource(job_id: str, ctx: Context[AppState, Any]) -> str:
+        try:
+            job = await _state(ctx).runner.get(job_id)
+        except HappyHorseError as exc:
+            raise ResourceNotFoundError(exc.message) from exc
+        return job.result().model_dump_json(indent=2)

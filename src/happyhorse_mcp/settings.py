@@ -1,0 +1,71 @@
+"""Configuration, read once at start from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+DEFAULT_QUEUE_URL = "https://queue.fal.run"
+DEFAULT_REST_URL = "https://rest.fal.ai"
+DEFAULT_CDN_URL = "https://v3.fal.media"
+
+ENVIRONMENT_VARIABLES: dict[str, str] = {
+    "FAL_KEY": "fal API key (or FAL_KEY_ID + FAL_KEY_SECRET). Read from the environment only; never logged.",
+    "HAPPYHORSE_FAL_QUEUE_URL": f"fal queue host (default {DEFAULT_QUEUE_URL}).",
+    "HAPPYHORSE_FAL_REST_URL": f"fal REST host (default {DEFAULT_REST_URL}).",
+    "HAPPYHORSE_FAL_CDN_URL": f"fal storage host (default {DEFAULT_CDN_URL}).",
+    "HAPPYHORSE_DATA_DIR": "where the server keeps its job records (default: the platform's user data dir).",
+}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL such as {default}, got {value!r}")
+    return value.rstrip("/")
+
+
+def _credentials(env: Mapping[str, str]) -> SecretStr | None:
+    if key := env.get("FAL_KEY", "").strip():
+        return SecretStr(key)
+    key_id, secret = env.get("FAL_KEY_ID", "").strip(), env.get("FAL_KEY_SECRET", "").strip()
+    if key_id and secret:
+        return SecretStr(f"{key_id}:{secret}")
+    return None
+
+
+def _default_data_dir() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("happyhorse-mcp", appauthor=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    fal_key: SecretStr | None = field(repr=False)
+    queue_url: str = DEFAULT_QUEUE_URL
+    rest_url: str = DEFAULT_REST_URL
+    cdn_url: str = DEFAULT_CDN_URL
+    data_dir: Path = field(default_factory=_default_data_dir)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = env.get("HAPPYHORSE_DATA_DIR", "").strip()
+        return cls(
+            fal_key=_credentials(env),
+            queue_url=_base_url(env, "HAPPYHORSE_FAL_QUEUE_URL", DEFAULT_QUEUE_URL),
+            rest_url=_base_url(env, "HAPPYHORSE_FAL_REST_URL", DEFAULT_REST_URL),
+            cdn_url=_base_url(env, "HAPPYHORSE_FAL_CDN_URL", DEFAULT_CDN_URL),
+            data_dir=Path(data_dir).expanduser() if data_dir else _default_data_dir(),
+        )

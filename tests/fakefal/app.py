@@ -1,0 +1,392 @@
+"""A fake of fal's queue and storage APIs for HappyHorse, faithful to docs/fal-protocol.md.
+
+Jobs move IN_QUEUE -> IN_PROGRESS -> COMPLETED on a timer (`queue_seconds`, `run_seconds`) or, with `hold=True`,
+only when a test calls `start()` / `complete()`. Faults are queued per route and served before the real answer.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+VALID_KEY = "fake-key-id:fake-key-secret"
+ENDPOINTS = {
+    "alibaba/happy-horse/text-to-video",
+    "alibaba/happy-horse/image-to-video",
+    "alibaba/happy-horse/reference-to-video",
+    "alibaba/happy-horse/video-edit",
+    "alibaba/happy-horse/v1.1/text-to-video",
+    "alibaba/happy-horse/v1.1/image-to-video",
+    "alibaba/happy-horse/v1.1/reference-to-video",
+}
+REQUIRED = {
+    "text-to-video": ("prompt",),
+    "image-to-video": ("image_url",),
+    "reference-to-video": ("prompt", "image_urls"),
+    "video-edit": ("video_url", "prompt"),
+}
+FAKE_VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2048
+
+Route_ = Literal["submit", "status", "stream", "result", "cancel"]
+Outcome = Literal["success", "content_policy", "validation", "infra_error"]
+State = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
+
+
+@dataclass
+class Fault:
+    """One canned answer: an HTTP status and body, or `drop` (the stream closes at once without an event)."""
+
+    status: int = 500
+    body: bytes = b'{"detail": "Internal Server Error"}'
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+@dataclass
+class FakeJob:
+    request_id: str
+    endpoint_id: str
+    arguments: dict[str, Any]
+    outcome: Outcome
+    state: State = "IN_QUEUE"
+    queue_position: int = 0
+    cancelled: bool = False
+    expired: bool = False
+    next_transition: float | None = None
+    changed: anyio.Event = field(default_factory=anyio.Event)
+
+
+class FakeFal:
+    def __init__(
+        self,
+        *,
+        queue_seconds: float = 0.0,
+        run_seconds: float = 0.0,
+        hold: bool = False,
+        queue_position: int = 0,
+    ) -> None:
+        self.queue_seconds = queue_seconds
+        self.run_seconds = run_seconds
+        self.hold = hold
+        self.initial_queue_position = queue_position
+        self.keys = {VALID_KEY}
+        self.balance_exhausted = False
+        self.jobs: dict[str, FakeJob] = {}
+        self.submits: list[FakeJob] = []
+        self.outcomes: list[Outcome] = []
+        self.faults: dict[Route_, list[Fault]] = {r: [] for r in ("submit", "status", "stream", "result", "cancel")}
+        self.requests: list[tuple[str, str]] = []
+        self.authorizations: list[str] = []
+        self.uploads: dict[str, bytes] = {}
+        self.app = Starlette(
+            routes=[
+                Route("/storage/auth/token", self._storage_token, methods=["POST"]),
+                Route("/files/upload", self._upload, methods=["POST"]),
+                Route("/files/{file_id}/{name}", self._download, methods=["GET"]),
+                Route("/{owner}/{app}/requests/{request_id}/status/stream", self._stream, methods=["GET"]),
+                Route("/{owner}/{app}/requests/{request_id}/status", self._status, methods=["GET"]),
+                Route("/{owner}/{app}/requests/{request_id}/cancel", self._cancel, methods=["PUT"]),
+                Route("/{owner}/{app}/requests/{request_id}", self._result, methods=["GET"]),
+                Route("/{endpoint_id:path}", self._submit, methods=["POST"]),
+            ]
+        )
+
+    # -- switches for tests -------------------------------------------------------------------------------------
+
+    def fail_next(self, route: Route_, fault: Fault | None = None, times: int = 1) -> None:
+        self.faults[route].extend([fault or Fault()] * times)
+
+    def start(self, request_id: str) -> None:
+        self._set(self.jobs[request_id], "IN_PROGRESS")
+
+    def complete(self, request_id: str) -> None:
+        self._set(self.jobs[request_id], "COMPLETED")
+
+    def expire(self, request_id: str) -> None:
+        self.jobs[request_id].expired = True
+
+    def calls(self, route: Route_) -> int:
+        return sum(1 for r, _ in self.requests if r == route)
+
+    # -- job clock ----------------------------------------------------------------------------------------------
+
+    def _set(self, job: FakeJob, state: State) -> None:
+        job.state = state
+        job.next_transition = None
+        if not self.hold and state == "IN_PROGRESS":
+            job.next_transition = time.monotonic() + self.run_seconds
+        previous, job.changed = job.changed, anyio.Event()
+        previous.set()
+
+    def _tick(self, job: FakeJob) -> None:
+        while job.next_transition is not None and time.monotonic() >= job.next_transition:
+            self._set(job, "IN_PROGRESS" if job.state == "IN_QUEUE" else "COMPLETED")
+
+    def _status_body(self, job: FakeJob, base: str) -> dict[str, Any]:
+        self._tick(job)
+        owner, app = job.endpoint_id.split("/")[:2]
+        body: dict[str, Any] = {
+            "status": job.state,
+            "request_id": job.request_id,
+            "response_url": f"{base}/{owner}/{app}/requests/{job.request_id}",
+        }
+        if job.state == "IN_QUEUE":
+            body["queue_position"] = job.queue_position
+        else:
+            body["logs"] = [{"message": "generating", "level": "INFO", "timestamp": "2026-11-24T00:00:00Z"}]
+        if job.state == "COMPLETED":
+            body["metrics"] = {"inference_time": self.run_seconds}
+            error = _job_error(job)
+            if error:
+                body["error"], body["error_type"] = error
+        return body
+
+    # -- handlers -----------------------------------------------------------------------------------------------
+
+    def _fault(self, route: Route_, request: Request) -> Fault | None:
+        self.requests.append((route, request.url.path))
+        return self.faults[route].pop(0) if self.faults[route] else None
+
+    def _auth_error(self, request: Request) -> Response | None:
+        header = request.headers.get("authorization", "")
+        self.authorizations.append(header)
+        if not header.startswith("Key ") or header.removeprefix("Key ") not in self.keys:
+            return JSONResponse({"detail": "Invalid authentication credentials"}, status_code=401)
+        return None
+
+    def _job(self, request: Request) -> FakeJob | Response:
+        job = self.jobs.get(request.path_params["request_id"])
+        if job is None:
+            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        return job
+
+    async def _submit(self, request: Request) -> Response:
+        fault = self._fault("submit", request)
+        if denied := self._auth_error(request):
+            return denied
+        endpoint_id = request.path_params["endpoint_id"]
+        if endpoint_id not in ENDPOINTS:
+            return JSONResponse({"detail": f"Application '{endpoint_id}' not found"}, status_code=404)
+        if self.balance_exhausted:
+            detail = "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
+            return JSONResponse({"detail": detail}, status_code=403)
+        try:
+            arguments = json.loads(await request.body())
+        except json.JSONDecodeError:
+            return JSONResponse({"detail": "Invalid JSON"}, status_code=400)
+        if fault and not fault.drop:
+            return Response(fault.body, status_code=fault.status, headers=fault.headers)
+        if problems := _validate(endpoint_id, arguments):
+            return JSONResponse({"detail": problems}, status_code=422)
+        job = FakeJob(
+            request_id=secrets.token_hex(16),
+            endpoint_id=endpoint_id,
+            arguments=arguments,
+            outcome=self.outcomes.pop(0) if self.outcomes else "success",
+            queue_position=self.initial_queue_position,
+        )
+        if not self.hold:
+            job.next_transition = time.monotonic() + self.queue_seconds
+        self.jobs[job.request_id] = job
+        self.submits.append(job)
+        base = str(request.base_url).rstrip("/")
+        owner, app = endpoint_id.split("/")[:2]
+        url = f"{base}/{owner}/{app}/requests/{job.request_id}"
+        body = {
+            "request_id": job.request_id,
+            "response_url": url,
+            "status_url": f"{url}/status",
+            "cancel_url": f"{url}/cancel",
+            "queue_position": job.queue_position,
+        }
+        if fault and fault.drop:
+            # fal took the job, but the answer never arrives intact.
+            return Response(b'{"request_id": "', status_code=200, media_type="application/json")
+        return JSONResponse(body)
+
+    async def _status(self, request: Request) -> Response:
+        fault = self._fault("status", request)
+        if denied := self._auth_error(request):
+            return denied
+        if fault:
+            return Response(fault.body, status_code=fault.status, headers=fault.headers)
+        job = self._job(request)
+        if isinstance(job, Response):
+            return job
+        body = self._status_body(job, str(request.base_url).rstrip("/"))
+        return JSONResponse(body, status_code=200 if job.state == "COMPLETED" else 202)
+
+    async def _stream(self, request: Request) -> Response:
+        fault = self._fault("stream", request)
+        if denied := self._auth_error(request):
+            return denied
+        if fault and not fault.drop:
+            return Response(fault.body, status_code=fault.status, headers=fault.headers)
+        job = self._job(request)
+        if isinstance(job, Response):
+            return job
+        base = str(request.base_url).rstrip("/")
+        drop = bool(fault and fault.drop)
+
+        async def events() -> AsyncIterator[bytes]:
+            if drop:
+                return
+            last: str | None = None
+            while True:
+                body = self._status_body(job, base)
+                encoded = json.dumps(body)
+                if encoded != last:
+                    yield f"data: {encoded}\n\n".encode()
+                    last = encoded
+                if job.state == "COMPLETED":
+                    return
+                changed = job.changed
+                wait = 15.0 if job.next_transition is None else max(0.0, job.next_transition - time.monotonic())
+                with anyio.move_on_after(min(wait, 15.0)) as scope:
+                    await changed.wait()
+                if scope.cancelled_caught and job.next_transition is None:
+                    yield b": keep-alive\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def _result(self, request: Request) -> Response:
+        fault = self._fault("result", request)
+        if denied := self._auth_error(request):
+            return denied
+        if fault:
+            return Response(fault.body, status_code=fault.status, headers=fault.headers)
+        job = self._job(request)
+        if isinstance(job, Response):
+            return job
+        self._tick(job)
+        if job.expired:
+            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        if job.state != "COMPLETED":
+            return JSONResponse({"detail": "Request is still in progress"}, status_code=400)
+        if job.cancelled:
+            return JSONResponse(
+                {"detail": "Request was cancelled", "error_type": "request_cancelled"},
+                status_code=400,
+                headers={"X-Fal-Error-Type": "request_cancelled"},
+            )
+        match job.outcome:
+            case "content_policy":
+                detail = [
+                    {
+                        "loc": ["body", "prompt"],
+                        "msg": "The content could not be processed because it contained material flagged by a "
+                        "content checker.",
+                        "type": "content_policy_violation",
+                    }
+                ]
+                return JSONResponse({"detail": detail}, status_code=422)
+            case "validation":
+                detail = [{"loc": ["body", "image_url"], "msg": "Image too small", "type": "image_too_small"}]
+                return JSONResponse({"detail": detail}, status_code=422)
+            case "infra_error":
+                return JSONResponse(
+                    {"detail": "Request timed out", "error_type": "request_timeout"},
+                    status_code=504,
+                    headers={"X-Fal-Error-Type": "request_timeout"},
+                )
+        return JSONResponse(self._output(job, str(request.base_url).rstrip("/")))
+
+    def _output(self, job: FakeJob, base: str) -> dict[str, Any]:
+        args = job.arguments
+        duration = args.get("duration", 5)
+        width, height = (1920, 1080) if args.get("resolution", "1080p") == "1080p" else (1280, 720)
+        self.uploads.setdefault(f"{job.request_id}/output.mp4", FAKE_VIDEO)
+        return {
+            "video": {
+                "url": f"{base}/files/{job.request_id}/output.mp4",
+                "content_type": "video/mp4",
+                "file_name": "output.mp4",
+                "file_size": len(FAKE_VIDEO),
+                "width": width,
+                "height": height,
+                "fps": 24.0,
+                "duration": float(duration),
+                "num_frames": 24 * duration,
+            },
+            "seed": args.get("seed", 42),
+        }
+
+    async def _cancel(self, request: Request) -> Response:
+        fault = self._fault("cancel", request)
+        if denied := self._auth_error(request):
+            return denied
+        if fault:
+            return Response(fault.body, status_code=fault.status, headers=fault.headers)
+        job = self._job(request)
+        if isinstance(job, Response):
+            return job
+        self._tick(job)
+        if job.state == "COMPLETED":
+            return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
+        if job.state == "IN_QUEUE":
+            job.cancelled = True
+            self._set(job, "COMPLETED")
+        return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
+
+    async def _storage_token(self, request: Request) -> Response:
+        if denied := self._auth_error(request):
+            return denied
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse({"token": secrets.token_hex(8), "token_type": "Bearer", "base_url": base})
+
+    async def _upload(self, request: Request) -> Response:
+        file_id = secrets.token_hex(8)
+        name = request.headers.get("x-fal-file-name", "upload.bin")
+        self.uploads[f"{file_id}/{name}"] = await request.body()
+        return JSONResponse({"access_url": f"{str(request.base_url).rstrip('/')}/files/{file_id}/{name}"})
+
+    async def _download(self, request: Request) -> Response:
+        key = f"{request.path_params['file_id']}/{request.path_params['name']}"
+        if key not in self.uploads:
+            return JSONResponse({"detail": "Not found"}, status_code=404)
+        return Response(self.uploads[key], media_type="video/mp4")
+
+
+def _job_error(job: FakeJob) -> tuple[str, str] | None:
+    if job.cancelled:
+        return "Request was cancelled", "request_cancelled"
+    return {
+        "success": None,
+        "content_policy": ("Content policy violation", "content_policy_violation"),
+        "validation": ("Image too small", "image_too_small"),
+        "infra_error": ("Request timed out", "request_timeout"),
+    }[job.outcome]
+
+
+def _validate(endpoint_id: str, arguments: Any) -> list[dict[str, Any]]:
+    """The subset of fal's input schema that a client could get wrong."""
+    if not isinstance(arguments, dict):
+        return [{"loc": ["body"], "msg": "Input should be an object", "type": "model_type"}]
+    operation = endpoint_id.rsplit("/", 1)[-1]
+    problems = [
+        {"loc": ["body", name], "msg": "Field required", "type": "missing"}
+        for name in REQUIRED[operation]
+        if name not in arguments
+    ]
+    duration = arguments.get("duration", 5)
+    if type(duration) is not int or not 3 <= duration <= 15:
+        problems.append({"loc": ["body", "duration"], "msg": "Input should be 3..15", "type": "value_error"})
+    prompt = arguments.get("prompt")
+    if prompt is not None and not (isinstance(prompt, str) and len(prompt) <= 2500):
+        problems.append({"loc": ["body", "prompt"], "msg": "At most 2500 characters", "type": "string_too_long"})
+    ratios = {"16:9", "9:16", "1:1", "4:3", "3:4"}
+    if "/v1.1/" in endpoint_id:
+        ratios |= {"21:9", "9:21", "5:4", "4:5"}
+    if "aspect_ratio" in arguments and arguments["aspect_ratio"] not in ratios:
+        problems.append({"loc": ["body", "aspect_ratio"], "msg": "Unsupported aspect ratio", "type": "enum"})
+    return problems
