@@ -1,0 +1,108 @@
+"""The installed server over stdio, driven by the SDK's client, against the fake fal on loopback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.types import ResourceLink
+
+from .fakefal import VALID_KEY, FakeFal
+
+pytestmark = pytest.mark.anyio
+
+
+def _server(fal_url: str, data_dir: Path, **env: str) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "happyhorse_mcp", "--log-level", "DEBUG"],
+        env={
+            "FAL_KEY": VALID_KEY,
+            "HAPPYHORSE_FAL_QUEUE_URL": fal_url,
+            "HAPPYHORSE_FAL_REST_URL": fal_url,
+            "HAPPYHORSE_FAL_CDN_URL": fal_url,
+            "HAPPYHORSE_DATA_DIR": str(data_dir),
+            **env,
+        },
+    )
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_a_video_over_stdio_reports_progress_structured_output_and_a_resource_link(
+    fake: FakeFal, fal_url: str, tmp_path: Path, mode: str
+) -> None:
+    fake.hold = True
+    fake.initial_queue_position = 2
+    messages: list[str | None] = []
+    first_progress = anyio.Event()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message)
+        first_progress.set()
+
+    stderr_path = tmp_path / "stderr.log"
+    results: list[Any] = []
+    with stderr_path.open("w") as stderr:
+        transport = stdio_client(_server(fal_url, tmp_path / "data"), errlog=stderr)
+        async with Client(transport, mode=mode) as client, anyio.create_task_group() as tg:
+
+            async def call() -> None:
+                arguments = {"prompt": "a white horse, static camera", "duration": 3, "resolution": "720p"}
+                results.append(await client.call_tool("generate_video", arguments, progress_callback=on_progress))
+
+            tg.start_soon(call)
+            with anyio.fail_after(30):
+                await first_progress.wait()
+            fake.start(fake.submits[0].request_id)
+            fake.complete(fake.submits[0].request_id)
+
+    result = results[0]
+    assert not result.is_error
+    assert result.structured_content["status"] == "completed"
+    assert result.structured_content["cost_usd"] == 0.42
+    links = [c for c in result.content if isinstance(c, ResourceLink)]
+    assert links
+    assert str(links[0].uri) == result.structured_content["video"]["url"]
+    assert any(m and "queued, position 2" in m for m in messages)
+    logs = stderr_path.read_text()
+    assert "submitted to alibaba/happy-horse/text-to-video" in logs
+    assert VALID_KEY not in logs
+    assert "fake-key-secret" not in logs
+
+
+async def test_estimate_cost_over_stdio_without_a_key(fake: FakeFal, fal_url: str, tmp_path: Path) -> None:
+    params = _server(fal_url, tmp_path / "data")
+    assert params.env is not None
+    params.env.pop("FAL_KEY")
+    with (tmp_path / "stderr.log").open("w") as stderr:
+        async with Client(stdio_client(params, errlog=stderr), mode="legacy") as client:
+            tools = await client.list_tools()
+            estimate = await client.call_tool("estimate_cost", {"operation": "text-to-video", "duration": 15})
+            refused = await client.call_tool("generate_video", {"prompt": "a horse"})
+    assert len(tools.tools) == 7
+    assert estimate.structured_content is not None
+    assert estimate.structured_content["usd"] == 4.2
+    assert refused.is_error
+    assert "FAL_KEY" in refused.content[0].text  # type: ignore[union-attr]
+    assert fake.requests == []
+
+
+def test_a_malformed_host_setting_stops_the_server_with_a_message(tmp_path: Path) -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "happyhorse_mcp"],
+        env={"HAPPYHORSE_FAL_QUEUE_URL": "queue.fal.run", "HAPPYHORSE_DATA_DIR": str(tmp_path), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "HAPPYHORSE_FAL_QUEUE_URL must be an http(s) URL" in done.stderr
+    assert done.stdout == ""

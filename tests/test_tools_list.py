@@ -1,0 +1,77 @@
+"""The tools a model sees: names, annotations, schemas. A schema change shows up as a snapshot diff."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+pytestmark = pytest.mark.anyio
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+GENERATION_TOOLS = ("generate_video", "image_to_video", "reference_to_video", "edit_video")
+
+
+async def test_tools_list_matches_the_checked_in_snapshot(client: Client) -> None:
+    listed = await client.list_tools()
+    tools = [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in listed.tools]
+    rendered = json.dumps(tools, indent=2, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(rendered)
+    assert rendered == SNAPSHOT.read_text(), "tools/list changed: review, then rerun with UPDATE_SNAPSHOTS=1"
+
+
+async def test_generation_tools_are_open_world_writes_and_readers_are_read_only(client: Client) -> None:
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+
+    assert set(tools) == {*GENERATION_TOOLS, "estimate_cost", "get_job", "cancel_job"}
+    for name in GENERATION_TOOLS:
+        hints = tools[name].annotations
+        assert hints is not None
+        assert (hints.read_only_hint, hints.idempotent_hint, hints.open_world_hint) == (False, False, True)
+        assert tools[name].output_schema is not None
+        assert "job_id" in tools[name].output_schema["properties"]  # type: ignore[index]
+    for name in ("estimate_cost", "get_job"):
+        hints = tools[name].annotations
+        assert hints is not None
+        assert hints.read_only_hint is True
+
+
+async def test_tool_arguments_are_named_as_documented(client: Client) -> None:
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    expected = {
+        "generate_video": [
+            "prompt", "duration", "resolution", "aspect_ratio", "seed", "version", "enable_safety_checker",
+            "wait_seconds",
+        ],
+        "image_to_video": [
+            "image_url", "prompt", "duration", "resolution", "seed", "version", "enable_safety_checker", "wait_seconds",
+        ],
+        "reference_to_video": [
+            "prompt", "image_urls", "duration", "resolution", "aspect_ratio", "seed", "version",
+            "enable_safety_checker", "wait_seconds",
+        ],
+        "edit_video": [
+            "video_url", "prompt", "reference_image_urls", "resolution", "audio_setting", "seed",
+            "enable_safety_checker", "wait_seconds",
+        ],
+        "estimate_cost": ["operation", "duration", "resolution", "version", "source_duration"],
+        "get_job": ["job_id", "wait_seconds"],
+        "cancel_job": ["job_id"],
+    }  # fmt: skip
+    for name, arguments in expected.items():
+        assert sorted(tools[name].input_schema["properties"]) == sorted(arguments), name
+
+
+async def test_tool_descriptions_teach_the_prompt_conventions_and_prices(client: Client) -> None:
+    tools = {tool.name: tool.description or "" for tool in (await client.list_tools()).tools}
+    assert "character1" in tools["reference_to_video"]
+    assert "@Image1" in tools["edit_video"]
+    assert "dolly-in" in tools["generate_video"]
+    assert "always generated" in tools["generate_video"]
+    for name in GENERATION_TOOLS:
+        assert "USD" in tools[name]
+        assert "get_job" in tools[name]
