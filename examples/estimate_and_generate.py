@@ -1,0 +1,51 @@
+"""Estimate, then make a short video, with the MCP SDK's client driving happyhorse-mcp over stdio.
+
+    FAL_KEY=... .venv/bin/python examples/estimate_and_generate.py "a horse galloping along a beach at sunset"
+
+Spends USD 0.42 (3 s at 720p) when FAL_KEY is set; without it, only the estimate runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+SERVER = StdioServerParameters(
+    command=sys.executable,
+    args=["-m", "happyhorse_mcp"],
+    env={"FAL_KEY": os.environ["FAL_KEY"]} if "FAL_KEY" in os.environ else {},
+)
+
+
+async def show_progress(progress: float, total: float | None, message: str | None) -> None:
+    print(f"  {message}", file=sys.stderr)
+
+
+async def main(prompt: str) -> None:
+    async with Client(SERVER) as client:
+        estimate = await client.call_tool(
+            "estimate_cost", {"operation": "text-to-video", "duration": 3, "resolution": "720p"}
+        )
+        assert estimate.structured_content is not None
+        print(estimate.structured_content["summary"])
+        if "FAL_KEY" not in os.environ:
+            print("Set FAL_KEY to make the video.")
+            return
+        arguments = {"prompt": prompt, "duration": 3, "resolution": "720p"}
+        result = await client.call_tool("generate_video", arguments, progress_callback=show_progress)
+        job = result.structured_content or {}
+        while job.get("status") in ("queued", "running"):
+            result = await client.call_tool(
+                "get_job", {"job_id": job["job_id"], "wait_seconds": 50}, progress_callback=show_progress
+            )
+            job = result.structured_content or {}
+        for block in result.content:
+            if block.type == "text":
+                print(block.text)
+
+
+if __name__ == "__main__":
+    anyio.run(main, " ".join(sys.argv[1:]) or "a horse galloping along a beach at sunset, tracking shot")
