@@ -166,16 +166,29 @@ async def test_the_job_is_followed_to_the_end_when_nobody_waits(server: HappyHor
 
 async def test_a_client_that_cancels_the_call_only_stops_waiting(server: HappyHorseServer, fake: FakeFal) -> None:
     fake.hold = True
+    waiting = anyio.Event()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        waiting.set()
+
     async with Client(server) as client:
-        with anyio.move_on_after(0.5):
-            await client.call_tool("generate_video", {"prompt": "a mare"})
-        assert len(fake.submits) == 1
+        async with anyio.create_task_group() as tg:
+
+            async def call() -> None:
+                await client.call_tool("generate_video", {"prompt": "a mare"}, progress_callback=on_progress)
+
+            tg.start_soon(call)
+            with anyio.fail_after(5):
+                await waiting.wait()
+            tg.cancel_scope.cancel()
+
+        assert server.runner is not None
         fake.complete(fake.submits[0].request_id)
-        jobs = await server.runner.recent() if server.runner else []
+        (job,) = await server.runner.recent()
         with anyio.fail_after(5):
-            job = await server.runner.wait(jobs[0].job_id, 30) if server.runner else None
-        assert job is not None
+            job = await server.runner.wait(job.job_id, 30)
         assert job.status == "completed"
+        assert len(fake.submits) == 1
 
 
 async def test_cancel_job_cancels_a_queued_job_at_fal(client: Client, fake: FakeFal) -> None:
