@@ -10,6 +10,7 @@ import pytest
 from mcp import Client
 from mcp.types import ResourceLink, TextContent, TextResourceContents
 
+from happyhorse_mcp.budget import SpendLimits
 from happyhorse_mcp.server import HappyHorseServer
 from happyhorse_mcp.settings import Settings
 
@@ -41,7 +42,12 @@ CALLS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ),
     (
         "edit_video",
-        {"video_url": VIDEO, "prompt": "replace the rider with @Image1", "reference_image_urls": [IMAGE]},
+        {
+            "video_url": VIDEO,
+            "prompt": "replace the rider with @Image1",
+            "reference_image_urls": [IMAGE],
+            "source_duration": 5,
+        },
         "alibaba/happy-horse/video-edit",
         {"video_url": VIDEO, "prompt": "replace the rider with @Image1", "reference_image_urls": [IMAGE]},
     ),
@@ -78,10 +84,15 @@ async def test_text_to_video_cost_is_the_price_table_figure(client: Client) -> N
     assert result.structured_content["cost_usd"] == 4.20
 
 
-async def test_edit_cost_is_known_from_the_output_length_when_below_the_cap(client: Client) -> None:
-    result = await client.call_tool("edit_video", {"video_url": VIDEO, "prompt": "make it night"})
+async def test_edit_cost_is_known_from_the_output_length_when_below_the_cap(settings: Settings) -> None:
+    from .conftest import make_server
+
+    roomy = Settings(**{**settings.__dict__, "limits": SpendLimits(max_usd_per_job=25.0)})
+    async with Client(make_server(roomy)) as client:
+        result = await client.call_tool("edit_video", {"video_url": VIDEO, "prompt": "make it night"})
     assert result.structured_content is not None
-    # The fake's output lasts 5 s, so the source did too: (5 + 5) s x USD 0.28.
+    # Budgeted at the longest source (60 s + 15 s at USD 0.28 = USD 21.00); the fake's output lasts 5 s, so the
+    # source did too and the bill is (5 + 5) s x USD 0.28.
     assert result.structured_content["cost_usd"] == 2.80
 
 

@@ -27,14 +27,14 @@ async def test_tools_list_matches_the_checked_in_snapshot(client: Client) -> Non
 async def test_generation_tools_are_open_world_writes_and_readers_are_read_only(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
 
-    assert set(tools) == {*GENERATION_TOOLS, "estimate_cost", "get_job", "cancel_job"}
+    assert set(tools) == {*GENERATION_TOOLS, "estimate_cost", "get_job", "cancel_job", "list_jobs"}
     for name in GENERATION_TOOLS:
         hints = tools[name].annotations
         assert hints is not None
         assert (hints.read_only_hint, hints.idempotent_hint, hints.open_world_hint) == (False, False, True)
         assert tools[name].output_schema is not None
         assert "job_id" in tools[name].output_schema["properties"]  # type: ignore[index]
-    for name in ("estimate_cost", "get_job"):
+    for name in ("estimate_cost", "get_job", "list_jobs"):
         hints = tools[name].annotations
         assert hints is not None
         assert hints.read_only_hint is True
@@ -45,22 +45,24 @@ async def test_tool_arguments_are_named_as_documented(client: Client) -> None:
     expected = {
         "generate_video": [
             "prompt", "duration", "resolution", "aspect_ratio", "seed", "version", "enable_safety_checker",
-            "wait_seconds",
+            "wait_seconds", "idempotency_key", "max_cost_usd",
         ],
         "image_to_video": [
             "image_url", "prompt", "duration", "resolution", "seed", "version", "enable_safety_checker", "wait_seconds",
+            "idempotency_key", "max_cost_usd",
         ],
         "reference_to_video": [
             "prompt", "image_urls", "duration", "resolution", "aspect_ratio", "seed", "version",
-            "enable_safety_checker", "wait_seconds",
+            "enable_safety_checker", "wait_seconds", "idempotency_key", "max_cost_usd",
         ],
         "edit_video": [
             "video_url", "prompt", "reference_image_urls", "resolution", "audio_setting", "seed",
-            "enable_safety_checker", "wait_seconds",
+            "enable_safety_checker", "wait_seconds", "idempotency_key", "max_cost_usd", "source_duration",
         ],
         "estimate_cost": ["operation", "duration", "resolution", "version", "source_duration"],
         "get_job": ["job_id", "wait_seconds"],
         "cancel_job": ["job_id"],
+        "list_jobs": ["status", "limit"],
     }  # fmt: skip
     for name, arguments in expected.items():
         assert sorted(tools[name].input_schema["properties"]) == sorted(arguments), name

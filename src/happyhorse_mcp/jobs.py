@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from .budget import SpendLimits, SpendReport, check_spend, left_today, start_of_day, start_of_month
 from .catalog import MAX_EDIT_OUTPUT_SECONDS, Operation
 from .errors import (
     DASHBOARD_REQUESTS,
@@ -56,6 +57,16 @@ class UnknownJobError(HappyHorseError):
         )
 
 
+class IdempotencyConflictError(HappyHorseError):
+    type = "idempotency_conflict"
+
+    def __init__(self, key: str, job_id: str) -> None:
+        super().__init__(
+            f"idempotency_key '{key}' was already used for job {job_id} with other arguments. Nothing was submitted. "
+            "Use a new key for a new video, or get_job to read that job."
+        )
+
+
 class JobRunner:
     def __init__(
         self,
@@ -63,26 +74,54 @@ class JobRunner:
         store: JobStore,
         task_group: TaskGroup,
         *,
+        limits: SpendLimits | None = None,
         poll_interval: float = POLL_INTERVAL_SECONDS,
         max_poll_interval: float = MAX_POLL_INTERVAL_SECONDS,
     ) -> None:
         self._fal = fal
         self._store = store
         self._tg = task_group
-        self._poll_interval = poll_interval
+        self.poll_interval = poll_interval
         self._max_poll_interval = max_poll_interval
+        self._limits = limits or SpendLimits()
+        self._admission = anyio.Lock()
         self._live: dict[str, Job] = {}
         self._changed: dict[str, anyio.Event] = {}
 
     async def submit(
-        self, operation: Operation, endpoint: str, arguments: dict[str, Any], cost_usd: float | None
+        self,
+        operation: Operation,
+        endpoint: str,
+        arguments: dict[str, Any],
+        cost_usd: float,
+        *,
+        idempotency_key: str | None = None,
+        max_cost_usd: float | None = None,
     ) -> Job:
-        """Record the job, submit it once, and follow it in the background. Returns once fal has answered the submit.
+        """Check the budget, record the job, submit it once and follow it in the background.
 
-        The submit runs in the runner's task group, so cancelling the caller cannot cut a submit in half.
+        Returns once fal has answered the submit, or at once with the earlier job when `idempotency_key` was seen
+        before. The submit runs in the runner's task group, so cancelling the caller cannot cut a submit in half.
         """
-        job = Job(job_id=new_job_id(), operation=operation, endpoint=endpoint, arguments=arguments, cost_usd=cost_usd)
-        await self._save(job)
+        async with self._admission:  # one budget check and record at a time, so concurrent calls cannot overspend
+            if idempotency_key is not None:
+                earlier = await self._store.by_idempotency_key(idempotency_key)
+                if earlier is not None:
+                    if (earlier.endpoint, earlier.arguments) != (endpoint, arguments):
+                        raise IdempotencyConflictError(idempotency_key, earlier.job_id)
+                    logger.info("idempotency key matched job %s; not submitting again", earlier.job_id)
+                    return self._live.get(earlier.job_id, earlier)
+            spent_today = await self._store.spend_since(start_of_day())
+            check_spend(cost_usd, limits=self._limits, spent_today=spent_today, max_cost_usd=max_cost_usd)
+            job = Job(
+                job_id=new_job_id(),
+                operation=operation,
+                endpoint=endpoint,
+                arguments=arguments,
+                cost_usd=cost_usd,
+                idempotency_key=idempotency_key,
+            )
+            await self._save(job)
         answered = anyio.Event()
         self._tg.start_soon(self._run, job.job_id, answered)
         await answered.wait()
@@ -115,8 +154,20 @@ class JobRunner:
             raise UnknownJobError(job_id)
         return job
 
-    async def recent(self, limit: int = 50) -> list[Job]:
-        return await self._store.recent(limit)
+    async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]:
+        return await self._store.recent(limit, status)
+
+    async def spend(self) -> SpendReport:
+        today = await self._store.spend_since(start_of_day())
+        return SpendReport(
+            today_usd=round(today, 2),
+            month_usd=round(await self._store.spend_since(start_of_month()), 2),
+            total_usd=round(await self._store.spend_since(None), 2),
+            daily_budget_usd=self._limits.daily_budget_usd,
+            left_today_usd=left_today(self._limits, today),
+            max_usd_per_job=self._limits.max_usd_per_job,
+            day_starts_at=start_of_day(),
+        )
 
     async def wait(self, job_id: str, wait_seconds: float, progress: ProgressFn | None = None) -> Job:
         """Wait up to `wait_seconds` for the job to finish, reporting progress on every change and every few seconds."""
@@ -156,7 +207,9 @@ class JobRunner:
             except HappyHorseError as exc:
                 await self._finish(job_id, "unknown" if isinstance(exc, SubmitUncertainError) else "failed", error=exc)
                 return
-            await self._update(job_id, request_id=receipt.request_id, queue_position=receipt.queue_position)
+            await self._update(
+                job_id, status="queued", request_id=receipt.request_id, queue_position=receipt.queue_position
+            )
             logger.info("job %s submitted to %s as %s", job_id, job.endpoint, receipt.request_id)
         finally:
             answered.set()
@@ -197,7 +250,7 @@ class JobRunner:
             logger.info("status stream for %s ended before completion; polling", job_id)
         except TRANSIENT as exc:
             logger.info("status stream for %s failed (%s); polling", job_id, exc.message)
-        interval = self._poll_interval
+        interval = self.poll_interval
         while True:
             try:
                 status = await self._fal.status(job.endpoint, job.request_id)
@@ -209,12 +262,12 @@ class JobRunner:
             await self._apply(job_id, status)
             if status.status == "COMPLETED":
                 return
-            await anyio.sleep(self._poll_interval)
+            await anyio.sleep(self.poll_interval)
 
     async def _fetch_result(self, job_id: str) -> None:
         job = self._live[job_id]
         assert job.request_id is not None
-        interval = self._poll_interval
+        interval = self.poll_interval
         while True:
             try:
                 output = await self._fal.result(job.endpoint, job.request_id)
@@ -284,7 +337,7 @@ def _billed_cost(job: Job, output: dict[str, Any]) -> float | None:
     video = output.get("video") or {}
     seconds = video.get("duration") if isinstance(video, dict) else None
     if not isinstance(seconds, int | float) or seconds <= 0 or seconds >= MAX_EDIT_OUTPUT_SECONDS:
-        return job.cost_usd  # a capped output hides the source's length
+        return job.cost_usd  # a capped output hides the source's length: keep the estimate
     return estimate(
         Operation.VIDEO_EDIT,
         duration=0,

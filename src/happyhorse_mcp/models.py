@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .catalog import Operation
 
-JobStatus = Literal["queued", "running", "completed", "failed", "cancelled", "unknown"]
+JobStatus = Literal["submitting", "queued", "running", "completed", "failed", "cancelled", "unknown"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled", "unknown"})
 
 JOB_URI_PREFIX = "happyhorse://jobs/"
@@ -49,8 +49,8 @@ class JobResult(BaseModel):
 
     job_id: str = Field(description="This server's id for the job: pass it to get_job or cancel_job.")
     status: JobStatus = Field(
-        description="queued | running | completed | failed | cancelled; unknown when the submit may have reached "
-        "fal but its answer was lost (never resubmitted)."
+        description="submitting | queued | running | completed | failed | cancelled; unknown when the submit may "
+        "have reached fal but its answer was lost (never resubmitted)."
     )
     operation: Operation
     endpoint: str = Field(description="fal endpoint id that runs the job.")
@@ -70,7 +70,7 @@ class Job(BaseModel):
     """The stored record: the result plus what is needed to follow the job at fal."""
 
     job_id: str
-    status: JobStatus = "queued"
+    status: JobStatus = "submitting"
     operation: Operation
     endpoint: str
     arguments: dict[str, Any]
@@ -80,6 +80,7 @@ class Job(BaseModel):
     output: dict[str, Any] | None = None
     error: JobError | None = None
     cancel_requested: bool = False
+    idempotency_key: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None

@@ -18,26 +18,28 @@ from mcp.types import Resource as MCPResource
 from pydantic import BaseModel, Field
 
 from . import __version__
+from .budget import BudgetExceededError, SpendReport, check_spend
 from .catalog import (
     MAX_DURATION,
     MAX_EDIT_REFERENCE_IMAGES,
+    MAX_EDIT_SOURCE_SECONDS,
     MAX_PROMPT_CHARS,
     MAX_REFERENCE_IMAGES,
     MAX_SEED,
     MIN_DURATION,
+    MIN_EDIT_SOURCE_SECONDS,
     AspectRatio,
     AudioSetting,
     Operation,
     Resolution,
     Version,
-    endpoint_for,
     parse_operation,
 )
 from .errors import HappyHorseError, MissingKeyError
 from .fal import FalQueue, RetryPolicy, default_http_client
 from .inputs import check_aspect_ratio, check_media_url, check_prompt
 from .jobs import JobRunner
-from .models import Job, JobResult, job_uri
+from .models import Job, JobResult, JobStatus, job_uri
 from .pricing import CostEstimate, estimate
 from .settings import Settings
 from .store import JobStore
@@ -82,6 +84,18 @@ WaitSeconds = Annotated[
     int,
     Field(ge=0, le=MAX_WAIT_SECONDS, description="How long to wait for the video before returning a job_id (0-600)."),
 ]
+IdempotencyKey = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="Optional. A second call with the same key returns the first call's job instead of paying again.",
+    ),
+]
+MaxCost = Annotated[
+    float | None,
+    Field(gt=0, description="Optional. Refuse the job if its estimated price in USD is above this."),
+]
 JobId = Annotated[str, Field(min_length=1, max_length=64, description="The job_id a generation tool returned.")]
 
 GENERATION = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
@@ -99,10 +113,24 @@ class CostBreakdown(BaseModel):
     prices_as_of: str
 
 
+class BudgetCheck(BaseModel):
+    allowed: bool = Field(description="Whether the limits in force let this job run now.")
+    left_today_usd: float
+    daily_budget_usd: float
+    max_usd_per_job: float
+    reason: str | None = Field(default=None, description="Why the job would be refused, when it would.")
+
+
 class CostReport(BaseModel):
     usd: float = Field(description="Price in US dollars, exact to the cent.")
     breakdown: CostBreakdown
+    budget: BudgetCheck
     summary: str
+
+
+class JobList(BaseModel):
+    jobs: list[JobResult]
+    count: int
 
 
 @dataclass
@@ -149,8 +177,9 @@ def create_server(
         try:
             async with http_client_factory() as http, anyio.create_task_group() as tg:
                 fal = FalQueue(http, queue_url=settings.queue_url, key=settings.fal_key, retry=retry)
-                intervals = {} if poll_interval is None else {"poll_interval": poll_interval}
-                runner = JobRunner(fal, store, tg, **intervals)
+                runner = JobRunner(fal, store, tg, limits=settings.limits)
+                if poll_interval is not None:
+                    runner.poll_interval = poll_interval
                 resumed = await runner.resume()
                 if resumed:
                     logger.info("following %d unfinished job(s) from a previous run", resumed)
@@ -179,27 +208,40 @@ async def _submit_and_wait(
     ctx: Context[AppState, Any],
     *,
     operation: Operation,
-    version: Version,
     arguments: dict[str, Any],
-    cost: CostEstimate | None,
+    cost: CostEstimate,
     wait_seconds: int,
+    idempotency_key: str | None,
+    max_cost_usd: float | None,
+    budget_hint: str = "",
 ) -> CallToolResult:
     state = _state(ctx)
     if state.settings.fal_key is None:
         raise ToolError(MissingKeyError().message)
-    endpoint = endpoint_for(operation, version)
     fal_arguments = {k: v for k, v in arguments.items() if v is not None}
-    job = await state.runner.submit(operation, endpoint, fal_arguments, cost.usd if cost else None)
+    try:
+        job = await state.runner.submit(
+            operation,
+            cost.endpoint,
+            fal_arguments,
+            cost.usd,
+            idempotency_key=idempotency_key,
+            max_cost_usd=max_cost_usd,
+        )
+    except BudgetExceededError as exc:
+        raise ToolError(exc.message + budget_hint) from exc
+    except HappyHorseError as exc:
+        raise ToolError(exc.message) from exc
     job = await state.runner.wait(job.job_id, wait_seconds, _progress_reporter(ctx))
     return job_result(job, error_if_failed=True)
 
 
 def _progress_reporter(ctx: Context[AppState, Any]) -> Callable[[Job, float], Any]:
     async def report(job: Job, elapsed: float) -> None:
-        if job.status == "queued":
-            phase = "queued" if job.queue_position is None else f"queued, position {job.queue_position}"
+        if job.status == "queued" and job.queue_position is not None:
+            phase = f"queued, position {job.queue_position}"
         else:
-            phase = "generating"
+            phase = {"submitting": "submitting", "queued": "queued"}.get(job.status, "generating")
         await ctx.report_progress(round(elapsed, 1), None, f"{phase}; {elapsed:.0f} s elapsed (job {job.job_id})")
 
     return report
@@ -273,6 +315,8 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         version: VersionArg = "1.0",
         enable_safety_checker: SafetyChecker = True,
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+        idempotency_key: IdempotencyKey = None,
+        max_cost_usd: MaxCost = None,
     ) -> Annotated[CallToolResult, JobResult]:
         check_prompt("prompt", prompt)
         check_aspect_ratio(version, aspect_ratio)
@@ -280,7 +324,6 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         return await _submit_and_wait(
             ctx,
             operation=Operation.TEXT_TO_VIDEO,
-            version=version,
             arguments={
                 "prompt": prompt,
                 "duration": duration,
@@ -291,6 +334,8 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             },
             cost=cost,
             wait_seconds=wait_seconds,
+            idempotency_key=idempotency_key,
+            max_cost_usd=max_cost_usd,
         )
 
     @mcp.tool(
@@ -317,6 +362,8 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         version: VersionArg = "1.0",
         enable_safety_checker: SafetyChecker = True,
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+        idempotency_key: IdempotencyKey = None,
+        max_cost_usd: MaxCost = None,
     ) -> Annotated[CallToolResult, JobResult]:
         image_url = check_media_url("image_url", image_url)
         if prompt is not None:
@@ -325,7 +372,6 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         return await _submit_and_wait(
             ctx,
             operation=Operation.IMAGE_TO_VIDEO,
-            version=version,
             arguments={
                 "image_url": image_url,
                 "prompt": prompt,
@@ -336,6 +382,8 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             },
             cost=cost,
             wait_seconds=wait_seconds,
+            idempotency_key=idempotency_key,
+            max_cost_usd=max_cost_usd,
         )
 
     @mcp.tool(
@@ -372,6 +420,8 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         version: VersionArg = "1.0",
         enable_safety_checker: SafetyChecker = True,
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+        idempotency_key: IdempotencyKey = None,
+        max_cost_usd: MaxCost = None,
     ) -> Annotated[CallToolResult, JobResult]:
         check_prompt("prompt", prompt)
         image_urls = [check_media_url(f"image_urls[{i}]", url) for i, url in enumerate(image_urls)]
@@ -382,7 +432,6 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         return await _submit_and_wait(
             ctx,
             operation=Operation.REFERENCE_TO_VIDEO,
-            version=version,
             arguments={
                 "prompt": prompt,
                 "image_urls": image_urls,
@@ -394,6 +443,8 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             },
             cost=cost,
             wait_seconds=wait_seconds,
+            idempotency_key=idempotency_key,
+            max_cost_usd=max_cost_usd,
         )
 
     @mcp.tool(
@@ -432,6 +483,17 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         seed: Seed = None,
         enable_safety_checker: SafetyChecker = True,
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+        idempotency_key: IdempotencyKey = None,
+        max_cost_usd: MaxCost = None,
+        source_duration: Annotated[
+            float | None,
+            Field(
+                ge=MIN_EDIT_SOURCE_SECONDS,
+                le=MAX_EDIT_SOURCE_SECONDS,
+                description="Optional: the source video's length in seconds, for the price and budget check. "
+                "Without it the longest source (60 s) is assumed.",
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, JobResult]:
         video_url = check_media_url("video_url", video_url)
         check_prompt("prompt", prompt)
@@ -439,7 +501,6 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         return await _submit_and_wait(
             ctx,
             operation=Operation.VIDEO_EDIT,
-            version="1.0",
             arguments={
                 "video_url": video_url,
                 "prompt": prompt,
@@ -449,8 +510,20 @@ def _register_tools(mcp: HappyHorseServer) -> None:
                 "seed": seed,
                 "enable_safety_checker": enable_safety_checker,
             },
-            cost=None,  # billed on the source's length, which a URL does not tell
+            # Billed on the source's length, which a URL does not tell: assume the longest unless told.
+            cost=_estimate_or_error(
+                Operation.VIDEO_EDIT,
+                duration=0,
+                resolution=resolution,
+                version="1.0",
+                source_duration=source_duration or MAX_EDIT_SOURCE_SECONDS,
+            ),
             wait_seconds=wait_seconds,
+            idempotency_key=idempotency_key,
+            max_cost_usd=max_cost_usd,
+            budget_hint=""
+            if source_duration
+            else " The source's length was not given, so the longest (60 s) was assumed: pass source_duration.",
         )
 
     @mcp.tool(
@@ -465,6 +538,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         ),
     )
     async def estimate_cost(
+        ctx: Context[AppState, Any],
         operation: Annotated[
             str, Field(description="text-to-video | image-to-video | reference-to-video | video-edit")
         ],
@@ -488,11 +562,43 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             how = f"{cost.input_seconds} s source + {cost.output_seconds} s output"
         else:
             how = f"{cost.output_seconds} s"
+        state = _state(ctx)
+        spend = await state.runner.spend()
+        reason = None
+        try:
+            check_spend(cost.usd, limits=state.settings.limits, spent_today=spend.today_usd, max_cost_usd=None)
+        except BudgetExceededError as exc:
+            reason = exc.message.replace(" Nothing was submitted.", "")
+        budget = BudgetCheck(
+            allowed=reason is None,
+            left_today_usd=spend.left_today_usd,
+            daily_budget_usd=spend.daily_budget_usd,
+            max_usd_per_job=spend.max_usd_per_job,
+            reason=reason,
+        )
         summary = (
             f"USD {cost.usd:.2f} for {op} at {resolution} on version {version}: "
-            f"{how} x USD {cost.rate_usd_per_second:.2f}/s (prices as of {cost.prices_as_of})."
+            f"{how} x USD {cost.rate_usd_per_second:.2f}/s (prices as of {cost.prices_as_of}). "
+            f"USD {spend.left_today_usd:.2f} of today's budget is left."
         )
-        return CostReport(usd=cost.usd, breakdown=breakdown, summary=summary)
+        return CostReport(usd=cost.usd, breakdown=breakdown, budget=budget, summary=summary)
+
+    @mcp.tool(
+        name="list_jobs",
+        title="List video jobs",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+        description=(
+            "List the jobs this server has recorded, newest first, with their status, video URL and cost. "
+            "Use it to find a job_id again, or to see what is still running."
+        ),
+    )
+    async def list_jobs(
+        ctx: Context[AppState, Any],
+        status: Annotated[JobStatus | None, Field(description="Only jobs with this status.")] = None,
+        limit: Annotated[int, Field(ge=1, le=200, description="How many jobs at most (1-200).")] = 20,
+    ) -> JobList:
+        jobs = [job.result() for job in await _state(ctx).runner.recent(limit, status)]
+        return JobList(jobs=jobs, count=len(jobs))
 
     @mcp.tool(
         name="get_job",
@@ -535,6 +641,19 @@ def _register_tools(mcp: HappyHorseServer) -> None:
 
 
 def _register_resources(mcp: HappyHorseServer) -> None:
+    @mcp.resource(
+        "happyhorse://spend",
+        name="spend",
+        title="HappyHorse spend",
+        description="Spend today (UTC), this month and in total, and the limits in force, as JSON.",
+        mime_type="application/json",
+    )
+    async def spend_resource() -> str:
+        if mcp.runner is None:
+            raise ResourceNotFoundError("the server is not running")
+        report: SpendReport = await mcp.runner.spend()
+        return report.model_dump_json(indent=2)
+
     @mcp.resource(
         "happyhorse://jobs/{job_id}",
         name="job",

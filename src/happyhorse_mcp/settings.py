@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from .budget import DEFAULT_DAILY_BUDGET_USD, DEFAULT_MAX_USD_PER_JOB, SpendLimits
+
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_REST_URL = "https://rest.fal.ai"
 DEFAULT_CDN_URL = "https://v3.fal.media"
@@ -20,6 +22,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "HAPPYHORSE_FAL_REST_URL": f"fal REST host (default {DEFAULT_REST_URL}).",
     "HAPPYHORSE_FAL_CDN_URL": f"fal storage host (default {DEFAULT_CDN_URL}).",
     "HAPPYHORSE_DATA_DIR": "where the server keeps its job records (default: the platform's user data dir).",
+    "HAPPYHORSE_MAX_USD_PER_JOB": f"refuse any job estimated above this (default {DEFAULT_MAX_USD_PER_JOB:.2f}).",
+    "HAPPYHORSE_DAILY_BUDGET_USD": f"refuse jobs past this spend per UTC day (default {DEFAULT_DAILY_BUDGET_USD:.2f}).",
 }
 
 
@@ -33,6 +37,19 @@ def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL such as {default}, got {value!r}")
     return value.rstrip("/")
+
+
+def _usd(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        usd = float(value)
+    except ValueError:
+        usd = -1.0
+    if not usd >= 0 or usd == float("inf"):
+        raise ConfigError(f"{name} must be an amount of US dollars such as {default:.2f}, got {value!r}")
+    return usd
 
 
 def _credentials(env: Mapping[str, str]) -> SecretStr | None:
@@ -57,6 +74,7 @@ class Settings:
     rest_url: str = DEFAULT_REST_URL
     cdn_url: str = DEFAULT_CDN_URL
     data_dir: Path = field(default_factory=_default_data_dir)
+    limits: SpendLimits = field(default_factory=SpendLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,4 +86,8 @@ class Settings:
             rest_url=_base_url(env, "HAPPYHORSE_FAL_REST_URL", DEFAULT_REST_URL),
             cdn_url=_base_url(env, "HAPPYHORSE_FAL_CDN_URL", DEFAULT_CDN_URL),
             data_dir=Path(data_dir).expanduser() if data_dir else _default_data_dir(),
+            limits=SpendLimits(
+                max_usd_per_job=_usd(env, "HAPPYHORSE_MAX_USD_PER_JOB", DEFAULT_MAX_USD_PER_JOB),
+                daily_budget_usd=_usd(env, "HAPPYHORSE_DAILY_BUDGET_USD", DEFAULT_DAILY_BUDGET_USD),
+            ),
         )

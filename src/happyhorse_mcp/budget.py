@@ -1,0 +1,70 @@
+"""Spend limits, enforced before any submit: per job, per UTC day, and per call (max_cost_usd)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from pydantic import BaseModel, Field
+
+from .errors import HappyHorseError
+from .models import utcnow
+
+DEFAULT_MAX_USD_PER_JOB = 10.0
+DEFAULT_DAILY_BUDGET_USD = 30.0
+
+
+@dataclass(frozen=True)
+class SpendLimits:
+    max_usd_per_job: float = DEFAULT_MAX_USD_PER_JOB
+    daily_budget_usd: float = DEFAULT_DAILY_BUDGET_USD
+
+
+class BudgetExceededError(HappyHorseError):
+    type = "budget_exceeded"
+
+
+class SpendReport(BaseModel):
+    today_usd: float = Field(description="Committed today (UTC): finished jobs and jobs still running.")
+    month_usd: float = Field(description="Committed this calendar month (UTC).")
+    total_usd: float = Field(description="Committed by every job this server has recorded.")
+    daily_budget_usd: float = Field(description="HAPPYHORSE_DAILY_BUDGET_USD.")
+    left_today_usd: float
+    max_usd_per_job: float = Field(description="HAPPYHORSE_MAX_USD_PER_JOB.")
+    day_starts_at: datetime = Field(description="Start of the current budget day (midnight UTC).")
+
+
+def start_of_day(now: datetime | None = None) -> datetime:
+    now = now or utcnow()
+    return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+
+
+def start_of_month(now: datetime | None = None) -> datetime:
+    return start_of_day(now).replace(day=1)
+
+
+def left_today(limits: SpendLimits, spent_today: float) -> float:
+    return round(max(0.0, limits.daily_budget_usd - spent_today), 2)
+
+
+def check_spend(cost_usd: float, *, limits: SpendLimits, spent_today: float, max_cost_usd: float | None) -> None:
+    """Raise BudgetExceededError, saying which setting to change, when the job would break a limit."""
+    if max_cost_usd is not None and cost_usd > max_cost_usd:
+        raise BudgetExceededError(
+            f"This job is estimated at USD {cost_usd:.2f}, above this call's max_cost_usd of USD {max_cost_usd:.2f}. "
+            "Nothing was submitted. Raise max_cost_usd, or ask for fewer seconds or 720p."
+        )
+    if cost_usd > limits.max_usd_per_job:
+        raise BudgetExceededError(
+            f"This job is estimated at USD {cost_usd:.2f}, above the per-job limit of USD "
+            f"{limits.max_usd_per_job:.2f} (HAPPYHORSE_MAX_USD_PER_JOB). Nothing was submitted. Ask for fewer seconds "
+            "or 720p, or have the server's operator raise HAPPYHORSE_MAX_USD_PER_JOB."
+        )
+    remaining = left_today(limits, spent_today)
+    if cost_usd > remaining:
+        raise BudgetExceededError(
+            f"This job is estimated at USD {cost_usd:.2f}, but only USD {remaining:.2f} of today's budget of USD "
+            f"{limits.daily_budget_usd:.2f} is left (HAPPYHORSE_DAILY_BUDGET_USD; USD {spent_today:.2f} spent or "
+            "committed since midnight UTC). Nothing was submitted. Wait for the next UTC day, make a cheaper video, "
+            "or have the server's operator raise HAPPYHORSE_DAILY_BUDGET_USD."
+        )

@@ -1,0 +1,174 @@
+"""Spend limits are enforced before any submit; an idempotency key never pays twice for one video."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.types import TextResourceContents
+
+from happyhorse_mcp.budget import SpendLimits
+from happyhorse_mcp.settings import ConfigError, Settings
+
+from .conftest import make_server
+from .fakefal import FakeFal
+
+pytestmark = pytest.mark.anyio
+
+CLIP = {"prompt": "a horse", "duration": 5, "resolution": "1080p"}  # USD 1.40
+
+
+def _text(result: object) -> str:
+    return " ".join(getattr(c, "text", "") for c in getattr(result, "content", []))
+
+
+@pytest.fixture
+async def tight(settings: Settings) -> AsyncIterator[Client]:
+    limits = SpendLimits(max_usd_per_job=2.0, daily_budget_usd=3.0)
+    async with Client(make_server(Settings(**{**settings.__dict__, "limits": limits}))) as client:
+        yield client
+
+
+async def test_a_job_above_the_per_job_limit_is_refused_and_not_submitted(tight: Client, fake: FakeFal) -> None:
+    result = await tight.call_tool("generate_video", {**CLIP, "duration": 10})
+    assert result.is_error
+    text = _text(result)
+    assert "USD 2.80" in text
+    assert "HAPPYHORSE_MAX_USD_PER_JOB" in text
+    assert "Nothing was submitted" in text
+    assert fake.requests == []
+
+
+async def test_the_daily_budget_counts_earlier_jobs_and_says_what_is_left(tight: Client, fake: FakeFal) -> None:
+    first = await tight.call_tool("generate_video", CLIP)
+    second = await tight.call_tool("generate_video", CLIP)
+    third = await tight.call_tool("generate_video", CLIP)
+
+    assert not first.is_error
+    assert not second.is_error
+    assert third.is_error
+    assert "only USD 0.20 of today's budget of USD 3.00 is left" in _text(third)
+    assert "HAPPYHORSE_DAILY_BUDGET_USD" in _text(third)
+    assert len(fake.submits) == 2
+
+
+async def test_failed_jobs_do_not_count_against_the_budget(tight: Client, fake: FakeFal) -> None:
+    fake.outcomes.extend(["content_policy", "content_policy"])
+    for _ in range(2):
+        assert (await tight.call_tool("generate_video", CLIP)).is_error
+    assert not (await tight.call_tool("generate_video", CLIP)).is_error
+
+
+async def test_concurrent_calls_cannot_overspend_the_budget(tight: Client, fake: FakeFal) -> None:
+    fake.hold = True
+    results: list[bool] = []
+
+    async def call() -> None:
+        results.append((await tight.call_tool("generate_video", {**CLIP, "wait_seconds": 0})).is_error)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(call)
+    assert sorted(results) == [False, False, True, True]
+    assert len(fake.submits) == 2
+
+
+async def test_max_cost_usd_refuses_a_dearer_job(client: Client, fake: FakeFal) -> None:
+    result = await client.call_tool("generate_video", {**CLIP, "max_cost_usd": 1.0})
+    assert result.is_error
+    assert "above this call's max_cost_usd of USD 1.00" in _text(result)
+    assert fake.requests == []
+    assert not (await client.call_tool("generate_video", {**CLIP, "max_cost_usd": 1.40})).is_error
+
+
+async def test_an_edit_of_unknown_length_is_budgeted_at_the_longest_source(client: Client, fake: FakeFal) -> None:
+    result = await client.call_tool("edit_video", {"video_url": "https://example.com/v.mp4", "prompt": "night"})
+    assert result.is_error
+    assert "USD 21.00" in _text(result)
+    assert "pass source_duration" in _text(result)
+    assert fake.requests == []
+
+
+async def test_the_same_idempotency_key_returns_the_first_job_without_paying_again(
+    client: Client, fake: FakeFal
+) -> None:
+    first = await client.call_tool("generate_video", {**CLIP, "idempotency_key": "story-shot-1"})
+    again = await client.call_tool("generate_video", {**CLIP, "idempotency_key": "story-shot-1"})
+    other = await client.call_tool("generate_video", {**CLIP, "idempotency_key": "story-shot-2"})
+
+    assert first.structured_content is not None
+    assert again.structured_content is not None
+    assert other.structured_content is not None
+    assert again.structured_content["job_id"] == first.structured_content["job_id"]
+    assert other.structured_content["job_id"] != first.structured_content["job_id"]
+    assert len(fake.submits) == 2
+
+
+async def test_an_idempotency_key_reused_for_other_arguments_is_refused(client: Client, fake: FakeFal) -> None:
+    await client.call_tool("generate_video", {**CLIP, "idempotency_key": "k"})
+    result = await client.call_tool("generate_video", {**CLIP, "prompt": "a zebra", "idempotency_key": "k"})
+    assert result.is_error
+    assert "already used for job" in _text(result)
+    assert len(fake.submits) == 1
+
+
+async def test_estimate_cost_reports_what_the_budget_leaves_today(tight: Client) -> None:
+    await tight.call_tool("generate_video", CLIP)
+    fits = await tight.call_tool("estimate_cost", {"operation": "text-to-video", "duration": 3, "resolution": "720p"})
+    too_dear = await tight.call_tool("estimate_cost", {"operation": "text-to-video", "duration": 6})
+
+    assert fits.structured_content is not None
+    assert fits.structured_content["budget"] == {
+        "allowed": True,
+        "left_today_usd": 1.60,
+        "daily_budget_usd": 3.0,
+        "max_usd_per_job": 2.0,
+        "reason": None,
+    }
+    assert "USD 1.60 of today's budget is left" in fits.structured_content["summary"]
+    assert too_dear.structured_content is not None
+    assert too_dear.structured_content["budget"]["allowed"] is False
+    assert "only USD 1.60" in too_dear.structured_content["budget"]["reason"]
+
+
+async def test_the_spend_resource_shows_today_month_total_and_limits(tight: Client) -> None:
+    await tight.call_tool("generate_video", CLIP)
+    read = await tight.read_resource("happyhorse://spend")
+    content = read.contents[0]
+    assert isinstance(content, TextResourceContents)
+    spend = json.loads(content.text)
+    assert (spend["today_usd"], spend["month_usd"], spend["total_usd"]) == (1.40, 1.40, 1.40)
+    assert (spend["daily_budget_usd"], spend["max_usd_per_job"], spend["left_today_usd"]) == (3.0, 2.0, 1.60)
+
+
+async def test_list_jobs_filters_by_status_newest_first(client: Client, fake: FakeFal) -> None:
+    fake.outcomes.append("content_policy")
+    await client.call_tool("generate_video", {**CLIP, "prompt": "first"})
+    await client.call_tool("generate_video", {**CLIP, "prompt": "second"})
+    await client.call_tool("generate_video", {**CLIP, "prompt": "third"})
+
+    everything = await client.call_tool("list_jobs", {})
+    failed = await client.call_tool("list_jobs", {"status": "failed"})
+    one = await client.call_tool("list_jobs", {"limit": 1})
+
+    assert everything.structured_content is not None
+    assert everything.structured_content["count"] == 3
+    assert failed.structured_content is not None
+    assert [j["status"] for j in failed.structured_content["jobs"]] == ["failed"]
+    assert one.structured_content is not None
+    assert one.structured_content["count"] == 1
+
+
+@pytest.mark.parametrize("value", ["-1", "ten", "nan", "inf"])
+def test_a_malformed_limit_stops_the_server_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="HAPPYHORSE_DAILY_BUDGET_USD"):
+        Settings.from_env({"HAPPYHORSE_DAILY_BUDGET_USD": value, "HAPPYHORSE_DATA_DIR": "/tmp/x"})
+
+
+def test_limits_have_safe_defaults_and_are_read_from_the_environment() -> None:
+    assert Settings.from_env({"HAPPYHORSE_DATA_DIR": "/tmp/x"}).limits == SpendLimits(10.0, 30.0)
+    env = {"HAPPYHORSE_MAX_USD_PER_JOB": "2.5", "HAPPYHORSE_DAILY_BUDGET_USD": "0", "HAPPYHORSE_DATA_DIR": "/tmp/x"}
+    assert Settings.from_env(env).limits == SpendLimits(2.5, 0.0)
