@@ -1,0 +1,78 @@
+"""The job store: migrations, and what a restart finds."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from happyhorse_mcp.catalog import Operation
+from happyhorse_mcp.models import Job
+from happyhorse_mcp.settings import Settings
+from happyhorse_mcp.store import SCHEMA_VERSION, JobStore
+
+from .conftest import make_server
+from .fakefal import FakeFal
+
+pytestmark = pytest.mark.anyio
+
+
+def test_a_version_1_store_is_migrated_in_place_keeping_its_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE jobs (job_id TEXT PRIMARY KEY, status TEXT NOT NULL, created_at TEXT NOT NULL, "
+        "updated_at TEXT NOT NULL, record TEXT NOT NULL); PRAGMA user_version = 1;"
+    )
+    job = Job(job_id="hh_old", operation=Operation.TEXT_TO_VIDEO, endpoint="e", arguments={}, status="completed")
+    db.execute(
+        "INSERT INTO jobs VALUES (?, ?, ?, ?, ?)",
+        (job.job_id, job.status, job.created_at.isoformat(), job.updated_at.isoformat(), job.model_dump_json()),
+    )
+    db.commit()
+    db.close()
+
+    store = JobStore(path)
+    try:
+        version = store._db.execute("PRAGMA user_version").fetchone()[0]
+        mode = store._db.execute("PRAGMA journal_mode").fetchone()[0]
+        kept = store._db.execute("SELECT job_id, idempotency_key FROM jobs").fetchall()
+    finally:
+        store.close()
+    assert version == SCHEMA_VERSION
+    assert mode == "wal"
+    assert kept == [("hh_old", None)]
+
+
+def test_a_store_from_a_newer_version_is_refused_with_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(RuntimeError, match="newer happyhorse-mcp"):
+        JobStore(path)
+
+
+async def test_a_job_cut_off_mid_submit_is_shown_as_unknown_after_a_restart_and_never_resent(
+    settings: Settings, fake: FakeFal
+) -> None:
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    cut_off = Job(
+        job_id="hh_cutoff",
+        operation=Operation.TEXT_TO_VIDEO,
+        endpoint="alibaba/happy-horse/text-to-video",
+        arguments={"prompt": "a horse"},
+        cost_usd=1.4,
+    )
+    await store.put(cut_off)
+    store.close()
+
+    async with Client(make_server(settings)) as client:
+        result = await client.call_tool("get_job", {"job_id": "hh_cutoff"})
+    assert result.structured_content is not None
+    assert result.structured_content["status"] == "unknown"
+    assert "may have been billed" in result.structured_content["error"]["message"]
+    assert "fal.ai/dashboard/requests" in result.structured_content["error"]["message"]
+    assert fake.requests == []
