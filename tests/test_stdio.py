@@ -10,6 +10,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceLink
 
 from .fakefal import VALID_KEY, FakeFal
@@ -106,3 +107,35 @@ def test_a_malformed_host_setting_stops_the_server_with_a_message(tmp_path: Path
     assert done.returncode == 2
     assert "HAPPYHORSE_FAL_QUEUE_URL must be an http(s) URL" in done.stderr
     assert done.stdout == ""
+
+
+async def test_jobs_survive_a_sigkill_of_the_server_and_each_result_is_fetched_after_restart(
+    fake: FakeFal, fal_url: str, tmp_path: Path
+) -> None:
+    import os
+    import re
+    import signal
+
+    fake.hold = True
+    data = tmp_path / "data"
+    first_log = tmp_path / "first.log"
+    job_ids: list[str] = []
+    with first_log.open("w") as stderr, pytest.RaisesGroup(MCPError, flatten_subgroups=True):
+        async with Client(stdio_client(_server(fal_url, data), errlog=stderr), mode="legacy") as client:
+            for n in range(3):
+                started = await client.call_tool("generate_video", {"prompt": f"shot {n}", "wait_seconds": 0})
+                assert started.structured_content is not None
+                job_ids.append(started.structured_content["job_id"])
+            pid = int(re.findall(r"\(pid (\d+)\)", first_log.read_text())[0])
+            os.kill(pid, signal.SIGKILL)
+            await client.call_tool("list_jobs", {})
+    assert len(fake.submits) == 3
+    for job in fake.submits:
+        fake.complete(job.request_id)
+
+    with (tmp_path / "second.log").open("w") as stderr:
+        async with Client(stdio_client(_server(fal_url, data), errlog=stderr), mode="legacy") as client:
+            with anyio.fail_after(30):
+                finals = [await client.call_tool("get_job", {"job_id": j, "wait_seconds": 20}) for j in job_ids]
+    assert [f.structured_content["status"] for f in finals if f.structured_content] == ["completed"] * 3
+    assert len(fake.submits) == 3

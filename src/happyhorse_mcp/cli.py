@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,8 +60,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
     configure_logging(args.log_level, settings)
+    logger = logging.getLogger(__name__)
+    logger.info("happyhorse-mcp %s starting (pid %d), data in %s", __version__, os.getpid(), settings.data_dir)
     if settings.fal_key is None:
-        logging.getLogger(__name__).warning(
+        logger.warning(
             "FAL_KEY is not set: estimate_cost works, generation tools will say how to set it"
         )
 
