@@ -63,9 +63,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logger = logging.getLogger(__name__)
     logger.info("happyhorse-mcp %s starting (pid %d), data in %s", __version__, os.getpid(), settings.data_dir)
     if settings.fal_key is None:
-        logger.warning(
-            "FAL_KEY is not set: estimate_cost works, generation tools will say how to set it"
-        )
+        logger.warning("FAL_KEY is not set: estimate_cost works, generation tools will say how to set it")
 
     from .server import create_server
 
