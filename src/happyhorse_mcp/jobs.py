@@ -75,6 +75,7 @@ class JobRunner:
         task_group: TaskGroup,
         *,
         limits: SpendLimits | None = None,
+        on_status_change: Callable[[Job], Awaitable[None]] | None = None,
         poll_interval: float = POLL_INTERVAL_SECONDS,
         max_poll_interval: float = MAX_POLL_INTERVAL_SECONDS,
     ) -> None:
@@ -84,6 +85,7 @@ class JobRunner:
         self.poll_interval = poll_interval
         self._max_poll_interval = max_poll_interval
         self._limits = limits or SpendLimits()
+        self._on_status_change = on_status_change
         self._admission = anyio.Lock()
         self._live: dict[str, Job] = {}
         self._changed: dict[str, anyio.Event] = {}
@@ -323,11 +325,14 @@ class JobRunner:
 
     async def _save(self, job: Job) -> None:
         await self._store.put(job)
+        before = self._live.get(job.job_id)
         self._live[job.job_id] = job
         previous = self._changed.get(job.job_id)
         self._changed[job.job_id] = anyio.Event()
         if previous is not None:
             previous.set()
+        if self._on_status_change is not None and before is not None and before.status != job.status:
+            await self._on_status_change(job)
 
 
 def _billed_cost(job: Job, output: dict[str, Any]) -> float | None:

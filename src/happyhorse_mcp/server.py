@@ -13,7 +13,14 @@ import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
-from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    ResourceLink,
+    SubscribeRequestParams,
+    TextContent,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
 from mcp.types import Resource as MCPResource
 from pydantic import BaseModel, Field
 
@@ -40,6 +47,7 @@ from .fal import FalQueue, RetryPolicy, default_http_client
 from .inputs import check_aspect_ratio, check_media_url, check_prompt
 from .jobs import JobRunner
 from .models import Job, JobResult, JobStatus, job_uri
+from .notify import ResourceNotifier
 from .pricing import CostEstimate, estimate
 from .settings import Settings
 from .store import JobStore
@@ -144,6 +152,12 @@ class HappyHorseServer(MCPServer[AppState]):
 
     runner: JobRunner | None = None
 
+    def serve_resource_subscriptions(self, notifier: ResourceNotifier) -> None:
+        """Serve the 2025-11-25 `resources/subscribe` pair, which MCPServer leaves unregistered."""
+        lowlevel = self._lowlevel_server
+        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, notifier.subscribe)
+        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, notifier.unsubscribe)
+
     async def list_resources(self) -> list[MCPResource]:
         listed = await super().list_resources()
         if self.runner is not None:
@@ -177,7 +191,13 @@ def create_server(
         try:
             async with http_client_factory() as http, anyio.create_task_group() as tg:
                 fal = FalQueue(http, queue_url=settings.queue_url, key=settings.fal_key, retry=retry)
-                runner = JobRunner(fal, store, tg, limits=settings.limits)
+                runner = JobRunner(
+                    fal,
+                    store,
+                    tg,
+                    limits=settings.limits,
+                    on_status_change=lambda job: notifier.updated(job_uri(job.job_id)),
+                )
                 if poll_interval is not None:
                     runner.poll_interval = poll_interval
                 resumed = await runner.resume()
@@ -192,9 +212,16 @@ def create_server(
         finally:
             store.close()
 
+    notifier = ResourceNotifier()
     mcp = HappyHorseServer(
-        "happyhorse-mcp", title="HappyHorse video", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
+        "happyhorse-mcp",
+        title="HappyHorse video",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        subscriptions=notifier.bus,
     )
+    mcp.serve_resource_subscriptions(notifier)
     _register_tools(mcp)
     _register_resources(mcp)
     return mcp

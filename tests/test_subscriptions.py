@@ -1,0 +1,63 @@
+"""A client subscribed to a job's URI hears when the job changes state, on both protocol eras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.types import ResourceUpdatedNotification
+
+from happyhorse_mcp.server import HappyHorseServer
+
+from .fakefal import FakeFal
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_handshake_era_subscriber_gets_resources_updated_on_each_state_change(
+    server: HappyHorseServer, fake: FakeFal
+) -> None:
+    fake.hold = True
+    updates: list[str] = []
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        nonlocal changed
+        if isinstance(message, ResourceUpdatedNotification):
+            updates.append(str(message.params.uri))
+            changed.set()
+
+    async with Client(server, mode="legacy", message_handler=on_message) as client:
+        assert client.server_capabilities.resources is not None
+        assert client.server_capabilities.resources.subscribe
+        started = await client.call_tool("generate_video", {"prompt": "a horse", "wait_seconds": 0})
+        assert started.structured_content is not None
+        uri = started.structured_content["resource_uri"]
+        with pytest.warns(MCPDeprecationWarning):  # deprecated only for 2026-07-28, which this client is not on
+            await client.session.subscribe_resource(uri)
+
+        fake.start(fake.submits[0].request_id)
+        with anyio.fail_after(5):
+            await changed.wait()
+        changed = anyio.Event()
+        fake.complete(fake.submits[0].request_id)
+        with anyio.fail_after(5):
+            await changed.wait()
+
+    assert updates == [uri, uri]
+
+
+async def test_a_stateless_era_listener_gets_resource_updated_events(server: HappyHorseServer, fake: FakeFal) -> None:
+    fake.hold = True
+    async with Client(server, mode="2026-07-28") as client:
+        started = await client.call_tool("generate_video", {"prompt": "a horse", "wait_seconds": 0})
+        assert started.structured_content is not None
+        uri = started.structured_content["resource_uri"]
+        async with client.listen(resource_subscriptions=[uri]) as subscription:
+            fake.complete(fake.submits[0].request_id)
+            with anyio.fail_after(5):
+                event = await subscription.__anext__()
+    assert getattr(event, "uri", None) == uri
