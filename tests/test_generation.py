@@ -79,7 +79,7 @@ async def test_each_generation_tool_submits_to_its_endpoint_and_returns_the_vide
 
 
 async def test_text_to_video_cost_is_the_price_table_figure(client: Client) -> None:
-    result = await client.call_tool("generate_video", {"prompt": "waves", "duration": 15})
+    result = await client.call_tool("generate_video", {"prompt": "waves", "duration": 15, "max_cost_usd": 4.20})
     assert result.structured_content is not None
     assert result.structured_content["cost_usd"] == 4.20
 
@@ -89,7 +89,9 @@ async def test_edit_cost_is_known_from_the_output_length_when_below_the_cap(sett
 
     roomy = Settings(**{**settings.__dict__, "limits": SpendLimits(max_usd_per_job=25.0)})
     async with Client(make_server(roomy)) as client:
-        result = await client.call_tool("edit_video", {"video_url": VIDEO, "prompt": "make it night"})
+        result = await client.call_tool(
+            "edit_video", {"video_url": VIDEO, "prompt": "make it night", "max_cost_usd": 21.0}
+        )
     assert result.structured_content is not None
     # Budgeted at the longest source (60 s + 15 s at USD 0.28 = USD 21.00); the fake's output lasts 5 s, so the
     # source did too and the bill is (5 + 5) s x USD 0.28.

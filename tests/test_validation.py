@@ -17,7 +17,7 @@ BAD: list[tuple[str, dict[str, Any], list[str]]] = [
     ("generate_video", {"prompt": "x", "duration": 16}, ["duration", "less than or equal to 15", "16"]),
     ("generate_video", {"prompt": "x", "duration": 5.5}, ["duration", "integer", "5.5"]),
     ("generate_video", {"prompt": ""}, ["prompt", "at least 1 character"]),
-    ("generate_video", {"prompt": "   "}, ["prompt", "must contain text", "'   '"]),
+    ("generate_video", {"prompt": "   "}, ["prompt", "must contain text", "input_value='   '"]),
     ("generate_video", {"prompt": "x" * 2501}, ["prompt", "at most 2500 characters"]),
     ("generate_video", {"prompt": "x", "resolution": "4k"}, ["resolution", "'720p' or '1080p'", "4k"]),
     ("generate_video", {"prompt": "x", "aspect_ratio": "21:9"}, ["aspect_ratio", "version 1.0 offers", "21:9"]),
@@ -34,7 +34,7 @@ BAD: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "reference_to_video",
         {"prompt": "character1", "image_urls": [URL, "file:///etc/passwd"]},
-        ["image_urls[1]", "http(s) URL", "file:///etc/passwd"],
+        ["image_urls.1", "http(s) URL", "file:///etc/passwd"],
     ),
     (
         "edit_video",

@@ -12,12 +12,14 @@ from .models import utcnow
 
 DEFAULT_MAX_USD_PER_JOB = 10.0
 DEFAULT_DAILY_BUDGET_USD = 30.0
+DEFAULT_CONFIRM_ABOVE_USD = 3.0
 
 
 @dataclass(frozen=True)
 class SpendLimits:
     max_usd_per_job: float = DEFAULT_MAX_USD_PER_JOB
     daily_budget_usd: float = DEFAULT_DAILY_BUDGET_USD
+    confirm_above_usd: float = DEFAULT_CONFIRM_ABOVE_USD
 
 
 class BudgetExceededError(HappyHorseError):

@@ -156,6 +156,9 @@ class JobRunner:
             raise UnknownJobError(job_id)
         return job
 
+    async def has_idempotency_key(self, key: str) -> bool:
+        return await self._store.by_idempotency_key(key) is not None
+
     async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]:
         return await self._store.recent(limit, status)
 

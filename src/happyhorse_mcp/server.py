@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import anyio
 import httpx
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, Resolve
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.types import (
     CallToolResult,
@@ -30,7 +30,6 @@ from .catalog import (
     MAX_DURATION,
     MAX_EDIT_REFERENCE_IMAGES,
     MAX_EDIT_SOURCE_SECONDS,
-    MAX_PROMPT_CHARS,
     MAX_REFERENCE_IMAGES,
     MAX_SEED,
     MIN_DURATION,
@@ -42,9 +41,16 @@ from .catalog import (
     Version,
     parse_operation,
 )
+from .confirm import (
+    Confirmation,
+    confirm_edit,
+    confirm_generation,
+    confirm_image_to_video,
+    require_confirmed,
+)
 from .errors import HappyHorseError, MissingKeyError
 from .fal import FalQueue, RetryPolicy, default_http_client
-from .inputs import check_aspect_ratio, check_media_url, check_prompt
+from .inputs import MediaUrl, Text
 from .jobs import JobRunner
 from .models import Job, JobResult, JobStatus, job_uri
 from .notify import ResourceNotifier
@@ -75,7 +81,7 @@ TIMING = (
     "a job_id: call get_job(job_id, wait_seconds=50) to keep waiting. The job is never lost and never resubmitted."
 )
 
-Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What the video shows.")]
+Prompt = Annotated[Text, Field(description="What the video shows (1-2500 characters).")]
 Duration = Annotated[
     int, Field(ge=MIN_DURATION, le=MAX_DURATION, description="Length of the video in whole seconds (3-15).")
 ]
@@ -240,8 +246,9 @@ async def _submit_and_wait(
     wait_seconds: int,
     idempotency_key: str | None,
     max_cost_usd: float | None,
-    budget_hint: str = "",
+    confirmation: Confirmation,
 ) -> CallToolResult:
+    require_confirmed(confirmation)
     state = _state(ctx)
     if state.settings.fal_key is None:
         raise ToolError(MissingKeyError().message)
@@ -255,8 +262,6 @@ async def _submit_and_wait(
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,
         )
-    except BudgetExceededError as exc:
-        raise ToolError(exc.message + budget_hint) from exc
     except HappyHorseError as exc:
         raise ToolError(exc.message) from exc
     job = await state.runner.wait(job.job_id, wait_seconds, _progress_reporter(ctx))
@@ -334,6 +339,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
     )
     async def generate_video(
         prompt: Prompt,
+        confirmation: Annotated[Confirmation, Resolve(confirm_generation)],
         ctx: Context[AppState, Any],
         duration: Duration = 5,
         resolution: ResolutionArg = "1080p",
@@ -345,8 +351,6 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         idempotency_key: IdempotencyKey = None,
         max_cost_usd: MaxCost = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        check_prompt("prompt", prompt)
-        check_aspect_ratio(version, aspect_ratio)
         cost = _estimate_or_error(Operation.TEXT_TO_VIDEO, duration=duration, resolution=resolution, version=version)
         return await _submit_and_wait(
             ctx,
@@ -363,6 +367,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             wait_seconds=wait_seconds,
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,
+            confirmation=confirmation,
         )
 
     @mcp.tool(
@@ -378,10 +383,11 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         ),
     )
     async def image_to_video(
-        image_url: Annotated[str, Field(description="First frame: https URL or data: URI.")],
+        image_url: Annotated[MediaUrl, Field(description="First frame: https URL or data: URI.")],
+        confirmation: Annotated[Confirmation, Resolve(confirm_image_to_video)],
         ctx: Context[AppState, Any],
         prompt: Annotated[
-            str | None, Field(max_length=MAX_PROMPT_CHARS, description="Optional: the motion and sound wanted.")
+            Text | None, Field(description="Optional: the motion and sound wanted (up to 2500 characters).")
         ] = None,
         duration: Duration = 5,
         resolution: ResolutionArg = "1080p",
@@ -392,9 +398,6 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         idempotency_key: IdempotencyKey = None,
         max_cost_usd: MaxCost = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        image_url = check_media_url("image_url", image_url)
-        if prompt is not None:
-            check_prompt("prompt", prompt)
         cost = _estimate_or_error(Operation.IMAGE_TO_VIDEO, duration=duration, resolution=resolution, version=version)
         return await _submit_and_wait(
             ctx,
@@ -411,6 +414,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             wait_seconds=wait_seconds,
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,
+            confirmation=confirmation,
         )
 
     @mcp.tool(
@@ -428,17 +432,16 @@ def _register_tools(mcp: HappyHorseServer) -> None:
     )
     async def reference_to_video(
         prompt: Annotated[
-            str,
+            Text,
             Field(
-                min_length=1,
-                max_length=MAX_PROMPT_CHARS,
                 description="What happens, naming subjects character1..character9 in image_urls order.",
             ),
         ],
         image_urls: Annotated[
-            list[str],
+            list[MediaUrl],
             Field(min_length=1, max_length=MAX_REFERENCE_IMAGES, description="1-9 reference images (URL or data:)."),
         ],
+        confirmation: Annotated[Confirmation, Resolve(confirm_generation)],
         ctx: Context[AppState, Any],
         duration: Duration = 5,
         resolution: ResolutionArg = "1080p",
@@ -450,9 +453,6 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         idempotency_key: IdempotencyKey = None,
         max_cost_usd: MaxCost = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        check_prompt("prompt", prompt)
-        image_urls = [check_media_url(f"image_urls[{i}]", url) for i, url in enumerate(image_urls)]
-        check_aspect_ratio(version, aspect_ratio)
         cost = _estimate_or_error(
             Operation.REFERENCE_TO_VIDEO, duration=duration, resolution=resolution, version=version
         )
@@ -472,6 +472,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             wait_seconds=wait_seconds,
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,
+            confirmation=confirmation,
         )
 
     @mcp.tool(
@@ -489,18 +490,17 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         ),
     )
     async def edit_video(
-        video_url: Annotated[str, Field(description="Source video: https URL or data: URI (MP4/MOV, 3-60 s).")],
+        video_url: Annotated[MediaUrl, Field(description="Source video: https URL or data: URI (MP4/MOV, 3-60 s).")],
         prompt: Annotated[
-            str,
+            Text,
             Field(
-                min_length=1,
-                max_length=MAX_PROMPT_CHARS,
                 description="The edit, naming reference images @Image1..@Image5.",
             ),
         ],
+        confirmation: Annotated[Confirmation, Resolve(confirm_edit)],
         ctx: Context[AppState, Any],
         reference_image_urls: Annotated[
-            list[str],
+            list[MediaUrl],
             Field(max_length=MAX_EDIT_REFERENCE_IMAGES, description="0-5 reference images (URL or data:)."),
         ] = [],  # noqa: B006 - pydantic copies defaults; the schema shows []
         resolution: ResolutionArg = "1080p",
@@ -522,16 +522,13 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             ),
         ] = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        video_url = check_media_url("video_url", video_url)
-        check_prompt("prompt", prompt)
-        references = [check_media_url(f"reference_image_urls[{i}]", u) for i, u in enumerate(reference_image_urls)]
         return await _submit_and_wait(
             ctx,
             operation=Operation.VIDEO_EDIT,
             arguments={
                 "video_url": video_url,
                 "prompt": prompt,
-                "reference_image_urls": references,
+                "reference_image_urls": reference_image_urls,
                 "resolution": resolution,
                 "audio_setting": audio_setting,
                 "seed": seed,
@@ -548,9 +545,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             wait_seconds=wait_seconds,
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,
-            budget_hint=""
-            if source_duration
-            else " The source's length was not given, so the longest (60 s) was assumed: pass source_duration.",
+            confirmation=confirmation,
         )
 
     @mcp.tool(

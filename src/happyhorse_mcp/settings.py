@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from .budget import DEFAULT_DAILY_BUDGET_USD, DEFAULT_MAX_USD_PER_JOB, SpendLimits
+from .budget import DEFAULT_CONFIRM_ABOVE_USD, DEFAULT_DAILY_BUDGET_USD, DEFAULT_MAX_USD_PER_JOB, SpendLimits
 
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_REST_URL = "https://rest.fal.ai"
@@ -24,6 +24,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "HAPPYHORSE_DATA_DIR": "where the server keeps its job records (default: the platform's user data dir).",
     "HAPPYHORSE_MAX_USD_PER_JOB": f"refuse any job estimated above this (default {DEFAULT_MAX_USD_PER_JOB:.2f}).",
     "HAPPYHORSE_DAILY_BUDGET_USD": f"refuse jobs past this spend per UTC day (default {DEFAULT_DAILY_BUDGET_USD:.2f}).",
+    "HAPPYHORSE_CONFIRM_ABOVE_USD": "ask the user to confirm jobs estimated above this "
+    f"(default {DEFAULT_CONFIRM_ABOVE_USD:.2f}).",
 }
 
 
@@ -89,5 +91,6 @@ class Settings:
             limits=SpendLimits(
                 max_usd_per_job=_usd(env, "HAPPYHORSE_MAX_USD_PER_JOB", DEFAULT_MAX_USD_PER_JOB),
                 daily_budget_usd=_usd(env, "HAPPYHORSE_DAILY_BUDGET_USD", DEFAULT_DAILY_BUDGET_USD),
+                confirm_above_usd=_usd(env, "HAPPYHORSE_CONFIRM_ABOVE_USD", DEFAULT_CONFIRM_ABOVE_USD),
             ),
         )
