@@ -134,7 +134,7 @@ async def test_a_submit_answered_with_a_server_error_is_not_resent(client: Clien
 
 
 async def test_a_submit_whose_answer_is_unreadable_is_unknown_and_never_resent(client: Client, fake: FakeFal) -> None:
-    fake.fail_next("submit", Fault(drop=True))
+    fake.fail_next("submit", Fault(kind="malformed", accept=True))
     result = await client.call_tool("generate_video", PROMPT)
     assert result.is_error
     assert result.structured_content is not None
@@ -201,7 +201,7 @@ async def test_status_reads_survive_server_errors(client: Client, fake: FakeFal)
 
 
 async def test_a_dropped_status_stream_falls_back_to_polling(client: Client, fake: FakeFal) -> None:
-    fake.fail_next("stream", Fault(drop=True))
+    fake.fail_next("stream", Fault(kind="early_close"))
     result = await client.call_tool("generate_video", PROMPT)
     assert not result.is_error, _text(result)
     assert fake.calls("stream") == 1
@@ -227,6 +227,7 @@ async def test_an_expired_result_is_reported_with_where_to_look(client: Client, 
     assert final.structured_content["status"] == "failed"
     assert final.structured_content["error"]["type"] == "not_found"
     assert "fal.ai/dashboard/requests" in _text(final)
+    assert final.structured_content["cost_usd"] == 0.42  # the run finished, so fal billed it
 
 
 async def test_an_unknown_job_id_is_a_tool_error(client: Client) -> None:

@@ -57,6 +57,10 @@ class UnknownJobError(HappyHorseError):
         )
 
 
+class ResultExpiredError(JobNotFoundError):
+    """The run finished (and was billed) but fal dropped its result before it was fetched."""
+
+
 class IdempotencyConflictError(HappyHorseError):
     type = "idempotency_conflict"
 
@@ -253,7 +257,8 @@ class JobRunner:
                 if status.status == "COMPLETED":
                     return
             logger.info("status stream for %s ended before completion; polling", job_id)
-        except TRANSIENT as exc:
+        except HappyHorseError as exc:
+            # Whatever broke the stream, the status endpoint decides: polling retries or fails the job.
             logger.info("status stream for %s failed (%s); polling", job_id, exc.message)
         interval = self.poll_interval
         while True:
@@ -282,7 +287,7 @@ class JobRunner:
                 await anyio.sleep(interval)
                 interval = min(interval * 2, self._max_poll_interval)
             except JobNotFoundError as exc:
-                raise JobNotFoundError(
+                raise ResultExpiredError(
                     "fal no longer has this job's result (it keeps results 1 hour, 6 minutes when large) or does "
                     f"not know request {job.request_id}. Look for the video at {DASHBOARD_REQUESTS}."
                 ) from exc
@@ -317,7 +322,7 @@ class JobRunner:
         if output is not None:
             changes["output"] = output
             changes["cost_usd"] = _billed_cost(job, output)
-        elif status in ("failed", "cancelled"):
+        elif status in ("failed", "cancelled") and not isinstance(error, ResultExpiredError):
             changes["cost_usd"] = 0.0  # fal bills only runs that produce a result
         await self._update(job_id, **changes)
         logger.info("job %s %s", job_id, status)

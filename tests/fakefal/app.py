@@ -42,14 +42,50 @@ Outcome = Literal["success", "content_policy", "validation", "infra_error"]
 State = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
 
 
+FaultKind = Literal["http", "reset", "malformed", "early_close", "drop_mid_job"]
+
+
 @dataclass
 class Fault:
-    """One canned answer: an HTTP status and body, or `drop` (the stream closes at once without an event)."""
+    """One canned answer, served instead of the real one.
 
+    - http: HTTP `status` with `body` and `headers`.
+    - reset: the connection dies right after the headers.
+    - drop_mid_job (status stream only): the connection dies after the first real event.
+    - malformed: HTTP 200 whose body is not JSON (on the status stream: an event whose data is not JSON).
+    - early_close: the status stream ends cleanly, before any event.
+    `accept` (submit only): fal takes, and will bill, the job before the fault is served.
+    """
+
+    kind: FaultKind = "http"
     status: int = 500
     body: bytes = b'{"detail": "Internal Server Error"}'
     headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
+    accept: bool = False
+
+
+class _Reset:
+    """An ASGI response that sends its headers and `partial` body, then loses the connection."""
+
+    def __init__(self, partial: bytes, media_type: str) -> None:
+        self.partial = partial
+        self.media_type = media_type
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", self.media_type.encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": self.partial, "more_body": True})
+        raise ConnectionResetError("fake fal: connection reset")
+
+
+def _served(fault: Fault, media_type: str = "application/json", partial: bytes = b"") -> Any:
+    match fault.kind:
+        case "reset":
+            return _Reset(partial, media_type)
+        case "malformed":
+            return Response(b'{"status": "IN_QUEUE", "request_id": ', status_code=200, media_type=media_type)
+        case _:
+            return Response(fault.body, status_code=fault.status, headers=fault.headers)
 
 
 @dataclass
@@ -184,8 +220,8 @@ class FakeFal:
             arguments = json.loads(await request.body())
         except json.JSONDecodeError:
             return JSONResponse({"detail": "Invalid JSON"}, status_code=400)
-        if fault and not fault.drop:
-            return Response(fault.body, status_code=fault.status, headers=fault.headers)
+        if fault and not fault.accept:
+            return _served(fault)  # type: ignore[no-any-return]
         if problems := _validate(endpoint_id, arguments):
             return JSONResponse({"detail": problems}, status_code=422)
         job = FakeJob(
@@ -209,9 +245,8 @@ class FakeFal:
             "cancel_url": f"{url}/cancel",
             "queue_position": job.queue_position,
         }
-        if fault and fault.drop:
-            # fal took the job, but the answer never arrives intact.
-            return Response(b'{"request_id": "', status_code=200, media_type="application/json")
+        if fault:
+            return _served(fault)  # type: ignore[no-any-return]  # fal took the job; its answer is lost
         return JSONResponse(body)
 
     async def _status(self, request: Request) -> Response:
@@ -219,7 +254,7 @@ class FakeFal:
         if denied := self._auth_error(request):
             return denied
         if fault:
-            return Response(fault.body, status_code=fault.status, headers=fault.headers)
+            return _served(fault)  # type: ignore[no-any-return]
         job = self._job(request)
         if isinstance(job, Response):
             return job
@@ -230,17 +265,25 @@ class FakeFal:
         fault = self._fault("stream", request)
         if denied := self._auth_error(request):
             return denied
-        if fault and not fault.drop:
-            return Response(fault.body, status_code=fault.status, headers=fault.headers)
         job = self._job(request)
         if isinstance(job, Response):
             return job
         base = str(request.base_url).rstrip("/")
-        drop = bool(fault and fault.drop)
+        if fault is not None:
+            first_event = f"data: {json.dumps(self._status_body(job, base))}\n\n".encode()
+            match fault.kind:
+                case "http":
+                    return _served(fault)  # type: ignore[no-any-return]
+                case "reset":
+                    return _Reset(b"", "text/event-stream")  # type: ignore[return-value]
+                case "drop_mid_job":
+                    return _Reset(first_event, "text/event-stream")  # type: ignore[return-value]
+                case "malformed":
+                    return Response(b"data: {not json\n\n", media_type="text/event-stream")
+                case "early_close":
+                    return Response(b"", media_type="text/event-stream")
 
         async def events() -> AsyncIterator[bytes]:
-            if drop:
-                return
             last: str | None = None
             while True:
                 body = self._status_body(job, base)
@@ -264,7 +307,7 @@ class FakeFal:
         if denied := self._auth_error(request):
             return denied
         if fault:
-            return Response(fault.body, status_code=fault.status, headers=fault.headers)
+            return _served(fault)  # type: ignore[no-any-return]
         job = self._job(request)
         if isinstance(job, Response):
             return job
@@ -326,7 +369,7 @@ class FakeFal:
         if denied := self._auth_error(request):
             return denied
         if fault:
-            return Response(fault.body, status_code=fault.status, headers=fault.headers)
+            return _served(fault)  # type: ignore[no-any-return]
         job = self._job(request)
         if isinstance(job, Response):
             return job
