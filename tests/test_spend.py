@@ -37,7 +37,7 @@ async def test_a_job_above_the_per_job_limit_is_refused_and_not_submitted(tight:
     assert result.is_error
     text = _text(result)
     assert "USD 2.80" in text
-    assert "HAPPYHORSE_MAX_USD_PER_JOB" in text
+    assert "HAPPYHORSE_MAX_USD_PER_JOB; USD 3.00 of today's budget is left" in text
     assert "Nothing was submitted" in text
     assert fake.requests == []
 
@@ -79,7 +79,7 @@ async def test_concurrent_calls_cannot_overspend_the_budget(tight: Client, fake:
 async def test_max_cost_usd_refuses_a_dearer_job(client: Client, fake: FakeFal) -> None:
     result = await client.call_tool("generate_video", {**CLIP, "max_cost_usd": 1.0})
     assert result.is_error
-    assert "above this call's max_cost_usd of USD 1.00" in _text(result)
+    assert "above this call's max_cost_usd of USD 1.00 (USD 30.00 of today's budget is left)" in _text(result)
     assert fake.requests == []
     assert not (await client.call_tool("generate_video", {**CLIP, "max_cost_usd": 1.40})).is_error
 

@@ -51,18 +51,20 @@ def left_today(limits: SpendLimits, spent_today: float) -> float:
 
 def check_spend(cost_usd: float, *, limits: SpendLimits, spent_today: float, max_cost_usd: float | None) -> None:
     """Raise BudgetExceededError, saying which setting to change, when the job would break a limit."""
+    remaining = left_today(limits, spent_today)
     if max_cost_usd is not None and cost_usd > max_cost_usd:
         raise BudgetExceededError(
-            f"This job is estimated at USD {cost_usd:.2f}, above this call's max_cost_usd of USD {max_cost_usd:.2f}. "
-            "Nothing was submitted. Raise max_cost_usd, or ask for fewer seconds or 720p."
+            f"This job is estimated at USD {cost_usd:.2f}, above this call's max_cost_usd of USD {max_cost_usd:.2f} "
+            f"(USD {remaining:.2f} of today's budget is left). Nothing was submitted. Raise max_cost_usd, or ask for "
+            "fewer seconds or 720p."
         )
     if cost_usd > limits.max_usd_per_job:
         raise BudgetExceededError(
             f"This job is estimated at USD {cost_usd:.2f}, above the per-job limit of USD "
-            f"{limits.max_usd_per_job:.2f} (HAPPYHORSE_MAX_USD_PER_JOB). Nothing was submitted. Ask for fewer seconds "
-            "or 720p, or have the server's operator raise HAPPYHORSE_MAX_USD_PER_JOB."
+            f"{limits.max_usd_per_job:.2f} (HAPPYHORSE_MAX_USD_PER_JOB; USD {remaining:.2f} of today's budget is "
+            "left). Nothing was submitted. Ask for fewer seconds or 720p, or have the server's operator raise "
+            "HAPPYHORSE_MAX_USD_PER_JOB."
         )
-    remaining = left_today(limits, spent_today)
     if cost_usd > remaining:
         raise BudgetExceededError(
             f"This job is estimated at USD {cost_usd:.2f}, but only USD {remaining:.2f} of today's budget of USD "

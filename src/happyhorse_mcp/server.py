@@ -193,7 +193,7 @@ def create_server(
 ) -> HappyHorseServer:
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        store = JobStore(settings.data_dir / "jobs.sqlite3")
+        store = await anyio.to_thread.run_sync(JobStore, settings.data_dir / "jobs.sqlite3")
         try:
             async with http_client_factory() as http, anyio.create_task_group() as tg:
                 fal = FalQueue(http, queue_url=settings.queue_url, key=settings.fal_key, retry=retry)
@@ -216,7 +216,7 @@ def create_server(
                     mcp.runner = None
                     tg.cancel_scope.cancel()
         finally:
-            store.close()
+            await anyio.to_thread.run_sync(store.close)
 
     notifier = ResourceNotifier()
     mcp = HappyHorseServer(
