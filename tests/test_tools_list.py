@@ -45,19 +45,20 @@ async def test_tool_arguments_are_named_as_documented(client: Client) -> None:
     expected = {
         "generate_video": [
             "prompt", "duration", "resolution", "aspect_ratio", "seed", "version", "enable_safety_checker",
-            "wait_seconds", "idempotency_key", "max_cost_usd",
+            "wait_seconds", "idempotency_key", "max_cost_usd", "save_to",
         ],
         "image_to_video": [
             "image_url", "prompt", "duration", "resolution", "seed", "version", "enable_safety_checker", "wait_seconds",
-            "idempotency_key", "max_cost_usd",
+            "idempotency_key", "max_cost_usd", "save_to",
         ],
         "reference_to_video": [
             "prompt", "image_urls", "duration", "resolution", "aspect_ratio", "seed", "version",
-            "enable_safety_checker", "wait_seconds", "idempotency_key", "max_cost_usd",
+            "enable_safety_checker", "wait_seconds", "idempotency_key", "max_cost_usd", "save_to",
         ],
         "edit_video": [
             "video_url", "prompt", "reference_image_urls", "resolution", "audio_setting", "seed",
             "enable_safety_checker", "wait_seconds", "idempotency_key", "max_cost_usd", "source_duration",
+            "save_to",
         ],
         "estimate_cost": ["operation", "duration", "resolution", "version", "source_duration"],
         "get_job": ["job_id", "wait_seconds"],

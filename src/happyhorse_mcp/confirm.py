@@ -7,9 +7,9 @@ and the tool body runs only on the client's retry with the answer. Nothing is su
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult
+from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
@@ -17,6 +17,7 @@ from .budget import BudgetExceededError, check_spend
 from .catalog import MAX_EDIT_SOURCE_SECONDS, Operation
 from .errors import MissingKeyError
 from .inputs import check_aspect_ratio
+from .localfiles import MediaPlan, plan_for_edit, plan_for_image, plan_for_references, plan_for_text
 from .pricing import CostEstimate, estimate
 
 
@@ -67,7 +68,15 @@ async def _confirm(
     )
 
 
-async def confirm_generation(
+def _generation_cost(duration: int, resolution: Any, version: Any) -> CostEstimate:
+    try:
+        # Text, image and reference to video share one price per second.
+        return estimate(Operation.TEXT_TO_VIDEO, duration=duration, resolution=resolution, version=version)
+    except ValueError as exc:
+        raise ToolError(f"Cannot estimate the cost: {exc}.") from exc
+
+
+async def confirm_text(
     ctx: Context[Any, Any],
     duration: int,
     resolution: Any,
@@ -75,26 +84,36 @@ async def confirm_generation(
     aspect_ratio: str,
     max_cost_usd: float | None,
     idempotency_key: str | None,
+    plan: Annotated[MediaPlan, Resolve(plan_for_text)],
 ) -> Any:
-    """Resolver for text and reference to video: the aspect ratio is checked before the user is asked."""
     check_aspect_ratio(version, aspect_ratio)
-    return await confirm_image_to_video(ctx, duration, resolution, version, max_cost_usd, idempotency_key)
+    return await _confirm(ctx, _generation_cost(duration, resolution, version), max_cost_usd, idempotency_key)
 
 
-async def confirm_image_to_video(
+async def confirm_image(
     ctx: Context[Any, Any],
     duration: int,
     resolution: Any,
     version: Any,
     max_cost_usd: float | None,
     idempotency_key: str | None,
+    plan: Annotated[MediaPlan, Resolve(plan_for_image)],
 ) -> Any:
-    """Text, image and reference to video share one price per second."""
-    try:
-        cost = estimate(Operation.TEXT_TO_VIDEO, duration=duration, resolution=resolution, version=version)
-    except ValueError as exc:
-        raise ToolError(f"Cannot estimate the cost: {exc}.") from exc
-    return await _confirm(ctx, cost, max_cost_usd, idempotency_key)
+    return await _confirm(ctx, _generation_cost(duration, resolution, version), max_cost_usd, idempotency_key)
+
+
+async def confirm_references(
+    ctx: Context[Any, Any],
+    duration: int,
+    resolution: Any,
+    version: Any,
+    aspect_ratio: str,
+    max_cost_usd: float | None,
+    idempotency_key: str | None,
+    plan: Annotated[MediaPlan, Resolve(plan_for_references)],
+) -> Any:
+    check_aspect_ratio(version, aspect_ratio)
+    return await _confirm(ctx, _generation_cost(duration, resolution, version), max_cost_usd, idempotency_key)
 
 
 async def confirm_edit(
@@ -103,15 +122,18 @@ async def confirm_edit(
     source_duration: float | None,
     max_cost_usd: float | None,
     idempotency_key: str | None,
+    plan: Annotated[MediaPlan, Resolve(plan_for_edit)],
 ) -> Any:
+    """A local source video's own length prices the edit; a URL's is unknown, so the longest is assumed."""
+    seconds = source_duration or plan.source_seconds
     cost = estimate(
         Operation.VIDEO_EDIT,
         duration=0,
         resolution=resolution,
         version="1.0",
-        source_duration=source_duration or MAX_EDIT_SOURCE_SECONDS,
+        source_duration=seconds or MAX_EDIT_SOURCE_SECONDS,
     )
-    hint = "" if source_duration else " The source's length was not given, so 60 s was assumed: pass source_duration."
+    hint = "" if seconds else " The source's length was not given, so 60 s was assumed: pass source_duration."
     return await _confirm(ctx, cost, max_cost_usd, idempotency_key, hint)
 
 

@@ -10,18 +10,21 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, StringConstraints
 
 from .catalog import ASPECT_RATIOS, MAX_PROMPT_CHARS, Version
+from .media import is_local
 
 
 def _media_url(value: str) -> str:
-    """An http(s) URL, passed to fal as is, or a data: URI."""
+    """An http(s) URL (passed to fal as is), a data: URI, or a local path (checked and uploaded later)."""
     value = value.strip()
+    if is_local(value):
+        return value
     if value.startswith("data:"):
         if "," not in value:
             raise ValueError("a data: URI needs a ',' before its payload")
         return value
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http(s) URL or a data: URI")
+        raise ValueError("must be an http(s) URL, a data: URI, or a local file path (absolute, ~ or file://)")
     return value
 
 

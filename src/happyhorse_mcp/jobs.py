@@ -10,6 +10,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,8 +29,9 @@ from .errors import (
     error_type,
 )
 from .fal import FalQueue, QueueStatus
-from .models import Job, JobError, JobStatus, utcnow
+from .models import Job, JobError, JobStatus, LocalCopy, utcnow
 from .pricing import estimate
+from .storage import VideoDownloader
 from .store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class JobRunner:
         task_group: TaskGroup,
         *,
         limits: SpendLimits | None = None,
+        downloader: VideoDownloader | None = None,
         on_status_change: Callable[[Job], Awaitable[None]] | None = None,
         poll_interval: float = POLL_INTERVAL_SECONDS,
         max_poll_interval: float = MAX_POLL_INTERVAL_SECONDS,
@@ -90,6 +93,7 @@ class JobRunner:
         self._max_poll_interval = max_poll_interval
         self._limits = limits or SpendLimits()
         self._on_status_change = on_status_change
+        self._downloader = downloader
         self._admission = anyio.Lock()
         self._live: dict[str, Job] = {}
         self._changed: dict[str, anyio.Event] = {}
@@ -103,6 +107,7 @@ class JobRunner:
         *,
         idempotency_key: str | None = None,
         max_cost_usd: float | None = None,
+        save_to: Path | None = None,
     ) -> Job:
         """Check the budget, record the job, submit it once and follow it in the background.
 
@@ -119,13 +124,17 @@ class JobRunner:
                     return self._live.get(earlier.job_id, earlier)
             spent_today = await self._store.spend_since(start_of_day())
             check_spend(cost_usd, limits=self._limits, spent_today=spent_today, max_cost_usd=max_cost_usd)
+            job_id = new_job_id()
+            if save_to is not None and save_to.suffix.lower() != ".mp4":
+                save_to = save_to / f"{job_id}.mp4"
             job = Job(
-                job_id=new_job_id(),
+                job_id=job_id,
                 operation=operation,
                 endpoint=endpoint,
                 arguments=arguments,
                 cost_usd=cost_usd,
                 idempotency_key=idempotency_key,
+                save_path=str(save_to) if save_to else None,
             )
             await self._save(job)
         answered = anyio.Event()
@@ -298,7 +307,16 @@ class JobRunner:
                 raise exc
         if not isinstance(output.get("video"), dict) or not output["video"].get("url"):
             raise ProtocolError(f"fal reported request {job.request_id} complete, but its result has no video URL.")
-        await self._finish(job_id, "completed", output=output)
+        saved: dict[str, Any] = {}
+        if job.save_path and self._downloader is not None:
+            try:
+                copy = await self._downloader.save(output["video"]["url"], Path(job.save_path))
+                saved["local_file"] = LocalCopy(path=str(copy.path), sha256=copy.sha256, size=copy.size)
+            except (HappyHorseError, OSError) as exc:
+                message = exc.message if isinstance(exc, HappyHorseError) else f"{type(exc).__name__}: {exc}"
+                saved["download_error"] = f"The video was not saved to {job.save_path}: {message}"
+                logger.warning("job %s: %s", job_id, saved["download_error"])
+        await self._finish(job_id, "completed", output=output, **saved)
 
     async def _apply(self, job_id: str, status: QueueStatus) -> None:
         job = self._live[job_id]
@@ -314,9 +332,10 @@ class JobRunner:
         *,
         error: HappyHorseError | None = None,
         output: dict[str, Any] | None = None,
+        **extra: Any,
     ) -> None:
         job = self._live[job_id]
-        changes: dict[str, Any] = {"status": status, "finished_at": utcnow(), "queue_position": None}
+        changes: dict[str, Any] = {"status": status, "finished_at": utcnow(), "queue_position": None, **extra}
         if error is not None:
             changes["error"] = JobError(type=error_type(error), message=error.message)
         if output is not None:

@@ -39,6 +39,12 @@ class VideoFile(BaseModel):
     num_frames: int | None = None
 
 
+class LocalCopy(BaseModel):
+    path: str = Field(description="Where the video was saved on this machine.")
+    sha256: str = Field(description="Checksum of the saved file.")
+    size: int = Field(description="Bytes.")
+
+
 class JobError(BaseModel):
     type: str = Field(description="Stable error name, e.g. content_policy_violation, validation_error, rate_limited.")
     message: str = Field(description="What went wrong and what to do next.")
@@ -62,6 +68,8 @@ class JobResult(BaseModel):
     queue_position: int | None = None
     created_at: datetime
     finished_at: datetime | None = None
+    local_file: LocalCopy | None = Field(default=None, description="The saved copy, when one was asked for.")
+    download_error: str | None = Field(default=None, description="Why the video could not be saved, if it was not.")
     resource_uri: str = Field(description="MCP resource with this job as JSON.")
     next_step: str | None = Field(default=None, description="What to do next, for a job that is not finished.")
 
@@ -81,6 +89,9 @@ class Job(BaseModel):
     error: JobError | None = None
     cancel_requested: bool = False
     idempotency_key: str | None = None
+    save_path: str | None = None
+    local_file: LocalCopy | None = None
+    download_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
@@ -115,6 +126,8 @@ class Job(BaseModel):
             queue_position=self.queue_position if self.status == "queued" else None,
             created_at=self.created_at,
             finished_at=self.finished_at,
+            local_file=self.local_file,
+            download_error=self.download_error,
             resource_uri=job_uri(self.job_id),
             next_step=next_step,
         )

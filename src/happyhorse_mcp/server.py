@@ -6,13 +6,14 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
 import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, Resolve
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import (
     CallToolResult,
     ResourceLink,
@@ -41,21 +42,24 @@ from .catalog import (
     Version,
     parse_operation,
 )
-from .confirm import (
-    Confirmation,
-    confirm_edit,
-    confirm_generation,
-    confirm_image_to_video,
-    require_confirmed,
-)
+from .confirm import Confirmation, confirm_edit, confirm_image, confirm_references, confirm_text, require_confirmed
 from .errors import HappyHorseError, MissingKeyError
 from .fal import FalQueue, RetryPolicy, default_http_client
 from .inputs import MediaUrl, Text
 from .jobs import JobRunner
+from .localfiles import (
+    MediaPlan,
+    plan_for_edit,
+    plan_for_image,
+    plan_for_references,
+    plan_for_text,
+    upload_local_inputs,
+)
 from .models import Job, JobResult, JobStatus, job_uri
 from .notify import ResourceNotifier
 from .pricing import CostEstimate, estimate
-from .settings import Settings
+from .settings import DOWNLOAD_TIMEOUT_SECONDS, Settings
+from .storage import FalStorage, VideoDownloader
 from .store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -74,6 +78,12 @@ PROMPT_TIPS = (
     "Describe subject, action, setting, light and mood; ask for camera moves in words ('slow dolly-in', "
     "'static camera', 'aerial tracking shot'). Audio (dialogue, ambience, Foley) is always generated: describe the "
     "sounds and any spoken lines in the prompt."
+)
+LOCAL_FILES = (
+    "Image and video arguments take an https URL, a data: URI, or a local file path (absolute, ~ or file://) "
+    "inside an allowed folder (the client's roots or HAPPYHORSE_ALLOWED_DIRS); a local file is checked against "
+    "fal's limits, then uploaded to fal storage, where it becomes a public URL. save_to downloads the finished "
+    "video to a local .mp4 path or folder."
 )
 TIMING = (
     "A job usually takes 1-3 minutes. The call waits up to wait_seconds (default 50, as some hosts cut calls at "
@@ -109,6 +119,13 @@ IdempotencyKey = Annotated[
 MaxCost = Annotated[
     float | None,
     Field(gt=0, description="Optional. Refuse the job if its estimated price in USD is above this."),
+]
+SaveTo = Annotated[
+    str | None,
+    Field(
+        description="Optional: where to save the finished video, an .mp4 path or a folder inside an allowed folder "
+        "(the client's roots or HAPPYHORSE_ALLOWED_DIRS).",
+    ),
 ]
 JobId = Annotated[str, Field(min_length=1, max_length=64, description="The job_id a generation tool returned.")]
 
@@ -151,6 +168,8 @@ class JobList(BaseModel):
 class AppState:
     settings: Settings
     runner: JobRunner
+    storage: FalStorage
+    downloader: VideoDownloader
 
 
 class HappyHorseServer(MCPServer[AppState]):
@@ -197,11 +216,19 @@ def create_server(
         try:
             async with http_client_factory() as http, anyio.create_task_group() as tg:
                 fal = FalQueue(http, queue_url=settings.queue_url, key=settings.fal_key, retry=retry)
+                storage = FalStorage(http, rest_url=settings.rest_url, cdn_url=settings.cdn_url, key=settings.fal_key)
+                downloader = VideoDownloader(
+                    http,
+                    extra_hosts=[settings.cdn_url, *settings.download_hosts],
+                    max_bytes=settings.max_download_bytes,
+                    timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS,
+                )
                 runner = JobRunner(
                     fal,
                     store,
                     tg,
                     limits=settings.limits,
+                    downloader=downloader,
                     on_status_change=lambda job: notifier.updated(job_uri(job.job_id)),
                 )
                 if poll_interval is not None:
@@ -211,7 +238,7 @@ def create_server(
                     logger.info("following %d unfinished job(s) from a previous run", resumed)
                 mcp.runner = runner
                 try:
-                    yield AppState(settings=settings, runner=runner)
+                    yield AppState(settings=settings, runner=runner, storage=storage, downloader=downloader)
                 finally:
                     mcp.runner = None
                     tg.cancel_scope.cancel()
@@ -247,6 +274,7 @@ async def _submit_and_wait(
     idempotency_key: str | None,
     max_cost_usd: float | None,
     confirmation: Confirmation,
+    plan: MediaPlan,
 ) -> CallToolResult:
     require_confirmed(confirmation)
     state = _state(ctx)
@@ -254,6 +282,8 @@ async def _submit_and_wait(
         raise ToolError(MissingKeyError().message)
     fal_arguments = {k: v for k, v in arguments.items() if v is not None}
     try:
+        if idempotency_key is None or not await state.runner.has_idempotency_key(idempotency_key):
+            fal_arguments = await upload_local_inputs(state.storage, plan, fal_arguments)
         job = await state.runner.submit(
             operation,
             cost.endpoint,
@@ -261,6 +291,7 @@ async def _submit_and_wait(
             cost.usd,
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,
+            save_to=plan.save_to or state.settings.output_dir,
         )
     except HappyHorseError as exc:
         raise ToolError(exc.message) from exc
@@ -293,6 +324,17 @@ def job_result(job: Job, *, error_if_failed: bool = False) -> CallToolResult:
                 size=result.video.file_size,
             )
         )
+    if result.local_file is not None:
+        content.append(
+            ResourceLink(
+                type="resource_link",
+                uri=Path(result.local_file.path).as_uri(),
+                name=Path(result.local_file.path).name,
+                title=f"HappyHorse video {job.job_id} (saved copy)",
+                mime_type="video/mp4",
+                size=result.local_file.size,
+            )
+        )
     failed = result.status in ("failed", "unknown")
     return CallToolResult(
         content=content,
@@ -308,7 +350,12 @@ def _summary(result: JobResult) -> str:
             assert result.video is not None
             dims = f"{result.video.width}x{result.video.height}, " if result.video.width else ""
             length = f"{result.video.duration:g} s, " if result.video.duration else ""
-            return f"Video ready{cost}: {result.video.url} ({dims}{length}seed {result.seed}). Job {result.job_id}."
+            saved = f" Saved to {result.local_file.path}." if result.local_file else ""
+            if result.download_error:
+                saved = f" {result.download_error}"
+            return (
+                f"Video ready{cost}: {result.video.url} ({dims}{length}seed {result.seed}). Job {result.job_id}.{saved}"
+            )
         case "failed" | "unknown":
             assert result.error is not None
             return f"Job {result.job_id} {result.status}: {result.error.message}"
@@ -334,12 +381,14 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         description=(
             "Make a video with sound from a text prompt (HappyHorse text-to-video on fal). "
             f"{PROMPT_TIPS} Price: USD 0.14/s at 720p; 1080p USD 0.28/s on version 1.0, USD 0.18/s on 1.1 "
-            f"(5 s at 1080p on 1.0 = USD 1.40). {TIMING}"
+            f"(5 s at 1080p on 1.0 = USD 1.40). save_to downloads the finished video to a local .mp4 path or folder "
+            f"inside an allowed folder. {TIMING}"
         ),
     )
     async def generate_video(
         prompt: Prompt,
-        confirmation: Annotated[Confirmation, Resolve(confirm_generation)],
+        plan: Annotated[MediaPlan, Resolve(plan_for_text)],
+        confirmation: Annotated[Confirmation, Resolve(confirm_text)],
         ctx: Context[AppState, Any],
         duration: Duration = 5,
         resolution: ResolutionArg = "1080p",
@@ -350,6 +399,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
         idempotency_key: IdempotencyKey = None,
         max_cost_usd: MaxCost = None,
+        save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
         cost = _estimate_or_error(Operation.TEXT_TO_VIDEO, duration=duration, resolution=resolution, version=version)
         return await _submit_and_wait(
@@ -368,6 +418,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,
             confirmation=confirmation,
+            plan=plan,
         )
 
     @mcp.tool(
@@ -376,15 +427,17 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         annotations=GENERATION,
         description=(
             "Animate a still image into a video with sound; the image is the first frame and sets the aspect ratio "
-            "(HappyHorse image-to-video on fal). image_url: an https URL or a data: URI of a JPG, PNG, BMP or WebP, "
-            "each side at least 300 px, aspect between 1:2.5 and 2.5:1, at most 10 MB (20 MB on version 1.1). "
+            "(HappyHorse image-to-video on fal). image_url: a JPG, PNG, BMP or WebP, each side at least 300 px, "
+            "aspect between 1:2.5 and 2.5:1, at most 10 MB (20 MB on version 1.1). "
+            f"{LOCAL_FILES} "
             f"The prompt is optional: say what moves and how. {PROMPT_TIPS} Price as generate_video: USD 0.14/s at "
             f"720p, 1080p USD 0.28/s (1.0) or USD 0.18/s (1.1). {TIMING}"
         ),
     )
     async def image_to_video(
-        image_url: Annotated[MediaUrl, Field(description="First frame: https URL or data: URI.")],
-        confirmation: Annotated[Confirmation, Resolve(confirm_image_to_video)],
+        image_url: Annotated[MediaUrl, Field(description="First frame: https URL, data: URI or local path.")],
+        plan: Annotated[MediaPlan, Resolve(plan_for_image)],
+        confirmation: Annotated[Confirmation, Resolve(confirm_image)],
         ctx: Context[AppState, Any],
         prompt: Annotated[
             Text | None, Field(description="Optional: the motion and sound wanted (up to 2500 characters).")
@@ -397,6 +450,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
         idempotency_key: IdempotencyKey = None,
         max_cost_usd: MaxCost = None,
+        save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
         cost = _estimate_or_error(Operation.IMAGE_TO_VIDEO, duration=duration, resolution=resolution, version=version)
         return await _submit_and_wait(
@@ -415,6 +469,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,
             confirmation=confirmation,
+            plan=plan,
         )
 
     @mcp.tool(
@@ -425,7 +480,8 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             "Make a video with sound featuring the subjects of 1 to 9 reference images (people, products, "
             "characters), kept consistent (HappyHorse reference-to-video on fal). In the prompt, call the subjects "
             "character1, character2, ... in the order of image_urls, e.g. 'character1 hands character2 a cup'. "
-            "Images: https URLs or data: URIs, JPG/PNG/WebP, shortest side at least 400 px, at most 10 MB each. "
+            "Images: JPG/PNG/WebP, shortest side at least 400 px, at most 10 MB each. "
+            f"{LOCAL_FILES} "
             f"{PROMPT_TIPS} Price as generate_video: USD 0.14/s at 720p, 1080p USD 0.28/s (1.0) or USD 0.18/s (1.1). "
             f"{TIMING}"
         ),
@@ -439,9 +495,12 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         ],
         image_urls: Annotated[
             list[MediaUrl],
-            Field(min_length=1, max_length=MAX_REFERENCE_IMAGES, description="1-9 reference images (URL or data:)."),
+            Field(
+                min_length=1, max_length=MAX_REFERENCE_IMAGES, description="1-9 reference images (URL, data: or path)."
+            ),
         ],
-        confirmation: Annotated[Confirmation, Resolve(confirm_generation)],
+        plan: Annotated[MediaPlan, Resolve(plan_for_references)],
+        confirmation: Annotated[Confirmation, Resolve(confirm_references)],
         ctx: Context[AppState, Any],
         duration: Duration = 5,
         resolution: ResolutionArg = "1080p",
@@ -452,6 +511,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
         idempotency_key: IdempotencyKey = None,
         max_cost_usd: MaxCost = None,
+        save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
         cost = _estimate_or_error(
             Operation.REFERENCE_TO_VIDEO, duration=duration, resolution=resolution, version=version
@@ -473,6 +533,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,
             confirmation=confirmation,
+            plan=plan,
         )
 
     @mcp.tool(
@@ -481,27 +542,30 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         annotations=GENERATION,
         description=(
             "Edit an existing video: replace or restyle a subject, keeping the motion (HappyHorse video-edit on fal, "
-            "version 1.0). video_url: https URL or data: URI of an MP4 or MOV (H.264 best), 3-60 s, at most 100 MB, "
-            "longer side at most 2160 px. The output keeps the source's aspect ratio and length, capped at 15 s. "
+            "version 1.0). video_url: an MP4 or MOV (H.264 best), 3-60 s, at most 100 MB, longer side at most 2160 px. "
+            "The output keeps the source's aspect ratio and length, capped at 15 s. "
+            f"{LOCAL_FILES} "
             "Refer to reference images in the prompt as @Image1..@Image5 in reference_image_urls order, e.g. "
             "'replace the man with @Image1'. audio_setting 'origin' keeps the source audio, 'auto' generates new. "
             "Price: source seconds plus output seconds, each USD 0.14 (720p) or USD 0.28 (1080p): a 10 s source at "
-            f"1080p costs USD 5.60. Use estimate_cost with source_duration to know first. {TIMING}"
+            "1080p costs USD 5.60. A local source's length is read from the file; for a URL pass source_duration. "
+            f"{TIMING}"
         ),
     )
     async def edit_video(
-        video_url: Annotated[MediaUrl, Field(description="Source video: https URL or data: URI (MP4/MOV, 3-60 s).")],
+        video_url: Annotated[MediaUrl, Field(description="Source video (MP4/MOV, 3-60 s): URL, data: or local path.")],
         prompt: Annotated[
             Text,
             Field(
                 description="The edit, naming reference images @Image1..@Image5.",
             ),
         ],
+        plan: Annotated[MediaPlan, Resolve(plan_for_edit)],
         confirmation: Annotated[Confirmation, Resolve(confirm_edit)],
         ctx: Context[AppState, Any],
         reference_image_urls: Annotated[
             list[MediaUrl],
-            Field(max_length=MAX_EDIT_REFERENCE_IMAGES, description="0-5 reference images (URL or data:)."),
+            Field(max_length=MAX_EDIT_REFERENCE_IMAGES, description="0-5 reference images (URL, data: or path)."),
         ] = [],  # noqa: B006 - pydantic copies defaults; the schema shows []
         resolution: ResolutionArg = "1080p",
         audio_setting: Annotated[
@@ -521,6 +585,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
                 "Without it the longest source (60 s) is assumed.",
             ),
         ] = None,
+        save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
         return await _submit_and_wait(
             ctx,
@@ -546,6 +611,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,
             confirmation=confirmation,
+            plan=plan,
         )
 
     @mcp.tool(
@@ -663,6 +729,38 @@ def _register_tools(mcp: HappyHorseServer) -> None:
 
 
 def _register_resources(mcp: HappyHorseServer) -> None:
+    @mcp.resource(
+        "happyhorse://jobs/{job_id}/video",
+        name="job-video",
+        title="HappyHorse job video",
+        description="A finished job's MP4 as a blob: from the saved copy when there is one, else from fal. "
+        "Refused above HAPPYHORSE_MAX_DOWNLOAD_MB.",
+        mime_type="video/mp4",
+    )
+    async def job_video(job_id: str, ctx: Context[AppState, Any]) -> bytes:
+        state = _state(ctx)
+        try:
+            job = await state.runner.get(job_id)
+        except HappyHorseError as exc:
+            raise ResourceNotFoundError(exc.message) from exc
+        video = job.video
+        if video is None:
+            raise ResourceNotFoundError(f"Job {job_id} has no video yet (status {job.status}).")
+        limit = state.settings.max_download_bytes
+        try:
+            if job.local_file is not None and await anyio.Path(job.local_file.path).is_file():
+                path = anyio.Path(job.local_file.path)
+                size = (await path.stat()).st_size
+                if size > limit:
+                    raise ResourceError(
+                        f"The video is {size} bytes, above the {limit}-byte cap for a resource "
+                        f"(HAPPYHORSE_MAX_DOWNLOAD_MB); open {path.as_uri()} instead."
+                    )
+                return await path.read_bytes()
+            return await state.downloader.read(video.url)
+        except HappyHorseError as exc:
+            raise ResourceError(exc.message + f" The video is at {video.url}.") from exc
+
     @mcp.resource(
         "happyhorse://spend",
         name="spend",

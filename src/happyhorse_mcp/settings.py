@@ -15,6 +15,8 @@ from .budget import DEFAULT_CONFIRM_ABOVE_USD, DEFAULT_DAILY_BUDGET_USD, DEFAULT
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_REST_URL = "https://rest.fal.ai"
 DEFAULT_CDN_URL = "https://v3.fal.media"
+DEFAULT_MAX_DOWNLOAD_MB = 200
+DOWNLOAD_TIMEOUT_SECONDS = 300.0
 
 ENVIRONMENT_VARIABLES: dict[str, str] = {
     "FAL_KEY": "fal API key (or FAL_KEY_ID + FAL_KEY_SECRET). Read from the environment only; never logged.",
@@ -26,6 +28,12 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "HAPPYHORSE_DAILY_BUDGET_USD": f"refuse jobs past this spend per UTC day (default {DEFAULT_DAILY_BUDGET_USD:.2f}).",
     "HAPPYHORSE_CONFIRM_ABOVE_USD": "ask the user to confirm jobs estimated above this "
     f"(default {DEFAULT_CONFIRM_ABOVE_USD:.2f}).",
+    "HAPPYHORSE_ALLOWED_DIRS": "folders whose files may be uploaded and where save_to may write "
+    f"('{os.pathsep}'-separated).",
+    "HAPPYHORSE_OUTPUT_DIR": "download every finished video here (default: not downloaded unless save_to is given).",
+    "HAPPYHORSE_DOWNLOAD_HOSTS": "extra hosts videos may be downloaded from, as URLs (comma-separated).",
+    "HAPPYHORSE_MAX_DOWNLOAD_MB": "largest video downloaded or served as a resource "
+    f"(default {DEFAULT_MAX_DOWNLOAD_MB}).",
 }
 
 
@@ -54,6 +62,28 @@ def _usd(env: Mapping[str, str], name: str, default: float) -> float:
     return usd
 
 
+def _folders(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
+    folders = []
+    for part in env.get(name, "").split(os.pathsep):
+        if not part.strip():
+            continue
+        folder = Path(part.strip()).expanduser()
+        if not folder.is_absolute() or not folder.is_dir():
+            raise ConfigError(f"{name} must list existing folders by absolute path; {part!r} is not one")
+        folders.append(folder.resolve())
+    return tuple(folders)
+
+
+def _output_dir(env: Mapping[str, str]) -> Path | None:
+    value = env.get("HAPPYHORSE_OUTPUT_DIR", "").strip()
+    if not value:
+        return None
+    folder = Path(value).expanduser()
+    if not folder.is_absolute():
+        raise ConfigError(f"HAPPYHORSE_OUTPUT_DIR must be an absolute path, got {value!r}")
+    return folder
+
+
 def _credentials(env: Mapping[str, str]) -> SecretStr | None:
     if key := env.get("FAL_KEY", "").strip():
         return SecretStr(key)
@@ -77,6 +107,10 @@ class Settings:
     cdn_url: str = DEFAULT_CDN_URL
     data_dir: Path = field(default_factory=_default_data_dir)
     limits: SpendLimits = field(default_factory=SpendLimits)
+    allowed_dirs: tuple[Path, ...] = ()
+    output_dir: Path | None = None
+    download_hosts: tuple[str, ...] = ()
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_MB * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,4 +127,12 @@ class Settings:
                 daily_budget_usd=_usd(env, "HAPPYHORSE_DAILY_BUDGET_USD", DEFAULT_DAILY_BUDGET_USD),
                 confirm_above_usd=_usd(env, "HAPPYHORSE_CONFIRM_ABOVE_USD", DEFAULT_CONFIRM_ABOVE_USD),
             ),
+            allowed_dirs=_folders(env, "HAPPYHORSE_ALLOWED_DIRS"),
+            output_dir=_output_dir(env),
+            download_hosts=tuple(
+                _base_url({"HAPPYHORSE_DOWNLOAD_HOSTS": u}, "HAPPYHORSE_DOWNLOAD_HOSTS", "https://v3.fal.media")
+                for u in env.get("HAPPYHORSE_DOWNLOAD_HOSTS", "").split(",")
+                if u.strip()
+            ),
+            max_download_bytes=int(_usd(env, "HAPPYHORSE_MAX_DOWNLOAD_MB", DEFAULT_MAX_DOWNLOAD_MB) * 1024 * 1024),
         )
