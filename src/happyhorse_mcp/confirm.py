@@ -124,17 +124,16 @@ async def confirm_edit(
     idempotency_key: str | None,
     plan: Annotated[MediaPlan, Resolve(plan_for_edit)],
 ) -> Any:
-    """A local source video's own length prices the edit; a URL's is unknown, so the longest is assumed."""
-    seconds = source_duration or plan.source_seconds
-    cost = estimate(
-        Operation.VIDEO_EDIT,
-        duration=0,
-        resolution=resolution,
-        version="1.0",
-        source_duration=seconds or MAX_EDIT_SOURCE_SECONDS,
-    )
-    hint = "" if seconds else " The source's length was not given, so 60 s was assumed: pass source_duration."
+    cost = edit_cost(resolution, source_duration, plan)
+    known = source_duration or plan.source_seconds
+    hint = "" if known else " The source's length was not given, so 60 s was assumed: pass source_duration."
     return await _confirm(ctx, cost, max_cost_usd, idempotency_key, hint)
+
+
+def edit_cost(resolution: Any, source_duration: float | None, plan: MediaPlan) -> CostEstimate:
+    """An edit is priced on its source's length: as told, read from a local file, or else the longest (60 s)."""
+    seconds = source_duration or plan.source_seconds or MAX_EDIT_SOURCE_SECONDS
+    return estimate(Operation.VIDEO_EDIT, duration=0, resolution=resolution, version="1.0", source_duration=seconds)
 
 
 def require_confirmed(outcome: Confirmation) -> None:

@@ -186,7 +186,10 @@ def _check_sides(field: str, value: str, width: int, height: int, rule: MediaRul
 
 def open_verified(local: LocalFile) -> int:
     """Open the checked file again, refusing it if it was swapped (another inode, a symlink) since the check."""
-    fd = os.open(local.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        fd = os.open(local.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:  # gone, or now a symlink (ELOOP under O_NOFOLLOW)
+        raise MediaError(f"{local.field}: {str(local.path)!r} changed after it was checked ({exc.strerror}).") from exc
     info = os.fstat(fd)
     if (info.st_dev, info.st_ino) != (local.device, local.inode) or not stat.S_ISREG(info.st_mode):
         os.close(fd)

@@ -42,7 +42,15 @@ from .catalog import (
     Version,
     parse_operation,
 )
-from .confirm import Confirmation, confirm_edit, confirm_image, confirm_references, confirm_text, require_confirmed
+from .confirm import (
+    Confirmation,
+    confirm_edit,
+    confirm_image,
+    confirm_references,
+    confirm_text,
+    edit_cost,
+    require_confirmed,
+)
 from .errors import HappyHorseError, MissingKeyError
 from .fal import FalQueue, RetryPolicy, default_http_client
 from .inputs import MediaUrl, Text
@@ -599,14 +607,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
                 "seed": seed,
                 "enable_safety_checker": enable_safety_checker,
             },
-            # Billed on the source's length, which a URL does not tell: assume the longest unless told.
-            cost=_estimate_or_error(
-                Operation.VIDEO_EDIT,
-                duration=0,
-                resolution=resolution,
-                version="1.0",
-                source_duration=source_duration or MAX_EDIT_SOURCE_SECONDS,
-            ),
+            cost=edit_cost(resolution, source_duration, plan),
             wait_seconds=wait_seconds,
             idempotency_key=idempotency_key,
             max_cost_usd=max_cost_usd,

@@ -204,7 +204,10 @@ class _Stream:
             declared = int(response.headers.get("content-length") or 0)
             if declared > self._downloader.max_bytes:
                 await response.aclose()
-                raise DownloadError(f"The video is {declared} bytes, above the {self._downloader.max_bytes} cap.")
+                raise DownloadError(
+                    f"The video is larger than {self._downloader.max_bytes} bytes ({declared} bytes; "
+                    "HAPPYHORSE_MAX_DOWNLOAD_MB)."
+                )
             self._response = response
             return response
         raise DownloadError(f"Too many redirects fetching {self._url!r}.")

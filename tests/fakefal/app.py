@@ -124,6 +124,9 @@ class FakeFal:
         self.requests: list[tuple[str, str]] = []
         self.authorizations: list[str] = []
         self.uploads: dict[str, bytes] = {}
+        self.upload_headers: list[dict[str, str]] = []
+        self.download_redirect: str | None = None
+        self.downloads = 0
         self.app = Starlette(
             routes=[
                 Route("/storage/auth/token", self._storage_token, methods=["POST"]),
@@ -388,12 +391,18 @@ class FakeFal:
         return JSONResponse({"token": secrets.token_hex(8), "token_type": "Bearer", "base_url": base})
 
     async def _upload(self, request: Request) -> Response:
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return JSONResponse({"detail": "Missing upload token"}, status_code=401)
         file_id = secrets.token_hex(8)
         name = request.headers.get("x-fal-file-name", "upload.bin")
+        self.upload_headers.append(dict(request.headers))
         self.uploads[f"{file_id}/{name}"] = await request.body()
         return JSONResponse({"access_url": f"{str(request.base_url).rstrip('/')}/files/{file_id}/{name}"})
 
     async def _download(self, request: Request) -> Response:
+        self.downloads += 1
+        if self.download_redirect is not None:
+            return Response(status_code=302, headers={"Location": self.download_redirect})
         key = f"{request.path_params['file_id']}/{request.path_params['name']}"
         if key not in self.uploads:
             return JSONResponse({"detail": "Not found"}, status_code=404)

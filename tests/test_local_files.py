@@ -1,0 +1,311 @@
+"""Local files in and out, and the attacks the checks stop. Each refusal sends nothing to fal."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.types import BlobResourceContents, ListRootsResult, ResourceLink, Root
+
+from happyhorse_mcp.media import VIDEO_RULE, MediaError, check_local, image_rule, open_verified
+from happyhorse_mcp.server import HappyHorseServer
+from happyhorse_mcp.settings import Settings
+
+from . import media_factory
+from .conftest import make_server
+from .fakefal import FakeFal
+from .fakefal.app import FAKE_VIDEO
+
+pytestmark = pytest.mark.anyio
+
+
+def _text(result: Any) -> str:
+    return " ".join(getattr(c, "text", "") for c in result.content)
+
+
+@pytest.fixture
+def allowed(tmp_path: Path) -> Path:
+    folder = tmp_path / "allowed"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    return folder
+
+
+def _with(settings: Settings, **changes: Any) -> HappyHorseServer:
+    return make_server(Settings(**{**settings.__dict__, **changes}))
+
+
+@pytest.fixture
+async def files_client(settings: Settings, allowed: Path) -> AsyncIterator[Client]:
+    async with Client(_with(settings, allowed_dirs=(allowed,))) as client:
+        yield client
+
+
+async def test_a_local_image_inside_an_allowed_folder_arrives_intact_at_fal_storage(
+    files_client: Client, fake: FakeFal, allowed: Path
+) -> None:
+    picture = media_factory.image(allowed / "horse.png", 800, 600)
+    result = await files_client.call_tool("image_to_video", {"image_url": str(picture)})
+
+    assert not result.is_error, _text(result)
+    (stored,) = fake.uploads.items() - {k: v for k, v in fake.uploads.items() if k.endswith("output.mp4")}.items()
+    assert stored[1] == picture.read_bytes()
+    assert stored[0].endswith("/horse.png")
+    assert fake.submits[0].arguments["image_url"].endswith(stored[0])
+    assert fake.upload_headers[0]["content-type"] == "image/png"
+
+
+async def test_tilde_and_file_urls_name_local_files_too(
+    files_client: Client, fake: FakeFal, allowed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(allowed))
+    media_factory.image(allowed / "a.png")
+    media_factory.image(allowed / "b.jpg", kind="JPEG")
+    result = await files_client.call_tool(
+        "reference_to_video",
+        {"prompt": "character1 and character2", "image_urls": ["~/a.png", (allowed / "b.jpg").as_uri()]},
+    )
+    assert not result.is_error, _text(result)
+    sent = fake.submits[0].arguments["image_urls"]
+    assert all(url.startswith("http://127.0.0.1") for url in sent)
+
+
+async def test_with_no_allowed_folder_local_paths_are_refused_saying_how_to_allow_one(
+    client: Client, fake: FakeFal, allowed: Path
+) -> None:
+    picture = media_factory.image(allowed / "horse.png")
+    result = await client.call_tool("image_to_video", {"image_url": str(picture)})
+    assert result.is_error
+    assert "HAPPYHORSE_ALLOWED_DIRS" in _text(result)
+    assert fake.requests == []
+
+
+async def test_dotdot_traversal_out_of_the_allowed_folder_is_refused(
+    files_client: Client, fake: FakeFal, allowed: Path, outside: Path
+) -> None:
+    media_factory.image(outside / "secret.png")
+    sneaky = f"{allowed}/../outside/secret.png"
+    result = await files_client.call_tool("image_to_video", {"image_url": sneaky})
+    assert result.is_error
+    assert "outside every allowed folder" in _text(result)
+    assert fake.requests == []
+
+
+async def test_a_symlink_escaping_the_allowed_folder_is_refused(
+    files_client: Client, fake: FakeFal, allowed: Path, outside: Path
+) -> None:
+    media_factory.image(outside / "secret.png")
+    (allowed / "innocent.png").symlink_to(outside / "secret.png")
+    result = await files_client.call_tool("image_to_video", {"image_url": str(allowed / "innocent.png")})
+    assert result.is_error
+    assert "outside every allowed folder" in _text(result)
+    assert fake.requests == []
+
+
+async def test_a_path_outside_every_root_is_refused(files_client: Client, fake: FakeFal, outside: Path) -> None:
+    picture = media_factory.image(outside / "elsewhere.png")
+    result = await files_client.call_tool("image_to_video", {"image_url": str(picture)})
+    assert result.is_error
+    assert "outside every allowed folder" in _text(result)
+    assert fake.requests == []
+
+
+async def test_a_fifo_is_refused_without_blocking(files_client: Client, fake: FakeFal, allowed: Path) -> None:
+    os.mkfifo(allowed / "pipe.png")
+    result = await files_client.call_tool("image_to_video", {"image_url": str(allowed / "pipe.png")})
+    assert result.is_error
+    assert "not a regular file" in _text(result)
+    assert fake.requests == []
+
+
+async def test_a_device_is_refused(files_client: Client, fake: FakeFal, allowed: Path) -> None:
+    try:
+        os.mknod(allowed / "zero.png", stat.S_IFCHR | 0o600, os.makedev(1, 5))
+    except PermissionError:
+        pytest.skip("creating a device node needs root")
+    result = await files_client.call_tool("image_to_video", {"image_url": str(allowed / "zero.png")})
+    assert result.is_error
+    assert "not a regular file" in _text(result)
+
+
+async def test_an_oversized_file_is_refused_before_it_is_read(
+    files_client: Client, fake: FakeFal, allowed: Path
+) -> None:
+    big = allowed / "huge.png"
+    with big.open("wb") as f:
+        f.truncate(11 * 1024 * 1024)
+    result = await files_client.call_tool("image_to_video", {"image_url": str(big)})
+    assert result.is_error
+    assert "at most 10 MB" in _text(result)
+    assert fake.requests == []
+
+
+async def test_a_file_whose_extension_lies_about_its_type_is_refused(
+    files_client: Client, fake: FakeFal, allowed: Path
+) -> None:
+    (allowed / "notes.png").write_text("AWS_SECRET_ACCESS_KEY=hunter2\n")
+    result = await files_client.call_tool("image_to_video", {"image_url": str(allowed / "notes.png")})
+    assert result.is_error
+    assert "whatever its name says" in _text(result)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("size", "reference", "message"),
+    [((200, 600), False, "each side at least 300 px"), ((1000, 300), False, "aspect ratio between 1:2.5 and 2.5:1"),
+     ((350, 350), True, "each side at least 400 px")],
+)  # fmt: skip
+def test_images_are_checked_against_fal_s_limits_from_their_headers(
+    allowed: Path, size: tuple[int, int], reference: bool, message: str
+) -> None:
+    picture = media_factory.image(allowed / "x.png", *size)
+    with pytest.raises(MediaError, match=message):
+        check_local("image_url", str(picture), [allowed], image_rule("1.0", reference=reference))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"seconds": 61}, "3 to 60 s"), ({"seconds": 2}, "3 to 60 s"), ({"width": 3840, "height": 2160}, "at most 2160"),
+     ({"width": 320, "height": 240}, "at least 320 px")],
+)  # fmt: skip
+def test_videos_are_checked_against_fal_s_limits_from_their_container(
+    allowed: Path, kwargs: dict[str, Any], message: str
+) -> None:
+    clip = media_factory.video(allowed / "clip.mp4", **kwargs)
+    with pytest.raises(MediaError, match=message):
+        check_local("video_url", str(clip), [allowed], VIDEO_RULE)
+
+
+def test_a_mov_is_accepted_and_a_renamed_image_is_not_a_video(allowed: Path) -> None:
+    assert check_local("video_url", str(media_factory.video(allowed / "a.mov", brand=b"qt  ")), [allowed], VIDEO_RULE)
+    fake_clip = media_factory.image(allowed / "b.png")
+    fake_clip.rename(allowed / "b.mp4")
+    with pytest.raises(MediaError, match="not an MP4 or MOV"):
+        check_local("video_url", str(allowed / "b.mp4"), [allowed], VIDEO_RULE)
+
+
+def test_a_file_swapped_after_its_check_is_not_uploaded(allowed: Path) -> None:
+    picture = media_factory.image(allowed / "x.png")
+    checked = check_local("image_url", str(picture), [allowed], image_rule("1.0"))
+    os.replace(media_factory.image(allowed / "other.png"), picture)
+    with pytest.raises(MediaError, match="changed after it was checked"):
+        open_verified(checked)
+    picture.unlink()
+    picture.symlink_to(allowed / "other.png")
+    with pytest.raises(MediaError, match="changed after it was checked"):
+        open_verified(checked)
+
+
+async def test_a_local_source_video_prices_the_edit_by_its_own_length(
+    settings: Settings, fake: FakeFal, allowed: Path
+) -> None:
+    clip = media_factory.video(allowed / "ride.mp4", seconds=10)
+    async with Client(_with(settings, allowed_dirs=(allowed,))) as client:
+        too_low = await client.call_tool("edit_video", {"video_url": str(clip), "prompt": "night", "max_cost_usd": 5.5})
+        enough = await client.call_tool("edit_video", {"video_url": str(clip), "prompt": "night", "max_cost_usd": 5.6})
+    assert too_low.is_error
+    assert "USD 5.60" in _text(too_low)
+    assert not enough.is_error, _text(enough)
+    assert len(fake.submits) == 1
+
+
+async def test_client_roots_allow_a_folder_on_both_protocol_eras(
+    settings: Settings, fake: FakeFal, allowed: Path
+) -> None:
+    picture = media_factory.image(allowed / "horse.png")
+
+    async def roots(context: Any) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=allowed.as_uri(), name="work")])
+
+    for mode in ("legacy", "2026-07-28"):
+        async with Client(make_server(settings), mode=mode, list_roots_callback=roots) as client:
+            result = await client.call_tool("image_to_video", {"image_url": str(picture)})
+        assert not result.is_error, _text(result)
+    assert len(fake.submits) == 2
+
+
+async def test_the_finished_video_is_saved_with_a_matching_checksum_and_a_file_link(
+    files_client: Client, fake: FakeFal, allowed: Path
+) -> None:
+    target = allowed / "out" / "first.mp4"
+    target.parent.mkdir()
+    result = await files_client.call_tool("generate_video", {"prompt": "a horse", "save_to": str(target)})
+
+    assert not result.is_error, _text(result)
+    saved = result.structured_content["local_file"]
+    assert saved["path"] == str(target)
+    assert saved["sha256"] == hashlib.sha256(FAKE_VIDEO).hexdigest() == hashlib.sha256(target.read_bytes()).hexdigest()
+    links = [str(c.uri) for c in result.content if isinstance(c, ResourceLink)]
+    assert target.as_uri() in links
+    assert not [p for p in target.parent.iterdir() if p.name.endswith(".part")]
+
+
+async def test_the_output_dir_receives_every_video_named_by_its_job(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    out = tmp_path / "videos"
+    async with Client(_with(settings, output_dir=out)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "a horse"})
+    job_id = result.structured_content["job_id"]
+    assert (out / f"{job_id}.mp4").read_bytes() == FAKE_VIDEO
+
+
+async def test_save_to_outside_every_root_is_refused(files_client: Client, fake: FakeFal, outside: Path) -> None:
+    result = await files_client.call_tool("generate_video", {"prompt": "a horse", "save_to": str(outside / "x.mp4")})
+    assert result.is_error
+    assert "outside every allowed folder" in _text(result)
+    assert fake.requests == []
+
+
+async def test_a_redirect_to_another_host_on_download_is_not_followed(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.download_redirect = "https://attacker.example/steal.mp4"
+    out = tmp_path / "videos"
+    async with Client(_with(settings, output_dir=out)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "a horse"})
+    assert result.structured_content is not None
+    assert result.structured_content["status"] == "completed"
+    assert "Refusing to download 'https://attacker.example/steal.mp4'" in result.structured_content["download_error"]
+    assert not out.exists() or not any(out.iterdir())
+
+
+async def test_an_oversized_download_is_stopped_and_leaves_no_file(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    out = tmp_path / "videos"
+    async with Client(_with(settings, output_dir=out, max_download_bytes=100)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "a horse"})
+    assert "larger than 100 bytes" in result.structured_content["download_error"]
+    assert not any(out.iterdir())
+
+
+async def test_the_video_resource_serves_the_bytes_and_refuses_above_the_cap(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    async with Client(_with(settings, output_dir=tmp_path / "v")) as client:
+        made = await client.call_tool("generate_video", {"prompt": "a horse"})
+        uri = made.structured_content["resource_uri"] + "/video"
+        read = await client.read_resource(uri)
+    blob = read.contents[0]
+    assert isinstance(blob, BlobResourceContents)
+    assert blob.mime_type == "video/mp4"
+
+    async with Client(_with(settings, max_download_bytes=100)) as client:
+        made = await client.call_tool("generate_video", {"prompt": "a horse"})
+        with pytest.raises(MCPError, match="larger than 100 bytes"):
+            await client.read_resource(made.structured_content["resource_uri"] + "/video")
