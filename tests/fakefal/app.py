@@ -127,6 +127,7 @@ class FakeFal:
         self.upload_headers: list[dict[str, str]] = []
         self.download_redirect: str | None = None
         self.downloads = 0
+        self.video_bytes = FAKE_VIDEO
         self.app = Starlette(
             routes=[
                 Route("/storage/auth/token", self._storage_token, methods=["POST"]),
@@ -351,13 +352,13 @@ class FakeFal:
         args = job.arguments
         duration = args.get("duration", 5)
         width, height = (1920, 1080) if args.get("resolution", "1080p") == "1080p" else (1280, 720)
-        self.uploads.setdefault(f"{job.request_id}/output.mp4", FAKE_VIDEO)
+        self.uploads.setdefault(f"{job.request_id}/output.mp4", self.video_bytes)
         return {
             "video": {
                 "url": f"{base}/files/{job.request_id}/output.mp4",
                 "content_type": "video/mp4",
                 "file_name": "output.mp4",
-                "file_size": len(FAKE_VIDEO),
+                "file_size": len(self.video_bytes),
                 "width": width,
                 "height": height,
                 "fps": 24.0,

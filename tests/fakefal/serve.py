@@ -13,11 +13,11 @@ from .app import FakeFal
 
 
 @asynccontextmanager
-async def serve(fake: FakeFal) -> AsyncIterator[str]:
+async def serve(fake: FakeFal, port: int = 0) -> AsyncIterator[str]:
     """Yield the fake's base URL, http://127.0.0.1:PORT, until the block ends."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     sock.listen(128)  # connections wait in the backlog until uvicorn starts accepting
     config = uvicorn.Config(fake.app, log_level="critical", lifespan="off", timeout_graceful_shutdown=1)
