@@ -6,65 +6,131 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from . import __version__
 from .settings import ENVIRONMENT_VARIABLES, ConfigError, Settings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TRUE = ("1", "true", "yes", "on")
 
 
 class RedactingFilter(logging.Filter):
-    """Defence in depth: no log line may carry the fal key, whatever logged it."""
+    """Defence in depth: no log line may carry a secret, whatever logged it."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secrets: Sequence[str]) -> None:
         super().__init__()
-        self._secret = secret
+        self._secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self._secret in message:
-            record.msg, record.args = message.replace(self._secret, "[redacted]"), None
+        if any(secret in message for secret in self._secrets):
+            for secret in self._secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
         return True
 
 
 def build_parser() -> argparse.ArgumentParser:
-    env_help = "\n".join(f"  {name:<26} {text}" for name, text in ENVIRONMENT_VARIABLES.items())
+    env_help = "\n".join(f"  {name:<30} {text}" for name, text in ENVIRONMENT_VARIABLES.items())
     parser = argparse.ArgumentParser(
         prog="happyhorse-mcp",
         description="MCP server for HappyHorse-1.0 video generation on fal.",
-        epilog=f"environment variables:\n{env_help}",
+        epilog=f"environment variables:\n{env_help}\n\nThe fal key is read from the environment only, never from "
+        "an option.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--transport", choices=["stdio"], default="stdio", help="MCP transport (default: stdio).")
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default="INFO", type=str.upper, help="stderr log level.")
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="http: address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="http: port (default 8000)")
+    parser.add_argument(
+        "--stateless",
+        action="store_true",
+        help="http: no sessions, for several replicas behind a load balancer (each keeps its own job store)",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="offer only read-only tools: estimate_cost, get_job, list_jobs (or HAPPYHORSE_READ_ONLY=1)",
+    )
+    parser.add_argument("--tools", help="comma-separated tool names to offer, e.g. estimate_cost,generate_video")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="INFO", type=str.upper, help="stderr log level")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
-def configure_logging(level: str, settings: Settings) -> None:
+def configure_logging(level: str, secrets: Sequence[str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    if settings.fal_key is not None:
-        handler.addFilter(RedactingFilter(settings.fal_key.get_secret_value()))
+    handler.addFilter(RedactingFilter(secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # httpx logs every request at INFO; keep that for DEBUG.
     logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
+def http_token(env: Mapping[str, str]) -> str | None:
+    if token := env.get("HAPPYHORSE_HTTP_TOKEN", "").strip():
+        return token
+    if path := env.get("HAPPYHORSE_HTTP_TOKEN_FILE", "").strip():
+        try:
+            return Path(path).expanduser().read_text().strip() or None
+        except OSError as exc:
+            raise ConfigError(f"HAPPYHORSE_HTTP_TOKEN_FILE cannot be read ({exc.strerror})") from exc
+    return None
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    env = os.environ
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(env)
+        token = http_token(env)
     except ConfigError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
-    configure_logging(args.log_level, settings)
+    secrets = [settings.fal_key.get_secret_value() if settings.fal_key else "", token or ""]
+    configure_logging(args.log_level, secrets)
     logger = logging.getLogger(__name__)
     logger.info("happyhorse-mcp %s starting (pid %d), data in %s", __version__, os.getpid(), settings.data_dir)
     if settings.fal_key is None:
         logger.warning("FAL_KEY is not set: estimate_cost works, generation tools will say how to set it")
 
-    from .server import create_server
+    from .server import create_server, select_tools
 
-    create_server(settings).run("stdio")
+    mcp = create_server(settings)
+    read_only = args.read_only if args.read_only is not None else env.get("HAPPYHORSE_READ_ONLY", "") in TRUE
+    try:
+        offered = select_tools(mcp, read_only=read_only, names=args.tools.split(",") if args.tools else None)
+    except ValueError as exc:
+        sys.stderr.write(f"happyhorse-mcp: {exc}\n")
+        raise SystemExit(2) from exc
+    logger.info("offering tools: %s", ", ".join(offered))
+
+    if args.transport == "stdio":
+        mcp.run("stdio")
+        return
+
+    import anyio
+
+    from .http import HttpOptions, InsecureBindError, check_bind, serve_http
+
+    options = HttpOptions(
+        host=args.host,
+        port=args.port,
+        token=token,
+        stateless=args.stateless,
+        allowed_hosts=_list(env, "HAPPYHORSE_ALLOWED_HOSTS"),
+        allowed_origins=_list(env, "HAPPYHORSE_ALLOWED_ORIGINS"),
+    )
+    try:
+        check_bind(options)
+    except InsecureBindError as exc:
+        sys.stderr.write(f"happyhorse-mcp: {exc}\n")
+        raise SystemExit(2) from exc
+    anyio.run(serve_http, mcp, options, args.log_level)

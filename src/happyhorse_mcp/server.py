@@ -268,6 +268,22 @@ def create_server(
     return mcp
 
 
+def select_tools(mcp: HappyHorseServer, *, read_only: bool = False, names: list[str] | None = None) -> list[str]:
+    """Keep only the tools asked for: those annotated read-only, and/or those named. Returns what is offered."""
+    tools = {tool.name: tool for tool in mcp._tool_manager.list_tools()}
+    if names is not None:
+        wanted = {name.strip() for name in names if name.strip()}
+        if unknown := sorted(wanted - set(tools)):
+            raise ValueError(f"unknown tool(s) in --tools: {', '.join(unknown)}; known: {', '.join(sorted(tools))}")
+    else:
+        wanted = set(tools)
+    if read_only:
+        wanted = {n for n in wanted if (hints := tools[n].annotations) is not None and hints.read_only_hint}
+    for name in set(tools) - wanted:
+        mcp.remove_tool(name)
+    return sorted(wanted)
+
+
 def _state(ctx: Context[AppState, Any]) -> AppState:
     return ctx.request_context.lifespan_context
 

@@ -19,7 +19,7 @@ DEFAULT_MAX_DOWNLOAD_MB = 200
 DOWNLOAD_TIMEOUT_SECONDS = 300.0
 
 ENVIRONMENT_VARIABLES: dict[str, str] = {
-    "FAL_KEY": "fal API key (or FAL_KEY_ID + FAL_KEY_SECRET). Read from the environment only; never logged.",
+    "FAL_KEY": "fal API key (or FAL_KEY_ID + FAL_KEY_SECRET, or a file named by FAL_KEY_FILE). Never logged.",
     "HAPPYHORSE_FAL_QUEUE_URL": f"fal queue host (default {DEFAULT_QUEUE_URL}).",
     "HAPPYHORSE_FAL_REST_URL": f"fal REST host (default {DEFAULT_REST_URL}).",
     "HAPPYHORSE_FAL_CDN_URL": f"fal storage host (default {DEFAULT_CDN_URL}).",
@@ -34,6 +34,12 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "HAPPYHORSE_DOWNLOAD_HOSTS": "extra hosts videos may be downloaded from, as URLs (comma-separated).",
     "HAPPYHORSE_MAX_DOWNLOAD_MB": "largest video downloaded or served as a resource "
     f"(default {DEFAULT_MAX_DOWNLOAD_MB}).",
+    "HAPPYHORSE_READ_ONLY": "1 offers only read-only tools (as --read-only).",
+    "HAPPYHORSE_HTTP_TOKEN": "http: bearer token clients must send (or HAPPYHORSE_HTTP_TOKEN_FILE); "
+    "required off loopback.",
+    "HAPPYHORSE_ALLOWED_HOSTS": "http: extra Host values to accept, e.g. mcp.example.com:443 (comma-separated).",
+    "HAPPYHORSE_ALLOWED_ORIGINS": "http: extra Origin values to accept, e.g. https://app.example.com "
+    "(comma-separated).",
 }
 
 
@@ -87,6 +93,12 @@ def _output_dir(env: Mapping[str, str]) -> Path | None:
 def _credentials(env: Mapping[str, str]) -> SecretStr | None:
     if key := env.get("FAL_KEY", "").strip():
         return SecretStr(key)
+    if path := env.get("FAL_KEY_FILE", "").strip():
+        try:
+            key = Path(path).expanduser().read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"FAL_KEY_FILE cannot be read ({exc.strerror})") from exc
+        return SecretStr(key) if key else None
     key_id, secret = env.get("FAL_KEY_ID", "").strip(), env.get("FAL_KEY_SECRET", "").strip()
     if key_id and secret:
         return SecretStr(f"{key_id}:{secret}")

@@ -1,0 +1,135 @@
+"""Streamable HTTP for shared use: the SDK's transport behind a bearer token and DNS-rebinding protection.
+
+Anyone who can reach an unauthenticated video server spends its owner's money, so the token is required on any
+address but loopback, Host and Origin are checked on every bind (the SDK checks them by itself only on loopback),
+and the fal key stays in this process: it is never taken from a client or sent to one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import __version__
+from .server import HappyHorseServer
+
+logger = logging.getLogger(__name__)
+
+MCP_PATH = "/mcp"
+HEALTH_PATH = "/healthz"
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = field(default=None, repr=False)
+    stateless: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+
+    def security(self) -> TransportSecuritySettings:
+        """Host and Origin allow-lists for the bound address, plus what the operator added."""
+        names = {self.host}
+        if is_loopback(self.host):
+            names |= {"127.0.0.1", "localhost", "[::1]"}
+        hosts = [f"{name}:{self.port}" for name in sorted(names)]
+        origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=[*hosts, *self.allowed_hosts],
+            allowed_origins=[*origins, *self.allowed_origins],
+        )
+
+
+class InsecureBindError(ValueError):
+    pass
+
+
+def check_bind(options: HttpOptions) -> None:
+    if not is_loopback(options.host) and not options.token:
+        raise InsecureBindError(
+            f"refusing to listen on {options.host} without a token: anyone who can reach it could spend your fal "
+            "balance. Set HAPPYHORSE_HTTP_TOKEN (or HAPPYHORSE_HTTP_TOKEN_FILE), or bind to 127.0.0.1."
+        )
+
+
+class BearerTokenMiddleware:
+    """Every request but the health check must carry `Authorization: Bearer <token>`, compared in constant time."""
+
+    def __init__(self, app: ASGIApp, token: str, open_paths: Sequence[str] = (HEALTH_PATH,)) -> None:
+        self.app = app
+        self._token = token.encode()
+        self._open_paths = tuple(open_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._open_paths:
+            await self.app(scope, receive, send)
+            return
+        header = Request(scope).headers.get("authorization", "")
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), self._token):
+            error = "invalid_token" if header else "invalid_request"
+            response = Response(
+                json.dumps({"error": error, "error_description": "A valid bearer token is required."}),
+                status_code=401,
+                media_type="application/json",
+                headers={"WWW-Authenticate": f'Bearer realm="happyhorse-mcp", error="{error}"'},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
+    check_bind(options)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    mcp.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(health)
+
+    app: Any = mcp.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=options.stateless,
+        transport_security=options.security(),
+        host=options.host,
+    )
+    if options.token:
+        app = BearerTokenMiddleware(app, options.token)
+    return app  # type: ignore[no-any-return]
+
+
+async def serve_http(mcp: HappyHorseServer, options: HttpOptions, log_level: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        build_app(mcp, options),
+        host=options.host,
+        port=options.port,
+        log_config=None,  # our stderr logging, never stdout
+        log_level=log_level.lower(),
+        access_log=False,
+    )
+    logger.info("serving MCP at http://%s:%d%s", options.host, options.port, MCP_PATH)
+    await uvicorn.Server(config).serve()
