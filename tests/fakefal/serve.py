@@ -1,10 +1,12 @@
-"""Serve a FakeFal on a loopback port, inside the caller's event loop (so tests can steer it directly)."""
+"""Serve an ASGI app (the fake fal, or the server's own HTTP app) on a loopback port, in the caller's event loop,
+so tests can steer it directly."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import uvicorn
@@ -13,14 +15,16 @@ from .app import FakeFal
 
 
 @asynccontextmanager
-async def serve(fake: FakeFal, port: int = 0) -> AsyncIterator[str]:
-    """Yield the fake's base URL, http://127.0.0.1:PORT, until the block ends."""
+async def serve_app(app: Any, port: int = 0, *, lifespan: bool = False) -> AsyncIterator[str]:
+    """Yield the app's base URL, http://127.0.0.1:PORT, until the block ends."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     sock.listen(128)  # connections wait in the backlog until uvicorn starts accepting
-    config = uvicorn.Config(fake.app, log_level="critical", lifespan="off", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        app, log_level="critical", lifespan="on" if lifespan else "off", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve, [sock])
@@ -28,5 +32,9 @@ async def serve(fake: FakeFal, port: int = 0) -> AsyncIterator[str]:
             yield f"http://127.0.0.1:{port}"
         finally:
             server.should_exit = True
-            server.force_exit = True
+            server.force_exit = not lifespan  # an app with a lifespan shuts down cleanly, closing its connections
     sock.close()
+
+
+def serve(fake: FakeFal, port: int = 0) -> Any:
+    return serve_app(fake.app, port)

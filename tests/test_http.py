@@ -1,0 +1,202 @@
+"""Streamable HTTP: only a client with the token gets in, Host and Origin are checked, and the key never leaks."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from happyhorse_mcp.http import HttpOptions, InsecureBindError, build_app, check_bind
+from happyhorse_mcp.server import select_tools
+from happyhorse_mcp.settings import Settings
+
+from .conftest import make_server
+from .fakefal import VALID_KEY, FakeFal, serve_app
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "correct-horse-battery-staple"
+
+
+@asynccontextmanager
+async def http_server(settings: Settings, **options: object) -> AsyncIterator[tuple[str, HttpOptions]]:
+    import socket
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    opts = HttpOptions(host="127.0.0.1", port=port, token=TOKEN, **options)  # type: ignore[arg-type]
+    async with serve_app(build_app(make_server(settings), opts), port, lifespan=True) as url:
+        yield url, opts
+
+
+@asynccontextmanager
+async def _client(url: str, token: str = TOKEN, mode: str = "legacy") -> AsyncIterator[Client]:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), mode=mode) as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+@pytest.mark.parametrize("stateless", [False, True], ids=["sessions", "stateless"])
+async def test_a_client_with_the_token_makes_a_video_over_http(
+    settings: Settings, fake: FakeFal, mode: str, stateless: bool
+) -> None:
+    async with http_server(settings, stateless=stateless) as (url, _), _client(url, mode=mode) as client:
+        estimate = await client.call_tool("estimate_cost", {"operation": "text-to-video"})
+        made = await client.call_tool("generate_video", {"prompt": "a horse", "duration": 3})
+    assert estimate.structured_content is not None
+    assert estimate.structured_content["usd"] == 1.40
+    assert made.structured_content is not None
+    assert made.structured_content["status"] == "completed"
+    assert len(fake.submits) == 1
+
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer", f"Bearer {TOKEN}x"])
+async def test_a_request_without_the_right_token_is_refused_with_401(
+    settings: Settings, fake: FakeFal, authorization: str | None
+) -> None:
+    headers = {**ACCEPT, **({"Authorization": authorization} if authorization else {})}
+    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+        response = await http.post(f"{url}/mcp", json=INIT, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith('Bearer realm="happyhorse-mcp"')
+
+
+async def test_a_wrong_host_header_is_refused_with_421(settings: Settings) -> None:
+    headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}", "Host": "evil.example:8000"}
+    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+        response = await http.post(f"{url}/mcp", json=INIT, headers=headers)
+    assert response.status_code == 421
+
+
+async def test_a_wrong_origin_is_refused_with_403(settings: Settings) -> None:
+    headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}", "Origin": "https://evil.example"}
+    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+        response = await http.post(f"{url}/mcp", json=INIT, headers=headers)
+    assert response.status_code == 403
+
+
+async def test_extra_hosts_and_origins_can_be_allowed(settings: Settings) -> None:
+    headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}", "Host": "mcp.example.com", "Origin": "https://app.example"}
+    async with (
+        http_server(settings, allowed_hosts=("mcp.example.com",), allowed_origins=("https://app.example",)) as (url, _),
+        httpx.AsyncClient() as http,
+    ):
+        response = await http.post(f"{url}/mcp", json=INIT, headers=headers)
+    assert response.status_code == 200
+
+
+async def test_a_body_over_the_limit_is_refused(settings: Settings) -> None:
+    headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}"}
+    huge = {**INIT, "params": {**INIT["params"], "padding": "x" * (5 * 1024 * 1024)}}  # type: ignore[dict-item]
+    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+        response = await http.post(f"{url}/mcp", json=huge, headers=headers)
+    assert response.status_code == 413
+
+
+async def test_the_health_check_needs_no_token_and_shows_no_secrets(settings: Settings) -> None:
+    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+        response = await http.get(f"{url}/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert VALID_KEY not in response.text
+    assert TOKEN not in response.text
+
+
+async def test_a_whole_http_session_never_shows_the_fal_key(
+    settings: Settings, fake: FakeFal, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake.outcomes.append("content_policy")
+    seen: list[str] = []
+    async with http_server(settings) as (url, _), _client(url) as client:
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("generate_video", {"prompt": "a horse", "duration": 3}),
+            ("generate_video", {"prompt": "a horse", "duration": 3}),
+            ("get_job", {"job_id": "hh_nope"}),
+            ("list_jobs", {}),
+        ]
+        for tool, args in calls:
+            seen.append((await client.call_tool(tool, args)).model_dump_json())
+        seen.append((await client.list_resources()).model_dump_json())
+        seen.append(str((await client.read_resource("happyhorse://spend")).contents))
+    everything = "\n".join(seen) + "\n".join(r.getMessage() for r in caplog.records)
+    assert "fake-key-secret" not in everything
+    assert VALID_KEY not in everything
+
+
+def test_a_non_loopback_bind_without_a_token_is_refused() -> None:
+    with pytest.raises(InsecureBindError, match="HAPPYHORSE_HTTP_TOKEN"):
+        check_bind(HttpOptions(host="0.0.0.0", token=None))
+    check_bind(HttpOptions(host="0.0.0.0", token=TOKEN))
+    check_bind(HttpOptions(host="::1", token=None))
+
+
+def test_the_server_will_not_start_on_an_open_address_without_a_token(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--host", "0.0.0.0"],
+        env={"HAPPYHORSE_DATA_DIR": str(tmp_path), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without a token" in done.stderr
+    assert done.stdout == ""
+
+
+async def test_read_only_offers_only_the_read_only_tools(settings: Settings) -> None:
+    assert select_tools(make_server(settings), read_only=True) == ["estimate_cost", "get_job", "list_jobs"]
+
+
+async def test_tools_offers_just_those_named_and_refuses_unknown_names(settings: Settings) -> None:
+    assert select_tools(make_server(settings), names=["estimate_cost", "generate_video"]) == [
+        "estimate_cost",
+        "generate_video",
+    ]
+    with pytest.raises(ValueError, match="unknown tool"):
+        select_tools(make_server(settings), names=["estimate_cost", "delete_everything"])
+
+
+def test_an_unknown_tool_name_stops_the_server_at_start(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "happyhorse_mcp", "--tools", "estimate_cost,make_coffee"],
+        env={"HAPPYHORSE_DATA_DIR": str(tmp_path), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "unknown tool(s) in --tools: make_coffee" in done.stderr
+
+
+def test_the_key_is_never_an_option() -> None:
+    from happyhorse_mcp.cli import build_parser
+
+    options = {opt for action in build_parser()._actions for opt in action.option_strings}
+    assert not [opt for opt in options if "key" in opt.lower() or "token" in opt.lower()]
