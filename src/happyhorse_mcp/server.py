@@ -16,7 +16,12 @@ from mcp.server.mcpserver import Context, Resolve
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import (
     CallToolResult,
+    Completion,
+    CompletionArgument,
+    EmptyResult,
     ResourceLink,
+    ResourceTemplateReference,
+    SetLevelRequestParams,
     SubscribeRequestParams,
     TextContent,
     ToolAnnotations,
@@ -185,6 +190,16 @@ class HappyHorseServer(MCPServer[AppState]):
 
     runner: JobRunner | None = None
 
+    def serve_logging_level(self) -> None:
+        """`logging/setLevel` (2025-11-25): the level applies to this server's stderr log; it sends no log
+        notifications, since the protocol deprecates them and operators read stderr."""
+
+        async def set_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
+            logging.getLogger("happyhorse_mcp").setLevel(params.level.upper())
+            return EmptyResult()
+
+        self._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+
     def serve_resource_subscriptions(self, notifier: ResourceNotifier) -> None:
         """Serve the 2025-11-25 `resources/subscribe` pair, which MCPServer leaves unregistered."""
         lowlevel = self._lowlevel_server
@@ -263,6 +278,17 @@ def create_server(
         subscriptions=notifier.bus,
     )
     mcp.serve_resource_subscriptions(notifier)
+    mcp.serve_logging_level()
+
+    @mcp.completion()  # type: ignore[no-untyped-call, untyped-decorator]
+    async def complete(ref: Any, argument: CompletionArgument, context: Any) -> Completion | None:
+        """Offer the ids of recent jobs for `happyhorse://jobs/{job_id}`, and argument values for the prompts."""
+        if isinstance(ref, ResourceTemplateReference) and argument.name == "job_id" and mcp.runner is not None:
+            ids = [job.job_id for job in await mcp.runner.recent(RECENT_JOBS_LISTED)]
+            matches = [job_id for job_id in ids if job_id.startswith(argument.value)]
+            return Completion(values=matches[:100], total=len(matches), has_more=len(matches) > 100)
+        return None
+
     _register_tools(mcp)
     _register_resources(mcp)
     return mcp
