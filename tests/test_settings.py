@@ -1,0 +1,53 @@
+"""Configuration from the environment: where the key may come from, and that it never shows."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from happyhorse_mcp.cli import RedactingFilter, http_token
+from happyhorse_mcp.settings import ConfigError, Settings
+
+BASE = {"HAPPYHORSE_DATA_DIR": "/tmp/hh-settings"}
+
+
+def test_the_key_comes_from_fal_key_then_id_and_secret_then_a_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "fal.key"
+    key_file.write_text("file-id:file-secret\n")
+    assert Settings.from_env({**BASE, "FAL_KEY": "a:b"}).fal_key.get_secret_value() == "a:b"  # type: ignore[union-attr]
+    pair = Settings.from_env({**BASE, "FAL_KEY_ID": "id", "FAL_KEY_SECRET": "secret"}).fal_key
+    assert pair is not None
+    assert pair.get_secret_value() == "id:secret"
+    from_file = Settings.from_env({**BASE, "FAL_KEY_FILE": str(key_file)}).fal_key
+    assert from_file is not None
+    assert from_file.get_secret_value() == "file-id:file-secret"
+    assert Settings.from_env(BASE).fal_key is None
+
+
+def test_an_unreadable_key_file_stops_the_server_naming_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="FAL_KEY_FILE cannot be read"):
+        Settings.from_env({**BASE, "FAL_KEY_FILE": str(tmp_path / "missing")})
+
+
+def test_allowed_dirs_must_be_existing_absolute_folders(tmp_path: Path) -> None:
+    assert Settings.from_env({**BASE, "HAPPYHORSE_ALLOWED_DIRS": str(tmp_path)}).allowed_dirs == (tmp_path,)
+    with pytest.raises(ConfigError, match="HAPPYHORSE_ALLOWED_DIRS"):
+        Settings.from_env({**BASE, "HAPPYHORSE_ALLOWED_DIRS": "relative/folder"})
+    with pytest.raises(ConfigError, match="HAPPYHORSE_ALLOWED_DIRS"):
+        Settings.from_env({**BASE, "HAPPYHORSE_ALLOWED_DIRS": str(tmp_path / "nope")})
+
+
+def test_the_http_token_comes_from_the_environment_or_a_file(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file\n")
+    assert http_token({"HAPPYHORSE_HTTP_TOKEN": "direct"}) == "direct"
+    assert http_token({"HAPPYHORSE_HTTP_TOKEN_FILE": str(token_file)}) == "from-file"
+    assert http_token({}) is None
+
+
+def test_log_lines_never_carry_the_key_or_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "sent %s with %s", ("id:secret", "tok-123"), None)
+    RedactingFilter(["id:secret", "tok-123"]).filter(record)
+    assert record.getMessage() == "sent [redacted] with [redacted]"
