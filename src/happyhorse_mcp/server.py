@@ -71,6 +71,7 @@ from .localfiles import (
 from .models import Job, JobResult, JobStatus, job_uri
 from .notify import ResourceNotifier
 from .pricing import CostEstimate, estimate
+from .schema import compact
 from .settings import DOWNLOAD_TIMEOUT_SECONDS, Settings
 from .storage import FalStorage, VideoDownloader
 from .store import JobStore
@@ -93,15 +94,13 @@ PROMPT_TIPS = (
     "sounds and any spoken lines in the prompt."
 )
 LOCAL_FILES = (
-    "Image and video arguments take an https URL, a data: URI, or a local file path (absolute, ~ or file://) "
-    "inside an allowed folder (the client's roots or HAPPYHORSE_ALLOWED_DIRS); a local file is checked against "
-    "fal's limits, then uploaded to fal storage, where it becomes a public URL. save_to downloads the finished "
-    "video to a local .mp4 path or folder."
+    "Media: an https URL, a data: URI, or a local path inside an allowed folder; a local file is uploaded to fal "
+    "storage and becomes a public URL."
 )
 TIMING = (
-    "A job usually takes 1-3 minutes. The call waits up to wait_seconds (default 50, as some hosts cut calls at "
-    "60 s; 0 returns at once), sending progress; if the video is not ready by then it returns status 'running' and "
-    "a job_id: call get_job(job_id, wait_seconds=50) to keep waiting. The job is never lost and never resubmitted."
+    "Jobs take 1-3 minutes: the call waits up to wait_seconds, then returns status 'running' and a job_id; call "
+    "get_job(job_id, wait_seconds=50) to keep waiting. The job is never lost or resubmitted. save_to downloads "
+    "the video to a local .mp4 path or folder."
 )
 
 Prompt = Annotated[Text, Field(description="What the video shows (1-2500 characters).")]
@@ -291,6 +290,10 @@ def create_server(
 
     _register_tools(mcp)
     _register_resources(mcp)
+    for tool in mcp._tool_manager.list_tools():
+        tool.parameters = compact(tool.parameters)
+        if tool.output_schema is not None:
+            tool.output_schema = compact(tool.output_schema, keep_descriptions=False)
     return mcp
 
 
@@ -431,8 +434,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         description=(
             "Make a video with sound from a text prompt (HappyHorse text-to-video on fal). "
             f"{PROMPT_TIPS} Price: USD 0.14/s at 720p; 1080p USD 0.28/s on version 1.0, USD 0.18/s on 1.1 "
-            f"(5 s at 1080p on 1.0 = USD 1.40). save_to downloads the finished video to a local .mp4 path or folder "
-            f"inside an allowed folder. {TIMING}"
+            f"(5 s at 1080p on 1.0 = USD 1.40). {TIMING}"
         ),
     )
     async def generate_video(
