@@ -76,3 +76,14 @@ async def test_a_job_cut_off_mid_submit_is_shown_as_unknown_after_a_restart_and_
     assert "may have been billed" in result.structured_content["error"]["message"]
     assert "fal.ai/dashboard/requests" in result.structured_content["error"]["message"]
     assert fake.requests == []
+
+
+async def test_a_store_the_server_cannot_open_makes_every_tool_say_why(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True)
+    db = sqlite3.connect(settings.data_dir / "jobs.sqlite3")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    async with Client(make_server(settings)) as client:
+        result = await client.call_tool("list_jobs", {})
+    assert result.is_error
+    assert "newer happyhorse-mcp" in result.content[0].text  # type: ignore[union-attr]

@@ -36,9 +36,10 @@ async def _confirm(
     hint: str = "",
 ) -> Any:
     state = ctx.request_context.lifespan_context
-    settings, runner = state.settings, state.runner
+    settings = state.settings
     if settings.fal_key is None:
         raise ToolError(MissingKeyError().message)
+    runner = (await state.backend()).runner
     if idempotency_key is not None and await runner.has_idempotency_key(idempotency_key):
         return SpendConfirmation(confirm=True)  # a retry: the earlier job is returned, nothing new is paid for
     spend = await runner.spend()

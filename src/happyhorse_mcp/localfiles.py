@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, ListRoots, Resolve
@@ -28,7 +28,9 @@ from .media import (
     is_local,
     roots_from_uris,
 )
-from .storage import FalStorage
+
+if TYPE_CHECKING:
+    from .storage import FalStorage
 
 
 @dataclass

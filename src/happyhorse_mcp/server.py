@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
-import httpx
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, Resolve
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
@@ -31,6 +29,7 @@ from mcp.types import Resource as MCPResource
 from pydantic import BaseModel, Field
 
 from . import __version__
+from .appstate import AppState, Backend
 from .budget import BudgetExceededError, SpendReport, check_spend
 from .catalog import (
     MAX_DURATION,
@@ -57,9 +56,7 @@ from .confirm import (
     require_confirmed,
 )
 from .errors import HappyHorseError, MissingKeyError
-from .fal import FalQueue, RetryPolicy, default_http_client
 from .inputs import MediaUrl, Text
-from .jobs import JobRunner
 from .localfiles import (
     MediaPlan,
     plan_for_edit,
@@ -73,8 +70,12 @@ from .notify import ResourceNotifier
 from .pricing import CostEstimate, estimate
 from .schema import compact
 from .settings import DOWNLOAD_TIMEOUT_SECONDS, Settings
-from .storage import FalStorage, VideoDownloader
-from .store import JobStore
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .fal import RetryPolicy
+    from .jobs import JobRunner
 
 logger = logging.getLogger(__name__)
 
@@ -176,14 +177,6 @@ class JobList(BaseModel):
     count: int
 
 
-@dataclass
-class AppState:
-    settings: Settings
-    runner: JobRunner
-    storage: FalStorage
-    downloader: VideoDownloader
-
-
 class HappyHorseServer(MCPServer[AppState]):
     """MCPServer whose resources/list also lists the jobs this server knows."""
 
@@ -228,44 +221,58 @@ def _prompt_excerpt(job: Job) -> str:
 def create_server(
     settings: Settings,
     *,
-    http_client_factory: Callable[[], httpx.AsyncClient] = default_http_client,
+    http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
     retry: RetryPolicy | None = None,
     poll_interval: float | None = None,
 ) -> HappyHorseServer:
+    async def start_backend(state: AppState, tg: anyio.abc.TaskGroup, stack: AsyncExitStack) -> None:
+        """Open the job store and the fal client, follow unfinished jobs again, then let the tools in."""
+        try:
+            # The HTTP stack imports in a worker thread while the event loop answers the client's first requests.
+            backend_modules = await anyio.to_thread.run_sync(_import_backend)
+            fal_mod, jobs_mod, storage_mod, store_mod = backend_modules
+            store = await anyio.to_thread.run_sync(store_mod.JobStore, settings.data_dir / "jobs.sqlite3")
+            stack.push_async_callback(anyio.to_thread.run_sync, store.close)
+            http = await stack.enter_async_context((http_client_factory or fal_mod.default_http_client)())
+            fal = fal_mod.FalQueue(http, queue_url=settings.queue_url, key=settings.fal_key, retry=retry)
+            storage = storage_mod.FalStorage(
+                http, rest_url=settings.rest_url, cdn_url=settings.cdn_url, key=settings.fal_key
+            )
+            downloader = storage_mod.VideoDownloader(
+                http,
+                extra_hosts=[settings.cdn_url, *settings.download_hosts],
+                max_bytes=settings.max_download_bytes,
+                timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS,
+            )
+            runner = jobs_mod.JobRunner(
+                fal,
+                store,
+                tg,
+                limits=settings.limits,
+                downloader=downloader,
+                on_status_change=lambda job: notifier.updated(job_uri(job.job_id)),
+            )
+            if poll_interval is not None:
+                runner.poll_interval = poll_interval
+        except (OSError, RuntimeError) as exc:  # an unwritable data dir, a store from a newer version
+            logger.error("cannot start the job machinery: %s", exc)
+            state.failed(str(exc))
+            return
+        if resumed := await runner.resume():
+            logger.info("following %d unfinished job(s) from a previous run", resumed)
+        mcp.runner = runner
+        state.started(Backend(runner=runner, storage=storage, downloader=downloader))
+
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        store = await anyio.to_thread.run_sync(JobStore, settings.data_dir / "jobs.sqlite3")
-        try:
-            async with http_client_factory() as http, anyio.create_task_group() as tg:
-                fal = FalQueue(http, queue_url=settings.queue_url, key=settings.fal_key, retry=retry)
-                storage = FalStorage(http, rest_url=settings.rest_url, cdn_url=settings.cdn_url, key=settings.fal_key)
-                downloader = VideoDownloader(
-                    http,
-                    extra_hosts=[settings.cdn_url, *settings.download_hosts],
-                    max_bytes=settings.max_download_bytes,
-                    timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS,
-                )
-                runner = JobRunner(
-                    fal,
-                    store,
-                    tg,
-                    limits=settings.limits,
-                    downloader=downloader,
-                    on_status_change=lambda job: notifier.updated(job_uri(job.job_id)),
-                )
-                if poll_interval is not None:
-                    runner.poll_interval = poll_interval
-                resumed = await runner.resume()
-                if resumed:
-                    logger.info("following %d unfinished job(s) from a previous run", resumed)
-                mcp.runner = runner
-                try:
-                    yield AppState(settings=settings, runner=runner, storage=storage, downloader=downloader)
-                finally:
-                    mcp.runner = None
-                    tg.cancel_scope.cancel()
-        finally:
-            await anyio.to_thread.run_sync(store.close)
+        state = AppState(settings=settings)
+        async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
+            tg.start_soon(start_backend, state, tg, stack)
+            try:
+                yield state
+            finally:
+                mcp.runner = None
+                tg.cancel_scope.cancel()
 
     notifier = ResourceNotifier()
     mcp = HappyHorseServer(
@@ -313,8 +320,18 @@ def select_tools(mcp: HappyHorseServer, *, read_only: bool = False, names: list[
     return sorted(wanted)
 
 
+def _import_backend() -> tuple[Any, Any, Any, Any]:
+    from . import fal, jobs, storage, store
+
+    return fal, jobs, storage, store
+
+
 def _state(ctx: Context[AppState, Any]) -> AppState:
     return ctx.request_context.lifespan_context
+
+
+async def _backend(ctx: Context[AppState, Any]) -> Backend:
+    return await _state(ctx).backend()
 
 
 async def _submit_and_wait(
@@ -333,11 +350,12 @@ async def _submit_and_wait(
     state = _state(ctx)
     if state.settings.fal_key is None:
         raise ToolError(MissingKeyError().message)
+    backend = await state.backend()
     fal_arguments = {k: v for k, v in arguments.items() if v is not None}
     try:
-        if idempotency_key is None or not await state.runner.has_idempotency_key(idempotency_key):
-            fal_arguments = await upload_local_inputs(state.storage, plan, fal_arguments)
-        job = await state.runner.submit(
+        if idempotency_key is None or not await backend.runner.has_idempotency_key(idempotency_key):
+            fal_arguments = await upload_local_inputs(backend.storage, plan, fal_arguments)
+        job = await backend.runner.submit(
             operation,
             cost.endpoint,
             fal_arguments,
@@ -348,7 +366,7 @@ async def _submit_and_wait(
         )
     except HappyHorseError as exc:
         raise ToolError(exc.message) from exc
-    job = await state.runner.wait(job.job_id, wait_seconds, _progress_reporter(ctx))
+    job = await backend.runner.wait(job.job_id, wait_seconds, _progress_reporter(ctx))
     return job_result(job, error_if_failed=True)
 
 
@@ -696,7 +714,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         else:
             how = f"{cost.output_seconds} s"
         state = _state(ctx)
-        spend = await state.runner.spend()
+        spend = await (await state.backend()).runner.spend()
         reason = None
         try:
             check_spend(cost.usd, limits=state.settings.limits, spent_today=spend.today_usd, max_cost_usd=None)
@@ -730,7 +748,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         status: Annotated[JobStatus | None, Field(description="Only jobs with this status.")] = None,
         limit: Annotated[int, Field(ge=1, le=200, description="How many jobs at most (1-200).")] = 20,
     ) -> JobList:
-        jobs = [job.result() for job in await _state(ctx).runner.recent(limit, status)]
+        jobs = [job.result() for job in await (await _backend(ctx)).runner.recent(limit, status)]
         return JobList(jobs=jobs, count=len(jobs))
 
     @mcp.tool(
@@ -746,7 +764,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
     async def get_job(
         job_id: JobId, ctx: Context[AppState, Any], wait_seconds: WaitSeconds = 0
     ) -> Annotated[CallToolResult, JobResult]:
-        runner = _state(ctx).runner
+        runner = (await _backend(ctx)).runner
         try:
             job = await runner.wait(job_id.strip(), wait_seconds, _progress_reporter(ctx))
         except HappyHorseError as exc:
@@ -765,7 +783,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         ),
     )
     async def cancel_job(job_id: JobId, ctx: Context[AppState, Any]) -> Annotated[CallToolResult, JobResult]:
-        runner = _state(ctx).runner
+        runner = (await _backend(ctx)).runner
         try:
             job = await runner.cancel(job_id.strip())
         except HappyHorseError as exc:
@@ -784,8 +802,9 @@ def _register_resources(mcp: HappyHorseServer) -> None:
     )
     async def job_video(job_id: str, ctx: Context[AppState, Any]) -> bytes:
         state = _state(ctx)
+        backend = await state.backend()
         try:
-            job = await state.runner.get(job_id)
+            job = await backend.runner.get(job_id)
         except HappyHorseError as exc:
             raise ResourceNotFoundError(exc.message) from exc
         video = job.video
@@ -802,7 +821,7 @@ def _register_resources(mcp: HappyHorseServer) -> None:
                         f"(HAPPYHORSE_MAX_DOWNLOAD_MB); open {path.as_uri()} instead."
                     )
                 return await path.read_bytes()
-            return await state.downloader.read(video.url)
+            return await backend.downloader.read(video.url)
         except HappyHorseError as exc:
             raise ResourceError(exc.message + f" The video is at {video.url}.") from exc
 
@@ -828,7 +847,7 @@ def _register_resources(mcp: HappyHorseServer) -> None:
     )
     async def job_resource(job_id: str, ctx: Context[AppState, Any]) -> str:
         try:
-            job = await _state(ctx).runner.get(job_id)
+            job = await (await _backend(ctx)).runner.get(job_id)
         except HappyHorseError as exc:
             raise ResourceNotFoundError(exc.message) from exc
         return job.result().model_dump_json(indent=2)
