@@ -41,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
         "an option.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "check"],
+        default="serve",
+        help="serve (default) runs the server; check prints the configuration and asks fal if it answers",
+    )
+    parser.add_argument("--offline", action="store_true", help="check: do not contact fal")
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="http: address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="http: port (default 8000)")
@@ -94,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
+    if args.command == "check":
+        from .check import run_check
+
+        raise SystemExit(run_check(settings, offline=args.offline))
     secrets = [settings.fal_key.get_secret_value() if settings.fal_key else "", token or ""]
     configure_logging(args.log_level, secrets)
     logger = logging.getLogger(__name__)

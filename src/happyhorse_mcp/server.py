@@ -68,6 +68,7 @@ from .localfiles import (
 from .models import Job, JobResult, JobStatus, job_uri
 from .notify import ResourceNotifier
 from .pricing import CostEstimate, estimate
+from .prompts import register_prompts
 from .schema import compact
 from .settings import DOWNLOAD_TIMEOUT_SECONDS, Settings
 
@@ -297,6 +298,7 @@ def create_server(
 
     _register_tools(mcp)
     _register_resources(mcp)
+    register_prompts(mcp)  # type: ignore[arg-type]
     for tool in mcp._tool_manager.list_tools():
         tool.parameters = compact(tool.parameters)
         if tool.output_schema is not None:

@@ -1,0 +1,71 @@
+"""`happyhorse-mcp check`: the configuration in force and whether fal answers, without spending anything."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from . import __version__
+from .settings import Settings
+
+PROBE_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def _key_line(settings: Settings, env: Mapping[str, str]) -> tuple[str, bool]:
+    if settings.fal_key is None:
+        return "missing: set FAL_KEY (key-id:key-secret) from https://fal.ai/dashboard/keys", False
+    source = "FAL_KEY" if env.get("FAL_KEY") else ("FAL_KEY_FILE" if env.get("FAL_KEY_FILE") else "FAL_KEY_ID+SECRET")
+    key = settings.fal_key.get_secret_value()
+    key_id, _, secret = key.partition(":")
+    if not key_id or not secret:
+        return f"set ({source}) but malformed: expected 'key-id:key-secret'", False
+    return f"set ({source}), well formed, id {key_id[:4]}... (secret redacted)", True
+
+
+def _probe(settings: Settings) -> tuple[str, bool]:
+    """Ask fal for the status of a request that cannot exist: 404 means fal answered and took the key."""
+    import httpx
+
+    assert settings.fal_key is not None
+    url = f"{settings.queue_url}/alibaba/happy-horse/requests/{PROBE_REQUEST_ID}/status"
+    try:
+        response = httpx.get(url, headers={"Authorization": f"Key {settings.fal_key.get_secret_value()}"}, timeout=10.0)
+    except httpx.HTTPError as exc:
+        return f"no answer from {settings.queue_url} ({type(exc).__name__})", False
+    if response.status_code in (401, 403):
+        return f"fal refused the key (HTTP {response.status_code}): {response.text[:200]}", False
+    if response.status_code in (200, 202, 404):
+        return f"fal answered (HTTP {response.status_code}) and accepted the key", True
+    return f"fal answered HTTP {response.status_code}: {response.text[:200]}", False
+
+
+def run_check(settings: Settings, *, offline: bool = False, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    key_text, key_ok = _key_line(settings, env)
+    writable = os.access(settings.data_dir if settings.data_dir.exists() else settings.data_dir.parent, os.W_OK)
+    limits = settings.limits
+    rows = [
+        ("fal key", key_text),
+        ("queue host", settings.queue_url),
+        ("storage hosts", f"{settings.rest_url}, {settings.cdn_url}"),
+        ("data dir", f"{settings.data_dir} ({'writable' if writable else 'NOT writable'})"),
+        ("downloads", str(settings.output_dir) if settings.output_dir else "only where a call's save_to says"),
+        ("allowed folders", ", ".join(map(str, settings.allowed_dirs)) or "none (plus the client's roots)"),
+        (
+            "spend limits",
+            f"USD {limits.max_usd_per_job:.2f} per job, USD {limits.daily_budget_usd:.2f} per UTC day, "
+            f"confirm above USD {limits.confirm_above_usd:.2f}",
+        ),
+    ]
+    reachable = True
+    if offline:
+        rows.append(("fal", "not contacted (--offline)"))
+    elif key_ok:
+        probe_text, reachable = _probe(settings)
+        rows.append(("fal", probe_text))
+    print(f"happyhorse-mcp {__version__}")
+    for label, value in rows:
+        print(f"  {label + ':':<17}{value}")
+    ready = key_ok and reachable and writable
+    print(f"verdict: {'ready' if ready else 'NOT ready: fix the lines above'}")
+    return 0 if ready else 1

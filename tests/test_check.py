@@ -1,0 +1,65 @@
+"""`happyhorse-mcp check`: the configuration in force, a clear verdict, and never the key."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import anyio.to_thread
+import pytest
+from pydantic import SecretStr
+
+from happyhorse_mcp.check import run_check
+from happyhorse_mcp.settings import Settings
+
+from .fakefal import VALID_KEY
+
+pytestmark = pytest.mark.anyio
+
+
+async def _check(settings: Settings, capsys: pytest.CaptureFixture[str], **kwargs: object) -> tuple[int, str]:
+    code = await anyio.to_thread.run_sync(functools.partial(run_check, settings, env={}, **kwargs))  # type: ignore[arg-type]
+    return code, capsys.readouterr().out
+
+
+async def test_a_good_setup_is_ready_and_the_secret_is_never_printed(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = await _check(settings, capsys)
+    assert code == 0
+    assert "fal answered (HTTP 404) and accepted the key" in out
+    assert "verdict: ready" in out
+    assert "fake-key-secret" not in out
+    assert str(settings.data_dir) in out
+
+
+async def test_a_refused_key_is_not_ready(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = await _check(Settings(**{**settings.__dict__, "fal_key": SecretStr("wrong:key")}), capsys)
+    assert code == 1
+    assert "fal refused the key (HTTP 401)" in out
+    assert "NOT ready" in out
+    assert "wrong:key" not in out
+
+
+async def test_a_missing_or_malformed_key_says_how_to_fix_it(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = await _check(Settings(**{**settings.__dict__, "fal_key": None}), capsys)
+    assert code == 1
+    assert "missing: set FAL_KEY" in out
+    code, out = await _check(Settings(**{**settings.__dict__, "fal_key": SecretStr("nocolon")}), capsys)
+    assert code == 1
+    assert "malformed" in out
+    assert "nocolon" not in out
+
+
+async def test_an_unreachable_fal_is_not_ready(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(fal_key=SecretStr(VALID_KEY), queue_url=f"http://127.0.0.1:{port}", data_dir=tmp_path)
+    code, out = await _check(settings, capsys)
+    assert code == 1
+    assert "no answer from" in out

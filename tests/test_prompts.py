@@ -1,0 +1,63 @@
+"""The prompts teach HappyHorse's conventions and name the right tools."""
+
+from __future__ import annotations
+
+import pytest
+from mcp import Client
+from mcp.types import TextContent
+
+pytestmark = pytest.mark.anyio
+
+
+async def _text(client: Client, name: str, arguments: dict[str, str]) -> str:
+    result = await client.get_prompt(name, arguments)
+    content = result.messages[0].content
+    assert isinstance(content, TextContent)
+    return content.text
+
+
+async def test_the_three_prompts_are_listed_with_their_arguments(client: Client) -> None:
+    prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+    assert set(prompts) == {"cinematic_shot", "product_showcase", "subject_swap"}
+    required = {name: {a.name for a in p.arguments or [] if a.required} for name, p in prompts.items()}
+    assert required == {
+        "cinematic_shot": {"subject", "action", "setting"},
+        "product_showcase": {"product_image", "product", "scene"},
+        "subject_swap": {"video", "replace", "reference_image"},
+    }
+
+
+async def test_cinematic_shot_asks_for_camera_in_words_and_an_estimate_first(client: Client) -> None:
+    text = await _text(
+        client,
+        "cinematic_shot",
+        {"subject": "a grey mare", "action": "gallops", "setting": "a beach", "camera": "slow dolly-in"},
+    )
+    assert "slow dolly-in" in text
+    assert "estimate_cost" in text
+    assert "generate_video" in text
+    assert "audio is always generated" in text
+
+
+async def test_product_showcase_makes_the_product_character1(client: Client) -> None:
+    text = await _text(
+        client, "product_showcase", {"product_image": "https://e.com/p.png", "product": "a mug", "scene": "a desk"}
+    )
+    assert "character1" in text
+    assert "reference_to_video" in text
+    assert "https://e.com/p.png" in text
+
+
+async def test_subject_swap_uses_image1_and_keeps_the_source_audio_when_asked(client: Client) -> None:
+    text = await _text(
+        client, "subject_swap", {"video": "/v/ride.mp4", "replace": "the rider", "reference_image": "/v/knight.png"}
+    )
+    assert "@Image1" in text
+    assert "audio_setting 'origin'" in text
+    assert "edit_video" in text
+    swapped = await _text(
+        client,
+        "subject_swap",
+        {"video": "/v/ride.mp4", "replace": "the rider", "reference_image": "/v/knight.png", "keep_audio": "no"},
+    )
+    assert "audio_setting 'auto'" in swapped
