@@ -1,22 +1,29 @@
-"""Estimate, then make a short video, with the MCP SDK's client driving happyhorse-mcp over stdio.
+"""Estimate, then make and save a short video, with the MCP SDK's client driving happyhorse-mcp over stdio.
 
     FAL_KEY=... .venv/bin/python examples/estimate_and_generate.py "a horse galloping along a beach at sunset"
 
-Spends USD 0.42 (3 s at 720p) when FAL_KEY is set; without it, only the estimate runs.
+Spends USD 0.42 (3 s at 720p) when FAL_KEY is set, and saves the clip as ./happyhorse.mp4; without a key, only the
+estimate runs.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import anyio
 from mcp import Client, StdioServerParameters
 
+HERE = Path.cwd()
 SERVER = StdioServerParameters(
     command=sys.executable,
     args=["-m", "happyhorse_mcp"],
-    env={"FAL_KEY": os.environ["FAL_KEY"]} if "FAL_KEY" in os.environ else {},
+    # The server may write only inside allowed folders: allow this one for the download.
+    env={
+        "HAPPYHORSE_ALLOWED_DIRS": str(HERE),
+        **({"FAL_KEY": os.environ["FAL_KEY"]} if "FAL_KEY" in os.environ else {}),
+    },
 )
 
 
@@ -34,7 +41,7 @@ async def main(prompt: str) -> None:
         if "FAL_KEY" not in os.environ:
             print("Set FAL_KEY to make the video.")
             return
-        arguments = {"prompt": prompt, "duration": 3, "resolution": "720p"}
+        arguments = {"prompt": prompt, "duration": 3, "resolution": "720p", "save_to": str(HERE / "happyhorse.mp4")}
         result = await client.call_tool("generate_video", arguments, progress_callback=show_progress)
         job = result.structured_content or {}
         while job.get("status") in ("queued", "running"):

@@ -1,4 +1,4 @@
-"""The examples name the real command and settings."""
+"""The examples parse, start the real command with real variables, and run."""
 
 from __future__ import annotations
 
@@ -6,33 +6,69 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from happyhorse_mcp.settings import ENVIRONMENT_VARIABLES
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
+CONFIGS = sorted([*EXAMPLES.rglob("*.json"), *EXAMPLES.rglob(".mcp.json")])
 
 
-def test_the_claude_desktop_config_parses_and_starts_happyhorse_mcp_with_fal_key() -> None:
-    config = json.loads((EXAMPLES / "claude_desktop_config.json").read_text())
-    server = config["mcpServers"]["happyhorse"]
-    assert server["command"].endswith("/bin/happyhorse-mcp")
-    assert set(server["env"]) == {"FAL_KEY"}
+def _servers(config: dict[str, Any]) -> dict[str, Any]:
+    return config.get("mcpServers") or config["servers"]  # type: ignore[no-any-return]
 
 
-def test_the_claude_code_line_registers_the_installed_command() -> None:
+@pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(EXAMPLES)) for p in CONFIGS])
+def test_every_host_config_parses_and_starts_happyhorse_mcp_with_known_variables(path: Path) -> None:
+    server = _servers(json.loads(path.read_text()))["happyhorse"]
+    assert [server["command"], *server["args"]] == ["uvx", "happyhorse-mcp"]
+    assert "FAL_KEY" in server["env"]
+    assert set(server["env"]) <= set(ENVIRONMENT_VARIABLES) | {"FAL_KEY"}
+
+
+def test_there_is_a_config_for_each_host() -> None:
+    names = {str(p.relative_to(EXAMPLES)) for p in CONFIGS}
+    assert names == {
+        "claude_desktop_config.json",
+        "claude-code/.mcp.json",
+        "cursor/mcp.json",
+        "vscode/mcp.json",
+        "windsurf/mcp_config.json",
+    }
+
+
+def test_the_vscode_config_asks_for_the_key_as_a_secret_input() -> None:
+    config = json.loads((EXAMPLES / "vscode" / "mcp.json").read_text())
+    (prompt,) = config["inputs"]
+    assert prompt["password"] is True
+    assert config["servers"]["happyhorse"]["env"]["FAL_KEY"] == f"${{input:{prompt['id']}}}"
+
+
+def test_the_claude_code_line_registers_the_command_with_the_key() -> None:
     script = (EXAMPLES / "claude_code.sh").read_text()
     assert "claude mcp add happyhorse" in script
-    assert "--env FAL_KEY=" in script
-    assert ".venv/bin/happyhorse-mcp" in script
+    assert '--env FAL_KEY="$FAL_KEY" -- uvx happyhorse-mcp' in script
 
 
-def test_the_sdk_example_estimates_without_a_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("estimate_and_generate.py", ["USD 0.42 for text-to-video at 720p", "Set FAL_KEY"]),
+        ("three_shot_story.py", ["shot 1: 5 s, USD 0.70", "total: USD 1.96 for 3 shots", "Stopping here"]),
+    ],
+)
+def test_the_python_examples_estimate_without_a_key(tmp_path: Path, script: str, expected: list[str]) -> None:
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "estimate_and_generate.py")],
-        env={"HOME": str(tmp_path), "PATH": "", "HAPPYHORSE_DATA_DIR": str(tmp_path)},
+        [sys.executable, str(EXAMPLES / script)],
+        env={"HOME": str(tmp_path), "PATH": ""},
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "USD 0.42 for text-to-video at 720p" in done.stdout
-    assert "Set FAL_KEY" in done.stdout
+    for line in expected:
+        assert line in done.stdout
