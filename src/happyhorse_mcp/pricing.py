@@ -19,10 +19,9 @@ from .catalog import (
 CENT = Decimal("0.01")
 
 
-class CostEstimate(BaseModel):
-    """The price of one job, and how it was computed."""
+class CostBreakdown(BaseModel):
+    """How a price was computed."""
 
-    usd: float = Field(description="Price in US dollars, exact to the cent.")
     operation: Operation
     endpoint: str = Field(description="The fal endpoint id that would run the job.")
     resolution: Resolution
@@ -32,6 +31,12 @@ class CostEstimate(BaseModel):
     output_seconds: int
     input_seconds: int | None = Field(default=None, description="Source video seconds billed (video edit only).")
     prices_as_of: str = PRICES_AS_OF
+
+
+class CostEstimate(CostBreakdown):
+    """The price of one job, and how it was computed."""
+
+    usd: float = Field(description="Price in US dollars, exact to the cent.")
 
 
 def estimate(

@@ -67,7 +67,7 @@ from .localfiles import (
 )
 from .models import Job, JobResult, JobStatus, job_uri
 from .notify import ResourceNotifier
-from .pricing import CostEstimate, estimate
+from .pricing import CostBreakdown, CostEstimate, estimate
 from .prompts import register_prompts
 from .schema import compact
 from .settings import DOWNLOAD_TIMEOUT_SECONDS, Settings
@@ -144,18 +144,6 @@ SaveTo = Annotated[
 JobId = Annotated[str, Field(min_length=1, max_length=64, description="The job_id a generation tool returned.")]
 
 GENERATION = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
-
-
-class CostBreakdown(BaseModel):
-    operation: str
-    endpoint: str = Field(description="fal endpoint id.")
-    version: str
-    resolution: str
-    rate_usd_per_second: float
-    seconds_billed: int = Field(description="Output seconds, plus source seconds for video-edit.")
-    output_seconds: int
-    input_seconds: int | None = None
-    prices_as_of: str
 
 
 class BudgetCheck(BaseModel):
