@@ -61,3 +61,16 @@ async def test_a_stateless_era_listener_gets_resource_updated_events(server: Hap
             with anyio.fail_after(5):
                 event = await subscription.__anext__()
     assert getattr(event, "uri", None) == uri
+
+
+async def test_job_ids_complete_for_the_job_resource_template(client: Client) -> None:
+    from mcp.types import ResourceTemplateReference
+
+    made = await client.call_tool("generate_video", {"prompt": "a horse"})
+    assert made.structured_content is not None
+    job_id = made.structured_content["job_id"]
+    ref = ResourceTemplateReference(type="ref/resource", uri="happyhorse://jobs/{job_id}")
+    completed = await client.complete(ref, {"name": "job_id", "value": job_id[:5]})
+    assert job_id in completed.completion.values
+    none = await client.complete(ref, {"name": "job_id", "value": "zz"})
+    assert none.completion.values == []

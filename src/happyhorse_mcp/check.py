@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 
 from . import __version__
@@ -63,9 +64,8 @@ def run_check(settings: Settings, *, offline: bool = False, env: Mapping[str, st
     elif key_ok:
         probe_text, reachable = _probe(settings)
         rows.append(("fal", probe_text))
-    print(f"happyhorse-mcp {__version__}")
-    for label, value in rows:
-        print(f"  {label + ':':<17}{value}")
     ready = key_ok and reachable and writable
-    print(f"verdict: {'ready' if ready else 'NOT ready: fix the lines above'}")
+    lines = [f"happyhorse-mcp {__version__}", *(f"  {label + ':':<17}{value}" for label, value in rows)]
+    lines.append(f"verdict: {'ready' if ready else 'NOT ready: fix the lines above'}")
+    sys.stdout.write("\n".join(lines) + "\n")  # `check` is a command, not the stdio server: stdout is the user's
     return 0 if ready else 1

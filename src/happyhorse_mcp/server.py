@@ -277,7 +277,7 @@ def create_server(
 
     @mcp.completion()  # type: ignore[no-untyped-call, untyped-decorator]
     async def complete(ref: Any, argument: CompletionArgument, context: Any) -> Completion | None:
-        """Offer the ids of recent jobs for `happyhorse://jobs/{job_id}`, and argument values for the prompts."""
+        """Offer the ids of recent jobs for `happyhorse://jobs/{job_id}`."""
         if isinstance(ref, ResourceTemplateReference) and argument.name == "job_id" and mcp.runner is not None:
             ids = [job.job_id for job in await mcp.runner.recent(RECENT_JOBS_LISTED)]
             matches = [job_id for job_id in ids if job_id.startswith(argument.value)]
