@@ -195,9 +195,10 @@ class JobRunner:
             remaining = wait_seconds - (time.monotonic() - started)
             if remaining <= 0:
                 break
+            # Taken before reporting progress, so a change made meanwhile still wakes this wait.
+            changed = self._changed.get(job_id)
             if progress is not None:
                 await progress(job, time.monotonic() - started)
-            changed = self._changed.get(job_id)
             if changed is None:  # not followed by this process: nothing will change
                 break
             with anyio.move_on_after(min(remaining, PROGRESS_INTERVAL_SECONDS)):
