@@ -51,3 +51,10 @@ def test_log_lines_never_carry_the_key_or_the_token(caplog: pytest.LogCaptureFix
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "sent %s with %s", ("id:secret", "tok-123"), None)
     RedactingFilter(["id:secret", "tok-123"]).filter(record)
     assert record.getMessage() == "sent [redacted] with [redacted]"
+
+
+def test_download_hosts_are_urls_and_a_bare_name_is_refused() -> None:
+    env = {**BASE, "HAPPYHORSE_DOWNLOAD_HOSTS": "https://media.example.com/, http://127.0.0.1:9000"}
+    assert Settings.from_env(env).download_hosts == ("https://media.example.com", "http://127.0.0.1:9000")
+    with pytest.raises(ConfigError, match="HAPPYHORSE_DOWNLOAD_HOSTS must be an http"):
+        Settings.from_env({**BASE, "HAPPYHORSE_DOWNLOAD_HOSTS": "media.example.com"})

@@ -13,7 +13,7 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from .budget import BudgetExceededError, check_spend
+from .budget import BudgetExceededError, check_spend, left_today
 from .catalog import MAX_EDIT_SOURCE_SECONDS, Operation
 from .errors import MissingKeyError
 from .inputs import check_aspect_ratio
@@ -42,10 +42,10 @@ async def _confirm(
     runner = (await state.backend()).runner
     if idempotency_key is not None and await runner.has_idempotency_key(idempotency_key):
         return SpendConfirmation(confirm=True)  # a retry: the earlier job is returned, nothing new is paid for
-    spend = await runner.spend()
+    spent_today = await runner.spent_today()
     try:
         # Refuse what the limits refuse before asking anyone to approve it; the runner checks again at submit.
-        check_spend(cost.usd, limits=settings.limits, spent_today=spend.today_usd, max_cost_usd=max_cost_usd)
+        check_spend(cost.usd, limits=settings.limits, spent_today=spent_today, max_cost_usd=max_cost_usd)
     except BudgetExceededError as exc:
         raise ToolError(exc.message + hint) from exc
     threshold = settings.limits.confirm_above_usd
@@ -64,17 +64,22 @@ async def _confirm(
     return Elicit(
         f"Make this {cost.operation} video for USD {cost.usd:.2f} ({cost.seconds_billed} s billed at USD "
         f"{cost.rate_usd_per_second:.2f}/s, {cost.resolution}, HappyHorse {cost.version})? USD "
-        f"{spend.left_today_usd:.2f} of today's budget is left.",
+        f"{left_today(settings.limits, spent_today):.2f} of today's budget is left.",
         SpendConfirmation,
     )
 
 
-def _generation_cost(duration: int, resolution: Any, version: Any) -> CostEstimate:
+def estimate_or_refuse(operation: Operation, **kwargs: Any) -> CostEstimate:
+    """`pricing.estimate`, its ValueError turned into a tool error for the model."""
     try:
-        # Text, image and reference to video share one price per second.
-        return estimate(Operation.TEXT_TO_VIDEO, duration=duration, resolution=resolution, version=version)
+        return estimate(operation, **kwargs)
     except ValueError as exc:
         raise ToolError(f"Cannot estimate the cost: {exc}.") from exc
+
+
+def _generation_cost(duration: int, resolution: Any, version: Any) -> CostEstimate:
+    # Text, image and reference to video share one price per second.
+    return estimate_or_refuse(Operation.TEXT_TO_VIDEO, duration=duration, resolution=resolution, version=version)
 
 
 async def confirm_text(

@@ -122,7 +122,7 @@ class JobRunner:
                         raise IdempotencyConflictError(idempotency_key, earlier.job_id)
                     logger.info("idempotency key matched job %s; not submitting again", earlier.job_id)
                     return self._live.get(earlier.job_id, earlier)
-            spent_today = await self._store.spend_since(start_of_day())
+            spent_today = await self.spent_today()
             check_spend(cost_usd, limits=self._limits, spent_today=spent_today, max_cost_usd=max_cost_usd)
             job_id = new_job_id()
             if save_to is not None and save_to.suffix.lower() != ".mp4":
@@ -175,8 +175,12 @@ class JobRunner:
     async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]:
         return await self._store.recent(limit, status)
 
+    async def spent_today(self) -> float:
+        """USD committed since midnight UTC: the one figure the limits need."""
+        return await self._store.spend_since(start_of_day())
+
     async def spend(self) -> SpendReport:
-        today = await self._store.spend_since(start_of_day())
+        today = await self.spent_today()
         return SpendReport(
             today_usd=round(today, 2),
             month_usd=round(await self._store.spend_since(start_of_month()), 2),

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from . import __version__
 from .appstate import AppState, Backend
-from .budget import BudgetExceededError, SpendReport, check_spend
+from .budget import BudgetExceededError, SpendReport, check_spend, left_today
 from .catalog import (
     MAX_DURATION,
     MAX_EDIT_REFERENCE_IMAGES,
@@ -53,6 +53,7 @@ from .confirm import (
     confirm_references,
     confirm_text,
     edit_cost,
+    estimate_or_refuse,
     require_confirmed,
 )
 from .errors import HappyHorseError, MissingKeyError
@@ -67,7 +68,7 @@ from .localfiles import (
 )
 from .models import Job, JobResult, JobStatus, job_uri
 from .notify import ResourceNotifier
-from .pricing import CostBreakdown, CostEstimate, estimate
+from .pricing import CostBreakdown, CostEstimate
 from .prompts import register_prompts
 from .schema import compact
 from .settings import DOWNLOAD_TIMEOUT_SECONDS, Settings
@@ -427,13 +428,6 @@ def _summary(result: JobResult) -> str:
             return f"Job {result.job_id} is {result.status}{where}{cost}. {result.next_step}"
 
 
-def _estimate_or_error(operation: Operation, **kwargs: Any) -> CostEstimate:
-    try:
-        return estimate(operation, **kwargs)
-    except ValueError as exc:
-        raise ToolError(f"Cannot estimate the cost: {exc}.") from exc
-
-
 def _register_tools(mcp: HappyHorseServer) -> None:
     @mcp.tool(
         name="generate_video",
@@ -461,7 +455,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         max_cost_usd: MaxCost = None,
         save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        cost = _estimate_or_error(Operation.TEXT_TO_VIDEO, duration=duration, resolution=resolution, version=version)
+        cost = estimate_or_refuse(Operation.TEXT_TO_VIDEO, duration=duration, resolution=resolution, version=version)
         return await _submit_and_wait(
             ctx,
             operation=Operation.TEXT_TO_VIDEO,
@@ -512,7 +506,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         max_cost_usd: MaxCost = None,
         save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        cost = _estimate_or_error(Operation.IMAGE_TO_VIDEO, duration=duration, resolution=resolution, version=version)
+        cost = estimate_or_refuse(Operation.IMAGE_TO_VIDEO, duration=duration, resolution=resolution, version=version)
         return await _submit_and_wait(
             ctx,
             operation=Operation.IMAGE_TO_VIDEO,
@@ -573,7 +567,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         max_cost_usd: MaxCost = None,
         save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        cost = _estimate_or_error(
+        cost = estimate_or_refuse(
             Operation.REFERENCE_TO_VIDEO, duration=duration, resolution=resolution, version=version
         )
         return await _submit_and_wait(
@@ -695,7 +689,7 @@ def _register_tools(mcp: HappyHorseServer) -> None:
             op = parse_operation(operation)
         except ValueError as exc:
             raise ToolError(f"Invalid argument operation: {exc}.") from exc
-        cost = _estimate_or_error(
+        cost = estimate_or_refuse(
             op, duration=duration, resolution=resolution, version=version, source_duration=source_duration
         )
         breakdown = CostBreakdown(**cost.model_dump(exclude={"usd"}))
@@ -704,23 +698,25 @@ def _register_tools(mcp: HappyHorseServer) -> None:
         else:
             how = f"{cost.output_seconds} s"
         state = _state(ctx)
-        spend = await (await state.backend()).runner.spend()
+        limits = state.settings.limits
+        spent_today = await (await state.backend()).runner.spent_today()
+        left = left_today(limits, spent_today)
         reason = None
         try:
-            check_spend(cost.usd, limits=state.settings.limits, spent_today=spend.today_usd, max_cost_usd=None)
+            check_spend(cost.usd, limits=limits, spent_today=spent_today, max_cost_usd=None)
         except BudgetExceededError as exc:
             reason = exc.message.replace(" Nothing was submitted.", "")
         budget = BudgetCheck(
             allowed=reason is None,
-            left_today_usd=spend.left_today_usd,
-            daily_budget_usd=spend.daily_budget_usd,
-            max_usd_per_job=spend.max_usd_per_job,
+            left_today_usd=left,
+            daily_budget_usd=limits.daily_budget_usd,
+            max_usd_per_job=limits.max_usd_per_job,
             reason=reason,
         )
         summary = (
             f"USD {cost.usd:.2f} for {op} at {resolution} on version {version}: "
             f"{how} x USD {cost.rate_usd_per_second:.2f}/s (prices as of {cost.prices_as_of}). "
-            f"USD {spend.left_today_usd:.2f} of today's budget is left."
+            f"USD {left:.2f} of today's budget is left."
         )
         return CostReport(usd=cost.usd, breakdown=breakdown, budget=budget, summary=summary)
 

@@ -48,10 +48,13 @@ class ConfigError(ValueError):
 
 
 def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, "").strip() or default
+    return _checked_url(name, env.get(name, "").strip() or default, default)
+
+
+def _checked_url(name: str, value: str, example: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{name} must be an http(s) URL such as {default}, got {value!r}")
+        raise ConfigError(f"{name} must be an http(s) URL such as {example}, got {value!r}")
     return value.rstrip("/")
 
 
@@ -142,7 +145,7 @@ class Settings:
             allowed_dirs=_folders(env, "HAPPYHORSE_ALLOWED_DIRS"),
             output_dir=_output_dir(env),
             download_hosts=tuple(
-                _base_url({"HAPPYHORSE_DOWNLOAD_HOSTS": u}, "HAPPYHORSE_DOWNLOAD_HOSTS", "https://v3.fal.media")
+                _checked_url("HAPPYHORSE_DOWNLOAD_HOSTS", u.strip(), "https://media.example.com")
                 for u in env.get("HAPPYHORSE_DOWNLOAD_HOSTS", "").split(",")
                 if u.strip()
             ),
