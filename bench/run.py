@@ -127,9 +127,9 @@ async def completion_lag(jobs: int) -> tuple[list[float], int]:
     from pydantic import SecretStr
     from tests.fakefal import VALID_KEY, FakeFal, serve
 
-    from happyhorse_mcp.budget import SpendLimits
+    from happyhorse_mcp.config import Settings
+    from happyhorse_mcp.domain.budget import SpendLimits
     from happyhorse_mcp.server import create_server
-    from happyhorse_mcp.settings import Settings
 
     fake = FakeFal(hold=True)
     lags: list[float] = []
@@ -169,8 +169,8 @@ async def requests_per_job(job_seconds: float, time_scale: float) -> int:
     from pydantic import SecretStr
     from tests.fakefal import VALID_KEY, FakeFal, serve
 
+    from happyhorse_mcp.config import Settings
     from happyhorse_mcp.server import create_server
-    from happyhorse_mcp.settings import Settings
 
     fake = FakeFal(queue_seconds=0.0, run_seconds=job_seconds / time_scale)
     async with serve(fake) as url:
@@ -187,9 +187,9 @@ async def concurrency(jobs: int) -> tuple[int, float, float]:
     from pydantic import SecretStr
     from tests.fakefal import VALID_KEY
 
-    from happyhorse_mcp.budget import SpendLimits
+    from happyhorse_mcp.config import Settings
+    from happyhorse_mcp.domain.budget import SpendLimits
     from happyhorse_mcp.server import create_server
-    from happyhorse_mcp.settings import Settings
 
     fake = subprocess.Popen(
         [sys.executable, "-m", "tests.fakefal", "--queue-seconds", "1", "--run-seconds", "2"],

@@ -25,8 +25,10 @@ sys.path.insert(0, str(ROOT))
 from tests import media_factory
 from tests.fakefal import VALID_KEY
 
-from happyhorse_mcp.media import VIDEO_RULE, check_local
-from happyhorse_mcp.storage import FalStorage, VideoDownloader
+from happyhorse_mcp.domain.catalog import VIDEO_RULE
+from happyhorse_mcp.fal.download import VideoDownloader
+from happyhorse_mcp.fal.storage import FalStorage
+from happyhorse_mcp.files.media import check_local
 
 
 def peak_rss_mb() -> float:

@@ -7,9 +7,9 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from happyhorse_mcp.fal import RetryPolicy
+from happyhorse_mcp.config import Settings
+from happyhorse_mcp.fal.queue import RetryPolicy
 from happyhorse_mcp.server import HappyHorseServer, create_server
-from happyhorse_mcp.settings import Settings
 
 from .fakefal import VALID_KEY, FakeFal, serve
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from happyhorse_mcp.check import run_check
-from happyhorse_mcp.settings import Settings
+from happyhorse_mcp.config import Settings
 
 from .fakefal import VALID_KEY
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def _check(settings: Settings, capsys: pytest.CaptureFixture[str], **kwargs: object) -> tuple[int, str]:
-    code = await anyio.to_thread.run_sync(functools.partial(run_check, settings, env={}, **kwargs))  # type: ignore[arg-type]
+    code = await anyio.to_thread.run_sync(functools.partial(run_check, settings, **kwargs))  # type: ignore[arg-type]
     return code, capsys.readouterr().out
 
 

@@ -11,9 +11,9 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from happyhorse_mcp.fal import default_http_client
+from happyhorse_mcp.config import Settings
+from happyhorse_mcp.fal.queue import default_http_client
 from happyhorse_mcp.server import create_server
-from happyhorse_mcp.settings import Settings
 
 from .conftest import NO_BACKOFF, make_server
 from .fakefal import VALID_KEY, FakeFal, Fault

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from happyhorse_mcp.catalog import Operation
-from happyhorse_mcp.pricing import estimate
+from happyhorse_mcp.domain.catalog import SPECS, Operation
+from happyhorse_mcp.domain.pricing import estimate
 
 from .fakefal import FakeFal
 
@@ -68,14 +68,14 @@ async def test_an_unknown_operation_lists_the_known_ones(client: Client) -> None
 
 
 def test_every_priced_operation_has_an_endpoint_and_every_endpoint_a_price() -> None:
-    from happyhorse_mcp.catalog import ENDPOINTS, PRICE_PER_SECOND, RESOLUTIONS
+    from happyhorse_mcp.domain.catalog import RESOLUTIONS
 
-    for operation, version in ENDPOINTS:
-        for resolution in RESOLUTIONS:
-            assert (operation, version, resolution) in PRICE_PER_SECOND
-    assert {(op, v) for op, v, _ in PRICE_PER_SECOND} == set(ENDPOINTS)
+    for spec in SPECS.values():
+        for version in spec.versions:
+            for resolution in RESOLUTIONS:
+                assert (version, resolution) in spec.rates
 
 
 def test_edit_output_is_capped_at_fifteen_seconds_in_the_bill() -> None:
-    cost = estimate(Operation.VIDEO_EDIT, duration=5, resolution="1080p", version="1.0", source_duration=30)
+    cost = estimate(SPECS[Operation.VIDEO_EDIT], duration=5, resolution="1080p", version="1.0", source_duration=30)
     assert (cost.input_seconds, cost.output_seconds, cost.usd) == (30, 15, 12.60)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from happyhorse_mcp.settings import ENVIRONMENT_VARIABLES
+from happyhorse_mcp.config import VARIABLES
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 CONFIGS = sorted([*EXAMPLES.rglob("*.json"), *EXAMPLES.rglob(".mcp.json")])
@@ -25,7 +25,7 @@ def test_every_host_config_parses_and_starts_happyhorse_mcp_with_known_variables
     server = _servers(json.loads(path.read_text()))["happyhorse"]
     assert [server["command"], *server["args"]] == ["uvx", "happyhorse-mcp"]
     assert "FAL_KEY" in server["env"]
-    assert set(server["env"]) <= set(ENVIRONMENT_VARIABLES) | {"FAL_KEY"}
+    assert set(server["env"]) <= {v.name for v in VARIABLES} | {"FAL_KEY"}
 
 
 def test_there_is_a_config_for_each_host() -> None:

@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from happyhorse_mcp.settings import Settings
+from happyhorse_mcp.config import Settings
 
 from .conftest import make_server
 from .fakefal import VALID_KEY, FakeFal, Fault, serve

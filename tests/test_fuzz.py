@@ -18,7 +18,7 @@ from mcp import Client
 from mcp.types import CallToolResult
 from pydantic import SecretStr
 
-from happyhorse_mcp.settings import Settings
+from happyhorse_mcp.config import Settings
 
 from .conftest import make_server
 from .fakefal import FakeFal

@@ -10,9 +10,9 @@ import pytest
 from mcp import Client
 from mcp.types import ResourceLink, TextContent, TextResourceContents
 
-from happyhorse_mcp.budget import SpendLimits
+from happyhorse_mcp.config import Settings
+from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.server import HappyHorseServer
-from happyhorse_mcp.settings import Settings
 
 from .fakefal import FakeFal
 
@@ -165,9 +165,9 @@ async def test_the_job_is_followed_to_the_end_when_nobody_waits(server: HappyHor
         assert first.structured_content is not None
         job_id = first.structured_content["job_id"]
         fake.complete(fake.submits[0].request_id)
-        assert server.runner is not None
+        assert server.state is not None
         with anyio.fail_after(5):
-            job = await server.runner.wait(job_id, 30)
+            job = await (await server.state.backend()).runner.wait(job_id, 30)
         assert job.status == "completed"
         # fal's result was fetched by the background watcher, not by a client call.
         assert fake.calls("result") == 1
@@ -195,11 +195,11 @@ async def test_a_client_that_cancels_the_call_only_stops_waiting(server: HappyHo
                 await waiting.wait()
             tg.cancel_scope.cancel()
 
-        assert server.runner is not None
+        assert server.state is not None
         fake.complete(fake.submits[0].request_id)
-        (job,) = await server.runner.recent()
+        (job,) = await (await server.state.backend()).runner.recent()
         with anyio.fail_after(5):
-            job = await server.runner.wait(job.job_id, 30)
+            job = await (await server.state.backend()).runner.wait(job.job_id, 30)
         assert job.status == "completed"
         assert len(fake.submits) == 1
 

@@ -16,9 +16,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from happyhorse_mcp.config import Settings
 from happyhorse_mcp.http import HttpOptions, InsecureBindError, build_app, check_bind
 from happyhorse_mcp.server import select_tools
-from happyhorse_mcp.settings import Settings
 
 from .conftest import make_server
 from .fakefal import VALID_KEY, FakeFal, serve_app

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from happyhorse_mcp.config import Settings
 from happyhorse_mcp.server import create_server
-from happyhorse_mcp.settings import Settings
 
 pytestmark = [
     pytest.mark.anyio,

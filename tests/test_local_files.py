@@ -13,9 +13,11 @@ import pytest
 from mcp import Client
 from mcp.types import BlobResourceContents, ListRootsResult, ResourceLink, Root
 
-from happyhorse_mcp.media import VIDEO_RULE, MediaError, check_local, image_rule, open_verified
+from happyhorse_mcp.config import Settings
+from happyhorse_mcp.domain.catalog import VIDEO_RULE, image_rule
+from happyhorse_mcp.domain.errors import InvalidMediaError
+from happyhorse_mcp.files.media import check_local, open_verified
 from happyhorse_mcp.server import HappyHorseServer
-from happyhorse_mcp.settings import Settings
 
 from . import media_factory
 from .conftest import make_server
@@ -171,7 +173,7 @@ def test_images_are_checked_against_fal_s_limits_from_their_headers(
     allowed: Path, size: tuple[int, int], reference: bool, message: str
 ) -> None:
     picture = media_factory.image(allowed / "x.png", *size)
-    with pytest.raises(MediaError, match=message):
+    with pytest.raises(InvalidMediaError, match=message):
         check_local("image_url", str(picture), [allowed], image_rule("1.0", reference=reference))
 
 
@@ -184,7 +186,7 @@ def test_videos_are_checked_against_fal_s_limits_from_their_container(
     allowed: Path, kwargs: dict[str, Any], message: str
 ) -> None:
     clip = media_factory.video(allowed / "clip.mp4", **kwargs)
-    with pytest.raises(MediaError, match=message):
+    with pytest.raises(InvalidMediaError, match=message):
         check_local("video_url", str(clip), [allowed], VIDEO_RULE)
 
 
@@ -192,7 +194,7 @@ def test_a_mov_is_accepted_and_a_renamed_image_is_not_a_video(allowed: Path) -> 
     assert check_local("video_url", str(media_factory.video(allowed / "a.mov", brand=b"qt  ")), [allowed], VIDEO_RULE)
     fake_clip = media_factory.image(allowed / "b.png")
     fake_clip.rename(allowed / "b.mp4")
-    with pytest.raises(MediaError, match="not an MP4 or MOV"):
+    with pytest.raises(InvalidMediaError, match="not an MP4 or MOV"):
         check_local("video_url", str(allowed / "b.mp4"), [allowed], VIDEO_RULE)
 
 
@@ -200,11 +202,11 @@ def test_a_file_swapped_after_its_check_is_not_uploaded(allowed: Path) -> None:
     picture = media_factory.image(allowed / "x.png")
     checked = check_local("image_url", str(picture), [allowed], image_rule("1.0"))
     os.replace(media_factory.image(allowed / "other.png"), picture)
-    with pytest.raises(MediaError, match="changed after it was checked"):
+    with pytest.raises(InvalidMediaError, match="changed after it was checked"):
         open_verified(checked)
     picture.unlink()
     picture.symlink_to(allowed / "other.png")
-    with pytest.raises(MediaError, match="changed after it was checked"):
+    with pytest.raises(InvalidMediaError, match="changed after it was checked"):
         open_verified(checked)
 
 

@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from happyhorse_mcp import __version__
-from happyhorse_mcp.settings import ENVIRONMENT_VARIABLES
+from happyhorse_mcp.config import VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 MCPB_SCHEMA = ROOT / ".tools" / "node_modules" / "@anthropic-ai" / "mcpb" / "schemas" / "mcpb-manifest-v0.3.schema.json"
@@ -30,7 +30,7 @@ def test_the_mcpb_manifest_is_valid_against_the_published_schema() -> None:
     manifest = _load("manifest.json")
     jsonschema.validate(manifest, json.loads(MCPB_SCHEMA.read_text()))
     assert manifest["version"] == __version__
-    assert set(manifest["server"]["mcp_config"]["env"]) <= set(ENVIRONMENT_VARIABLES)
+    assert set(manifest["server"]["mcp_config"]["env"]) <= {v.name for v in VARIABLES}
 
 
 @pytest.mark.anyio
@@ -56,5 +56,5 @@ def test_server_json_describes_the_pypi_package_and_its_variables() -> None:
     )
     assert package["transport"] == {"type": "stdio"}
     variables = {v["name"]: v for v in package["environmentVariables"]}
-    assert set(variables) <= set(ENVIRONMENT_VARIABLES)
+    assert set(variables) <= {v.name for v in VARIABLES}
     assert variables["FAL_KEY"]["isSecret"] is True

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from happyhorse_mcp.cli import RedactingFilter, http_token
-from happyhorse_mcp.settings import ConfigError, Settings
+from happyhorse_mcp.cli import RedactingFilter
+from happyhorse_mcp.config import ConfigError, Settings
 
 BASE = {"HAPPYHORSE_DATA_DIR": "/tmp/hh-settings"}
 
@@ -42,9 +42,14 @@ def test_allowed_dirs_must_be_existing_absolute_folders(tmp_path: Path) -> None:
 def test_the_http_token_comes_from_the_environment_or_a_file(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("from-file\n")
-    assert http_token({"HAPPYHORSE_HTTP_TOKEN": "direct"}) == "direct"
-    assert http_token({"HAPPYHORSE_HTTP_TOKEN_FILE": str(token_file)}) == "from-file"
-    assert http_token({}) is None
+
+    def token(env: dict[str, str]) -> str | None:
+        secret = Settings.from_env({**BASE, **env}).http_token
+        return secret.get_secret_value() if secret else None
+
+    assert token({"HAPPYHORSE_HTTP_TOKEN": "direct"}) == "direct"
+    assert token({"HAPPYHORSE_HTTP_TOKEN_FILE": str(token_file)}) == "from-file"
+    assert token({}) is None
 
 
 def test_log_lines_never_carry_the_key_or_the_token(caplog: pytest.LogCaptureFixture) -> None:

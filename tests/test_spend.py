@@ -10,8 +10,8 @@ import pytest
 from mcp import Client
 from mcp.types import TextResourceContents
 
-from happyhorse_mcp.budget import SpendLimits
-from happyhorse_mcp.settings import ConfigError, Settings
+from happyhorse_mcp.config import ConfigError, Settings
+from happyhorse_mcp.domain.budget import SpendLimits
 
 from .conftest import make_server
 from .fakefal import FakeFal

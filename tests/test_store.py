@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from happyhorse_mcp.catalog import Operation
-from happyhorse_mcp.models import Job
-from happyhorse_mcp.settings import Settings
-from happyhorse_mcp.store import SCHEMA_VERSION, JobStore
+from happyhorse_mcp.config import Settings
+from happyhorse_mcp.domain.catalog import Operation
+from happyhorse_mcp.domain.models import Job
+from happyhorse_mcp.jobs.store.sqlite import SCHEMA_VERSION, SqliteJobStore
 
 from .conftest import make_server
 from .fakefal import FakeFal
@@ -19,7 +19,7 @@ from .fakefal import FakeFal
 pytestmark = pytest.mark.anyio
 
 
-def test_a_version_1_store_is_migrated_in_place_keeping_its_jobs(tmp_path: Path) -> None:
+async def test_a_version_1_store_is_migrated_in_place_keeping_its_jobs(tmp_path: Path) -> None:
     path = tmp_path / "jobs.sqlite3"
     db = sqlite3.connect(path)
     db.executescript(
@@ -34,13 +34,13 @@ def test_a_version_1_store_is_migrated_in_place_keeping_its_jobs(tmp_path: Path)
     db.commit()
     db.close()
 
-    store = JobStore(path)
+    store = SqliteJobStore(path)
     try:
         version = store._db.execute("PRAGMA user_version").fetchone()[0]
         mode = store._db.execute("PRAGMA journal_mode").fetchone()[0]
         kept = store._db.execute("SELECT job_id, idempotency_key FROM jobs").fetchall()
     finally:
-        store.close()
+        await store.close()
     assert version == SCHEMA_VERSION
     assert mode == "wal"
     assert kept == [("hh_old", None)]
@@ -52,13 +52,13 @@ def test_a_store_from_a_newer_version_is_refused_with_a_message(tmp_path: Path) 
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
     with pytest.raises(RuntimeError, match="newer happyhorse-mcp"):
-        JobStore(path)
+        SqliteJobStore(path)
 
 
 async def test_a_job_cut_off_mid_submit_is_shown_as_unknown_after_a_restart_and_never_resent(
     settings: Settings, fake: FakeFal
 ) -> None:
-    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    store = SqliteJobStore(settings.data_dir / "jobs.sqlite3")
     cut_off = Job(
         job_id="hh_cutoff",
         operation=Operation.TEXT_TO_VIDEO,
@@ -67,7 +67,7 @@ async def test_a_job_cut_off_mid_submit_is_shown_as_unknown_after_a_restart_and_
         cost_usd=1.4,
     )
     await store.put(cut_off)
-    store.close()
+    await store.close()
 
     async with Client(make_server(settings)) as client:
         result = await client.call_tool("get_job", {"job_id": "hh_cutoff"})

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from happyhorse_mcp.server import HappyHorseServer
+
 pytestmark = pytest.mark.anyio
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
@@ -73,8 +75,13 @@ async def test_tool_descriptions_teach_the_prompt_conventions_and_prices(client:
     tools = {tool.name: tool.description or "" for tool in (await client.list_tools()).tools}
     assert "character1" in tools["reference_to_video"]
     assert "@Image1" in tools["edit_video"]
-    assert "dolly-in" in tools["generate_video"]
-    assert "always generated" in tools["generate_video"]
     for name in GENERATION_TOOLS:
         assert "USD" in tools[name]
         assert "get_job" in tools[name]
+
+
+async def test_guidance_shared_by_every_tool_is_said_once_in_the_instructions(server: HappyHorseServer) -> None:
+    instructions = server.instructions
+    assert instructions is not None
+    for phrase in ("dolly-in", "always generated", "allowed folder", "get_job(job_id, wait_seconds=50)"):
+        assert phrase in instructions

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
 
 from . import __version__
-from .settings import Settings
+from .config import Settings
 
 PROBE_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
 
 
-def _key_line(settings: Settings, env: Mapping[str, str]) -> tuple[str, bool]:
+def _key_line(settings: Settings) -> tuple[str, bool]:
     if settings.fal_key is None:
         return "missing: set FAL_KEY (key-id:key-secret) from https://fal.ai/dashboard/keys", False
-    source = "FAL_KEY" if env.get("FAL_KEY") else ("FAL_KEY_FILE" if env.get("FAL_KEY_FILE") else "FAL_KEY_ID+SECRET")
+    source = settings.fal_key_source
     key = settings.fal_key.get_secret_value()
     key_id, _, secret = key.partition(":")
     if not key_id or not secret:
@@ -40,9 +39,8 @@ def _probe(settings: Settings) -> tuple[str, bool]:
     return f"fal answered HTTP {response.status_code}: {response.text[:200]}", False
 
 
-def run_check(settings: Settings, *, offline: bool = False, env: Mapping[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
-    key_text, key_ok = _key_line(settings, env)
+def run_check(settings: Settings, *, offline: bool = False) -> int:
+    key_text, key_ok = _key_line(settings)
     writable = os.access(settings.data_dir if settings.data_dir.exists() else settings.data_dir.parent, os.W_OK)
     limits = settings.limits
     rows = [
@@ -57,6 +55,7 @@ def run_check(settings: Settings, *, offline: bool = False, env: Mapping[str, st
             f"USD {limits.max_usd_per_job:.2f} per job, USD {limits.daily_budget_usd:.2f} per UTC day, "
             f"confirm above USD {limits.confirm_above_usd:.2f}",
         ),
+        ("variables set", ", ".join(settings.variables_set) or "none (every setting at its default)"),
     ]
     reachable = True
     if offline:

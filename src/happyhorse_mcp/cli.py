@@ -6,14 +6,12 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 from . import __version__
-from .settings import ENVIRONMENT_VARIABLES, ConfigError, Settings
+from .config import VARIABLES, ConfigError, Settings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-TRUE = ("1", "true", "yes", "on")
 
 
 class RedactingFilter(logging.Filter):
@@ -33,7 +31,7 @@ class RedactingFilter(logging.Filter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    env_help = "\n".join(f"  {name:<30} {text}" for name, text in ENVIRONMENT_VARIABLES.items())
+    env_help = "\n".join(f"  {v.name:<30} {v.meaning}" for v in VARIABLES)
     parser = argparse.ArgumentParser(
         prog="happyhorse-mcp",
         description="MCP server for HappyHorse-1.0 video generation on fal.",
@@ -78,27 +76,10 @@ def configure_logging(level: str, secrets: Sequence[str]) -> None:
     logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
-def http_token(env: Mapping[str, str]) -> str | None:
-    if token := env.get("HAPPYHORSE_HTTP_TOKEN", "").strip():
-        return token
-    if path := env.get("HAPPYHORSE_HTTP_TOKEN_FILE", "").strip():
-        try:
-            return Path(path).expanduser().read_text().strip() or None
-        except OSError as exc:
-            raise ConfigError(f"HAPPYHORSE_HTTP_TOKEN_FILE cannot be read ({exc.strerror})") from exc
-    return None
-
-
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    env = os.environ
     try:
-        settings = Settings.from_env(env)
-        token = http_token(env)
+        settings = Settings.from_env(os.environ)
     except ConfigError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
@@ -106,8 +87,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         from .check import run_check
 
         raise SystemExit(run_check(settings, offline=args.offline))
-    secrets = [settings.fal_key.get_secret_value() if settings.fal_key else "", token or ""]
-    configure_logging(args.log_level, secrets)
+    configure_logging(args.log_level, settings.secrets())
     logger = logging.getLogger(__name__)
     logger.info("happyhorse-mcp %s starting (pid %d), data in %s", __version__, os.getpid(), settings.data_dir)
     if settings.fal_key is None:
@@ -116,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from .server import create_server, select_tools
 
     mcp = create_server(settings)
-    read_only = args.read_only if args.read_only is not None else env.get("HAPPYHORSE_READ_ONLY", "") in TRUE
+    read_only = args.read_only if args.read_only is not None else settings.read_only
     try:
         offered = select_tools(mcp, read_only=read_only, names=args.tools.split(",") if args.tools else None)
     except ValueError as exc:
@@ -132,14 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from .http import HttpOptions, InsecureBindError, check_bind, serve_http
 
-    options = HttpOptions(
-        host=args.host,
-        port=args.port,
-        token=token,
-        stateless=args.stateless,
-        allowed_hosts=_list(env, "HAPPYHORSE_ALLOWED_HOSTS"),
-        allowed_origins=_list(env, "HAPPYHORSE_ALLOWED_ORIGINS"),
-    )
+    options = HttpOptions.from_settings(settings, host=args.host, port=args.port, stateless=args.stateless)
     try:
         check_bind(options)
     except InsecureBindError as exc:

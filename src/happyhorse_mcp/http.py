@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
+from .config import Settings
 from .server import HappyHorseServer
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,18 @@ class HttpOptions:
     stateless: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, host: str, port: int, stateless: bool) -> HttpOptions:
+        token = settings.http_token.get_secret_value() if settings.http_token else None
+        return cls(
+            host=host,
+            port=port,
+            token=token,
+            stateless=stateless,
+            allowed_hosts=settings.allowed_hosts,
+            allowed_origins=settings.allowed_origins,
+        )
 
     def security(self) -> TransportSecuritySettings:
         """Host and Origin allow-lists for the bound address, plus what the operator added."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from pydantic import Field
 
 
-def register_prompts(mcp: MCPServer[object]) -> None:
+def register_prompts(mcp: MCPServer[Any]) -> None:
     @mcp.prompt(
         name="cinematic_shot",
         title="Cinematic shot",

@@ -16,22 +16,25 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from .budget import SpendLimits, SpendReport, check_spend, left_today, start_of_day, start_of_month
-from .catalog import MAX_EDIT_OUTPUT_SECONDS, Operation
-from .errors import (
+from ..domain.catalog import SPECS, Operation
+from ..domain.errors import (
     DASHBOARD_REQUESTS,
     HappyHorseError,
+    IdempotencyConflictError,
     JobNotFoundError,
     ProtocolError,
     RateLimitedError,
+    ResultExpiredError,
     SubmitUncertainError,
+    UnknownJobError,
     UpstreamError,
     error_type,
 )
-from .fal import FalQueue, QueueStatus
-from .models import Job, JobError, JobStatus, LocalCopy, utcnow
-from .pricing import estimate
-from .storage import VideoDownloader
+from ..domain.models import Job, JobError, JobStatus, LocalCopy, utcnow
+from ..domain.pricing import billed_cost
+from ..fal.download import VideoDownloader
+from ..fal.queue import FalQueue, QueueStatus
+from .spend import SpendGuard
 from .store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -49,38 +52,14 @@ def new_job_id() -> str:
     return "hh_" + secrets.token_hex(8)
 
 
-class UnknownJobError(HappyHorseError):
-    type = "unknown_job"
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(
-            f"No job '{job_id}' on this server. Job ids look like 'hh_0123456789abcdef'; "
-            "resources/list shows the jobs this server knows."
-        )
-
-
-class ResultExpiredError(JobNotFoundError):
-    """The run finished (and was billed) but fal dropped its result before it was fetched."""
-
-
-class IdempotencyConflictError(HappyHorseError):
-    type = "idempotency_conflict"
-
-    def __init__(self, key: str, job_id: str) -> None:
-        super().__init__(
-            f"idempotency_key '{key}' was already used for job {job_id} with other arguments. Nothing was submitted. "
-            "Use a new key for a new video, or get_job to read that job."
-        )
-
-
 class JobRunner:
     def __init__(
         self,
         fal: FalQueue,
         store: JobStore,
+        guard: SpendGuard,
         task_group: TaskGroup,
         *,
-        limits: SpendLimits | None = None,
         downloader: VideoDownloader | None = None,
         on_status_change: Callable[[Job], Awaitable[None]] | None = None,
         poll_interval: float = POLL_INTERVAL_SECONDS,
@@ -91,10 +70,9 @@ class JobRunner:
         self._tg = task_group
         self.poll_interval = poll_interval
         self._max_poll_interval = max_poll_interval
-        self._limits = limits or SpendLimits()
+        self._guard = guard
         self._on_status_change = on_status_change
         self._downloader = downloader
-        self._admission = anyio.Lock()
         self._live: dict[str, Job] = {}
         self._changed: dict[str, anyio.Event] = {}
 
@@ -114,29 +92,25 @@ class JobRunner:
         Returns once fal has answered the submit, or at once with the earlier job when `idempotency_key` was seen
         before. The submit runs in the runner's task group, so cancelling the caller cannot cut a submit in half.
         """
-        async with self._admission:  # one budget check and record at a time, so concurrent calls cannot overspend
-            if idempotency_key is not None:
-                earlier = await self._store.by_idempotency_key(idempotency_key)
-                if earlier is not None:
-                    if (earlier.endpoint, earlier.arguments) != (endpoint, arguments):
-                        raise IdempotencyConflictError(idempotency_key, earlier.job_id)
-                    logger.info("idempotency key matched job %s; not submitting again", earlier.job_id)
-                    return self._live.get(earlier.job_id, earlier)
-            spent_today = await self.spent_today()
-            check_spend(cost_usd, limits=self._limits, spent_today=spent_today, max_cost_usd=max_cost_usd)
-            job_id = new_job_id()
-            if save_to is not None and save_to.suffix.lower() != ".mp4":
-                save_to = save_to / f"{job_id}.mp4"
-            job = Job(
-                job_id=job_id,
-                operation=operation,
-                endpoint=endpoint,
-                arguments=arguments,
-                cost_usd=cost_usd,
-                idempotency_key=idempotency_key,
-                save_path=str(save_to) if save_to else None,
-            )
-            await self._save(job)
+        job_id = new_job_id()
+        if save_to is not None and save_to.suffix.lower() != ".mp4":
+            save_to = save_to / f"{job_id}.mp4"
+        draft = Job(
+            job_id=job_id,
+            operation=operation,
+            endpoint=endpoint,
+            arguments=arguments,
+            cost_usd=cost_usd,
+            idempotency_key=idempotency_key,
+            save_path=str(save_to) if save_to else None,
+        )
+        job, created = await self._guard.admit(draft, max_cost_usd=max_cost_usd)
+        if not created:
+            if (job.endpoint, job.arguments) != (endpoint, arguments):
+                raise IdempotencyConflictError(idempotency_key or "", job.job_id)
+            logger.info("idempotency key matched job %s; not submitting again", job.job_id)
+            return self._live.get(job.job_id, job)
+        await self._saved(job)
         answered = anyio.Event()
         self._tg.start_soon(self._run, job.job_id, answered)
         await answered.wait()
@@ -169,27 +143,11 @@ class JobRunner:
             raise UnknownJobError(job_id)
         return job
 
-    async def has_idempotency_key(self, key: str) -> bool:
-        return await self._store.by_idempotency_key(key) is not None
+    async def by_idempotency_key(self, key: str) -> Job | None:
+        return await self._store.by_idempotency_key(key)
 
     async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]:
         return await self._store.recent(limit, status)
-
-    async def spent_today(self) -> float:
-        """USD committed since midnight UTC: the one figure the limits need."""
-        return await self._store.spend_since(start_of_day())
-
-    async def spend(self) -> SpendReport:
-        today = await self.spent_today()
-        return SpendReport(
-            today_usd=round(today, 2),
-            month_usd=round(await self._store.spend_since(start_of_month()), 2),
-            total_usd=round(await self._store.spend_since(None), 2),
-            daily_budget_usd=self._limits.daily_budget_usd,
-            left_today_usd=left_today(self._limits, today),
-            max_usd_per_job=self._limits.max_usd_per_job,
-            day_starts_at=start_of_day(),
-        )
 
     async def wait(self, job_id: str, wait_seconds: float, progress: ProgressFn | None = None) -> Job:
         """Wait up to `wait_seconds` for the job to finish, reporting progress on every change and every few seconds."""
@@ -345,7 +303,7 @@ class JobRunner:
             changes["error"] = JobError(type=error_type(error), message=error.message)
         if output is not None:
             changes["output"] = output
-            changes["cost_usd"] = _billed_cost(job, output)
+            changes["cost_usd"] = billed_cost(SPECS[job.operation], job.cost_usd, job.arguments, output)
         elif status in ("failed", "cancelled") and not isinstance(error, ResultExpiredError):
             changes["cost_usd"] = 0.0  # fal bills only runs that produce a result
         await self._update(job_id, **changes)
@@ -357,6 +315,10 @@ class JobRunner:
 
     async def _save(self, job: Job) -> None:
         await self._store.put(job)
+        await self._saved(job)
+
+    async def _saved(self, job: Job) -> None:
+        """Publish a job the store now holds: to waiting calls, and to subscribers when its status changed."""
         before = self._live.get(job.job_id)
         self._live[job.job_id] = job
         previous = self._changed.get(job.job_id)
@@ -365,20 +327,3 @@ class JobRunner:
             previous.set()
         if self._on_status_change is not None and before is not None and before.status != job.status:
             await self._on_status_change(job)
-
-
-def _billed_cost(job: Job, output: dict[str, Any]) -> float | None:
-    """The price of a finished job. Video edit bills source plus output seconds, known only from the output."""
-    if job.operation is not Operation.VIDEO_EDIT:
-        return job.cost_usd
-    video = output.get("video") or {}
-    seconds = video.get("duration") if isinstance(video, dict) else None
-    if not isinstance(seconds, int | float) or seconds <= 0 or seconds >= MAX_EDIT_OUTPUT_SECONDS:
-        return job.cost_usd  # a capped output hides the source's length: keep the estimate
-    return estimate(
-        Operation.VIDEO_EDIT,
-        duration=0,
-        resolution=job.arguments.get("resolution", "1080p"),
-        version="1.0",
-        source_duration=float(seconds),
-    ).usd

@@ -1,4 +1,8 @@
-"""Job records on disk: one SQLite file under the data dir, every call run off the event loop."""
+"""Job records on disk: one SQLite file under the data dir, every call run off the event loop.
+
+Admission runs in one `BEGIN IMMEDIATE` transaction, which holds SQLite's write lock from the idempotency look-up to
+the insert: two processes on one data dir cannot both spend the last of the budget.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from .models import TERMINAL_STATUSES, Job
+from ...domain.errors import BudgetExceededError
+from ...domain.models import TERMINAL_STATUSES, Job
+from .base import UNBILLED_STATUSES, Admission, Decide
 
 T = TypeVar("T")
 
@@ -34,11 +40,29 @@ _MIGRATIONS: dict[int, str] = {
         CREATE UNIQUE INDEX jobs_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
     """,
 }
-# Jobs that cost nothing: fal bills only runs that produce a result.
-UNBILLED_STATUSES = ("failed", "cancelled")
+# How long a writer waits for another process's write lock before giving up.
+BUSY_TIMEOUT_MS = 10_000
+_UNBILLED_MARKS = ",".join("?" * len(UNBILLED_STATUSES))
+_SPEND_SQL = f"SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE created_at >= ? AND status NOT IN ({_UNBILLED_MARKS})"  # noqa: S608
+_INSERT_SQL = (
+    "INSERT INTO jobs (job_id, status, created_at, updated_at, record, idempotency_key, cost_usd) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
-class JobStore:
+def _row(job: Job) -> tuple[object, ...]:
+    return (
+        job.job_id,
+        job.status,
+        job.created_at.isoformat(),
+        job.updated_at.isoformat(),
+        job.model_dump_json(),
+        job.idempotency_key,
+        job.cost_usd,
+    )
+
+
+class SqliteJobStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -46,6 +70,7 @@ class JobStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._migrate()
 
     def _migrate(self) -> None:
@@ -65,22 +90,38 @@ class JobStore:
 
         return await anyio.to_thread.run_sync(locked)
 
+    async def admit(self, job: Job, decide: Decide, *, day_start: datetime) -> Admission:
+        def transaction() -> Admission:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                admission = self._admit(job, decide, day_start)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return admission
+
+        return await self._run(transaction)
+
+    def _admit(self, job: Job, decide: Decide, day_start: datetime) -> Admission:
+        if job.idempotency_key is not None:
+            row = self._db.execute(
+                "SELECT record FROM jobs WHERE idempotency_key = ?", (job.idempotency_key,)
+            ).fetchone()
+            if row is not None:
+                return Admission(Job.model_validate_json(row[0]), created=False)
+        spent = self._db.execute(_SPEND_SQL, (day_start.isoformat(), *UNBILLED_STATUSES)).fetchone()[0]
+        if (refusal := decide(float(spent))) is not None:
+            raise BudgetExceededError(refusal)
+        self._db.execute(_INSERT_SQL, _row(job))
+        return Admission(job, created=True)
+
     async def put(self, job: Job) -> None:
-        row = (
-            job.job_id,
-            job.status,
-            job.created_at.isoformat(),
-            job.updated_at.isoformat(),
-            job.model_dump_json(),
-            job.idempotency_key,
-            job.cost_usd,
-        )
         await self._run(
             lambda: self._db.execute(
-                "INSERT INTO jobs (job_id, status, created_at, updated_at, record, idempotency_key, cost_usd) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET status = excluded.status, "
+                _INSERT_SQL + " ON CONFLICT (job_id) DO UPDATE SET status = excluded.status, "
                 "updated_at = excluded.updated_at, record = excluded.record, cost_usd = excluded.cost_usd",
-                row,
+                _row(job),
             )
         )
 
@@ -91,13 +132,8 @@ class JobStore:
         return Job.model_validate_json(row[0]) if row else None
 
     async def spend_since(self, since: datetime | None) -> float:
-        """USD committed by jobs created since `since` (all time when None): finished or still running."""
-        marks = ",".join("?" * len(UNBILLED_STATUSES))
         row = await self._run(
-            lambda: self._db.execute(
-                f"SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE created_at >= ? AND status NOT IN ({marks})",  # noqa: S608
-                ((since.isoformat() if since else ""), *UNBILLED_STATUSES),
-            ).fetchone()
+            lambda: self._db.execute(_SPEND_SQL, ((since.isoformat() if since else ""), *UNBILLED_STATUSES)).fetchone()
         )
         return float(row[0])
 
@@ -126,6 +162,5 @@ class JobStore:
         )
         return [Job.model_validate_json(r[0]) for r in rows]
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    async def close(self) -> None:
+        await self._run(self._db.close)

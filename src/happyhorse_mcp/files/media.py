@@ -15,46 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .errors import HappyHorseError
+from ..domain.catalog import MAX_IMAGE_ASPECT, MediaRule
+from ..domain.errors import InvalidMediaError
 
 logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp", "WEBP": "image/webp"}
 VIDEO_TYPES = {"video/mp4": "video/mp4", "video/quicktime": "video/quicktime"}
-MAX_ASPECT = 2.5
-
-
-class MediaError(HappyHorseError):
-    type = "invalid_media"
-
-
-@dataclass(frozen=True)
-class MediaRule:
-    """fal's limits for one kind of input."""
-
-    kind: str  # "image" | "video"
-    max_bytes: int
-    formats: frozenset[str] = frozenset(IMAGE_TYPES)
-    min_side: int = 300
-    min_short_side: int = 0
-    max_long_side: int = 0
-    min_seconds: float = 0
-    max_seconds: float = 0
-
-
-def image_rule(version: str, *, reference: bool = False) -> MediaRule:
-    return MediaRule(
-        kind="image",
-        max_bytes=(20 if version == "1.1" else 10) * MB,
-        formats=frozenset({"JPEG", "PNG", "WEBP"}) if reference else frozenset(IMAGE_TYPES),
-        min_short_side=400 if reference else 0,
-    )
-
-
-VIDEO_RULE = MediaRule(
-    kind="video", max_bytes=100 * MB, min_side=0, min_short_side=320, max_long_side=2160, min_seconds=3, max_seconds=60
-)
 
 
 @dataclass(frozen=True)
@@ -78,7 +46,7 @@ def _as_path(value: str) -> Path:
     if value.startswith("file://"):
         parts = urlsplit(value)
         if parts.netloc not in ("", "localhost"):
-            raise MediaError(f"{value!r} names a file on another host; only local files can be uploaded.")
+            raise InvalidMediaError(f"{value!r} names a file on another host; only local files can be uploaded.")
         return Path(unquote(parts.path))
     return Path(value).expanduser()
 
@@ -96,25 +64,25 @@ NO_ROOTS = (
 def check_local(field: str, value: str, roots: Sequence[Path], rule: MediaRule) -> LocalFile:
     """Resolve `value`, check it lies in an allowed folder and is a regular file, then read its headers."""
     if not roots:
-        raise MediaError(f"{field}: " + NO_ROOTS.format(sep=os.pathsep))
+        raise InvalidMediaError(f"{field}: " + NO_ROOTS.format(sep=os.pathsep))
     try:
         real = _as_path(value).resolve(strict=True)
     except FileNotFoundError:
-        raise MediaError(f"{field}: no file at {value!r}.") from None
+        raise InvalidMediaError(f"{field}: no file at {value!r}.") from None
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-        raise MediaError(f"{field}: cannot resolve {value!r} ({exc}).") from None
+        raise InvalidMediaError(f"{field}: cannot resolve {value!r} ({exc}).") from None
     allowed = [root.resolve() for root in roots]
     if not any(real.is_relative_to(root) for root in allowed):
-        raise MediaError(
+        raise InvalidMediaError(
             f"{field}: {value!r} resolves to {str(real)!r}, outside every allowed folder "
             f"({', '.join(map(str, allowed))}). Move the file into one, or allow its folder with "
             "HAPPYHORSE_ALLOWED_DIRS."
         )
     info = os.stat(real)
     if not stat.S_ISREG(info.st_mode):
-        raise MediaError(f"{field}: {value!r} is not a regular file (a folder, FIFO, socket or device).")
+        raise InvalidMediaError(f"{field}: {value!r} is not a regular file (a folder, FIFO, socket or device).")
     if info.st_size > rule.max_bytes:
-        raise MediaError(
+        raise InvalidMediaError(
             f"{field}: {value!r} is {info.st_size / MB:.1f} MB; fal accepts at most {rule.max_bytes // MB} MB here."
         )
     if rule.kind == "image":
@@ -132,10 +100,10 @@ def _probe_image(field: str, value: str, real: Path, info: os.stat_result, rule:
         kind, width, height = "", 0, 0
     if kind not in rule.formats:
         wanted = ", ".join(sorted(rule.formats))
-        raise MediaError(f"{field}: {value!r} is not a {wanted} image (whatever its name says).")
+        raise InvalidMediaError(f"{field}: {value!r} is not a {wanted} image (whatever its name says).")
     _check_sides(field, value, width, height, rule)
-    if max(width, height) / min(width, height) > MAX_ASPECT:
-        raise MediaError(
+    if max(width, height) / min(width, height) > MAX_IMAGE_ASPECT:
+        raise InvalidMediaError(
             f"{field}: {value!r} is {width}x{height}; fal needs an aspect ratio between 1:2.5 and 2.5:1. Crop it."
         )
     return LocalFile(field, real, info.st_size, IMAGE_TYPES[kind], width, height, None, info.st_dev, info.st_ino)
@@ -162,11 +130,13 @@ def _probe_video(field: str, value: str, real: Path, info: os.stat_result, rule:
     except Exception as exc:  # noqa: BLE001 - hachoir raises many kinds on damaged input: all mean "unreadable"
         logger.debug("hachoir could not read %s: %r", real, exc)
     if mime not in VIDEO_TYPES:
-        raise MediaError(f"{field}: {value!r} is not an MP4 or MOV video (whatever its name says).")
+        raise InvalidMediaError(f"{field}: {value!r} is not an MP4 or MOV video (whatever its name says).")
     if not width or not height or not seconds:
-        raise MediaError(f"{field}: {value!r} has no readable video track (size and duration); re-encode it as H.264.")
+        raise InvalidMediaError(
+            f"{field}: {value!r} has no readable video track (size and duration); re-encode it as H.264."
+        )
     if not rule.min_seconds <= seconds <= rule.max_seconds:
-        raise MediaError(
+        raise InvalidMediaError(
             f"{field}: {value!r} lasts {seconds:.1f} s; fal needs {rule.min_seconds:g} to {rule.max_seconds:g} s."
         )
     _check_sides(field, value, width, height, rule)
@@ -177,9 +147,9 @@ def _check_sides(field: str, value: str, width: int, height: int, rule: MediaRul
     short, long = sorted((width, height))
     if short < max(rule.min_side, rule.min_short_side):
         limit = max(rule.min_side, rule.min_short_side)
-        raise MediaError(f"{field}: {value!r} is {width}x{height}; fal needs each side at least {limit} px.")
+        raise InvalidMediaError(f"{field}: {value!r} is {width}x{height}; fal needs each side at least {limit} px.")
     if rule.max_long_side and long > rule.max_long_side:
-        raise MediaError(
+        raise InvalidMediaError(
             f"{field}: {value!r} is {width}x{height}; fal needs the longer side at most {rule.max_long_side} px."
         )
 
@@ -189,9 +159,13 @@ def open_verified(local: LocalFile) -> int:
     try:
         fd = os.open(local.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:  # gone, or now a symlink (ELOOP under O_NOFOLLOW)
-        raise MediaError(f"{local.field}: {str(local.path)!r} changed after it was checked ({exc.strerror}).") from exc
+        raise InvalidMediaError(
+            f"{local.field}: {str(local.path)!r} changed after it was checked ({exc.strerror})."
+        ) from exc
     info = os.fstat(fd)
     if (info.st_dev, info.st_ino) != (local.device, local.inode) or not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise MediaError(f"{local.field}: {str(local.path)!r} changed after it was checked; nothing was uploaded.")
+        raise InvalidMediaError(
+            f"{local.field}: {str(local.path)!r} changed after it was checked; nothing was uploaded."
+        )
     return fd

@@ -1,0 +1,1 @@
+"""What the server knows without any I/O: operations, prices, limits, the job record and every error."""

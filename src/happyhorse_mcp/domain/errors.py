@@ -1,0 +1,191 @@
+"""Every error the server raises, each with a message that says what went wrong and what to do next.
+
+Domain code raises only these; `server.boundary` turns them into tool and resource errors. The messages reach the
+model, so they never hold the key or a request's headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+DASHBOARD_REQUESTS = "https://fal.ai/dashboard/requests"
+DASHBOARD_KEYS = "https://fal.ai/dashboard/keys"
+DASHBOARD_BILLING = "https://fal.ai/dashboard/billing"
+
+
+class HappyHorseError(Exception):
+    """Base of every anticipated failure; `type` is the stable name shown in a job's `error.type`."""
+
+    type: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+class MissingKeyError(HappyHorseError):
+    type = "missing_key"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No fal key is configured. Set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) in the environment the MCP "
+            f"host starts this server with, then restart it. Keys are at {DASHBOARD_KEYS}. "
+            "estimate_cost works without a key."
+        )
+
+
+class InvalidKeyError(HappyHorseError):
+    type = "invalid_key"
+
+
+class NoBalanceError(HappyHorseError):
+    type = "no_balance"
+
+
+class AccountLockedError(HappyHorseError):
+    type = "account_locked"
+
+
+class RateLimitedError(HappyHorseError):
+    type = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status_code: int | None = 429) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class FalValidationError(HappyHorseError):
+    """fal's 422: the inputs broke a rule of the model's schema."""
+
+    type = "validation_error"
+
+
+class ContentPolicyError(HappyHorseError):
+    type = "content_policy_violation"
+
+
+class JobNotFoundError(HappyHorseError):
+    """fal does not know the request (unknown id) or no longer keeps its result (expired)."""
+
+    type = "not_found"
+
+
+class UpstreamError(HappyHorseError):
+    """fal is down, overloaded or timed out: 5xx, connection failures, time-outs."""
+
+    type = "upstream_error"
+
+
+class ModelRunError(HappyHorseError):
+    """The job reached fal but its run failed on fal's side (request_timeout, startup_timeout, ...)."""
+
+    def __init__(self, message: str, *, error_type: str, status_code: int | None = None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.error_type = error_type
+
+    @property
+    def kind(self) -> str:
+        return self.error_type
+
+
+class SubmitUncertainError(HappyHorseError):
+    """The submit may have reached fal but its answer was lost: resending it could pay for a second video."""
+
+    type = "submit_uncertain"
+
+
+class ProtocolError(HappyHorseError):
+    """fal answered with something this server cannot read (malformed JSON, a missing field)."""
+
+    type = "protocol_error"
+
+
+class InvalidArgumentError(HappyHorseError):
+    """An argument breaks a rule that the schema cannot express; nothing was sent."""
+
+    type = "invalid_argument"
+
+
+class UnsupportedVersionError(InvalidArgumentError):
+    def __init__(self, operation: str, version: str, offered: list[str]) -> None:
+        super().__init__(
+            f"version '{version}' has no {operation} endpoint; {operation} is offered on: {', '.join(offered)}"
+        )
+
+
+class InvalidMediaError(HappyHorseError):
+    """A local file or `save_to` destination is refused (outside the allowed folders, wrong kind, too big...)."""
+
+    type = "invalid_media"
+
+
+class DownloadError(HappyHorseError):
+    type = "download_error"
+
+
+class UnknownJobError(HappyHorseError):
+    type = "unknown_job"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"No job '{job_id}' on this server. Job ids look like 'hh_0123456789abcdef'; "
+            "resources/list shows the jobs this server knows."
+        )
+
+
+class ResultExpiredError(JobNotFoundError):
+    """The run finished (and was billed) but fal dropped its result before it was fetched."""
+
+
+class IdempotencyConflictError(HappyHorseError):
+    type = "idempotency_conflict"
+
+    def __init__(self, key: str, job_id: str) -> None:
+        super().__init__(
+            f"idempotency_key '{key}' was already used for job {job_id} with other arguments. Nothing was submitted. "
+            "Use a new key for a new video, or get_job to read that job."
+        )
+
+
+RefusalKind = Literal["max_cost", "per_job", "daily_budget"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the spend limits refuse a job, with the figures: `problem` says what breaks, `remedy` what to do."""
+
+    kind: RefusalKind
+    cost_usd: float
+    limit_usd: float
+    left_today_usd: float
+    problem: str
+    remedy: str
+
+    @property
+    def reason(self) -> str:
+        """The refusal as `estimate_cost` reports it: nothing was about to be submitted."""
+        return f"{self.problem} {self.remedy}"
+
+
+class BudgetExceededError(HappyHorseError):
+    type = "budget_exceeded"
+
+    def __init__(self, refusal: Refusal, *, hint: str = "") -> None:
+        super().__init__(f"{refusal.problem} Nothing was submitted. {refusal.remedy}{hint}")
+        self.refusal = refusal
+
+
+class NotConfirmedError(HappyHorseError):
+    type = "not_confirmed"
+
+
+class ServerNotReadyError(HappyHorseError):
+    """The job store or the fal client could not start (an unwritable data dir, a store from a newer version)."""
+
+    type = "server_not_ready"
+
+
+def error_type(error: HappyHorseError) -> str:
+    return error.kind if isinstance(error, ModelRunError) else error.type

@@ -1,0 +1,126 @@
+"""fal's error answers, each turned into the matching domain error with a message for the model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from ..domain.errors import (
+    DASHBOARD_BILLING,
+    DASHBOARD_KEYS,
+    AccountLockedError,
+    ContentPolicyError,
+    FalValidationError,
+    HappyHorseError,
+    InvalidKeyError,
+    JobNotFoundError,
+    ModelRunError,
+    NoBalanceError,
+    RateLimitedError,
+    UpstreamError,
+)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _detail(response: httpx.Response) -> tuple[Any, dict[str, Any]]:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:500], {}
+    if isinstance(body, dict):
+        return body.get("detail", body), body
+    return body, {}
+
+
+def _validation_messages(detail: Any) -> list[tuple[str, str, str]]:
+    """fal's 422 detail as (field, message, type) triples."""
+    items = detail if isinstance(detail, list) else [detail]
+    out: list[tuple[str, str, str]] = []
+    for item in items:
+        if isinstance(item, dict):
+            loc = item.get("loc") or []
+            parts = [str(p) for p in loc if p != "body"] if isinstance(loc, list) else [str(loc)]
+            out.append((".".join(parts) or "input", str(item.get("msg", "")), str(item.get("type", ""))))
+        else:
+            out.append(("input", str(item), ""))
+    return out
+
+
+def error_from_response(response: httpx.Response, *, doing: str) -> HappyHorseError:
+    """Turn a fal error answer into the matching error with a message for the model."""
+    status = response.status_code
+    detail, body = _detail(response)
+    text = detail if isinstance(detail, str) else json.dumps(detail)[:500]
+    fal_error_type = response.headers.get("x-fal-error-type") or body.get("error_type")
+    where = f"while {doing}"
+    if status == 401:
+        return InvalidKeyError(
+            f"fal rejected the API key (HTTP 401 {where}). Check FAL_KEY: it should look like 'key-id:key-secret'; "
+            f"create a new one at {DASHBOARD_KEYS} and restart the server.",
+            status_code=status,
+        )
+    if status in (402, 403):
+        lowered = text.lower()
+        if status == 402 or "balance" in lowered or "top up" in lowered:
+            return NoBalanceError(
+                f"fal refused the job: the account has no balance left ({text}). Top up at {DASHBOARD_BILLING}; "
+                "nothing was billed for this call.",
+                status_code=status,
+            )
+        if "locked" in lowered:
+            return AccountLockedError(
+                f"fal says the account is locked ({text}). Check {DASHBOARD_BILLING} or contact support@fal.ai.",
+                status_code=status,
+            )
+        return InvalidKeyError(
+            f"fal refused the API key (HTTP 403 {where}: {text}). Check that FAL_KEY belongs to an account with "
+            f"API access ({DASHBOARD_KEYS}).",
+            status_code=status,
+        )
+    if status == 404:
+        return JobNotFoundError(
+            f"fal does not know this request (HTTP 404 {where}): the id is wrong, or fal no longer keeps it "
+            "(results are kept 1 hour, 6 minutes when large).",
+            status_code=status,
+        )
+    if status == 429:
+        return RateLimitedError(
+            f"fal is rate-limiting this account (HTTP 429 {where}). Wait a minute and try again, "
+            "or run fewer jobs at once.",
+            retry_after=retry_after(response),
+        )
+    if status == 422:
+        problems = _validation_messages(detail)
+        if any(kind == "content_policy_violation" for _, _, kind in problems):
+            reasons = "; ".join(
+                f"{field}: {msg}" for field, msg, kind in problems if kind == "content_policy_violation"
+            )
+            return ContentPolicyError(
+                f"fal's content checker refused the prompt or an input image ({reasons}). "
+                "Rephrase the prompt or use another image, then try again.",
+                status_code=status,
+            )
+        reasons = "; ".join(f"{field}: {msg}" for field, msg, _ in problems)
+        return FalValidationError(f"fal rejected the input ({reasons}). Fix it and try again.", status_code=status)
+    if fal_error_type:
+        return ModelRunError(
+            f"The job failed on fal's side ({fal_error_type}: {text}). fal does not bill failed runs; "
+            "try again, perhaps later.",
+            error_type=str(fal_error_type),
+            status_code=status,
+        )
+    if status >= 500:
+        return UpstreamError(
+            f"fal had an internal error (HTTP {status} {where}). fal does not bill 5xx; try again in a minute.",
+            status_code=status,
+        )
+    return UpstreamError(f"fal answered HTTP {status} {where}: {text}", status_code=status)

@@ -1,0 +1,90 @@
+"""Local files to fal storage: a short-lived token, then one streamed POST per file, never read whole."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+
+import anyio
+import anyio.to_thread
+import httpx
+from pydantic import SecretStr
+
+from ..domain.errors import MissingKeyError, ProtocolError, UpstreamError
+from ..files.media import LocalFile, open_verified
+from .errors import error_from_response
+
+logger = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1024 * 1024
+UPLOAD_ATTEMPTS = 3
+
+
+class FalStorage:
+    """fal's CDN storage: a short-lived token from the REST host, then one streamed POST per file."""
+
+    def __init__(self, http: httpx.AsyncClient, *, rest_url: str, cdn_url: str, key: SecretStr | None) -> None:
+        self._http = http
+        self._rest_url = rest_url.rstrip("/")
+        self._cdn_url = cdn_url.rstrip("/")
+        self._key = key
+
+    async def _token(self) -> str:
+        if self._key is None:
+            raise MissingKeyError()
+        response = await self._http.post(
+            f"{self._rest_url}/storage/auth/token",
+            params={"storage_type": "fal-cdn-v3"},
+            json={},
+            headers={"Authorization": f"Key {self._key.get_secret_value()}"},
+        )
+        if not response.is_success:
+            raise error_from_response(response, doing="getting an upload token")
+        try:
+            body = response.json()
+            return f"{body.get('token_type') or 'Bearer'} {body['token']}"
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProtocolError("fal's upload token answer could not be read.") from exc
+
+    async def upload(self, local: LocalFile) -> str:
+        """Upload a checked local file; returns its public fal URL."""
+        authorization = await self._token()
+        for attempt in range(UPLOAD_ATTEMPTS):
+            fd = await anyio.to_thread.run_sync(open_verified, local)
+            try:
+                response = await self._http.post(
+                    f"{self._cdn_url}/files/upload",
+                    content=_read_chunks(fd),
+                    headers={
+                        "Authorization": authorization,
+                        "Content-Type": local.content_type,
+                        "Content-Length": str(local.size),
+                        "X-Fal-File-Name": local.path.name,
+                    },
+                    timeout=httpx.Timeout(60.0, connect=10.0),
+                )
+            except httpx.HTTPError as exc:
+                # An upload is free and repeatable: try again, then give up with the cause.
+                if attempt + 1 == UPLOAD_ATTEMPTS:
+                    raise UpstreamError(
+                        f"Uploading {local.path.name} to fal failed ({type(exc).__name__}); try again."
+                    ) from exc
+                continue
+            finally:
+                os.close(fd)
+            if response.is_success:
+                try:
+                    url = response.json()["access_url"]
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ProtocolError("fal's upload answer could not be read.") from exc
+                logger.info("uploaded %s (%d bytes) for %s", local.path, local.size, local.field)
+                return str(url)
+            if response.status_code < 500 or attempt + 1 == UPLOAD_ATTEMPTS:
+                raise error_from_response(response, doing=f"uploading {local.path.name}")
+        raise AssertionError("unreachable: the loop returns or raises")
+
+
+async def _read_chunks(fd: int) -> AsyncIterator[bytes]:
+    while chunk := await anyio.to_thread.run_sync(os.read, fd, CHUNK_BYTES):
+        yield chunk

@@ -1,0 +1,1 @@
+"""Jobs from admission to result: the runner, the spend guard and the store behind them."""

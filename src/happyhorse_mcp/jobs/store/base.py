@@ -1,0 +1,48 @@
+"""What the runner needs from a job store. SQLite is the default; the in-memory store serves unit tests.
+
+Admission (idempotency key, today's spend, the limits and the insert) is one store operation, so a backend can make
+it one transaction and no two callers, threads or processes can overspend between the check and the insert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from ...domain.errors import Refusal
+from ...domain.models import Job
+
+# Jobs that cost nothing: fal bills only runs that produce a result.
+UNBILLED_STATUSES = ("failed", "cancelled")
+
+# Given what has been committed since the start of the budget day, why the job may not run (None: it may).
+Decide = Callable[[float], Refusal | None]
+
+
+class Admission(NamedTuple):
+    job: Job
+    created: bool  # False: the idempotency key was known, and `job` is the earlier job
+
+
+class JobStore(Protocol):
+    async def admit(self, job: Job, decide: Decide, *, day_start: datetime) -> Admission:
+        """Return the job already recorded under `job.idempotency_key`, or, when `decide` allows it given the spend
+        since `day_start`, insert `job`; all as one atomic step. Raises BudgetExceededError on a refusal."""
+        ...
+
+    async def put(self, job: Job) -> None: ...
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def by_idempotency_key(self, key: str) -> Job | None: ...
+
+    async def spend_since(self, since: datetime | None) -> float:
+        """USD committed by jobs created since `since` (all time when None): finished or still running."""
+        ...
+
+    async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]: ...
+
+    async def unfinished(self) -> list[Job]: ...
+
+    async def close(self) -> None: ...

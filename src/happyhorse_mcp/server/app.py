@@ -1,0 +1,204 @@
+"""The server: its lifespan (the job machinery, started in the background), the tool selection, the compact
+schemas, and the protocol methods MCPServer leaves unregistered."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from mcp.server import MCPServer
+from mcp.types import (
+    Completion,
+    CompletionArgument,
+    EmptyResult,
+    ResourceTemplateReference,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
+from mcp.types import Resource as MCPResource
+from mcp.types import Tool as MCPTool
+
+from .. import __version__
+from ..config import Settings
+from ..domain.models import job_uri
+from .notify import ResourceNotifier
+from .prompts import register_prompts
+from .resources import RECENT_JOBS_LISTED, prompt_excerpt, register_resources
+from .schema import compact
+from .state import AppState, BackendOptions
+from .tools import register_tools
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..fal.queue import RetryPolicy
+    from .backend import Backend
+
+logger = logging.getLogger(__name__)
+
+INSTRUCTIONS = """\
+Makes videos with sound with Alibaba's HappyHorse-1.0 on fal: from text, from an image, from reference images, or \
+by swapping a subject in a video. Jobs cost money: call estimate_cost first unless the user agreed to a price.
+Prompts: describe subject, action, setting, light and mood; ask for camera moves in words ('slow dolly-in', \
+'static camera'). Audio (dialogue, ambience, Foley) is always generated: describe the sounds and spoken lines.
+Media arguments: an https URL, a data: URI, or a local path inside an allowed folder (the client's roots or \
+HAPPYHORSE_ALLOWED_DIRS), uploaded to fal storage. save_to downloads the finished video.
+Timing: jobs take 1-3 minutes. A call waits up to wait_seconds, then returns status 'running' and a job_id; \
+call get_job(job_id, wait_seconds=50) to keep waiting. A job is never lost or submitted twice."""
+
+
+class HappyHorseServer(MCPServer[AppState]):
+    """MCPServer with compact tool schemas, jobs in resources/list, and a record of each tool's annotations."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.tool_hints: dict[str, ToolAnnotations | None] = {}
+        self.state: AppState | None = None
+        super().__init__(*args, **kwargs)
+
+    def add_tool(  # type: ignore[override]  # the same parameters, passed on as they are
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().add_tool(fn, name=name, annotations=annotations, **kwargs)
+        self.tool_hints[name or fn.__name__] = annotations
+
+    def remove_tool(self, name: str) -> None:
+        super().remove_tool(name)
+        del self.tool_hints[name]
+
+    async def list_tools(self) -> list[MCPTool]:
+        # Every conversation pays for tools/list in context: send what a model uses (see schema.py).
+        return [
+            tool.model_copy(
+                update={
+                    "input_schema": compact(tool.input_schema),
+                    "output_schema": None
+                    if tool.output_schema is None
+                    else compact(tool.output_schema, keep_descriptions=False),
+                }
+            )
+            for tool in await super().list_tools()
+        ]
+
+    async def list_resources(self) -> list[MCPResource]:
+        listed = await super().list_resources()
+        backend = self.state.running if self.state is not None else None
+        if backend is not None:
+            for job in await backend.runner.recent(RECENT_JOBS_LISTED):
+                listed.append(
+                    MCPResource(
+                        uri=job_uri(job.job_id),
+                        name=f"{job.job_id} ({job.operation}, {job.status})",
+                        description=prompt_excerpt(job),
+                        mime_type="application/json",
+                    )
+                )
+        return listed
+
+
+def serve_lowlevel_methods(mcp: HappyHorseServer, notifier: ResourceNotifier) -> None:
+    """Methods MCPServer leaves unregistered, added on its low-level server (the SDK has no public way):
+    2025-11-25's `resources/subscribe` pair, and `logging/setLevel` (applied to this server's stderr log; it sends
+    no log notifications, which the protocol deprecates)."""
+
+    async def set_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
+        logging.getLogger("happyhorse_mcp").setLevel(params.level.upper())
+        return EmptyResult()
+
+    lowlevel = mcp._lowlevel_server
+    lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, notifier.subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, notifier.unsubscribe)
+
+
+def create_server(
+    settings: Settings,
+    *,
+    http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
+    retry: RetryPolicy | None = None,
+    poll_interval: float | None = None,
+) -> HappyHorseServer:
+    options = BackendOptions(http_client_factory=http_client_factory, retry=retry, poll_interval=poll_interval)
+
+    async def start_backend(state: AppState, tg: anyio.abc.TaskGroup, stack: AsyncExitStack) -> None:
+        """Open the job store and the fal client, follow unfinished jobs again, then let the tools in."""
+        try:
+            # The HTTP stack imports in a worker thread while the event loop answers the client's first requests.
+            module = await anyio.to_thread.run_sync(importlib.import_module, f"{__package__}.backend")
+            backend: Backend = await module.open_backend(
+                settings,
+                tg,
+                stack,
+                on_status_change=lambda job: notifier.updated(job_uri(job.job_id)),
+                options=options,
+            )
+        except (OSError, RuntimeError) as exc:  # an unwritable data dir, a store from a newer version
+            logger.error("cannot start the job machinery: %s", exc)
+            state.failed(str(exc))
+            return
+        if resumed := await backend.runner.resume():
+            logger.info("following %d unfinished job(s) from a previous run", resumed)
+        state.started(backend)
+
+    @asynccontextmanager
+    async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        state = AppState(settings=settings)
+        mcp.state = state
+        async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
+            tg.start_soon(start_backend, state, tg, stack)
+            try:
+                yield state
+            finally:
+                mcp.state = None
+                tg.cancel_scope.cancel()
+
+    notifier = ResourceNotifier()
+    mcp = HappyHorseServer(
+        "happyhorse-mcp",
+        title="HappyHorse video",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        subscriptions=notifier.bus,
+    )
+    serve_lowlevel_methods(mcp, notifier)
+
+    @mcp.completion()  # type: ignore[no-untyped-call, untyped-decorator]
+    async def complete(ref: Any, argument: CompletionArgument, context: Any) -> Completion | None:
+        """Offer the ids of recent jobs for `happyhorse://jobs/{job_id}`."""
+        backend = mcp.state.running if mcp.state is not None else None
+        if isinstance(ref, ResourceTemplateReference) and argument.name == "job_id" and backend is not None:
+            ids = [job.job_id for job in await backend.runner.recent(RECENT_JOBS_LISTED)]
+            matches = [job_id for job_id in ids if job_id.startswith(argument.value)]
+            return Completion(values=matches[:100], total=len(matches), has_more=len(matches) > 100)
+        return None
+
+    register_tools(mcp)
+    register_resources(mcp, lambda: mcp.state)
+    register_prompts(mcp)
+    return mcp
+
+
+def select_tools(mcp: HappyHorseServer, *, read_only: bool = False, names: list[str] | None = None) -> list[str]:
+    """Keep only the tools asked for: those annotated read-only, and/or those named. Returns what is offered."""
+    known = dict(mcp.tool_hints)
+    if names is not None:
+        wanted = {name.strip() for name in names if name.strip()}
+        if unknown := sorted(wanted - set(known)):
+            raise ValueError(f"unknown tool(s) in --tools: {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    else:
+        wanted = set(known)
+    if read_only:
+        wanted = {n for n in wanted if (hints := known[n]) is not None and hints.read_only_hint}
+    for name in set(known) - wanted:
+        mcp.remove_tool(name)
+    return sorted(wanted)

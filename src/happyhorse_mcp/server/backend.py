@@ -1,0 +1,58 @@
+"""The job machinery a server runs on: the store, the fal clients, the spend guard and the runner, wired once.
+
+Imported off the event loop at start (it pulls in the HTTP stack), so `initialize` and `tools/list` never wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import anyio.to_thread
+from anyio.abc import TaskGroup
+
+from ..config import DOWNLOAD_TIMEOUT_SECONDS, Settings
+from ..domain.models import Job
+from ..fal.download import VideoDownloader
+from ..fal.queue import FalQueue, default_http_client
+from ..fal.storage import FalStorage
+from ..jobs.runner import JobRunner
+from ..jobs.spend import SpendGuard
+from ..jobs.store import open_store
+from .state import BackendOptions
+
+
+@dataclass(frozen=True)
+class Backend:
+    runner: JobRunner
+    guard: SpendGuard
+    storage: FalStorage
+    downloader: VideoDownloader
+
+
+async def open_backend(
+    settings: Settings,
+    task_group: TaskGroup,
+    stack: AsyncExitStack,
+    *,
+    on_status_change: Callable[[Job], Awaitable[None]],
+    options: BackendOptions,
+) -> Backend:
+    """Open everything on `stack` (closed with it); jobs are followed in `task_group`."""
+    store = await anyio.to_thread.run_sync(open_store, settings.data_dir)
+    stack.push_async_callback(store.close)
+    http = await stack.enter_async_context((options.http_client_factory or default_http_client)())
+    fal = FalQueue(http, queue_url=settings.queue_url, key=settings.fal_key, retry=options.retry)
+    storage = FalStorage(http, rest_url=settings.rest_url, cdn_url=settings.cdn_url, key=settings.fal_key)
+    downloader = VideoDownloader(
+        http,
+        extra_hosts=[settings.cdn_url, *settings.download_hosts],
+        max_bytes=settings.max_download_bytes,
+        timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS,
+    )
+    guard = SpendGuard(store, settings.limits)
+    runner = JobRunner(fal, store, guard, task_group, downloader=downloader, on_status_change=on_status_change)
+    if options.poll_interval is not None:
+        runner.poll_interval = options.poll_interval
+    return Backend(runner=runner, guard=guard, storage=storage, downloader=downloader)

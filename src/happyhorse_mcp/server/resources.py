@@ -1,0 +1,87 @@
+"""Resources: a job as JSON, a finished job's video as a blob, and the spend report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+
+from ..domain.errors import DownloadError, HappyHorseError, JobNotFoundError, ServerNotReadyError
+from ..domain.models import Job
+from .boundary import resource_errors
+from .state import AppState, app_state
+
+RECENT_JOBS_LISTED = 50
+
+
+class NoVideoYetError(JobNotFoundError):
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"Job {job.job_id} has no video yet (status {job.status}).")
+
+
+def prompt_excerpt(job: Job) -> str:
+    prompt = str(job.arguments.get("prompt") or "")
+    return prompt if len(prompt) <= 100 else prompt[:97] + "..."
+
+
+def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState | None]) -> None:
+    @mcp.resource(
+        "happyhorse://jobs/{job_id}/video",
+        name="job-video",
+        title="HappyHorse job video",
+        description="A finished job's MP4 as a blob: from the saved copy when there is one, else from fal. "
+        "Refused above HAPPYHORSE_MAX_DOWNLOAD_MB.",
+        mime_type="video/mp4",
+    )
+    @resource_errors
+    async def job_video(job_id: str, ctx: Context[Any, Any]) -> bytes:
+        state = app_state(ctx)
+        backend = await state.backend()
+        job = await backend.runner.get(job_id)
+        video = job.video
+        if video is None:
+            raise NoVideoYetError(job)
+        limit = state.settings.max_download_bytes
+        if job.local_file is not None and await anyio.Path(job.local_file.path).is_file():
+            path = anyio.Path(job.local_file.path)
+            size = (await path.stat()).st_size
+            if size > limit:
+                raise DownloadError(
+                    f"The video is {size} bytes, above the {limit}-byte cap for a resource "
+                    f"(HAPPYHORSE_MAX_DOWNLOAD_MB); open {path.as_uri()} instead."
+                )
+            return await path.read_bytes()
+        try:
+            return await backend.downloader.read(video.url)
+        except HappyHorseError as exc:
+            raise DownloadError(exc.message + f" The video is at {video.url}.") from exc
+
+    @mcp.resource(
+        "happyhorse://spend",
+        name="spend",
+        title="HappyHorse spend",
+        description="Spend today (UTC), this month and in total, and the limits in force, as JSON.",
+        mime_type="application/json",
+    )
+    @resource_errors
+    async def spend_resource() -> str:  # a static resource gets no Context: the state comes from the server
+        state = current_state()
+        if state is None:
+            raise ServerNotReadyError("The server is not running.")
+        report = await (await state.backend()).guard.report()
+        return report.model_dump_json(indent=2)
+
+    @mcp.resource(
+        "happyhorse://jobs/{job_id}",
+        name="job",
+        title="HappyHorse job",
+        description="A video job as JSON: status, video URL when done, cost, error.",
+        mime_type="application/json",
+    )
+    @resource_errors
+    async def job_resource(job_id: str, ctx: Context[Any, Any]) -> str:
+        job = await (await app_state(ctx).backend()).runner.get(job_id)
+        return job.result().model_dump_json(indent=2)

@@ -1,0 +1,189 @@
+"""What the tools share: argument types with their bounds, annotations, submit-and-wait, and the result shape.
+
+Argument checks that plain types cannot express run as argument validation, before any confirmation or submit, so
+a refusal names the field, the limit and the value given, and nothing is sent. Guidance that several tools share
+(prompting, local files, timing) is said once, in the server's instructions, not in every description.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
+from pydantic import AfterValidator, Field, StringConstraints
+
+from ...domain.catalog import (
+    MAX_DURATION,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MIN_DURATION,
+    AspectRatio,
+    OperationSpec,
+    Resolution,
+    Version,
+    media_sentence,
+    price_sentence,
+)
+from ...domain.models import Job, JobResult
+from ...files.localfiles import upload_local_inputs
+from ...files.media import is_local
+from ..state import app_state
+from ._resolvers import Ticket
+
+DEFAULT_WAIT_SECONDS = 50
+MAX_WAIT_SECONDS = 600
+TIMING = "Returns the video, or a job_id for get_job if it takes longer than wait_seconds."
+
+
+def _media_url(value: str) -> str:
+    """An http(s) URL (passed to fal as is), a data: URI, or a local path (checked and uploaded later)."""
+    value = value.strip()
+    if is_local(value):
+        return value
+    if value.startswith("data:"):
+        if "," not in value:
+            raise ValueError("a data: URI needs a ',' before its payload")
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL, a data: URI, or a local file path (absolute, ~ or file://)")
+    return value
+
+
+def _has_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain text (1 to 2500 characters), not only spaces")
+    return value
+
+
+MediaUrl = Annotated[str, AfterValidator(_media_url)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS), AfterValidator(_has_text)]
+
+Prompt = Annotated[Text, Field(description="What the video shows.")]
+Duration = Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION, description="Seconds.")]
+ResolutionArg = Resolution
+AspectRatioArg = Annotated[AspectRatio, Field(description="21:9, 9:21, 5:4, 4:5 need version 1.1.")]
+Seed = Annotated[int | None, Field(ge=0, le=MAX_SEED, description="Fix to reproduce a take.")]
+VersionArg = Annotated[Version, Field(description="1.1: cheaper 1080p.")]
+SafetyChecker = bool
+WaitSeconds = Annotated[
+    int, Field(ge=0, le=MAX_WAIT_SECONDS, description="Wait this long for the video before returning the job_id.")
+]
+IdempotencyKey = Annotated[
+    str | None, Field(min_length=1, max_length=200, description="Same key again returns the first job, unpaid.")
+]
+MaxCost = Annotated[float | None, Field(gt=0, description="Refuse if the estimate in USD is above this.")]
+SaveTo = Annotated[str | None, Field(description="Download the video to this .mp4 path or folder.")]
+JobId = Annotated[str, Field(min_length=1, max_length=64)]
+
+GENERATION = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+READ_ONLY_LOCAL = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
+
+def describe(spec: OperationSpec, text: str) -> str:
+    """A generation tool's description: its own text, then fal's media limits and the price, made from the spec."""
+    media = media_sentence(spec)
+    return f"{text} {media + ' ' if media else ''}{price_sentence(spec)} {TIMING}"
+
+
+def fal_arguments(spec: OperationSpec, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments that fal takes, in the spec's order, leaving out those not given."""
+    return {name: arguments[name] for name in spec.fal_arguments if arguments.get(name) is not None}
+
+
+async def submit_and_wait(
+    ctx: Context[Any, Any],
+    spec: OperationSpec,
+    ticket: Ticket,
+    arguments: dict[str, Any],
+) -> CallToolResult:
+    """Upload the checked local files, admit and submit the job once, then wait for it up to `wait_seconds`.
+
+    `arguments` are the tool's own (its `locals()`): the spec picks what fal takes.
+    """
+    state = app_state(ctx)
+    backend = await state.backend()
+    sent = fal_arguments(spec, arguments)
+    if ticket.earlier is None:
+        sent = await upload_local_inputs(backend.storage, ticket.plan, sent)
+    job = await backend.runner.submit(
+        spec.operation,
+        ticket.cost.endpoint,
+        sent,
+        ticket.cost.usd,
+        idempotency_key=arguments["idempotency_key"],
+        max_cost_usd=arguments["max_cost_usd"],
+        save_to=ticket.plan.save_to or state.settings.output_dir,
+    )
+    job = await backend.runner.wait(job.job_id, arguments["wait_seconds"], progress_reporter(ctx))
+    return job_result(job, error_if_failed=True)
+
+
+def progress_reporter(ctx: Context[Any, Any]) -> Any:
+    async def report(job: Job, elapsed: float) -> None:
+        if job.status == "queued" and job.queue_position is not None:
+            phase = f"queued, position {job.queue_position}"
+        else:
+            phase = {"submitting": "submitting", "queued": "queued"}.get(job.status, "generating")
+        await ctx.report_progress(round(elapsed, 1), None, f"{phase}; {elapsed:.0f} s elapsed (job {job.job_id})")
+
+    return report
+
+
+def job_result(job: Job, *, error_if_failed: bool = False) -> CallToolResult:
+    result = job.result()
+    content: list[Any] = [TextContent(type="text", text=summary(result))]
+    if result.video is not None:
+        content.append(
+            ResourceLink(
+                type="resource_link",
+                uri=result.video.url,
+                name=result.video.file_name or f"{job.job_id}.mp4",
+                title=f"HappyHorse video {job.job_id}",
+                mime_type=result.video.content_type or "video/mp4",
+                size=result.video.file_size,
+            )
+        )
+    if result.local_file is not None:
+        content.append(
+            ResourceLink(
+                type="resource_link",
+                uri=Path(result.local_file.path).as_uri(),
+                name=Path(result.local_file.path).name,
+                title=f"HappyHorse video {job.job_id} (saved copy)",
+                mime_type="video/mp4",
+                size=result.local_file.size,
+            )
+        )
+    failed = result.status in ("failed", "unknown")
+    return CallToolResult(
+        content=content,
+        structured_content=result.model_dump(mode="json"),
+        is_error=error_if_failed and failed,
+    )
+
+
+def summary(result: JobResult) -> str:
+    cost = "" if result.cost_usd is None else f" (USD {result.cost_usd:.2f})"
+    match result.status:
+        case "completed":
+            assert result.video is not None
+            dims = f"{result.video.width}x{result.video.height}, " if result.video.width else ""
+            length = f"{result.video.duration:g} s, " if result.video.duration else ""
+            saved = f" Saved to {result.local_file.path}." if result.local_file else ""
+            if result.download_error:
+                saved = f" {result.download_error}"
+            return (
+                f"Video ready{cost}: {result.video.url} ({dims}{length}seed {result.seed}). Job {result.job_id}.{saved}"
+            )
+        case "failed" | "unknown":
+            assert result.error is not None
+            return f"Job {result.job_id} {result.status}: {result.error.message}"
+        case "cancelled":
+            return f"Job {result.job_id} was cancelled; nothing was billed for it."
+        case _:
+            where = f" at position {result.queue_position}" if result.queue_position is not None else ""
+            return f"Job {result.job_id} is {result.status}{where}{cost}. {result.next_step}"

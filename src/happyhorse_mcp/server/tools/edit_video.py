@@ -1,0 +1,70 @@
+"""edit_video: replace or restyle a subject in an existing video, keeping the motion."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context, Resolve
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from ...domain.catalog import MAX_EDIT_REFERENCE_IMAGES, MAX_EDIT_SOURCE_SECONDS, MIN_EDIT_SOURCE_SECONDS, AudioSetting
+from ...domain.catalog import VIDEO_EDIT as SPEC
+from ...domain.models import JobResult
+from ..boundary import tool_errors
+from ._resolvers import Ticket, ticket_resolver
+from ._shared import (
+    DEFAULT_WAIT_SECONDS,
+    GENERATION,
+    IdempotencyKey,
+    MaxCost,
+    MediaUrl,
+    ResolutionArg,
+    SafetyChecker,
+    SaveTo,
+    Seed,
+    Text,
+    WaitSeconds,
+    describe,
+    submit_and_wait,
+)
+
+
+def register(mcp: MCPServer[Any]) -> None:
+    @mcp.tool(
+        name=SPEC.tool,
+        title="Swap a subject in a video",
+        annotations=GENERATION,
+        description=describe(
+            SPEC,
+            "Replace or restyle a subject in a video, keeping the motion; the output keeps the source's aspect and "
+            "length (at most 15 s). Name reference images @Image1..@Image5 in the prompt, e.g. 'replace the man "
+            "with @Image1'.",
+        ),
+    )
+    @tool_errors
+    async def edit_video(
+        video_url: MediaUrl,
+        prompt: Annotated[Text, Field(description="The edit, naming @Image1..@Image5.")],
+        ticket: Annotated[Ticket, Resolve(ticket_resolver(SPEC))],
+        ctx: Context[Any, Any],
+        reference_image_urls: Annotated[list[MediaUrl], Field(max_length=MAX_EDIT_REFERENCE_IMAGES)] = [],  # noqa: B006 - pydantic copies defaults
+        resolution: ResolutionArg = "1080p",
+        audio_setting: Annotated[AudioSetting, Field(description="origin keeps the source's audio.")] = "auto",
+        seed: Seed = None,
+        enable_safety_checker: SafetyChecker = True,
+        wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+        idempotency_key: IdempotencyKey = None,
+        max_cost_usd: MaxCost = None,
+        source_duration: Annotated[
+            float | None,
+            Field(
+                ge=MIN_EDIT_SOURCE_SECONDS,
+                le=MAX_EDIT_SOURCE_SECONDS,
+                description="A URL source's length in seconds, for the price (else 60 s is assumed).",
+            ),
+        ] = None,
+        save_to: SaveTo = None,
+    ) -> Annotated[CallToolResult, JobResult]:
+        return await submit_and_wait(ctx, SPEC, ticket, locals())

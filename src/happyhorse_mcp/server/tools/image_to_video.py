@@ -1,0 +1,60 @@
+"""image_to_video: a still image, as the first frame, into a video."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context, Resolve
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from ...domain.catalog import IMAGE_TO_VIDEO as SPEC
+from ...domain.models import JobResult
+from ..boundary import tool_errors
+from ._resolvers import Ticket, ticket_resolver
+from ._shared import (
+    DEFAULT_WAIT_SECONDS,
+    GENERATION,
+    Duration,
+    IdempotencyKey,
+    MaxCost,
+    MediaUrl,
+    ResolutionArg,
+    SafetyChecker,
+    SaveTo,
+    Seed,
+    Text,
+    VersionArg,
+    WaitSeconds,
+    describe,
+    submit_and_wait,
+)
+
+
+def register(mcp: MCPServer[Any]) -> None:
+    @mcp.tool(
+        name=SPEC.tool,
+        title="Animate an image into a video",
+        annotations=GENERATION,
+        description=describe(
+            SPEC, "Animate a still image into a video with sound; the image is the first frame and sets the aspect."
+        ),
+    )
+    @tool_errors
+    async def image_to_video(
+        image_url: MediaUrl,
+        ticket: Annotated[Ticket, Resolve(ticket_resolver(SPEC))],
+        ctx: Context[Any, Any],
+        prompt: Annotated[Text | None, Field(description="What moves, and the sound.")] = None,
+        duration: Duration = 5,
+        resolution: ResolutionArg = "1080p",
+        seed: Seed = None,
+        version: VersionArg = "1.0",
+        enable_safety_checker: SafetyChecker = True,
+        wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+        idempotency_key: IdempotencyKey = None,
+        max_cost_usd: MaxCost = None,
+        save_to: SaveTo = None,
+    ) -> Annotated[CallToolResult, JobResult]:
+        return await submit_and_wait(ctx, SPEC, ticket, locals())

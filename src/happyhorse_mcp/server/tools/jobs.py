@@ -1,0 +1,66 @@
+"""get_job, cancel_job and list_jobs: reading and steering jobs already started."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from ...domain.models import JobResult, JobStatus
+from ..boundary import tool_errors
+from ..state import app_state
+from ._shared import READ_ONLY_LOCAL, JobId, WaitSeconds, job_result, progress_reporter
+
+
+class JobList(BaseModel):
+    jobs: list[JobResult]
+    count: int
+
+
+def register(mcp: MCPServer[Any]) -> None:
+    @mcp.tool(
+        name="get_job",
+        title="Get a video job",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True),
+        description="A job's status, and its video when done. With wait_seconds it waits that long for the job to "
+        "finish (use 50 while it is queued or running).",
+    )
+    @tool_errors
+    async def get_job(
+        job_id: JobId, ctx: Context[Any, Any], wait_seconds: WaitSeconds = 0
+    ) -> Annotated[CallToolResult, JobResult]:
+        runner = (await app_state(ctx).backend()).runner
+        job = await runner.wait(job_id.strip(), wait_seconds, progress_reporter(ctx))
+        return job_result(job)
+
+    @mcp.tool(
+        name="cancel_job",
+        title="Cancel a video job",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+        ),
+        description="Ask fal to cancel an unfinished job. A queued job is dropped unbilled; one already generating "
+        "may still finish and be billed.",
+    )
+    @tool_errors
+    async def cancel_job(job_id: JobId, ctx: Context[Any, Any]) -> Annotated[CallToolResult, JobResult]:
+        runner = (await app_state(ctx).backend()).runner
+        return job_result(await runner.cancel(job_id.strip()))
+
+    @mcp.tool(
+        name="list_jobs",
+        title="List video jobs",
+        annotations=READ_ONLY_LOCAL,
+        description="The jobs this server recorded, newest first, with status, video URL and cost.",
+    )
+    @tool_errors
+    async def list_jobs(
+        ctx: Context[Any, Any],
+        status: JobStatus | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+    ) -> JobList:
+        jobs = [job.result() for job in await (await app_state(ctx).backend()).runner.recent(limit, status)]
+        return JobList(jobs=jobs, count=len(jobs))

@@ -1,0 +1,65 @@
+"""reference_to_video: a video of the subjects of 1-9 reference images, kept consistent."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context, Resolve
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from ...domain.catalog import MAX_REFERENCE_IMAGES
+from ...domain.catalog import REFERENCE_TO_VIDEO as SPEC
+from ...domain.models import JobResult
+from ..boundary import tool_errors
+from ._resolvers import Ticket, ticket_resolver
+from ._shared import (
+    DEFAULT_WAIT_SECONDS,
+    GENERATION,
+    AspectRatioArg,
+    Duration,
+    IdempotencyKey,
+    MaxCost,
+    MediaUrl,
+    ResolutionArg,
+    SafetyChecker,
+    SaveTo,
+    Seed,
+    Text,
+    VersionArg,
+    WaitSeconds,
+    describe,
+    submit_and_wait,
+)
+
+
+def register(mcp: MCPServer[Any]) -> None:
+    @mcp.tool(
+        name=SPEC.tool,
+        title="Make a video of subjects from reference images",
+        annotations=GENERATION,
+        description=describe(
+            SPEC,
+            "Make a video with sound featuring the subjects (people, products, characters) of reference images. "
+            "In the prompt call them character1, character2, ... in image_urls order.",
+        ),
+    )
+    @tool_errors
+    async def reference_to_video(
+        prompt: Annotated[Text, Field(description="Names subjects character1..character9.")],
+        image_urls: Annotated[list[MediaUrl], Field(min_length=1, max_length=MAX_REFERENCE_IMAGES)],
+        ticket: Annotated[Ticket, Resolve(ticket_resolver(SPEC))],
+        ctx: Context[Any, Any],
+        duration: Duration = 5,
+        resolution: ResolutionArg = "1080p",
+        aspect_ratio: AspectRatioArg = "16:9",
+        seed: Seed = None,
+        version: VersionArg = "1.0",
+        enable_safety_checker: SafetyChecker = True,
+        wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+        idempotency_key: IdempotencyKey = None,
+        max_cost_usd: MaxCost = None,
+        save_to: SaveTo = None,
+    ) -> Annotated[CallToolResult, JobResult]:
+        return await submit_and_wait(ctx, SPEC, ticket, locals())

@@ -1,0 +1,57 @@
+"""generate_video: text to video."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context, Resolve
+from mcp.types import CallToolResult
+
+from ...domain.catalog import TEXT_TO_VIDEO as SPEC
+from ...domain.models import JobResult
+from ..boundary import tool_errors
+from ._resolvers import Ticket, ticket_resolver
+from ._shared import (
+    DEFAULT_WAIT_SECONDS,
+    GENERATION,
+    AspectRatioArg,
+    Duration,
+    IdempotencyKey,
+    MaxCost,
+    Prompt,
+    ResolutionArg,
+    SafetyChecker,
+    SaveTo,
+    Seed,
+    VersionArg,
+    WaitSeconds,
+    describe,
+    submit_and_wait,
+)
+
+
+def register(mcp: MCPServer[Any]) -> None:
+    @mcp.tool(
+        name=SPEC.tool,
+        title="Generate a video from text",
+        annotations=GENERATION,
+        description=describe(SPEC, "Make a video with sound from a text prompt."),
+    )
+    @tool_errors
+    async def generate_video(
+        prompt: Prompt,
+        ticket: Annotated[Ticket, Resolve(ticket_resolver(SPEC))],
+        ctx: Context[Any, Any],
+        duration: Duration = 5,
+        resolution: ResolutionArg = "1080p",
+        aspect_ratio: AspectRatioArg = "16:9",
+        seed: Seed = None,
+        version: VersionArg = "1.0",
+        enable_safety_checker: SafetyChecker = True,
+        wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
+        idempotency_key: IdempotencyKey = None,
+        max_cost_usd: MaxCost = None,
+        save_to: SaveTo = None,
+    ) -> Annotated[CallToolResult, JobResult]:
+        return await submit_and_wait(ctx, SPEC, ticket, locals())
