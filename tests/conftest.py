@@ -3,17 +3,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.fal.queue import RetryPolicy
-from happyhorse_mcp.server import HappyHorseServer, create_server
+from happyhorse_mcp.server import HappyHorseServer
 
 from .fakefal import VALID_KEY, FakeFal, serve
+from .support import forget_in_process, make_server, serve_in_process
 
-NO_BACKOFF = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0)
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_sockets: serve the fake fal on a loopback port instead of in-process (processes, resets)"
+    )
 
 
 @pytest.fixture
@@ -27,9 +32,19 @@ def fake() -> FakeFal:
 
 
 @pytest.fixture
-async def fal_url(fake: FakeFal) -> AsyncIterator[str]:
-    async with serve(fake) as url:
-        yield url
+async def fal_url(request: pytest.FixtureRequest, fake: FakeFal) -> AsyncIterator[str]:
+    """Where the fake fal answers: in-process unless the test is marked `real_sockets`."""
+    if request.node.get_closest_marker("real_sockets"):
+        async with serve(fake) as url:
+            yield url
+        return
+    async with anyio.create_task_group() as tg:
+        url = serve_in_process(fake.app, tg)
+        try:
+            yield url
+        finally:
+            forget_in_process(url)
+            tg.cancel_scope.cancel()
 
 
 @pytest.fixture
@@ -41,10 +56,6 @@ def settings(fal_url: str, tmp_path: Path) -> Settings:
         cdn_url=fal_url,
         data_dir=tmp_path / "data",
     )
-
-
-def make_server(settings: Settings) -> HappyHorseServer:
-    return create_server(settings, retry=NO_BACKOFF, poll_interval=0.01)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from happyhorse_mcp.config import Settings
 
 from .fakefal import VALID_KEY
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
 
 async def _check(settings: Settings, capsys: pytest.CaptureFixture[str], **kwargs: object) -> tuple[int, str]:

@@ -15,8 +15,8 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.fal.queue import default_http_client
 from happyhorse_mcp.server import create_server
 
-from .conftest import NO_BACKOFF, make_server
 from .fakefal import VALID_KEY, FakeFal, Fault
+from .support import NO_BACKOFF, make_server
 
 pytestmark = pytest.mark.anyio
 
@@ -163,6 +163,7 @@ class _AnswerLost(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+@pytest.mark.real_sockets
 async def test_a_submit_that_times_out_after_reaching_fal_is_never_resent(settings: Settings, fake: FakeFal) -> None:
     def lossy_client() -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=_AnswerLost())

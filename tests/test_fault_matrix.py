@@ -16,10 +16,10 @@ from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
 
-from .conftest import make_server
 from .fakefal import VALID_KEY, FakeFal, Fault, serve
+from .support import make_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
 REPORT = Path(__file__).parent.parent / "docs" / "reliability.md"
 ROUTES = ("submit", "status", "stream", "result")

@@ -20,8 +20,8 @@ from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
 
-from .conftest import make_server
 from .fakefal import FakeFal
+from .support import make_server
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
 TOOLS = [

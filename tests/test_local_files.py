@@ -20,9 +20,9 @@ from happyhorse_mcp.files.media import check_local, open_verified
 from happyhorse_mcp.server import HappyHorseServer
 
 from . import media_factory
-from .conftest import make_server
 from .fakefal import FakeFal
 from .fakefal.app import FAKE_VIDEO
+from .support import make_server
 
 pytestmark = pytest.mark.anyio
 
@@ -81,7 +81,7 @@ async def test_tilde_and_file_urls_name_local_files_too(
     )
     assert not result.is_error, _text(result)
     sent = fake.submits[0].arguments["image_urls"]
-    assert all(url.startswith("http://127.0.0.1") for url in sent)
+    assert all("/files/" in url for url in sent)  # fal storage URLs, not the local paths
 
 
 async def test_with_no_allowed_folder_local_paths_are_refused_saying_how_to_allow_one(

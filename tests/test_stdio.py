@@ -15,7 +15,7 @@ from mcp.types import ResourceLink
 
 from .fakefal import VALID_KEY, FakeFal
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
 
 def _server(fal_url: str, data_dir: Path, **env: str) -> StdioServerParameters:

@@ -74,11 +74,13 @@ class SubmitReceipt(BaseModel):
 CancelOutcome = Literal["cancellation_requested", "already_completed"]
 
 
-def default_http_client() -> httpx.AsyncClient:
+def default_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """The one HTTP client for fal; `transport` lets tests serve the fake fal in-process."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
         follow_redirects=False,
         headers={"User-Agent": "happyhorse-mcp"},
+        transport=transport,
     )
 
 

@@ -1,0 +1,147 @@
+"""Helpers shared by the tests: building a server against the fake fal, in-process or over a real socket.
+
+In-process, the fake is reached through `InProcessTransport`, an httpx transport that runs the ASGI app in the
+test's task group and streams its response (httpx's own ASGITransport buffers a whole response, which would hold
+fal's status stream until the job ends). Tests marked `real_sockets` serve the fake on a loopback port instead:
+processes (stdio, the Inspector) and faults that need a real connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import httpx
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from happyhorse_mcp.config import Settings
+from happyhorse_mcp.fal.queue import RetryPolicy, default_http_client
+from happyhorse_mcp.server import HappyHorseServer, create_server
+
+NO_BACKOFF = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0)
+
+# Fakes served in-process, by the URL the server is configured with.
+_IN_PROCESS: dict[str, InProcessTransport] = {}
+_numbers = itertools.count()
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, chunks: MemoryObjectReceiveStream[bytes | Exception], closed: anyio.Event) -> None:
+        self._chunks = chunks
+        self._closed = closed
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            if isinstance(chunk, Exception):
+                raise chunk
+            yield chunk
+
+    async def aclose(self) -> None:
+        self._closed.set()  # the app sees http.disconnect, as it would when a client hangs up
+        self._chunks.close()
+
+
+class InProcessTransport(httpx.AsyncBaseTransport):
+    """Run an ASGI app for each request in `task_group`, streaming its body as the app sends it."""
+
+    def __init__(self, app: Any, task_group: TaskGroup) -> None:
+        self._app = app
+        self._tg = task_group
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": request.url.scheme,
+            "path": request.url.path,
+            "raw_path": request.url.raw_path.split(b"?")[0],
+            "query_string": request.url.query,
+            "root_path": "",
+            "headers": [(key.lower(), value) for key, value in request.headers.raw],
+            "server": (request.url.host, request.url.port or 80),
+            "client": ("127.0.0.1", 50000),
+        }
+        send_chunk, chunks = anyio.create_memory_object_stream[bytes | Exception](math.inf)
+        started = anyio.Event()
+        closed = anyio.Event()
+        start: dict[str, Any] = {}
+        delivered = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await closed.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                started.set()
+            elif message["type"] == "http.response.body":
+                if message.get("body"):
+                    await send_chunk.send(message["body"])
+                if not message.get("more_body", False):
+                    send_chunk.close()
+
+        async def run() -> None:
+            try:
+                await self._app(scope, receive, send)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass  # the client stopped reading
+            except Exception as exc:  # what a dropped connection looks like from the client's side
+                error = httpx.ReadError(f"connection lost: {exc!r}", request=request)
+                if not started.is_set():
+                    start["error"] = error
+                    started.set()
+                else:
+                    with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        send_chunk.send_nowait(error)
+            finally:
+                send_chunk.close()
+                started.set()
+
+        self._tg.start_soon(run)
+        await started.wait()
+        if "error" in start:
+            raise start["error"]
+        if "status" not in start:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        return httpx.Response(
+            start["status"], headers=start.get("headers", []), stream=_Body(chunks, closed), request=request
+        )
+
+
+def serve_in_process(app: Any, task_group: TaskGroup) -> str:
+    """Register `app` under a new URL that `make_server` routes to in-process; returns the URL."""
+    url = f"http://fal-{next(_numbers)}.test"
+    _IN_PROCESS[url] = InProcessTransport(app, task_group)
+    return url
+
+
+def forget_in_process(url: str) -> None:
+    _IN_PROCESS.pop(url, None)
+
+
+def client_factory(url: str) -> Any:
+    """The server's HTTP client for a fake at `url`: in-process when registered, else the real one."""
+    transport = _IN_PROCESS.get(url)
+    if transport is None:
+        return None
+
+    return lambda: default_http_client(transport)
+
+
+def make_server(settings: Settings) -> HappyHorseServer:
+    return create_server(
+        settings, http_client_factory=client_factory(settings.queue_url), retry=NO_BACKOFF, poll_interval=0.01
+    )
