@@ -12,7 +12,7 @@ from mcp.types import ResourceUpdatedNotification
 
 from happyhorse_mcp.server import HappyHorseServer
 
-from .fakefal import FakeFal
+from ..fakefal import FakeFal
 
 pytestmark = pytest.mark.anyio
 

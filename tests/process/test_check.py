@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from happyhorse_mcp.check import run_check
 from happyhorse_mcp.config import Settings
 
-from .fakefal import VALID_KEY
+from ..fakefal import VALID_KEY
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 

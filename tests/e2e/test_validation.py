@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from .fakefal import FakeFal
+from ..fakefal import FakeFal
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from mcp import Client
 from happyhorse_mcp.domain.catalog import SPECS, Operation
 from happyhorse_mcp.domain.pricing import estimate
 
-from .fakefal import FakeFal
+from ..fakefal import FakeFal
 
 pytestmark = pytest.mark.anyio
 

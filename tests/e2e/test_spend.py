@@ -13,8 +13,8 @@ from mcp.types import TextResourceContents
 from happyhorse_mcp.config import ConfigError, Settings
 from happyhorse_mcp.domain.budget import SpendLimits
 
-from .fakefal import FakeFal
-from .support import make_server
+from ..fakefal import FakeFal
+from ..support import make_server
 
 pytestmark = pytest.mark.anyio
 

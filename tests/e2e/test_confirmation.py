@@ -10,7 +10,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from happyhorse_mcp.server import HappyHorseServer
 
-from .fakefal import FakeFal
+from ..fakefal import FakeFal
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.server import HappyHorseServer
 
-from .fakefal import FakeFal
+from ..fakefal import FakeFal
 
 pytestmark = pytest.mark.anyio
 
@@ -85,7 +85,7 @@ async def test_text_to_video_cost_is_the_price_table_figure(client: Client) -> N
 
 
 async def test_edit_cost_is_known_from_the_output_length_when_below_the_cap(settings: Settings) -> None:
-    from .support import make_server
+    from ..support import make_server
 
     roomy = Settings(**{**settings.__dict__, "limits": SpendLimits(max_usd_per_job=25.0)})
     async with Client(make_server(roomy)) as client:
@@ -259,7 +259,7 @@ async def test_reading_an_unknown_job_resource_is_a_not_found_error(client: Clie
 async def test_a_job_outlives_the_server_that_started_it(
     server: HappyHorseServer, fake: FakeFal, settings: Settings
 ) -> None:
-    from .support import make_server
+    from ..support import make_server
 
     fake.hold = True
     async with Client(server) as client:

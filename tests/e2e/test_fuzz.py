@@ -20,8 +20,8 @@ from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
 
-from .fakefal import FakeFal
-from .support import make_server
+from ..fakefal import FakeFal
+from ..support import make_server
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
 TOOLS = [
@@ -85,7 +85,7 @@ def test_no_generated_call_crashes_raises_a_protocol_error_or_submits_bad_input(
         assert len(fake.submits) == before, f"{tool} submitted a job and then failed: {args!r}"
     elif len(fake.submits) > before:
         # Only a well-formed call may reach fal; check it against fal's own schema in the fake.
-        from .fakefal.app import _validate
+        from ..fakefal.app import _validate
 
         job = fake.submits[-1]
         assert _validate(job.endpoint_id, job.arguments) == []
@@ -96,7 +96,7 @@ def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One server for all examples, driven from hypothesis's synchronous loop through a blocking portal."""
     from anyio.from_thread import start_blocking_portal
 
-    from .fakefal import VALID_KEY, serve
+    from ..fakefal import VALID_KEY, serve
 
     fake = FakeFal(hold=True)
     with start_blocking_portal() as portal, ExitStack() as stack:

@@ -20,8 +20,8 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.http import HttpOptions, InsecureBindError, build_app, check_bind
 from happyhorse_mcp.server import select_tools
 
-from .fakefal import VALID_KEY, FakeFal, serve_app
-from .support import make_server
+from ..fakefal import VALID_KEY, FakeFal, serve_app
+from ..support import make_server
 
 pytestmark = pytest.mark.anyio
 

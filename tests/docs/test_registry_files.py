@@ -14,7 +14,7 @@ from mcp import Client
 from happyhorse_mcp import __version__
 from happyhorse_mcp.config import VARIABLES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MCPB_SCHEMA = ROOT / ".tools" / "node_modules" / "@anthropic-ai" / "mcpb" / "schemas" / "mcpb-manifest-v0.3.schema.json"
 
 

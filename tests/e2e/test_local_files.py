@@ -19,10 +19,10 @@ from happyhorse_mcp.domain.errors import InvalidMediaError
 from happyhorse_mcp.files.media import check_local, open_verified
 from happyhorse_mcp.server import HappyHorseServer
 
-from . import media_factory
-from .fakefal import FakeFal
-from .fakefal.app import FAKE_VIDEO
-from .support import make_server
+from .. import media_factory
+from ..fakefal import FakeFal
+from ..fakefal.app import FAKE_VIDEO
+from ..support import make_server
 
 pytestmark = pytest.mark.anyio
 

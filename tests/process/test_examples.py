@@ -12,7 +12,7 @@ import pytest
 
 from happyhorse_mcp.config import VARIABLES
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 CONFIGS = sorted([*EXAMPLES.rglob("*.json"), *EXAMPLES.rglob(".mcp.json")])
 
 

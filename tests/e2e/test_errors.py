@@ -15,8 +15,8 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.fal.queue import default_http_client
 from happyhorse_mcp.server import create_server
 
-from .fakefal import VALID_KEY, FakeFal, Fault
-from .support import NO_BACKOFF, make_server
+from ..fakefal import VALID_KEY, FakeFal, Fault
+from ..support import NO_BACKOFF, make_server
 
 pytestmark = pytest.mark.anyio
 

@@ -13,8 +13,8 @@ from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.jobs.store.sqlite import SCHEMA_VERSION, SqliteJobStore
 
-from .fakefal import FakeFal
-from .support import make_server
+from ..fakefal import FakeFal
+from ..support import make_server
 
 pytestmark = pytest.mark.anyio
 

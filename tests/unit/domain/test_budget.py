@@ -1,0 +1,52 @@
+"""The one decision "may this job run": the call's cap first, then the per-job limit, then the day's budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from happyhorse_mcp.domain.budget import SpendLimits, start_of_day, start_of_month
+from happyhorse_mcp.domain.errors import BudgetExceededError
+
+LIMITS = SpendLimits(max_usd_per_job=5.0, daily_budget_usd=10.0, confirm_above_usd=3.0)
+
+
+def test_a_job_within_every_limit_is_not_refused() -> None:
+    assert LIMITS.refusal(4.0, spent_today=6.0) is None
+
+
+def test_the_call_s_max_cost_is_checked_first_and_says_to_raise_it() -> None:
+    refusal = LIMITS.refusal(6.0, spent_today=9.0, max_cost_usd=2.0)
+    assert refusal is not None
+    assert (refusal.kind, refusal.limit_usd, refusal.left_today_usd) == ("max_cost", 2.0, 1.0)
+    assert "Raise max_cost_usd" in refusal.reason
+
+
+def test_the_per_job_limit_names_its_variable() -> None:
+    refusal = LIMITS.refusal(6.0, spent_today=0.0)
+    assert refusal is not None
+    assert refusal.kind == "per_job"
+    assert "HAPPYHORSE_MAX_USD_PER_JOB" in refusal.reason
+
+
+def test_the_daily_budget_counts_what_is_left_today() -> None:
+    refusal = LIMITS.refusal(4.0, spent_today=7.5)
+    assert refusal is not None
+    assert (refusal.kind, refusal.left_today_usd) == ("daily_budget", 2.5)
+    assert "USD 7.50 spent or committed" in refusal.reason
+
+
+def test_a_job_that_exactly_uses_up_the_budget_runs() -> None:
+    assert LIMITS.refusal(2.5, spent_today=7.5) is None
+
+
+def test_the_refusal_error_says_nothing_was_submitted_and_the_report_does_not() -> None:
+    refusal = LIMITS.refusal(6.0, spent_today=0.0)
+    assert refusal is not None
+    assert "Nothing was submitted." in BudgetExceededError(refusal).message
+    assert "Nothing was submitted." not in refusal.reason
+
+
+def test_the_budget_day_and_month_start_at_midnight_utc() -> None:
+    now = datetime(2026, 11, 25, 17, 30, tzinfo=UTC)
+    assert start_of_day(now) == datetime(2026, 11, 25, tzinfo=UTC)
+    assert start_of_month(now) == datetime(2026, 11, 1, tzinfo=UTC)

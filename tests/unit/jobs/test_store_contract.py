@@ -1,0 +1,124 @@
+"""What every job store promises, run against each store: SQLite (the default) and memory (for unit tests)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+
+from happyhorse_mcp.domain.budget import SpendLimits, start_of_day
+from happyhorse_mcp.domain.catalog import Operation
+from happyhorse_mcp.domain.errors import BudgetExceededError
+from happyhorse_mcp.domain.models import Job, utcnow
+from happyhorse_mcp.jobs.store import JobStore
+from happyhorse_mcp.jobs.store.memory import MemoryJobStore
+from happyhorse_mcp.jobs.store.sqlite import SqliteJobStore
+
+pytestmark = pytest.mark.anyio
+
+LIMITS = SpendLimits(max_usd_per_job=10.0, daily_budget_usd=3.0)
+
+
+def job(job_id: str, cost: float = 1.4, key: str | None = None, **fields: object) -> Job:
+    return Job(
+        job_id=job_id,
+        operation=Operation.TEXT_TO_VIDEO,
+        endpoint="alibaba/happy-horse/text-to-video",
+        arguments={"prompt": job_id},
+        cost_usd=cost,
+        idempotency_key=key,
+        **fields,
+    )
+
+
+def within_budget(cost: float) -> object:
+    return lambda spent: LIMITS.refusal(cost, spent_today=spent)
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
+    opened: JobStore = SqliteJobStore(tmp_path / "jobs.sqlite3") if request.param == "sqlite" else MemoryJobStore()
+    yield opened
+    await opened.close()
+
+
+async def admit(store: JobStore, new: Job) -> tuple[Job, bool]:
+    return await store.admit(new, within_budget(new.cost_usd or 0), day_start=start_of_day())  # type: ignore[arg-type]
+
+
+async def test_admission_inserts_a_job_that_fits_the_budget(store: JobStore) -> None:
+    admitted, created = await admit(store, job("hh_1"))
+    assert created
+    assert (await store.get("hh_1")) == admitted
+
+
+async def test_admission_refuses_what_would_pass_the_daily_budget_and_records_nothing(store: JobStore) -> None:
+    await admit(store, job("hh_1", cost=2.0))
+    with pytest.raises(BudgetExceededError, match=r"only USD 1\.00 of today's budget"):
+        await admit(store, job("hh_2", cost=1.5))
+    assert await store.get("hh_2") is None
+
+
+async def test_a_known_idempotency_key_returns_the_earlier_job_without_checking_the_budget(store: JobStore) -> None:
+    first, _ = await admit(store, job("hh_1", cost=2.0, key="k"))
+    again, created = await admit(store, job("hh_2", cost=2.0, key="k"))
+    assert (again.job_id, created) == (first.job_id, False)
+    assert await store.get("hh_2") is None
+
+
+async def test_concurrent_admissions_never_overspend(store: JobStore) -> None:
+    admitted: list[str] = []
+
+    async def one(n: int) -> None:
+        try:
+            new, _ = await admit(store, job(f"hh_{n}", cost=1.0))
+            admitted.append(new.job_id)
+        except BudgetExceededError:
+            pass
+
+    async with anyio.create_task_group() as tg:
+        for n in range(10):
+            tg.start_soon(one, n)
+    assert len(admitted) == 3
+    assert await store.spend_since(start_of_day()) == 3.0
+
+
+async def test_failed_and_cancelled_jobs_cost_nothing_and_unknown_ones_count_in_full(store: JobStore) -> None:
+    for job_id, status in [("hh_f", "failed"), ("hh_c", "cancelled"), ("hh_u", "unknown"), ("hh_d", "completed")]:
+        await store.put(job(job_id, cost=1.0, status=status))
+    assert await store.spend_since(None) == 2.0
+
+
+async def test_spend_counts_only_jobs_created_since_the_start(store: JobStore) -> None:
+    await store.put(job("hh_old", cost=1.0, created_at=utcnow() - timedelta(days=2)))
+    await store.put(job("hh_new", cost=1.0))
+    assert await store.spend_since(start_of_day()) == 1.0
+    assert await store.spend_since(None) == 2.0
+
+
+async def test_recent_is_newest_first_and_filters_by_status(store: JobStore) -> None:
+    now = utcnow()
+    for n, status in enumerate(["completed", "running", "completed"]):
+        await store.put(job(f"hh_{n}", status=status, created_at=now + timedelta(seconds=n)))
+    assert [j.job_id for j in await store.recent(10)] == ["hh_2", "hh_1", "hh_0"]
+    assert [j.job_id for j in await store.recent(10, "completed")] == ["hh_2", "hh_0"]
+    assert [j.job_id for j in await store.recent(1)] == ["hh_2"]
+
+
+async def test_unfinished_lists_jobs_still_to_follow_oldest_first(store: JobStore) -> None:
+    now = utcnow()
+    for n, status in enumerate(["queued", "completed", "submitting", "unknown"]):
+        await store.put(job(f"hh_{n}", status=status, created_at=now + timedelta(seconds=n)))
+    assert [j.job_id for j in await store.unfinished()] == ["hh_0", "hh_2"]
+
+
+async def test_a_put_replaces_the_record(store: JobStore) -> None:
+    await store.put(job("hh_1"))
+    await store.put(job("hh_1", status="completed", cost=0.7))
+    stored = await store.get("hh_1")
+    assert stored is not None
+    assert (stored.status, stored.cost_usd) == ("completed", 0.7)
+    assert await store.spend_since(None) == 0.7

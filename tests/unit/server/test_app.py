@@ -1,0 +1,43 @@
+"""What the server adds to MCPServer: the protocol methods it leaves out, tool selection, compact schemas."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.types import EmptyResult
+
+from happyhorse_mcp.server import HappyHorseServer, select_tools
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_methods_added_on_the_sdk_s_low_level_server_answer(server: HappyHorseServer) -> None:
+    # They are registered on a private attribute of the SDK (it has no public way): this fails loudly if it moves.
+    async with Client(server, mode="legacy") as client:
+        with pytest.warns(MCPDeprecationWarning, match="logging capability is deprecated"):
+            await client.session.set_logging_level("error")
+        assert logging.getLogger("happyhorse_mcp").level == logging.ERROR
+        with pytest.warns(MCPDeprecationWarning, match="resources/subscribe is removed"):
+            subscribed = await client.session.subscribe_resource("happyhorse://spend")
+        assert isinstance(subscribed, EmptyResult)
+    logging.getLogger("happyhorse_mcp").setLevel(logging.NOTSET)
+
+
+async def test_read_only_selection_keeps_the_tools_annotated_read_only(server: HappyHorseServer) -> None:
+    assert select_tools(server, read_only=True) == ["estimate_cost", "get_job", "list_jobs"]
+    assert sorted(tool.name for tool in await server.list_tools()) == ["estimate_cost", "get_job", "list_jobs"]
+
+
+async def test_an_unknown_tool_name_in_the_selection_lists_the_known_ones(server: HappyHorseServer) -> None:
+    with pytest.raises(ValueError, match="unknown tool"):
+        select_tools(server, names=["make_coffee"])
+
+
+async def test_tools_list_sends_compact_schemas(server: HappyHorseServer) -> None:
+    tools = {tool.name: tool for tool in await server.list_tools()}
+    seed = tools["generate_video"].input_schema["properties"]["seed"]
+    assert seed["type"] == ["integer", "null"]
+    assert "title" not in seed
