@@ -69,6 +69,7 @@ class ColdStart:
     initialize: list[float] = field(default_factory=list)
     tools_list: list[float] = field(default_factory=list)
     tools_bytes: int = 0
+    model_bytes: int = 0
 
 
 def cold_start_once(entry: ColdStart, data_dir: str) -> None:
@@ -92,9 +93,17 @@ def cold_start_once(entry: ColdStart, data_dir: str) -> None:
     process.stdin.flush()
     listed = process.stdout.readline()
     entry.tools_list.append(time.perf_counter() - started)
-    entry.tools_bytes = len(json.dumps(json.loads(listed)["result"], separators=(",", ":")).encode())
+    result = json.loads(listed)["result"]
+    entry.tools_bytes = len(json.dumps(result, separators=(",", ":")).encode())
+    entry.model_bytes = model_visible_bytes(result["tools"])
     process.kill()
     process.wait()
+
+
+def model_visible_bytes(tools: list[dict[str, object]]) -> int:
+    """What a model reads of tools/list: each tool's name, description and input schema, as compact JSON."""
+    seen = [{"name": t["name"], "description": t.get("description"), "inputSchema": t["inputSchema"]} for t in tools]
+    return sum(len(json.dumps(tool, separators=(",", ":")).encode()) for tool in seen)
 
 
 def cold_starts(runs: int) -> list[ColdStart]:
@@ -260,14 +269,15 @@ def main() -> None:
     )
     print(f"## Cold start (median of {args.runs} fresh processes each, interleaved; spawn to response)\n")
     print(
-        "| server | initialize | first tools/list | vs floor (tools/list) | tools/list bytes |\n|---|---|---|---|---|"
+        "| server | initialize | first tools/list | vs floor (tools/list) | tools/list bytes | model-visible bytes |\n"
+        "|---|---|---|---|---|---|"
     )
     floor_median = statistics.median(floor.tools_list)
     for entry in starts:
         ratio = statistics.median(entry.tools_list) / floor_median
         print(
             f"| {entry.name} | {spread(entry.initialize)} | {spread(entry.tools_list)} | {ratio:.2f}x | "
-            f"{entry.tools_bytes:,} |"
+            f"{entry.tools_bytes:,} | {entry.model_bytes:,} |"
         )
     print(
         f"\n## Completion lag ({args.jobs} jobs)\n\nFrom the fake marking a job complete to the tool result reaching "

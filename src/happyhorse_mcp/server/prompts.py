@@ -1,7 +1,5 @@
 """MCP prompts that teach HappyHorse's conventions: what a good shot prompt holds, character1.., @Image1.."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server import MCPServer

@@ -1,7 +1,5 @@
 """Resources: a job as JSON, a finished job's video as a blob, and the spend report."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Any
 

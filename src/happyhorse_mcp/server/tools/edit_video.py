@@ -1,7 +1,5 @@
 """edit_video: replace or restyle a subject in an existing video, keeping the motion."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server import MCPServer

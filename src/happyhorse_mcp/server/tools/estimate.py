@@ -1,7 +1,5 @@
 """estimate_cost: the price of a job and whether the limits let it run, with no key, no network, no charge."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server import MCPServer

@@ -1,7 +1,5 @@
 """image_to_video: a still image, as the first frame, into a video."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server import MCPServer

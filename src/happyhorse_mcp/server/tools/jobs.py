@@ -1,7 +1,5 @@
 """get_job, cancel_job and list_jobs: reading and steering jobs already started."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server import MCPServer

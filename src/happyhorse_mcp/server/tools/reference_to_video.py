@@ -1,7 +1,5 @@
 """reference_to_video: a video of the subjects of 1-9 reference images, kept consistent."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server import MCPServer

@@ -1,7 +1,5 @@
 """generate_video: text to video."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
