@@ -12,18 +12,30 @@ import contextlib
 import itertools
 import math
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import httpx
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
+from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.fal.queue import RetryPolicy, default_http_client
+from happyhorse_mcp.domain.budget import SpendLimits
+from happyhorse_mcp.domain.catalog import Operation
+from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client
+from happyhorse_mcp.jobs.follow import FollowPolicy
+from happyhorse_mcp.jobs.runner import JobRunner
+from happyhorse_mcp.jobs.spend import SpendGuard
+from happyhorse_mcp.jobs.store import JobStore
 from happyhorse_mcp.server import HappyHorseServer, create_server
 
+from .fakefal import VALID_KEY
+
 NO_BACKOFF = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0)
+FAST_FOLLOW = FollowPolicy(poll_interval=0.01, max_interval=0.02, store_retry=0.01)
 
 # Fakes served in-process, by the URL the server is configured with.
 _IN_PROCESS: dict[str, InProcessTransport] = {}
@@ -141,7 +153,29 @@ def client_factory(url: str) -> Any:
     return lambda: default_http_client(transport)
 
 
+@dataclass
+class Rig:
+    """A job runner on a store, with the fake fal in-process: for tests below the MCP surface."""
+
+    runner: JobRunner
+    store: JobStore
+    fal: FalQueue
+    guard: SpendGuard
+    tg: TaskGroup
+    operation: Operation = Operation.TEXT_TO_VIDEO
+
+
+@asynccontextmanager
+async def runner_rig(fake: Any, store: JobStore, limits: SpendLimits | None = None) -> AsyncIterator[Rig]:
+    async with anyio.create_task_group() as tg:
+        async with default_http_client(InProcessTransport(fake.app, tg)) as http:
+            fal = FalQueue(http, queue_url="http://fal.test", key=SecretStr(VALID_KEY), retry=NO_BACKOFF)
+            guard = SpendGuard(store, limits or SpendLimits(daily_budget_usd=3.0))
+            yield Rig(JobRunner(fal, store, guard, tg, policy=FAST_FOLLOW), store, fal, guard, tg)
+        tg.cancel_scope.cancel()
+
+
 def make_server(settings: Settings) -> HappyHorseServer:
     return create_server(
-        settings, http_client_factory=client_factory(settings.queue_url), retry=NO_BACKOFF, poll_interval=0.01
+        settings, http_client_factory=client_factory(settings.queue_url), retry=NO_BACKOFF, follow=FAST_FOLLOW
     )

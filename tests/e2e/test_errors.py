@@ -16,7 +16,7 @@ from happyhorse_mcp.fal.queue import default_http_client
 from happyhorse_mcp.server import create_server
 
 from ..fakefal import VALID_KEY, FakeFal, Fault
-from ..support import NO_BACKOFF, make_server
+from ..support import FAST_FOLLOW, NO_BACKOFF, make_server
 
 pytestmark = pytest.mark.anyio
 
@@ -168,7 +168,7 @@ async def test_a_submit_that_times_out_after_reaching_fal_is_never_resent(settin
     def lossy_client() -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=_AnswerLost())
 
-    server = create_server(settings, http_client_factory=lossy_client, retry=NO_BACKOFF, poll_interval=0.01)
+    server = create_server(settings, http_client_factory=lossy_client, retry=NO_BACKOFF, follow=FAST_FOLLOW)
     async with Client(server) as client:
         result = await client.call_tool("generate_video", PROMPT)
     assert result.is_error
@@ -216,7 +216,7 @@ async def test_result_reads_are_retried_after_server_errors(client: Client, fake
     assert fake.calls("result") == 3
 
 
-async def test_an_expired_result_is_reported_with_where_to_look(client: Client, fake: FakeFal) -> None:
+async def test_an_expired_result_is_unknown_may_be_billed_with_where_to_look(client: Client, fake: FakeFal) -> None:
     fake.hold = True
     first = await client.call_tool("generate_video", {**PROMPT, "wait_seconds": 0})
     assert first.structured_content is not None
@@ -225,8 +225,9 @@ async def test_an_expired_result_is_reported_with_where_to_look(client: Client, 
     with anyio.fail_after(5):
         final = await client.call_tool("get_job", {"job_id": first.structured_content["job_id"], "wait_seconds": 30})
     assert final.structured_content is not None
-    assert final.structured_content["status"] == "failed"
-    assert final.structured_content["error"]["type"] == "not_found"
+    assert final.structured_content["status"] == "unknown"
+    assert final.structured_content["error"]["type"] == "outcome_unknown"
+    assert "may have been billed" in _text(final)
     assert "fal.ai/dashboard/requests" in _text(final)
     assert final.structured_content["cost_usd"] == 0.42  # the run finished, so fal billed it
 

@@ -37,12 +37,12 @@ REQUIRED = {
 }
 FAKE_VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2048
 
-Route_ = Literal["submit", "status", "stream", "result", "cancel"]
+Route_ = Literal["submit", "status", "stream", "result", "cancel", "download"]
 Outcome = Literal["success", "content_policy", "validation", "infra_error"]
 State = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
 
 
-FaultKind = Literal["http", "reset", "malformed", "early_close", "drop_mid_job"]
+FaultKind = Literal["http", "reset", "malformed", "early_close", "drop_mid_job", "short_body"]
 
 
 @dataclass
@@ -54,6 +54,7 @@ class Fault:
     - drop_mid_job (status stream only): the connection dies after the first real event.
     - malformed: HTTP 200 whose body is not JSON (on the status stream: an event whose data is not JSON).
     - early_close: the status stream ends cleanly, before any event.
+    - short_body (download only): Content-Length promises more than the body holds.
     `accept` (submit only): fal takes, and will bill, the job before the fault is served.
     """
 
@@ -78,6 +79,18 @@ class _Reset:
         raise ConnectionResetError("fake fal: connection reset")
 
 
+class _ShortBody:
+    """An ASGI response whose Content-Length is larger than the body it sends."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"video/mp4"), (b"content-length", str(len(self.body) + 1000).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
 def _served(fault: Fault, media_type: str = "application/json", partial: bytes = b"") -> Any:
     match fault.kind:
         case "reset":
@@ -98,6 +111,7 @@ class FakeJob:
     queue_position: int = 0
     cancelled: bool = False
     expired: bool = False
+    problems: list[dict[str, Any]] = field(default_factory=list)  # a 422 answered at the result
     next_transition: float | None = None
     changed: anyio.Event = field(default_factory=anyio.Event)
 
@@ -110,17 +124,23 @@ class FakeFal:
         run_seconds: float = 0.0,
         hold: bool = False,
         queue_position: int = 0,
+        validate_at: Literal["result", "submit"] = "result",
     ) -> None:
         self.queue_seconds = queue_seconds
         self.run_seconds = run_seconds
         self.hold = hold
+        # Where a 422 (bad input, content policy) comes back: real fal usually takes the job and fails it at the
+        # result; "submit" refuses it up front.
+        self.validate_at = validate_at
         self.initial_queue_position = queue_position
         self.keys = {VALID_KEY}
         self.balance_exhausted = False
         self.jobs: dict[str, FakeJob] = {}
         self.submits: list[FakeJob] = []
         self.outcomes: list[Outcome] = []
-        self.faults: dict[Route_, list[Fault]] = {r: [] for r in ("submit", "status", "stream", "result", "cancel")}
+        self.faults: dict[Route_, list[Fault]] = {
+            r: [] for r in ("submit", "status", "stream", "result", "cancel", "download")
+        }
         self.requests: list[tuple[str, str]] = []
         self.authorizations: list[str] = []
         self.uploads: dict[str, bytes] = {}
@@ -226,13 +246,15 @@ class FakeFal:
             return JSONResponse({"detail": "Invalid JSON"}, status_code=400)
         if fault and not fault.accept:
             return _served(fault)  # type: ignore[no-any-return]
-        if problems := _validate(endpoint_id, arguments):
+        problems = _validate(endpoint_id, arguments)
+        if problems and self.validate_at == "submit":
             return JSONResponse({"detail": problems}, status_code=422)
         job = FakeJob(
             request_id=secrets.token_hex(16),
             endpoint_id=endpoint_id,
             arguments=arguments,
             outcome=self.outcomes.pop(0) if self.outcomes else "success",
+            problems=problems,
             queue_position=self.initial_queue_position,
         )
         if not self.hold:
@@ -326,6 +348,8 @@ class FakeFal:
                 status_code=400,
                 headers={"X-Fal-Error-Type": "request_cancelled"},
             )
+        if job.problems:
+            return JSONResponse({"detail": job.problems}, status_code=422)
         match job.outcome:
             case "content_policy":
                 detail = [
@@ -402,6 +426,12 @@ class FakeFal:
 
     async def _download(self, request: Request) -> Response:
         self.downloads += 1
+        if fault := self._fault("download", request):
+            if fault.kind == "reset":  # the connection dies mid-body
+                return _Reset(self.video_bytes[: len(self.video_bytes) // 2], "video/mp4")  # type: ignore[return-value]
+            if fault.kind == "short_body":
+                return _ShortBody(self.video_bytes)  # type: ignore[return-value]
+            return _served(fault)  # type: ignore[no-any-return]
         if self.download_redirect is not None:
             return Response(status_code=302, headers={"Location": self.download_redirect})
         key = f"{request.path_params['file_id']}/{request.path_params['name']}"

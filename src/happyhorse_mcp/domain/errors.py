@@ -96,6 +96,18 @@ class SubmitUncertainError(HappyHorseError):
     type = "submit_uncertain"
 
 
+class OutcomeUnknownError(HappyHorseError):
+    """fal took the job, but how it ended could not be learned: it may have been billed."""
+
+    type = "outcome_unknown"
+
+
+class StoreError(HappyHorseError):
+    """The job store could not be read or written (a full disk, a damaged file)."""
+
+    type = "store_error"
+
+
 class ProtocolError(HappyHorseError):
     """fal answered with something this server cannot read (malformed JSON, a missing field)."""
 
@@ -133,10 +145,6 @@ class UnknownJobError(HappyHorseError):
             f"No job '{job_id}' on this server. Job ids look like 'hh_0123456789abcdef'; "
             "resources/list shows the jobs this server knows."
         )
-
-
-class ResultExpiredError(JobNotFoundError):
-    """The run finished (and was billed) but fal dropped its result before it was fetched."""
 
 
 class IdempotencyConflictError(HappyHorseError):

@@ -43,6 +43,7 @@ class LocalCopy(BaseModel):
     path: str = Field(description="Where the video was saved on this machine.")
     sha256: str = Field(description="Checksum of the saved file.")
     size: int = Field(description="Bytes.")
+    note: str | None = Field(default=None, description="Set when the video was saved under another name.")
 
 
 class JobError(BaseModel):
@@ -89,8 +90,12 @@ class Job(BaseModel):
     error: JobError | None = None
     cancel_requested: bool = False
     idempotency_key: str | None = None
+    # sha256 of what the caller sent (endpoint and arguments, local paths as named): a retry's identity.
+    fingerprint: str | None = None
     save_path: str | None = None
     local_file: LocalCopy | None = None
+    # (device, inode) of the saved copy as written, so a file swapped in later is never served for it.
+    saved_identity: tuple[int, int] | None = None
     download_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

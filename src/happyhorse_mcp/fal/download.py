@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -23,11 +24,58 @@ MAX_REDIRECTS = 3
 FAL_MEDIA_DOMAIN = "fal.media"
 
 
+def _open_folder(folder: Path) -> int:
+    """A descriptor of the absolute `folder`, reached without following any symbolic link; missing parts are made."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in folder.parts[1:]:
+            try:
+                inner = os.open(part, flags, dir_fd=fd)
+            except FileNotFoundError:
+                os.mkdir(part, 0o755, dir_fd=fd)
+                inner = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except OSError as exc:
+        os.close(fd)
+        raise DownloadError(
+            f"Not saving into {folder}: it is no longer the folder that was checked (a symbolic link or a file "
+            f"stands in its path now: {exc.strerror}). Nothing was written."
+        ) from exc
+    return fd
+
+
+def _create(folder: int, name: str) -> int:
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=folder)
+
+
+def _write_all(fd: int, chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _place(folder: int, partial: str, name: str) -> str:
+    """Link the finished file in as `name`, or `stem (2).mp4` and so on when that exists; never replaces a file."""
+    stem, dot, suffix = name.rpartition(".")
+    for n in range(1, 1000):
+        candidate = name if n == 1 else f"{stem} ({n}){dot}{suffix}"
+        try:
+            os.link(partial, candidate, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        return candidate
+    raise DownloadError(f"No free name for {name} in its folder.")
+
+
 @dataclass(frozen=True)
 class SavedVideo:
     path: Path
     sha256: str
     size: int
+    device: int = 0
+    inode: int = 0
 
 
 class VideoDownloader:
@@ -58,34 +106,55 @@ class VideoDownloader:
             )
 
     async def save(self, url: str, destination: Path) -> SavedVideo:
-        """Stream `url` to a temporary file beside `destination`, then rename it into place."""
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        partial = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.part")
+        """Stream `url` into `destination`'s folder, then give it `destination`'s name, or a free one if that exists.
+
+        Never overwrites a file, and never writes through a symbolic link: the folder is reached one component at a
+        time without following links (missing folders are made), so a folder swapped for a link since the call was
+        checked is refused, and the file is created new (O_EXCL) and linked into place only where no file stands.
+        """
+        folder = await anyio.to_thread.run_sync(_open_folder, destination.parent)
+        partial = f".{destination.name}.{secrets.token_hex(4)}.part"
         try:
-            with anyio.fail_after(self.timeout_seconds):
-                saved = await self._fetch(url, partial)
-            await anyio.to_thread.run_sync(os.replace, partial, destination)
+            fd = await anyio.to_thread.run_sync(_create, folder, partial)
+            try:
+                with anyio.fail_after(self.timeout_seconds):
+                    digest, size = await self._fetch(url, fd)
+                info = os.fstat(fd)
+            finally:
+                os.close(fd)
+            name = await anyio.to_thread.run_sync(_place, folder, partial, destination.name)
         except TimeoutError as exc:
             raise DownloadError(f"Downloading the video took longer than {self.timeout_seconds:.0f} s.") from exc
+        except httpx.HTTPError as exc:
+            raise DownloadError(f"The download from fal's media host broke off ({type(exc).__name__}).") from exc
+        except OSError as exc:
+            raise DownloadError(f"The video could not be written to {destination.parent} ({exc.strerror}).") from exc
         finally:
-            if partial.exists():
-                partial.unlink()
-        return SavedVideo(destination, saved.sha256, saved.size)
+            with contextlib.suppress(OSError):
+                os.unlink(partial, dir_fd=folder)
+            os.close(folder)
+        return SavedVideo(destination.with_name(name), digest, size, info.st_dev, info.st_ino)
 
     async def read(self, url: str) -> bytes:
         """The whole video in memory, for a blob resource; refused above `max_bytes`."""
-        with anyio.fail_after(self.timeout_seconds):
-            async with self._stream(url) as response:
-                body = bytearray()
-                async for chunk in response.aiter_bytes(CHUNK_BYTES):
-                    body.extend(chunk)
-                    if len(body) > self.max_bytes:
-                        raise DownloadError(f"The video is larger than {self.max_bytes} bytes; not read.")
-                return bytes(body)
+        try:
+            with anyio.fail_after(self.timeout_seconds):
+                async with self._stream(url) as response:
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                        body.extend(chunk)
+                        if len(body) > self.max_bytes:
+                            raise DownloadError(f"The video is larger than {self.max_bytes} bytes; not read.")
+                    return bytes(body)
+        except TimeoutError as exc:
+            raise DownloadError(f"Reading the video took longer than {self.timeout_seconds:.0f} s.") from exc
+        except httpx.HTTPError as exc:
+            raise DownloadError(f"Reading the video from fal's media host broke off ({type(exc).__name__}).") from exc
 
-    async def _fetch(self, url: str, partial: Path) -> SavedVideo:
+    async def _fetch(self, url: str, fd: int) -> tuple[str, int]:
         digest, size = hashlib.sha256(), 0
-        async with self._stream(url) as response, await anyio.open_file(partial, "wb") as out:
+        async with self._stream(url) as response:
+            declared = response.headers.get("content-length")  # of the body as sent, before any decoding
             async for chunk in response.aiter_bytes(CHUNK_BYTES):
                 size += len(chunk)
                 if size > self.max_bytes:
@@ -94,8 +163,11 @@ class VideoDownloader:
                         "download stopped."
                     )
                 digest.update(chunk)
-                await out.write(chunk)
-        return SavedVideo(partial, digest.hexdigest(), size)
+                await anyio.to_thread.run_sync(_write_all, fd, chunk)
+            received = response.num_bytes_downloaded
+        if declared is not None and declared.isdigit() and int(declared) != received:
+            raise DownloadError(f"The download was cut short ({received} of {declared} bytes).")
+        return digest.hexdigest(), size
 
     def _stream(self, url: str) -> _Stream:
         return _Stream(self, url)

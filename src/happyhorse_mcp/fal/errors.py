@@ -118,6 +118,17 @@ def error_from_response(response: httpx.Response, *, doing: str) -> HappyHorseEr
             error_type=str(fal_error_type),
             status_code=status,
         )
+    if status >= 500 and isinstance(detail, list) and detail:
+        # A model's own failure passed through with its status: fal's clients see this from the result endpoint.
+        problems = _validation_messages(detail)
+        kind = next((kind for _, _, kind in problems if kind), "model_error")
+        reasons = "; ".join(msg for _, msg, _ in problems)
+        return ModelRunError(
+            f"The job failed on fal's side ({kind}: {reasons}). fal does not bill failed runs; try again, perhaps "
+            "with another prompt or input.",
+            error_type=kind,
+            status_code=status,
+        )
     if status >= 500:
         return UpstreamError(
             f"fal had an internal error (HTTP {status} {where}). fal does not bill 5xx; try again in a minute.",

@@ -1,7 +1,8 @@
 """Jobs followed from submit to result in the background, whether or not a client is still waiting.
 
 A tool call submits through `JobRunner.submit` and then waits with `JobRunner.wait`; the job itself lives in the
-runner's task group, so a client that times out or cancels only stops waiting.
+runner's task group, so a client that times out or cancels only stops waiting. Memory holds only live jobs: a
+finished one is read from the store.
 """
 
 from __future__ import annotations
@@ -21,28 +22,24 @@ from ..domain.errors import (
     DASHBOARD_REQUESTS,
     HappyHorseError,
     IdempotencyConflictError,
-    JobNotFoundError,
-    ProtocolError,
-    RateLimitedError,
-    ResultExpiredError,
+    ModelRunError,
+    OutcomeUnknownError,
+    StoreError,
     SubmitUncertainError,
     UnknownJobError,
-    UpstreamError,
     error_type,
 )
 from ..domain.models import Job, JobError, JobStatus, LocalCopy, utcnow
 from ..domain.pricing import billed_cost
 from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue, QueueStatus
+from .arguments import fingerprint, redact_data_uris
+from .follow import CANCELLED_ERROR_TYPE, Cancelled, FollowPolicy, follow
 from .spend import SpendGuard
 from .store import JobStore
 
 logger = logging.getLogger(__name__)
 
-# Failures worth waiting out while following a job; anything else ends it.
-TRANSIENT = (UpstreamError, RateLimitedError, ProtocolError)
-POLL_INTERVAL_SECONDS = 2.0
-MAX_POLL_INTERVAL_SECONDS = 30.0
 PROGRESS_INTERVAL_SECONDS = 4.0
 
 ProgressFn = Callable[[Job, float], Awaitable[None]]
@@ -62,19 +59,23 @@ class JobRunner:
         *,
         downloader: VideoDownloader | None = None,
         on_status_change: Callable[[Job], Awaitable[None]] | None = None,
-        poll_interval: float = POLL_INTERVAL_SECONDS,
-        max_poll_interval: float = MAX_POLL_INTERVAL_SECONDS,
+        policy: FollowPolicy | None = None,
     ) -> None:
         self._fal = fal
         self._store = store
         self._tg = task_group
-        self.poll_interval = poll_interval
-        self._max_poll_interval = max_poll_interval
+        self.policy = policy or FollowPolicy()
         self._guard = guard
         self._on_status_change = on_status_change
         self._downloader = downloader
         self._live: dict[str, Job] = {}
         self._changed: dict[str, anyio.Event] = {}
+        self._unsaved: dict[str, Job] = {}
+        self._flushing = False
+
+    @property
+    def live_jobs(self) -> int:
+        return len(self._live)
 
     async def submit(
         self,
@@ -83,38 +84,43 @@ class JobRunner:
         arguments: dict[str, Any],
         cost_usd: float,
         *,
+        sent_by_caller: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         max_cost_usd: float | None = None,
         save_to: Path | None = None,
     ) -> Job:
         """Check the budget, record the job, submit it once and follow it in the background.
 
-        Returns once fal has answered the submit, or at once with the earlier job when `idempotency_key` was seen
-        before. The submit runs in the runner's task group, so cancelling the caller cannot cut a submit in half.
+        `arguments` go to fal; `sent_by_caller` (default: the same) are what the call named, local paths and all,
+        and identify a retry with the same `idempotency_key`. Returns once fal has answered the submit, or at once
+        with the earlier job for a known key. The submit runs in the runner's task group, so cancelling the caller
+        cannot cut a submit in half. The record keeps a digest of a data: URI, not its bytes.
         """
         job_id = new_job_id()
         if save_to is not None and save_to.suffix.lower() != ".mp4":
             save_to = save_to / f"{job_id}.mp4"
+        identity = fingerprint(endpoint, sent_by_caller if sent_by_caller is not None else arguments)
         draft = Job(
             job_id=job_id,
             operation=operation,
             endpoint=endpoint,
-            arguments=arguments,
+            arguments=redact_data_uris(arguments),
+            fingerprint=identity,
             cost_usd=cost_usd,
             idempotency_key=idempotency_key,
             save_path=str(save_to) if save_to else None,
         )
         job, created = await self._guard.admit(draft, max_cost_usd=max_cost_usd)
         if not created:
-            if (job.endpoint, job.arguments) != (endpoint, arguments):
+            if job.fingerprint != identity:
                 raise IdempotencyConflictError(idempotency_key or "", job.job_id)
             logger.info("idempotency key matched job %s; not submitting again", job.job_id)
             return self._live.get(job.job_id, job)
-        await self._saved(job)
+        await self._publish(job)
         answered = anyio.Event()
-        self._tg.start_soon(self._run, job.job_id, answered)
+        self._tg.start_soon(self._run, job.job_id, arguments, answered)
         await answered.wait()
-        return self._live[job.job_id]
+        return await self.get(job.job_id)
 
     async def resume(self) -> int:
         """Follow again every job a previous run left unfinished; returns how many."""
@@ -123,13 +129,12 @@ class JobRunner:
             self._live[job.job_id] = job
             self._changed[job.job_id] = anyio.Event()
             if job.request_id is None:
-                await self._update(
+                await self._finish(
                     job.job_id,
-                    status="unknown",
-                    error=JobError(
-                        type=SubmitUncertainError.type,
-                        message="The server stopped while submitting this job, before fal's answer was recorded. "
-                        f"It may have been billed: look for it at {DASHBOARD_REQUESTS}. It was not resubmitted.",
+                    "unknown",
+                    error=SubmitUncertainError(
+                        "The server stopped while submitting this job, before fal's answer was recorded. "
+                        f"It may have been billed: look for it at {DASHBOARD_REQUESTS}. It was not resubmitted."
                     ),
                 )
                 continue
@@ -172,19 +177,17 @@ class JobRunner:
         job = await self.get(job_id)
         if job.finished:
             return job
-        if job.request_id is None:
-            await self._update(job_id, cancel_requested=True)
-            return await self.get(job_id)
-        await self._update(job_id, cancel_requested=True)
-        outcome = await self._fal.cancel(job.endpoint, job.request_id)
-        logger.info("cancel of %s at fal: %s", job_id, outcome)
+        await self._update(job_id, cancel_requested=True)  # a job followed here learns it; fal is told in any case
+        if job.request_id is not None:
+            outcome = await self._fal.cancel(job.endpoint, job.request_id)
+            logger.info("cancel of %s at fal: %s", job_id, outcome)
         return await self.get(job_id)
 
-    async def _run(self, job_id: str, answered: anyio.Event) -> None:
+    async def _run(self, job_id: str, arguments: dict[str, Any], answered: anyio.Event) -> None:
         job = self._live[job_id]
         try:
             try:
-                receipt = await self._fal.submit(job.endpoint, job.arguments)
+                receipt = await self._fal.submit(job.endpoint, arguments)
             except HappyHorseError as exc:
                 await self._finish(job_id, "unknown" if isinstance(exc, SubmitUncertainError) else "failed", error=exc)
                 return
@@ -202,84 +205,59 @@ class JobRunner:
         await self._follow(job_id)
 
     async def _follow(self, job_id: str) -> None:
-        await self._guarded(job_id, self._until_completed(job_id), then=self._fetch_result)
-
-    async def _guarded(
-        self, job_id: str, work: Awaitable[Any], then: Callable[[str], Awaitable[None]] | None = None
-    ) -> None:
-        """Run a step of a background job; a failure ends that job, never the server."""
+        """Follow a submitted job to its end; whatever happens ends that job, never the server."""
         try:
-            await work
-            if then is not None:
-                await then(job_id)
+            outcome = await follow(self._fal, self._live[job_id], self.policy, lambda s: self._apply(job_id, s))
+            if isinstance(outcome, Cancelled):
+                await self._finish(job_id, "cancelled")
+                return
+            await self._update(job_id, output=outcome)  # kept before the download, which may take minutes
+            await self._finish(job_id, "completed", output=outcome, **await self._download(job_id, outcome))
+        except OutcomeUnknownError as exc:
+            await self._finish(job_id, "unknown", error=exc)
         except HappyHorseError as exc:
-            await self._finish(job_id, "failed", error=exc)
+            cancelled = isinstance(exc, ModelRunError) and exc.error_type == CANCELLED_ERROR_TYPE
+            if cancelled or self._live[job_id].cancel_requested:
+                await self._finish(job_id, "cancelled")
+            else:
+                await self._finish(job_id, "failed", error=exc)
         except Exception as exc:  # a bug in one job must not take down the task group
-            logger.exception("job %s failed unexpectedly", job_id)
+            logger.exception("job %s: internal error while following it", job_id)
+            request = self._live[job_id].request_id
             await self._finish(
-                job_id, "failed", error=HappyHorseError(f"Internal error while following the job: {exc!r}")
+                job_id,
+                "unknown",
+                error=OutcomeUnknownError(
+                    f"Internal error while following the job ({type(exc).__name__}; the server's log has details). "
+                    f"It may have been billed: look for request {request} at {DASHBOARD_REQUESTS}."
+                ),
             )
 
-    async def _until_completed(self, job_id: str) -> None:
+    async def _download(self, job_id: str, output: dict[str, Any]) -> dict[str, Any]:
+        """Save the video where the call asked. A failure here is only ever noted: the job stays completed."""
         job = self._live[job_id]
-        assert job.request_id is not None
+        if not job.save_path or self._downloader is None:
+            return {}
+        wanted = Path(job.save_path)
         try:
-            async for status in self._fal.stream_status(job.endpoint, job.request_id):
-                await self._apply(job_id, status)
-                if status.status == "COMPLETED":
-                    return
-            logger.info("status stream for %s ended before completion; polling", job_id)
+            copy = await self._downloader.save(output["video"]["url"], wanted)
         except HappyHorseError as exc:
-            # Whatever broke the stream, the status endpoint decides: polling retries or fails the job.
-            logger.info("status stream for %s failed (%s); polling", job_id, exc.message)
-        interval = self.poll_interval
-        while True:
-            try:
-                status = await self._fal.status(job.endpoint, job.request_id)
-            except TRANSIENT as exc:
-                logger.warning("status of %s unavailable (%s); retrying in %.0f s", job_id, exc.message, interval)
-                await anyio.sleep(interval)
-                interval = min(interval * 2, self._max_poll_interval)
-                continue
-            await self._apply(job_id, status)
-            if status.status == "COMPLETED":
-                return
-            await anyio.sleep(self.poll_interval)
-
-    async def _fetch_result(self, job_id: str) -> None:
-        job = self._live[job_id]
-        assert job.request_id is not None
-        interval = self.poll_interval
-        while True:
-            try:
-                output = await self._fal.result(job.endpoint, job.request_id)
-                break
-            except TRANSIENT as exc:
-                logger.warning("result of %s unavailable (%s); retrying in %.0f s", job_id, exc.message, interval)
-                await anyio.sleep(interval)
-                interval = min(interval * 2, self._max_poll_interval)
-            except JobNotFoundError as exc:
-                raise ResultExpiredError(
-                    "fal no longer has this job's result (it keeps results 1 hour, 6 minutes when large) or does "
-                    f"not know request {job.request_id}. Look for the video at {DASHBOARD_REQUESTS}."
-                ) from exc
-            except HappyHorseError as exc:
-                if job.cancel_requested:
-                    await self._finish(job_id, "cancelled")
-                    return
-                raise exc
-        if not isinstance(output.get("video"), dict) or not output["video"].get("url"):
-            raise ProtocolError(f"fal reported request {job.request_id} complete, but its result has no video URL.")
-        saved: dict[str, Any] = {}
-        if job.save_path and self._downloader is not None:
-            try:
-                copy = await self._downloader.save(output["video"]["url"], Path(job.save_path))
-                saved["local_file"] = LocalCopy(path=str(copy.path), sha256=copy.sha256, size=copy.size)
-            except (HappyHorseError, OSError) as exc:
-                message = exc.message if isinstance(exc, HappyHorseError) else f"{type(exc).__name__}: {exc}"
-                saved["download_error"] = f"The video was not saved to {job.save_path}: {message}"
-                logger.warning("job %s: %s", job_id, saved["download_error"])
-        await self._finish(job_id, "completed", output=output, **saved)
+            note = exc.message
+        except Exception as exc:
+            logger.warning("job %s: download failed", job_id, exc_info=True)
+            note = f"{type(exc).__name__} while downloading"
+        else:
+            renamed = None if copy.path == wanted else f"{wanted.name} already existed, so the video was saved as "
+            local = LocalCopy(
+                path=str(copy.path),
+                sha256=copy.sha256,
+                size=copy.size,
+                note=f"{renamed}{copy.path.name}." if renamed else None,
+            )
+            return {"local_file": local, "saved_identity": (copy.device, copy.inode)}
+        message = f"The video was not saved to {job.save_path}: {note} It is at {output['video']['url']}."
+        logger.warning("job %s: %s", job_id, message)
+        return {"download_error": message}
 
     async def _apply(self, job_id: str, status: QueueStatus) -> None:
         job = self._live[job_id]
@@ -304,21 +282,51 @@ class JobRunner:
         if output is not None:
             changes["output"] = output
             changes["cost_usd"] = billed_cost(SPECS[job.operation], job.cost_usd, job.arguments, output)
-        elif status in ("failed", "cancelled") and not isinstance(error, ResultExpiredError):
+        elif status in ("failed", "cancelled"):
             changes["cost_usd"] = 0.0  # fal bills only runs that produce a result
         await self._update(job_id, **changes)
         logger.info("job %s %s", job_id, status)
+        if job_id not in self._unsaved:  # the store has it: memory keeps only live jobs
+            del self._live[job_id]
+            self._changed.pop(job_id, None)
 
     async def _update(self, job_id: str, **changes: Any) -> None:
+        if job_id not in self._live:  # it ended meanwhile
+            return
         job = self._live[job_id].model_copy(update={**changes, "updated_at": utcnow()})
-        await self._save(job)
+        try:
+            await self._store.put(job)
+        except StoreError as exc:
+            # The job goes on in memory; its state is written again until the store takes it.
+            logger.error("job %s: %s Retrying every %.0f s.", job_id, exc.message, self.policy.store_retry)
+            self._unsaved[job_id] = job
+            if not self._flushing:
+                self._flushing = True
+                self._tg.start_soon(self._flush_unsaved)
+        else:
+            self._unsaved.pop(job_id, None)
+        await self._publish(job)
 
-    async def _save(self, job: Job) -> None:
-        await self._store.put(job)
-        await self._saved(job)
+    async def _flush_unsaved(self) -> None:
+        try:
+            while self._unsaved:
+                await anyio.sleep(self.policy.store_retry)
+                for job_id, job in list(self._unsaved.items()):
+                    try:
+                        await self._store.put(job)
+                    except StoreError:
+                        break
+                    if self._unsaved.get(job_id) is job:
+                        del self._unsaved[job_id]
+                        logger.info("job %s written to the store again", job_id)
+                        if job.finished:
+                            self._live.pop(job_id, None)
+                            self._changed.pop(job_id, None)
+        finally:
+            self._flushing = False
 
-    async def _saved(self, job: Job) -> None:
-        """Publish a job the store now holds: to waiting calls, and to subscribers when its status changed."""
+    async def _publish(self, job: Job) -> None:
+        """Tell waiting calls about the job's new state, and subscribers when its status changed."""
         before = self._live.get(job.job_id)
         self._live[job.job_id] = job
         previous = self._changed.get(job.job_id)

@@ -7,7 +7,7 @@ and admission asks it inside the store's transaction, where the answer is bindin
 from __future__ import annotations
 
 from ..domain.budget import SpendLimits, SpendReport, start_of_day, start_of_month
-from ..domain.errors import BudgetExceededError, Refusal
+from ..domain.errors import BudgetExceededError, Refusal, StoreError
 from ..domain.models import Job
 from .store import Admission, JobStore
 
@@ -36,11 +36,14 @@ class SpendGuard:
     async def admit(self, job: Job, *, max_cost_usd: float | None) -> Admission:
         """Record `job` if the limits allow it, atomically with its idempotency key and today's spend."""
         cost = job.cost_usd or 0.0
-        return await self._store.admit(
-            job,
-            lambda spent: self.limits.refusal(cost, spent_today=spent, max_cost_usd=max_cost_usd),
-            day_start=start_of_day(),
-        )
+        try:
+            return await self._store.admit(
+                job,
+                lambda spent: self.limits.refusal(cost, spent_today=spent, max_cost_usd=max_cost_usd),
+                day_start=start_of_day(),
+            )
+        except StoreError as exc:
+            raise StoreError(f"{exc.message} Nothing was submitted.") from exc
 
     async def report(self) -> SpendReport:
         today = await self.spent_today()

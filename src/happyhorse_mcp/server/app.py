@@ -26,6 +26,7 @@ from mcp.types import Tool as MCPTool
 
 from .. import __version__
 from ..config import Settings
+from ..domain.errors import HappyHorseError
 from ..domain.models import job_uri
 from .notify import ResourceNotifier
 from .prompts import register_prompts
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ..fal.queue import RetryPolicy
+    from ..jobs.follow import FollowPolicy
     from .backend import Backend
 
 logger = logging.getLogger(__name__)
@@ -125,9 +127,9 @@ def create_server(
     *,
     http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
     retry: RetryPolicy | None = None,
-    poll_interval: float | None = None,
+    follow: FollowPolicy | None = None,
 ) -> HappyHorseServer:
-    options = BackendOptions(http_client_factory=http_client_factory, retry=retry, poll_interval=poll_interval)
+    options = BackendOptions(http_client_factory=http_client_factory, retry=retry, follow=follow)
 
     async def start_backend(state: AppState, tg: anyio.abc.TaskGroup, stack: AsyncExitStack) -> None:
         """Open the job store and the fal client, follow unfinished jobs again, then let the tools in."""
@@ -141,11 +143,13 @@ def create_server(
                 on_status_change=lambda job: notifier.updated(job_uri(job.job_id)),
                 options=options,
             )
-        except (OSError, RuntimeError) as exc:  # an unwritable data dir, a store from a newer version
-            logger.error("cannot start the job machinery: %s", exc)
-            state.failed(str(exc))
+            resumed = await backend.runner.resume()
+        except (OSError, RuntimeError, HappyHorseError) as exc:  # an unwritable data dir, a damaged or newer store
+            message = exc.message if isinstance(exc, HappyHorseError) else str(exc)
+            logger.error("cannot start the job machinery: %s", message)
+            state.failed(message)
             return
-        if resumed := await backend.runner.resume():
+        if resumed:
             logger.info("following %d unfinished job(s) from a previous run", resumed)
         state.started(backend)
 

@@ -52,7 +52,7 @@ async def open_backend(
         timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS,
     )
     guard = SpendGuard(store, settings.limits)
-    runner = JobRunner(fal, store, guard, task_group, downloader=downloader, on_status_change=on_status_change)
-    if options.poll_interval is not None:
-        runner.poll_interval = options.poll_interval
+    runner = JobRunner(
+        fal, store, guard, task_group, downloader=downloader, on_status_change=on_status_change, policy=options.follow
+    )
     return Backend(runner=runner, guard=guard, storage=storage, downloader=downloader)

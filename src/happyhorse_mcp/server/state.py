@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
 
     from ..fal.queue import RetryPolicy
+    from ..jobs.follow import FollowPolicy
     from .backend import Backend
 
 
@@ -26,7 +27,7 @@ class BackendOptions:
 
     http_client_factory: Callable[[], httpx.AsyncClient] | None = None
     retry: RetryPolicy | None = None
-    poll_interval: float | None = None
+    follow: FollowPolicy | None = None
 
 
 @dataclass

@@ -127,3 +127,11 @@ def test_any_other_status_quotes_fal_s_detail() -> None:
 def test_retry_after_is_read_in_seconds_and_never_negative(header: str | None, seconds: float | None) -> None:
     headers = {"Retry-After": header} if header is not None else {}
     assert retry_after(httpx.Response(429, headers=headers)) == seconds
+
+
+def test_a_5xx_with_a_detail_list_is_the_model_s_own_failure_not_an_outage() -> None:
+    detail = [{"loc": ["body"], "msg": "The model crashed", "type": "model_error"}]
+    error = mapped(answer(500, {"detail": detail}))
+    assert isinstance(error, ModelRunError)
+    assert error_type(error) == "model_error"
+    assert "The model crashed" in error.message

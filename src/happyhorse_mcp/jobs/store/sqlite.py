@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from ...domain.errors import BudgetExceededError
+from ...domain.errors import BudgetExceededError, StoreError
 from ...domain.models import TERMINAL_STATUSES, Job
 from .base import UNBILLED_STATUSES, Admission, Decide
 
@@ -68,10 +68,19 @@ class SqliteJobStore:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        self._migrate()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._migrate()
+            self._db.execute("SELECT count(*) FROM jobs").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(
+                f"The job store {path} cannot be read ({exc}): it is damaged or not a happyhorse-mcp store. Move it "
+                "aside (the server then starts a new one and the file stays for recovery) or point "
+                "HAPPYHORSE_DATA_DIR elsewhere, then restart the server."
+            ) from exc
 
     def _migrate(self) -> None:
         version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -86,7 +95,13 @@ class SqliteJobStore:
     async def _run(self, fn: Callable[[], T]) -> T:
         def locked() -> T:
             with self._lock:
-                return fn()
+                try:
+                    return fn()
+                except sqlite3.Error as exc:
+                    raise StoreError(
+                        f"The job store {self.path} could not be used ({exc}): the disk may be full or the file "
+                        "damaged. Free some space, or move the file aside and restart the server."
+                    ) from exc
 
         return await anyio.to_thread.run_sync(locked)
 

@@ -1,0 +1,171 @@
+"""Following one job at fal, from its request id to its output: the status stream, polling, the result.
+
+What can go wrong while following is bounded and ends a job honestly. fal finishes and bills a job whatever this
+server sees, so an answer it cannot get or read (a key refused for a while, a state it does not know, a result
+endpoint that keeps failing, a result without a video) ends the job `unknown` (may have been billed), never
+`failed` at no cost. Only fal's own word that the run failed (a COMPLETED status with an error, a model or
+validation error at the result) ends it `failed`, which fal does not bill.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from ..domain.errors import (
+    DASHBOARD_REQUESTS,
+    AccountLockedError,
+    ContentPolicyError,
+    FalValidationError,
+    HappyHorseError,
+    InvalidKeyError,
+    JobNotFoundError,
+    ModelRunError,
+    NoBalanceError,
+    OutcomeUnknownError,
+    ProtocolError,
+    RateLimitedError,
+    UpstreamError,
+)
+from ..domain.models import Job
+from ..fal.queue import FalQueue, QueueStatus
+
+logger = logging.getLogger(__name__)
+
+REFUSED = (InvalidKeyError, NoBalanceError, AccountLockedError)
+OUTAGE = (UpstreamError, RateLimitedError)
+CANCELLED_ERROR_TYPE = "request_cancelled"
+
+
+@dataclass(frozen=True)
+class FollowPolicy:
+    """How patiently a job is followed. Counts are failed reads in a row, each waited out with backoff."""
+
+    poll_interval: float = 2.0
+    max_interval: float = 30.0
+    refused_reads: int = 10  # 401/403 while following: a key rotated or an account lock lifted meanwhile
+    unreadable_reads: int = 10  # answers this server cannot read (an unknown state, malformed JSON)
+    result_reads: int = 10  # the result endpoint failing after COMPLETED
+    store_retry: float = 5.0  # how often a job state the store refused (a full disk) is written again
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """fal cancelled the request before it ran: nothing is billed."""
+
+
+Outcome = dict[str, Any] | Cancelled
+
+
+class _Patience:
+    """Counts failed reads of one kind in a row; past the policy's bound the job's outcome is unknown."""
+
+    def __init__(self, policy: FollowPolicy, job: Job) -> None:
+        self._policy = policy
+        self._job = job
+        self._counts: dict[str, int] = {}
+        self.interval = policy.poll_interval
+
+    async def wait_out(self, exc: HappyHorseError, *, doing: str, result: bool = False) -> None:
+        """Sleep before the next try, or raise when `exc` is not worth waiting out or has happened too often."""
+        if isinstance(exc, REFUSED):
+            kind, bound = "refused", self._policy.refused_reads
+        elif isinstance(exc, ProtocolError):
+            kind, bound = "unreadable", self._policy.unreadable_reads
+        elif isinstance(exc, OUTAGE):
+            kind, bound = "outage", self._policy.result_reads if result else 0
+        else:
+            raise exc
+        count = self._counts[kind] = self._counts.get(kind, 0) + 1
+        if bound and count >= bound:
+            raise OutcomeUnknownError(
+                f"fal kept failing while this server was {doing} ({count} tries: {exc.message}). fal may still "
+                f"finish the job and bill it: look for request {self._job.request_id} at {DASHBOARD_REQUESTS}."
+            ) from exc
+        logger.warning(
+            "job %s: %s failed (%s); retrying in %.1f s", self._job.job_id, doing, exc.message, self.interval
+        )
+        await anyio.sleep(self.interval)
+        self.interval = min(self.interval * 2, self._policy.max_interval)
+
+    def reset(self) -> None:
+        self._counts.clear()
+        self.interval = self._policy.poll_interval
+
+
+async def follow(
+    fal: FalQueue, job: Job, policy: FollowPolicy, on_status: Callable[[QueueStatus], Awaitable[None]]
+) -> Outcome:
+    """fal's output for `job`, or Cancelled. Raises the error that ends the job otherwise."""
+    assert job.request_id is not None
+    completed = await _until_completed(fal, job, policy, on_status)
+    if completed.error_type == CANCELLED_ERROR_TYPE:
+        return Cancelled()
+    return await _result(fal, job, policy, completed)
+
+
+async def _until_completed(
+    fal: FalQueue, job: Job, policy: FollowPolicy, on_status: Callable[[QueueStatus], Awaitable[None]]
+) -> QueueStatus:
+    assert job.request_id is not None
+    try:
+        async for status in fal.stream_status(job.endpoint, job.request_id):
+            await on_status(status)
+            if status.status == "COMPLETED":
+                return status
+        logger.info("status stream for %s ended before completion; polling", job.job_id)
+    except HappyHorseError as exc:
+        # Whatever broke the stream, the status endpoint decides: polling retries or ends the job.
+        logger.info("status stream for %s failed (%s); polling", job.job_id, exc.message)
+    patience = _Patience(policy, job)
+    while True:
+        try:
+            status = await fal.status(job.endpoint, job.request_id)
+        except HappyHorseError as exc:
+            await patience.wait_out(exc, doing="reading the job's status")
+            continue
+        patience.reset()
+        await on_status(status)
+        if status.status == "COMPLETED":
+            return status
+        await anyio.sleep(policy.poll_interval)
+
+
+async def _result(fal: FalQueue, job: Job, policy: FollowPolicy, completed: QueueStatus) -> dict[str, Any]:
+    assert job.request_id is not None
+    patience = _Patience(policy, job)
+    while True:
+        try:
+            output = await fal.result(job.endpoint, job.request_id)
+            break
+        except JobNotFoundError as exc:
+            raise OutcomeUnknownError(
+                "fal no longer has this job's result (it keeps results 1 hour, 6 minutes when large) or does not "
+                f"know request {job.request_id}. It may have been billed: look for the video at {DASHBOARD_REQUESTS}."
+            ) from exc
+        except (ModelRunError, FalValidationError, ContentPolicyError):
+            raise  # fal's word that the run failed: not billed
+        except HappyHorseError as exc:
+            if completed.error:
+                raise _failed_by_status(completed) from exc
+            await patience.wait_out(exc, doing="fetching the job's result", result=True)
+    video = output.get("video")
+    if not isinstance(video, dict) or not video.get("url"):
+        raise OutcomeUnknownError(
+            f"fal reported request {job.request_id} complete, but its result has no video URL. It may have been "
+            f"billed: look for it at {DASHBOARD_REQUESTS}."
+        )
+    return output
+
+
+def _failed_by_status(status: QueueStatus) -> ModelRunError:
+    kind = status.error_type or "model_error"
+    return ModelRunError(
+        f"The job failed on fal's side ({kind}: {status.error}). fal does not bill failed runs; try again, perhaps "
+        "with another prompt or input.",
+        error_type=kind,
+    )

@@ -1,0 +1,148 @@
+"""A job fal billed is never recorded as failed at no cost: how following a job ends under each fault."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from happyhorse_mcp.config import Settings
+
+from ..fakefal import FakeFal, Fault
+from ..support import make_server
+
+pytestmark = pytest.mark.anyio
+
+PROMPT = {"prompt": "a horse in the rain", "duration": 3, "resolution": "720p"}
+BILLED = 0.42
+FAL_REFUSES = Fault(status=403, body=b'{"detail": "User is locked. Reason: Admin lock"}')
+MODEL_ERROR = Fault(
+    status=500,
+    body=json.dumps({"detail": [{"loc": ["body"], "msg": "The model crashed", "type": "model_error"}]}).encode(),
+)
+
+
+def _text(result: Any) -> str:
+    return " ".join(getattr(c, "text", "") for c in result.content)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    made = tmp_path / "videos"
+    made.mkdir()
+    return made
+
+
+@pytest.fixture
+async def saving_client(settings: Settings, folder: Path) -> AsyncIterator[Client]:
+    async with Client(make_server(dataclasses.replace(settings, allowed_dirs=(folder,)))) as client:
+        yield client
+
+
+async def _ends(client: Client, **arguments: Any) -> dict[str, Any]:
+    with anyio.fail_after(10):
+        result = await client.call_tool("generate_video", {**PROMPT, "wait_seconds": 30, **arguments})
+    job: dict[str, Any] | None = result.structured_content
+    assert job is not None, _text(result)
+    return job
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault(kind="reset"), Fault(kind="short_body"), Fault(status=500)], ids=["reset", "short body", "500"]
+)
+async def test_a_download_that_fails_keeps_the_job_completed_with_its_cost_and_video_url(
+    saving_client: Client, fake: FakeFal, folder: Path, fault: Fault
+) -> None:
+    fake.fail_next("download", fault)
+    job = await _ends(saving_client, save_to=str(folder))
+    assert (job["status"], job["cost_usd"]) == ("completed", BILLED)
+    assert job["video"]["url"]
+    assert "was not saved" in job["download_error"]
+    assert job["local_file"] is None
+    assert [p async for p in anyio.Path(folder).iterdir()] == [], "no partial file is left behind"
+
+
+async def test_a_download_redirected_to_a_host_not_allowed_keeps_the_job_completed(
+    saving_client: Client, fake: FakeFal, folder: Path
+) -> None:
+    fake.download_redirect = "https://attacker.example/video.mp4"
+    job = await _ends(saving_client, save_to=str(folder))
+    assert (job["status"], job["cost_usd"]) == ("completed", BILLED)
+    assert "Refusing to download" in job["download_error"]
+
+
+@pytest.mark.parametrize("route", ["status", "stream", "result"])
+async def test_one_refusal_of_the_key_while_following_is_waited_out_and_the_job_completes(
+    client: Client, fake: FakeFal, route: str
+) -> None:
+    if route == "status":
+        fake.fail_next("stream", Fault(kind="early_close"))
+    fake.fail_next(route, Fault(status=401, body=b'{"detail": "Invalid authentication credentials"}'))  # type: ignore[arg-type]
+    job = await _ends(client)
+    assert (job["status"], job["cost_usd"]) == ("completed", BILLED)
+    assert len(fake.submits) == 1
+
+
+async def test_a_refusal_that_persists_while_following_ends_unknown_may_be_billed_never_failed(
+    client: Client, fake: FakeFal
+) -> None:
+    fake.fail_next("result", FAL_REFUSES, times=50)
+    job = await _ends(client)
+    assert (job["status"], job["cost_usd"]) == ("unknown", BILLED)
+    assert job["error"]["type"] == "outcome_unknown"
+    assert job["fal_request_id"] in job["error"]["message"]
+
+
+async def test_a_model_error_returned_as_a_plain_5xx_with_a_detail_list_ends_failed_unbilled_with_fal_s_words(
+    client: Client, fake: FakeFal
+) -> None:
+    fake.fail_next("result", MODEL_ERROR, times=50)
+    job = await _ends(client)
+    assert (job["status"], job["cost_usd"]) == ("failed", 0.0)
+    assert job["error"]["type"] == "model_error"
+    assert "The model crashed" in job["error"]["message"]
+    assert fake.calls("result") <= 3, "a model's own failure is not retried for an hour"
+
+
+async def test_a_completed_status_carrying_an_error_ends_failed_unbilled_without_retrying_the_result(
+    client: Client, fake: FakeFal
+) -> None:
+    fake.outcomes.append("infra_error")  # status COMPLETED with error "Request timed out" / request_timeout
+    fake.fail_next("result", Fault(status=502), times=50)
+    job = await _ends(client)
+    assert (job["status"], job["cost_usd"]) == ("failed", 0.0)
+    assert job["error"]["type"] == "request_timeout"
+    assert "Request timed out" in job["error"]["message"]
+
+
+async def test_a_status_this_server_does_not_know_ends_unknown_after_a_bounded_wait(
+    client: Client, fake: FakeFal
+) -> None:
+    fake.fail_next("stream", Fault(kind="early_close"))
+    fake.fail_next("status", Fault(status=200, body=b'{"status": "PAUSED"}'), times=50)
+    job = await _ends(client)
+    assert (job["status"], job["cost_usd"]) == ("unknown", BILLED)
+    assert fake.calls("status") < 50
+
+
+async def test_a_result_without_a_video_is_unknown_may_be_billed_with_fal_s_request_id(
+    client: Client, fake: FakeFal
+) -> None:
+    fake.fail_next("result", Fault(status=200, body=b'{"seed": 7}'))
+    job = await _ends(client)
+    assert (job["status"], job["cost_usd"]) == ("unknown", BILLED)
+    assert job["fal_request_id"] in job["error"]["message"]
+    assert "may have been billed" in job["error"]["message"]
+
+
+async def test_a_content_policy_refusal_at_the_result_ends_failed_unbilled(client: Client, fake: FakeFal) -> None:
+    fake.outcomes.append("content_policy")
+    job = await _ends(client)
+    assert (job["status"], job["cost_usd"]) == ("failed", 0.0)
+    assert job["error"]["type"] == "content_policy_violation"
