@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ DEFAULT_MAX_DOWNLOAD_MB = 200
 DOWNLOAD_TIMEOUT_SECONDS = 300.0
 
 TRUE = ("1", "true", "yes", "on")
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -128,13 +130,33 @@ def _output_dir(env: Mapping[str, str]) -> Path | None:
     return folder
 
 
+def _checked_secret(name: str, value: str) -> SecretStr:
+    """A key or token goes into an HTTP header: printable ASCII with no spaces, else it could never work (and a
+    curly quote or a line break pasted with it would fail every request). The message never shows the value."""
+    if not _TOKEN_CHARS.fullmatch(value):
+        odd = sorted(
+            {
+                repr(c) if not c.isprintable() or c.isspace() else f"'{c}'"
+                for c in value
+                if not _TOKEN_CHARS.fullmatch(c)
+            }
+        )
+        raise ConfigError(
+            f"{name} holds characters a key never has ({', '.join(odd[:5])}: curly quotes, spaces or a line break "
+            "pasted with it?). Copy it again, plain, from https://fal.ai/dashboard/keys."
+        )
+    return SecretStr(value)
+
+
 def _credentials(env: Mapping[str, str]) -> tuple[SecretStr | None, str | None]:
     """The fal key and the variable it came from."""
     if key := _secret_from(env, "FAL_KEY"):
-        return SecretStr(key), "FAL_KEY" if env.get("FAL_KEY", "").strip() else "FAL_KEY_FILE"
+        source = "FAL_KEY" if env.get("FAL_KEY", "").strip() else "FAL_KEY_FILE"
+        return _checked_secret(source, key), source
     key_id, secret = env.get("FAL_KEY_ID", "").strip(), env.get("FAL_KEY_SECRET", "").strip()
     if key_id and secret:
-        return SecretStr(f"{key_id}:{secret}"), "FAL_KEY_ID+SECRET"
+        _checked_secret("FAL_KEY_ID", key_id)
+        return _checked_secret("FAL_KEY_SECRET", f"{key_id}:{secret}"), "FAL_KEY_ID+SECRET"
     return None, None
 
 
@@ -209,7 +231,9 @@ class Settings:
             ),
             max_download_bytes=int(_usd(env, "HAPPYHORSE_MAX_DOWNLOAD_MB", DEFAULT_MAX_DOWNLOAD_MB) * 1024 * 1024),
             read_only=env.get("HAPPYHORSE_READ_ONLY", "").strip().lower() in TRUE,
-            http_token=SecretStr(token) if (token := _secret_from(env, "HAPPYHORSE_HTTP_TOKEN")) else None,
+            http_token=_checked_secret("HAPPYHORSE_HTTP_TOKEN", token)
+            if (token := _secret_from(env, "HAPPYHORSE_HTTP_TOKEN"))
+            else None,
             allowed_hosts=_list(env, "HAPPYHORSE_ALLOWED_HOSTS"),
             allowed_origins=_list(env, "HAPPYHORSE_ALLOWED_ORIGINS"),
         )

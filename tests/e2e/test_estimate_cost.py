@@ -79,3 +79,10 @@ def test_every_priced_operation_has_an_endpoint_and_every_endpoint_a_price() -> 
 def test_edit_output_is_capped_at_fifteen_seconds_in_the_bill() -> None:
     cost = estimate(SPECS[Operation.VIDEO_EDIT], duration=5, resolution="1080p", version="1.0", source_duration=30)
     assert (cost.input_seconds, cost.output_seconds, cost.usd) == (30, 15, 12.60)
+
+
+async def test_estimate_cost_takes_only_the_source_lengths_edit_video_takes(client: Client) -> None:
+    for seconds in (2, 61):
+        result = await client.call_tool("estimate_cost", {"operation": "video-edit", "source_duration": seconds})
+        assert result.is_error
+        assert "source_duration" in result.content[0].text  # type: ignore[union-attr]

@@ -311,3 +311,35 @@ async def test_the_video_resource_serves_the_bytes_and_refuses_above_the_cap(
         made = await client.call_tool("generate_video", {"prompt": "a horse"})
         with pytest.raises(MCPError, match="larger than 100 bytes"):
             await client.read_resource(made.structured_content["resource_uri"] + "/video")
+
+
+async def test_a_local_source_s_own_length_prices_an_edit_and_a_contradicting_source_duration_is_refused(
+    files_client: Client, fake: FakeFal, allowed: Path
+) -> None:
+    clip = media_factory.video(allowed / "eight.mp4", seconds=8.0)
+    lied = await files_client.call_tool(
+        "edit_video", {"video_url": str(clip), "prompt": "night", "source_duration": 3, "max_cost_usd": 20}
+    )
+    assert lied.is_error
+    assert "lasts 8.0 s" in _text(lied)
+    assert fake.submits == []
+    fake.hold = True
+    priced = await files_client.call_tool(
+        "edit_video", {"video_url": str(clip), "prompt": "night", "max_cost_usd": 5, "wait_seconds": 0}
+    )
+    assert priced.structured_content is not None, _text(priced)
+    assert priced.structured_content["cost_usd"] == 4.48  # (8 + 8) s x USD 0.28, committed against the budget
+
+
+async def test_a_retry_with_the_same_idempotency_key_and_a_local_file_returns_the_first_job(
+    files_client: Client, fake: FakeFal, allowed: Path
+) -> None:
+    picture = media_factory.image(allowed / "still.png")
+    call = {"image_url": str(picture), "duration": 3, "idempotency_key": "still-1"}
+    first = await files_client.call_tool("image_to_video", call)
+    again = await files_client.call_tool("image_to_video", call)
+    assert first.structured_content is not None, _text(first)
+    assert again.structured_content is not None, _text(again)
+    assert again.structured_content["job_id"] == first.structured_content["job_id"]
+    assert len(fake.submits) == 1
+    assert len(fake.upload_headers) == 1

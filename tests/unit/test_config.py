@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,42 @@ def test_download_hosts_are_urls_and_a_bare_name_is_refused() -> None:
     assert Settings.from_env(env).download_hosts == ("https://media.example.com", "http://127.0.0.1:9000")
     with pytest.raises(ConfigError, match="HAPPYHORSE_DOWNLOAD_HOSTS must be an http"):
         Settings.from_env({**BASE, "HAPPYHORSE_DOWNLOAD_HOSTS": "media.example.com"})
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    ["\u201cid:secret\u201d", "id:sec ret", "id:secret\nmore", "id:s\u00e9cret"],
+    ids=["curly", "space", "newline", "accent"],
+)
+def test_a_key_with_characters_no_key_has_is_refused_at_start_naming_the_variable_never_the_value(pasted: str) -> None:
+    with pytest.raises(ConfigError, match="FAL_KEY holds characters a key never has") as refused:
+        Settings.from_env({**BASE, "FAL_KEY": pasted})
+    assert "secret" not in str(refused.value)
+
+
+def test_a_pasted_key_is_trimmed_but_otherwise_kept_exactly() -> None:
+    assert Settings.from_env({**BASE, "FAL_KEY": "  id:secret\n"}).fal_key.get_secret_value() == "id:secret"  # type: ignore[union-attr]
+
+
+def test_a_traceback_in_the_log_never_carries_the_key() -> None:
+    try:
+        raise UnicodeEncodeError("latin-1", "Key id:secret\u201d", 13, 14, "ordinal not in range")
+    except UnicodeEncodeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
+    RedactingFilter(["id:secret"]).filter(record)
+    assert "id:secret" not in logging.Formatter().format(record)
+    assert "[redacted]" in logging.Formatter().format(record)
+
+
+def test_check_with_a_mangled_key_exits_with_the_reason_and_not_the_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from happyhorse_mcp.cli import main
+
+    monkeypatch.setenv("FAL_KEY", "\u201cid:secret\u201d")
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "--offline"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "FAL_KEY holds characters" in err
+    assert "secret" not in err

@@ -47,14 +47,15 @@ def media_values(spec: OperationSpec, arguments: Mapping[str, Any]) -> list[tupl
 
 
 def names_local_path(spec: OperationSpec, arguments: Mapping[str, Any]) -> bool:
-    save_to = arguments.get("save_to")
-    return any(is_local(value) for _, value, _ in media_values(spec, arguments)) or (
-        isinstance(save_to, str) and is_local(save_to)
-    )
+    """Whether the call names a file on this machine (then the client's roots are asked for)."""
+    return arguments.get("save_to") is not None or any(is_local(value) for _, value, _ in media_values(spec, arguments))
 
 
-def plan_media(spec: OperationSpec, arguments: Mapping[str, Any], roots: list[Path]) -> MediaPlan:
-    """Check the call's local files and `save_to` (blocking: run it in a worker thread)."""
+def plan_media(
+    spec: OperationSpec, arguments: Mapping[str, Any], roots: list[Path], base: Path | None = None
+) -> MediaPlan:
+    """Check the call's local files and `save_to` (blocking: run it in a worker thread). `base` is where a relative
+    `save_to` starts: the client's first root."""
     version = arguments.get("version") or spec.default_version
     plan = MediaPlan()
     try:
@@ -62,32 +63,55 @@ def plan_media(spec: OperationSpec, arguments: Mapping[str, Any], roots: list[Pa
             if is_local(value):
                 plan.local[path] = check_local(path, value, roots, media.rule(version))
         if (save_to := arguments.get("save_to")) is not None:
-            plan.save_to = check_destination(save_to, roots)
+            plan.save_to = check_destination(save_to, roots, base)
     except InvalidMediaError as exc:
         raise InvalidMediaError(exc.message + " Nothing was uploaded or submitted.") from exc
     return plan
 
 
-def check_destination(save_to: str, roots: list[Path]) -> Path:
-    """`save_to` names a folder (the video gets the job's id as its name) or an .mp4 file, inside an allowed folder."""
+def check_destination(save_to: str, roots: list[Path], base: Path | None = None) -> Path:
+    """Where `save_to` saves the video: an .mp4 file (new) or a folder (the video gets the job's id as its name),
+    inside an allowed folder. A relative path is taken from `base` (the client's first root); folders that do not
+    exist yet are made at download time, inside the allowed folder. Blocking: run it in a worker thread."""
     if not roots:
         raise InvalidMediaError("save_to: " + NO_ROOTS.format(sep=os.pathsep))
     target = Path(save_to.removeprefix("file://")).expanduser()
     if not target.is_absolute():
-        raise InvalidMediaError(f"save_to: {save_to!r} must be an absolute path.")
-    is_folder = target.is_dir()
-    if not is_folder and target.suffix.lower() != ".mp4":
-        raise InvalidMediaError(f"save_to: {save_to!r} must be an existing folder or a file name ending in .mp4.")
-    folder = target if is_folder else target.parent
+        if base is None:
+            raise InvalidMediaError(
+                f"save_to: {save_to!r} is relative, and this client shares no root to start from; give an absolute "
+                "path inside an allowed folder."
+            )
+        target = base / target
+    if ".." in target.parts:
+        raise InvalidMediaError(f"save_to: {save_to!r} may not contain '..'; name the folder directly.")
+    is_file = target.suffix.lower() == ".mp4"
+    if not is_file and target.exists() and not target.is_dir():
+        raise InvalidMediaError(f"save_to: {save_to!r} must be a folder or a file name ending in .mp4.")
+    folder = target.parent if is_file else target
+    existing, missing = folder, list[str]()
+    while not existing.exists():  # the folders still to make, made at download time
+        missing.insert(0, existing.name)
+        existing = existing.parent
     try:
-        real_folder = folder.resolve(strict=True)
+        real_folder = existing.resolve(strict=True).joinpath(*missing)
     except (OSError, RuntimeError):
-        raise InvalidMediaError(f"save_to: the folder {str(folder)!r} does not exist.") from None
-    if not any(real_folder.is_relative_to(root.resolve()) for root in roots):
-        raise InvalidMediaError(f"save_to: {save_to!r} is outside every allowed folder ({', '.join(map(str, roots))}).")
-    destination = real_folder if is_folder else real_folder / target.name
-    if not is_folder and destination.is_symlink():
+        raise InvalidMediaError(f"save_to: the folder {str(existing)!r} cannot be read.") from None
+    allowed = [root.resolve() for root in roots]
+    if not any(real_folder.is_relative_to(root) for root in allowed):
+        raise InvalidMediaError(
+            f"save_to: {save_to!r} is outside every allowed folder ({', '.join(map(str, allowed))})."
+        )
+    if not is_file:
+        return real_folder
+    destination = real_folder / target.name
+    if destination.is_symlink():
         raise InvalidMediaError(f"save_to: {save_to!r} is a symbolic link; name a new file.")
+    if destination.exists():
+        raise InvalidMediaError(
+            f"save_to: {save_to!r} already exists, and a saved video never replaces a file. Name a new file, or a "
+            "folder (the video is then named after its job)."
+        )
     return destination
 
 

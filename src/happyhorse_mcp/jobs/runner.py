@@ -191,6 +191,17 @@ class JobRunner:
             except HappyHorseError as exc:
                 await self._finish(job_id, "unknown" if isinstance(exc, SubmitUncertainError) else "failed", error=exc)
                 return
+            except Exception as exc:  # a bug must not take the server down; its text may quote a request
+                logger.exception("job %s: internal error while submitting", job_id)
+                await self._finish(
+                    job_id,
+                    "unknown",
+                    error=SubmitUncertainError(
+                        f"Internal error while submitting the job ({type(exc).__name__}; the server's log has "
+                        f"details). It may have reached fal: look for it at {DASHBOARD_REQUESTS} before trying again."
+                    ),
+                )
+                return
             await self._update(
                 job_id, status="queued", request_id=receipt.request_id, queue_position=receipt.queue_position
             )

@@ -1,6 +1,9 @@
 """Resources: a job as JSON, a finished job's video as a blob, and the spend report."""
 
+import os
+import stat
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,6 +21,26 @@ RECENT_JOBS_LISTED = 50
 class NoVideoYetError(JobNotFoundError):
     def __init__(self, job: Job) -> None:
         super().__init__(f"Job {job.job_id} has no video yet (status {job.status}).")
+
+
+def read_saved_copy(path: Path, identity: tuple[int, int], limit: int) -> bytes | None:
+    """The saved copy's bytes if the file at `path` is still the one written for the job (same device and inode,
+    reached without following a link); None when it was moved, replaced or swapped for a link (then fal's URL
+    serves). Refused above `limit`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != tuple(identity) or not stat.S_ISREG(info.st_mode):
+            return None
+        if info.st_size > limit:
+            raise DownloadError(
+                f"The video is {info.st_size} bytes, above the {limit}-byte cap for a resource "
+                f"(HAPPYHORSE_MAX_DOWNLOAD_MB); open {path.as_uri()} instead."
+            )
+        return file.read()
 
 
 def prompt_excerpt(job: Job) -> str:
@@ -43,15 +66,12 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
         if video is None:
             raise NoVideoYetError(job)
         limit = state.settings.max_download_bytes
-        if job.local_file is not None and await anyio.Path(job.local_file.path).is_file():
-            path = anyio.Path(job.local_file.path)
-            size = (await path.stat()).st_size
-            if size > limit:
-                raise DownloadError(
-                    f"The video is {size} bytes, above the {limit}-byte cap for a resource "
-                    f"(HAPPYHORSE_MAX_DOWNLOAD_MB); open {path.as_uri()} instead."
-                )
-            return await path.read_bytes()
+        if job.local_file is not None and job.saved_identity is not None:
+            saved = await anyio.to_thread.run_sync(
+                read_saved_copy, Path(job.local_file.path), job.saved_identity, limit
+            )
+            if saved is not None:
+                return saved
         try:
             return await backend.downloader.read(video.url)
         except HappyHorseError as exc:

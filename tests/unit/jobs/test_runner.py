@@ -115,3 +115,18 @@ async def test_fal_s_422_ends_the_job_failed_unbilled_naming_the_field_at_result
     assert done.error.type == "validation_error"
     assert "duration: Input should be 3..15" in done.error.message
     assert len(fake.submits) == (1 if validate_at == "result" else 0)
+
+
+async def test_an_unexpected_error_while_submitting_keeps_its_text_out_of_the_job_record(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(endpoint: str, arguments: object) -> object:
+        raise UnicodeEncodeError("ascii", "Key id:\u201csecret", 7, 8, "ordinal not in range(128)")
+
+    monkeypatch.setattr(rig.fal, "submit", broken)
+    job = await submit(rig)
+    stored = await rig.runner.get(job.job_id)
+    assert stored.status == "unknown"
+    assert stored.error is not None
+    assert "secret" not in stored.model_dump_json()
+    assert "UnicodeEncodeError" in stored.error.message

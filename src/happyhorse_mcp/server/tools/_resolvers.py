@@ -14,6 +14,7 @@ exactly the arguments its spec has; a spec that needs an argument its tool lacks
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from pydantic import BaseModel, Field
 
 from ...domain.catalog import OperationSpec, check_aspect_ratio
-from ...domain.errors import MissingKeyError, NotConfirmedError
+from ...domain.errors import InvalidArgumentError, MissingKeyError, NotConfirmedError
 from ...domain.models import Job
 from ...domain.pricing import CostEstimate, edit_estimate, estimate
 from ...files.localfiles import MediaPlan, names_local_path, plan_media
@@ -66,6 +67,20 @@ def _resolver(fn: Callable[..., Any], parameters: dict[str, Any], returns: Any) 
     return fn
 
 
+def source_seconds(given: float | None, plan: MediaPlan) -> float | None:
+    """The length that prices an edit: a local source's own, which a `source_duration` may not contradict."""
+    local = plan.source_seconds
+    if local is None:
+        return given
+    if given is not None and math.ceil(given) != math.ceil(local):
+        raise InvalidArgumentError(
+            f"Invalid argument source_duration: {given:g} s was given, but the local video lasts {local:.1f} s, and "
+            "a local file's own length prices the job. Leave source_duration out for a local file. Nothing was "
+            "submitted."
+        )
+    return local
+
+
 def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
     """The resolver a generation tool declares: `ticket: Annotated[Ticket, Resolve(ticket_resolver(SPEC))]`."""
     media_names = {media.name: Any for media in spec.media}
@@ -78,10 +93,10 @@ def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
         return None
 
     async def plan(ctx: Context[Any, Any], listed: Any, **arguments: Any) -> MediaPlan:
-        allowed = list(app_state(ctx).settings.allowed_dirs)
-        if listed is not None:
-            allowed += roots_from_uris(str(root.uri) for root in getattr(listed, "roots", []))
-        return await anyio.to_thread.run_sync(plan_media, spec, arguments, allowed)
+        shared = roots_from_uris(str(root.uri) for root in getattr(listed, "roots", None) or [])
+        allowed = [*app_state(ctx).settings.allowed_dirs, *shared]
+        base = shared[0] if shared else None
+        return await anyio.to_thread.run_sync(plan_media, spec, arguments, allowed, base)
 
     async def quote(plan: MediaPlan, **arguments: Any) -> Quote:
         version = arguments.get("version", spec.default_version)
@@ -89,7 +104,7 @@ def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
             check_aspect_ratio(version, arguments["aspect_ratio"])
         if spec.billing == "source_plus_output":
             # A local source's length is read from the file; a URL's is what the caller says, else the longest.
-            seconds = arguments["source_duration"] or plan.source_seconds
+            seconds = source_seconds(arguments["source_duration"], plan)
             assumption = (
                 "" if seconds else " The source's length was not given, so 60 s was assumed: pass source_duration."
             )

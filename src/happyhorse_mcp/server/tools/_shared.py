@@ -107,13 +107,15 @@ async def submit_and_wait(
     state = app_state(ctx)
     backend = await state.backend()
     sent = fal_arguments(spec, arguments)
-    if ticket.earlier is None:
-        sent = await upload_local_inputs(backend.storage, ticket.plan, sent)
+    # A known idempotency key returns its earlier job: nothing to upload. The caller's own arguments (local paths as
+    # named) identify the call, so a retry is recognised whatever URL fal storage gave the files.
+    uploaded = sent if ticket.earlier is not None else await upload_local_inputs(backend.storage, ticket.plan, sent)
     job = await backend.runner.submit(
         spec.operation,
         ticket.cost.endpoint,
-        sent,
+        uploaded,
         ticket.cost.usd,
+        sent_by_caller=sent,
         idempotency_key=arguments["idempotency_key"],
         max_cost_usd=arguments["max_cost_usd"],
         save_to=ticket.plan.save_to or state.settings.output_dir,

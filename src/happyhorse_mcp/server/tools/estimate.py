@@ -6,7 +6,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from ...domain.catalog import Operation, parse_operation
+from ...domain.catalog import MAX_EDIT_SOURCE_SECONDS, MIN_EDIT_SOURCE_SECONDS, Operation, parse_operation
 from ...domain.pricing import CostBreakdown, estimate
 from ..boundary import tool_errors
 from ..state import app_state
@@ -43,7 +43,10 @@ def register(mcp: MCPServer[Any]) -> None:
         duration: Duration = 5,
         resolution: ResolutionArg = "1080p",
         version: VersionArg = "1.0",
-        source_duration: Annotated[float | None, Field(gt=0, le=3600, description="video-edit only.")] = None,
+        source_duration: Annotated[
+            float | None,
+            Field(ge=MIN_EDIT_SOURCE_SECONDS, le=MAX_EDIT_SOURCE_SECONDS, description="video-edit only."),
+        ] = None,
     ) -> CostReport:
         spec = parse_operation(operation)
         cost = estimate(
