@@ -19,6 +19,9 @@ DEFAULT_REST_URL = "https://rest.fal.ai"
 DEFAULT_CDN_URL = "https://v3.fal.media"
 DEFAULT_MAX_DOWNLOAD_MB = 200
 DOWNLOAD_TIMEOUT_SECONDS = 300.0
+# One bearer token serves every HTTP client, so the session cap is also the cap per token.
+DEFAULT_HTTP_MAX_SESSIONS = 100
+DEFAULT_HTTP_SESSION_IDLE_SECONDS = 600
 
 TRUE = ("1", "true", "yes", "on")
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
@@ -106,6 +109,15 @@ def _usd(env: Mapping[str, str], name: str, default: float) -> float:
     if not usd >= 0 or usd == float("inf"):
         raise ConfigError(f"{name} must be an amount of US dollars such as {default:.2f}, got {value!r}")
     return usd
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number above 0 such as {default}, got {value!r}")
+    return int(value)
 
 
 def _folders(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
@@ -198,6 +210,8 @@ class Settings:
     http_token: SecretStr | None = field(default=None, repr=False)
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    http_max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
+    http_session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
     fal_key_source: str | None = None
     variables_set: tuple[str, ...] = ()
 
@@ -234,6 +248,10 @@ class Settings:
             http_token=_checked_secret("HAPPYHORSE_HTTP_TOKEN", token)
             if (token := _secret_from(env, "HAPPYHORSE_HTTP_TOKEN"))
             else None,
+            http_max_sessions=_count(env, "HAPPYHORSE_HTTP_MAX_SESSIONS", DEFAULT_HTTP_MAX_SESSIONS),
+            http_session_idle_seconds=_count(
+                env, "HAPPYHORSE_HTTP_SESSION_IDLE_SECONDS", DEFAULT_HTTP_SESSION_IDLE_SECONDS
+            ),
             allowed_hosts=_list(env, "HAPPYHORSE_ALLOWED_HOSTS"),
             allowed_origins=_list(env, "HAPPYHORSE_ALLOWED_ORIGINS"),
         )

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
-from .config import Settings
+from .config import DEFAULT_HTTP_MAX_SESSIONS, DEFAULT_HTTP_SESSION_IDLE_SECONDS, Settings
 from .server import HappyHorseServer
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ class HttpOptions:
     stateless: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
+    session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
 
     @classmethod
     def from_settings(cls, settings: Settings, *, host: str, port: int, stateless: bool) -> HttpOptions:
@@ -59,6 +61,8 @@ class HttpOptions:
             stateless=stateless,
             allowed_hosts=settings.allowed_hosts,
             allowed_origins=settings.allowed_origins,
+            max_sessions=settings.http_max_sessions,
+            session_idle_seconds=settings.http_session_idle_seconds,
         )
 
     def security(self) -> TransportSecuritySettings:
@@ -126,6 +130,8 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
         streamable_http_path=MCP_PATH,
         stateless_http=options.stateless,
         transport_security=options.security(),
+        max_sessions=options.max_sessions,
+        session_idle_timeout=options.session_idle_seconds,
         host=options.host,
     )
     if options.token:

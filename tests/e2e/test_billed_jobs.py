@@ -146,3 +146,12 @@ async def test_a_content_policy_refusal_at_the_result_ends_failed_unbilled(clien
     job = await _ends(client)
     assert (job["status"], job["cost_usd"]) == ("failed", 0.0)
     assert job["error"]["type"] == "content_policy_violation"
+
+
+async def test_an_endless_status_event_is_dropped_as_a_broken_stream_and_the_job_completes_by_polling(
+    client: Client, fake: FakeFal
+) -> None:
+    fake.fail_next("stream", Fault(kind="endless_event"))
+    job = await _ends(client)
+    assert (job["status"], job["cost_usd"]) == ("completed", BILLED)
+    assert fake.calls("status") >= 1

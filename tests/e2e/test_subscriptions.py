@@ -74,3 +74,27 @@ async def test_job_ids_complete_for_the_job_resource_template(client: Client) ->
     assert job_id in completed.completion.values
     none = await client.complete(ref, {"name": "job_id", "value": "zz"})
     assert none.completion.values == []
+
+
+async def test_only_resources_that_exist_can_be_subscribed_to(server: HappyHorseServer) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    async with Client(server, mode="legacy") as client:
+        for made_up in ("happyhorse://jobs/hh_0000000000000000", "file:///etc/shadow", "happyhorse://nothing"):
+            with pytest.warns(MCPDeprecationWarning), pytest.raises(MCPError, match="No resource"):
+                await client.session.subscribe_resource(made_up)
+    assert server.notifier is not None
+    assert server.notifier.subscriptions == 0
+
+
+async def test_a_connection_s_subscriptions_go_when_it_closes(server: HappyHorseServer, fake: FakeFal) -> None:
+    assert server.notifier is not None
+    async with Client(server, mode="legacy") as client:
+        started = await client.call_tool("generate_video", {"prompt": "a horse", "wait_seconds": 0})
+        assert started.structured_content is not None
+        with pytest.warns(MCPDeprecationWarning):
+            await client.session.subscribe_resource(started.structured_content["resource_uri"])
+        with pytest.warns(MCPDeprecationWarning):
+            await client.session.subscribe_resource("happyhorse://spend")
+        assert server.notifier.subscriptions == 2
+    assert server.notifier.subscriptions == 0

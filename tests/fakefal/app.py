@@ -42,7 +42,7 @@ Outcome = Literal["success", "content_policy", "validation", "infra_error"]
 State = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
 
 
-FaultKind = Literal["http", "reset", "malformed", "early_close", "drop_mid_job", "short_body"]
+FaultKind = Literal["http", "reset", "malformed", "early_close", "drop_mid_job", "short_body", "endless_event"]
 
 
 @dataclass
@@ -55,6 +55,7 @@ class Fault:
     - malformed: HTTP 200 whose body is not JSON (on the status stream: an event whose data is not JSON).
     - early_close: the status stream ends cleanly, before any event.
     - short_body (download only): Content-Length promises more than the body holds.
+    - endless_event (status stream only): one event's data grows without end (here, 8 MB with no line break).
     `accept` (submit only): fal takes, and will bill, the job before the fault is served.
     """
 
@@ -308,6 +309,14 @@ class FakeFal:
                     return Response(b"data: {not json\n\n", media_type="text/event-stream")
                 case "early_close":
                     return Response(b"", media_type="text/event-stream")
+                case "endless_event":
+
+                    async def endless() -> AsyncIterator[bytes]:
+                        yield b"data: "
+                        for _ in range(128):
+                            yield b"x" * 65536
+
+                    return StreamingResponse(endless(), media_type="text/event-stream")
 
         async def events() -> AsyncIterator[bytes]:
             last: str | None = None

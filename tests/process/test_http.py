@@ -200,3 +200,28 @@ def test_the_key_is_never_an_option() -> None:
 
     options = {opt for action in build_parser()._actions for opt in action.option_strings}
     assert not [opt for opt in options if "key" in opt.lower() or "token" in opt.lower()]
+
+
+async def test_sessions_past_the_cap_are_refused_and_room_returns_when_they_close(settings: Settings) -> None:
+    async with http_server(settings, max_sessions=2, session_idle_seconds=90) as (url, _):
+        async with (
+            _client(url),
+            _client(url),
+            httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}", **ACCEPT}) as http,
+        ):
+            refused = await http.post(f"{url}/mcp", json=INIT)
+        assert refused.status_code == 503
+        async with _client(url) as client:  # room again once the first two closed
+            assert (await client.call_tool("estimate_cost", {"operation": "text-to-video"})).structured_content
+
+
+def test_http_options_carry_the_session_limits_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "HAPPYHORSE_HTTP_MAX_SESSIONS": "7",
+            "HAPPYHORSE_HTTP_SESSION_IDLE_SECONDS": "120",
+            "HAPPYHORSE_DATA_DIR": "/tmp/x",
+        }
+    )
+    options = HttpOptions.from_settings(settings, host="127.0.0.1", port=1, stateless=False)
+    assert (options.max_sessions, options.session_idle_seconds) == (7, 120)

@@ -15,7 +15,6 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 import httpx
-from httpx_sse import SSEError, aconnect_sse
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..domain.errors import (
@@ -26,6 +25,7 @@ from ..domain.errors import (
     UpstreamError,
 )
 from .errors import error_from_response, retry_after
+from .sse import data_events
 
 logger = logging.getLogger(__name__)
 
@@ -160,20 +160,17 @@ class FalQueue:
         url = self._request_url(endpoint_id, request_id, "/status/stream")
         timeout = httpx.Timeout(STREAM_READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
         try:
-            async with aconnect_sse(
-                self._http, "GET", url, params={"logs": "1"}, headers=self._headers(), timeout=timeout
-            ) as source:
-                if not source.response.is_success:
-                    await source.response.aread()
-                    raise error_from_response(source.response, doing=f"streaming the status of {request_id}")
-                async for event in source.aiter_sse():
-                    if event.data:
-                        try:
-                            yield QueueStatus.model_validate_json(event.data)
-                        except ValidationError as exc:
-                            raise ProtocolError(f"fal's status stream sent an unreadable event: {exc}") from exc
-        except SSEError as exc:
-            raise ProtocolError(f"fal's status stream is not an event stream: {exc}") from exc
+            async with self._http.stream(
+                "GET", url, params={"logs": "1"}, headers=self._headers(), timeout=timeout
+            ) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise error_from_response(response, doing=f"streaming the status of {request_id}")
+                async for data in data_events(response):
+                    try:
+                        yield QueueStatus.model_validate_json(data)
+                    except ValidationError as exc:
+                        raise ProtocolError(f"fal's status stream sent an unreadable event: {exc}") from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(f"fal's status stream failed ({type(exc).__name__}).") from exc
 

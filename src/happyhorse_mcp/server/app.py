@@ -27,10 +27,10 @@ from mcp.types import Tool as MCPTool
 from .. import __version__
 from ..config import Settings
 from ..domain.errors import HappyHorseError
-from ..domain.models import job_uri
+from ..domain.models import JOB_URI_PREFIX, job_uri
 from .notify import ResourceNotifier
 from .prompts import register_prompts
-from .resources import RECENT_JOBS_LISTED, prompt_excerpt, register_resources
+from .resources import RECENT_JOBS_LISTED, SPEND_URI, prompt_excerpt, register_resources
 from .schema import compact
 from .state import AppState, BackendOptions
 from .tools import register_tools
@@ -61,6 +61,7 @@ class HappyHorseServer(MCPServer[AppState]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.tool_hints: dict[str, ToolAnnotations | None] = {}
         self.state: AppState | None = None
+        self.notifier: ResourceNotifier | None = None
         super().__init__(*args, **kwargs)
 
     def add_tool(  # type: ignore[override]  # the same parameters, passed on as they are
@@ -165,7 +166,19 @@ def create_server(
                 mcp.state = None
                 tg.cancel_scope.cancel()
 
-    notifier = ResourceNotifier()
+    async def exists(uri: str) -> bool:
+        """Whether `uri` names a resource this server has: what a client may subscribe to."""
+        if uri == SPEND_URI:
+            return True
+        if not uri.startswith(JOB_URI_PREFIX) or mcp.state is None:
+            return False
+        try:
+            await (await mcp.state.backend()).runner.get(uri.removeprefix(JOB_URI_PREFIX).removesuffix("/video"))
+        except HappyHorseError:
+            return False
+        return True
+
+    notifier = ResourceNotifier(exists)
     mcp = HappyHorseServer(
         "happyhorse-mcp",
         title="HappyHorse video",
@@ -174,6 +187,7 @@ def create_server(
         lifespan=lifespan,
         subscriptions=notifier.bus,
     )
+    mcp.notifier = notifier
     serve_lowlevel_methods(mcp, notifier)
 
     @mcp.completion()  # type: ignore[no-untyped-call, untyped-decorator]

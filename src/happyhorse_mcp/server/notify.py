@@ -1,46 +1,70 @@
 """Tell subscribed clients when a job changes state, on both protocol eras.
 
 2025-11-25 clients subscribe per URI with `resources/subscribe` and get `notifications/resources/updated` on their
-session; 2026-07-28 clients open `subscriptions/listen`, fed from the SDK's subscription bus.
+session; 2026-07-28 clients open `subscriptions/listen`, fed from the SDK's subscription bus. Only resources that
+exist can be subscribed to, a connection holds a bounded number of subscriptions, and a connection's subscriptions
+go when it closes (a callback on its exit stack), however it ends.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
+from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
-from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 logger = logging.getLogger(__name__)
 
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
+
+
+def _connection_of(session: ServerSession) -> Connection:
+    # The SDK gives low-level handlers a per-request session proxy, with no public way to the connection it
+    # belongs to; subscriptions must live as long as the connection. tests/unit/server/test_app.py checks this.
+    connection: Connection = session._connection
+    return connection
+
 
 class ResourceNotifier:
-    def __init__(self) -> None:
+    def __init__(self, exists: Callable[[str], Awaitable[bool]]) -> None:
         self.bus = InMemorySubscriptionBus()
-        self._sessions: dict[str, list[ServerSession]] = {}
+        self._exists = exists
+        self._connections: dict[Connection, set[str]] = {}
 
     async def subscribe(self, ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
-        subscribers = self._sessions.setdefault(str(params.uri), [])
-        if ctx.session not in subscribers:
-            subscribers.append(ctx.session)
+        uri = str(params.uri)
+        if not await self._exists(uri):
+            raise MCPError(INVALID_PARAMS, f"No resource {uri} to subscribe to; resources/list shows what exists.")
+        connection = _connection_of(ctx.session)
+        if connection not in self._connections:
+            self._connections[connection] = set()
+            connection.exit_stack.callback(self._connections.pop, connection, None)
+        uris = self._connections[connection]
+        if uri not in uris and len(uris) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+            raise MCPError(
+                INVALID_PARAMS,
+                f"This connection already follows {MAX_SUBSCRIPTIONS_PER_CONNECTION} resources; unsubscribe from some "
+                "first.",
+            )
+        uris.add(uri)
         return EmptyResult()
 
     async def unsubscribe(self, ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams) -> EmptyResult:
-        subscribers = self._sessions.get(str(params.uri), [])
-        if ctx.session in subscribers:
-            subscribers.remove(ctx.session)
+        self._connections.get(_connection_of(ctx.session), set()).discard(str(params.uri))
         return EmptyResult()
+
+    @property
+    def subscriptions(self) -> int:
+        return sum(len(uris) for uris in self._connections.values())
 
     async def updated(self, uri: str) -> None:
         await self.bus.publish(ResourceUpdated(uri=uri))
-        for session in list(self._sessions.get(uri, [])):
-            try:
-                await session.send_resource_updated(uri)
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                # The client went away: forget it rather than fail the job that changed.
-                self._sessions[uri].remove(session)
-                logger.debug("dropped a closed subscriber of %s", uri)
+        for connection, uris in list(self._connections.items()):
+            if uri in uris:  # best effort: a connection whose stream is gone drops the notification
+                await connection.notify("notifications/resources/updated", {"uri": uri})

@@ -16,6 +16,7 @@ from .boundary import resource_errors
 from .state import AppState, app_state
 
 RECENT_JOBS_LISTED = 50
+SPEND_URI = "happyhorse://spend"
 
 
 class NoVideoYetError(JobNotFoundError):
@@ -78,7 +79,7 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
             raise DownloadError(exc.message + f" The video is at {video.url}.") from exc
 
     @mcp.resource(
-        "happyhorse://spend",
+        SPEND_URI,
         name="spend",
         title="HappyHorse spend",
         description="Spend today (UTC), this month and in total, and the limits in force, as JSON.",
