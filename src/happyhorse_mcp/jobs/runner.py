@@ -112,7 +112,10 @@ class JobRunner:
         )
         job, created = await self._guard.admit(draft, max_cost_usd=max_cost_usd)
         if not created:
-            if job.fingerprint != identity:
+            # Records from before fingerprints compare their stored arguments.
+            earlier = (job.endpoint, job.arguments)
+            same = job.fingerprint == identity if job.fingerprint else earlier == (endpoint, draft.arguments)
+            if not same:
                 raise IdempotencyConflictError(idempotency_key or "", job.job_id)
             logger.info("idempotency key matched job %s; not submitting again", job.job_id)
             return self._live.get(job.job_id, job)

@@ -130,3 +130,27 @@ async def test_an_unexpected_error_while_submitting_keeps_its_text_out_of_the_jo
     assert stored.error is not None
     assert "secret" not in stored.model_dump_json()
     assert "UnicodeEncodeError" in stored.error.message
+
+
+async def test_a_data_uri_reaches_fal_whole_but_the_record_keeps_only_its_digest_and_size(
+    rig: Rig, fake: FakeFal
+) -> None:
+    payload = "A" * 300_000
+    image = f"data:image/png;base64,{payload}"
+    job = await rig.runner.submit(
+        Operation.IMAGE_TO_VIDEO, "alibaba/happy-horse/image-to-video", {"image_url": image}, 1.4
+    )
+    assert fake.submits[0].arguments["image_url"] == image
+    stored = store_of(rig).jobs[job.job_id]
+    assert payload not in stored.model_dump_json()
+    assert stored.arguments["image_url"].startswith("data:image/png;base64;sha256=")
+    assert stored.arguments["image_url"].endswith(f";bytes={len(payload)}")
+
+
+async def test_finished_jobs_leave_memory_and_are_read_from_the_store(rig: Rig) -> None:
+    jobs = [await submit(rig, prompt=f"foal {n}", cost=0.1) for n in range(5)]
+    with anyio.fail_after(5):
+        for job in jobs:
+            assert (await rig.runner.wait(job.job_id, 30)).status == "completed"
+    assert rig.runner.live_jobs == 0
+    assert (await rig.runner.get(jobs[0].job_id)).video is not None
