@@ -155,3 +155,13 @@ async def test_an_endless_status_event_is_dropped_as_a_broken_stream_and_the_job
     job = await _ends(client)
     assert (job["status"], job["cost_usd"]) == ("completed", BILLED)
     assert fake.calls("status") >= 1
+
+
+async def test_a_request_fal_no_longer_knows_while_following_ends_unknown_not_failed(
+    client: Client, fake: FakeFal
+) -> None:
+    fake.fail_next("stream", Fault(kind="early_close"))
+    fake.fail_next("status", Fault(status=404, body=b'{"detail": "Request not found"}'))
+    job = await _ends(client)
+    assert (job["status"], job["cost_usd"]) == ("unknown", BILLED)
+    assert "no longer knows" in job["error"]["message"]

@@ -78,6 +78,11 @@ class _Patience:
             kind, bound = "unreadable", self._policy.unreadable_reads
         elif isinstance(exc, OUTAGE):
             kind, bound = "outage", self._policy.result_reads if result else 0
+        elif isinstance(exc, JobNotFoundError):
+            raise OutcomeUnknownError(
+                f"fal no longer knows request {self._job.request_id} (it keeps requests about an hour). It may have "
+                f"finished and been billed: look for it at {DASHBOARD_REQUESTS}."
+            ) from exc
         else:
             raise exc
         count = self._counts[kind] = self._counts.get(kind, 0) + 1
