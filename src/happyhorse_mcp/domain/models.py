@@ -100,6 +100,8 @@ class Job(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    # Raised by one on every write: a write made from an older version is refused, so none is lost.
+    version: int = 0
 
     @property
     def finished(self) -> bool:

@@ -14,6 +14,7 @@ from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job, utcnow
 from happyhorse_mcp.jobs.store import JobStore
+from happyhorse_mcp.jobs.store.base import Lease
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.jobs.store.sqlite import SqliteJobStore
 
@@ -122,3 +123,54 @@ async def test_a_put_replaces_the_record(store: JobStore) -> None:
     assert stored is not None
     assert (stored.status, stored.cost_usd) == ("completed", 0.7)
     assert await store.spend_since(None) == 0.7
+
+
+MINE = Lease("process-a", 60.0)
+THEIRS = Lease("process-b", 60.0)
+
+
+async def test_a_write_from_an_older_version_is_refused_so_none_is_lost(store: JobStore) -> None:
+    await store.put(job("hh_1"))
+    read_by_a = await store.get("hh_1")
+    read_by_b = await store.get("hh_1")
+    assert read_by_a is not None
+    assert read_by_b is not None
+    written = await store.update(read_by_a.model_copy(update={"cancel_requested": True}))
+    assert written is not None
+    assert written.version == read_by_a.version + 1
+    assert await store.update(read_by_b.model_copy(update={"status": "running"})) is None
+    stored = await store.get("hh_1")
+    assert stored is not None
+    assert (stored.cancel_requested, stored.status, stored.version) == (True, "submitting", written.version)
+
+
+async def test_only_the_lease_holder_may_write_as_the_follower(store: JobStore) -> None:
+    admitted, _ = await store.admit(
+        job("hh_1"),
+        within_budget(1.4),
+        day_start=start_of_day(),
+        lease=MINE,  # type: ignore[arg-type]
+    )
+    assert await store.update(admitted.model_copy(update={"status": "queued"}), holder=THEIRS.holder) is None
+    written = await store.update(admitted.model_copy(update={"status": "queued"}), holder=MINE.holder)
+    assert written is not None
+    assert not await store.claim("hh_1", THEIRS), "a live lease is not taken over"
+    assert await store.claim("hh_1", MINE), "its holder keeps it"
+
+
+async def test_an_expired_lease_is_claimable_and_a_finished_job_releases_its_lease(store: JobStore) -> None:
+    short = Lease("gone", -1.0)  # expired the moment it was taken
+    admitted, _ = await store.admit(
+        job("hh_1"),
+        within_budget(1.4),
+        day_start=start_of_day(),
+        lease=short,  # type: ignore[arg-type]
+    )
+    await store.admit(job("hh_2"), within_budget(0.1), day_start=start_of_day(), lease=MINE)  # type: ignore[arg-type]
+    assert [j.job_id for j in await store.claimable()] == ["hh_1"]
+    assert await store.claim("hh_1", THEIRS)
+    assert await store.renew(THEIRS, ["hh_1", "hh_2"]) == {"hh_1"}
+    finished = await store.update(admitted.model_copy(update={"status": "completed"}), holder=THEIRS.holder)
+    assert finished is not None
+    assert await store.claimable() == []
+    assert not await store.claim("hh_1", MINE), "a finished job is never followed again"

@@ -25,13 +25,41 @@ class Admission(NamedTuple):
     created: bool  # False: the idempotency key was known, and `job` is the earlier job
 
 
+class Lease(NamedTuple):
+    """Who follows a job, and for how long without renewing: one follower per job across processes."""
+
+    holder: str
+    seconds: float
+
+
 class JobStore(Protocol):
-    async def admit(self, job: Job, decide: Decide, *, day_start: datetime) -> Admission:
+    async def admit(self, job: Job, decide: Decide, *, day_start: datetime, lease: Lease | None = None) -> Admission:
         """Return the job already recorded under `job.idempotency_key`, or, when `decide` allows it given the spend
-        since `day_start`, insert `job`; all as one atomic step. Raises BudgetExceededError on a refusal."""
+        since `day_start`, insert `job` (its lease held by `lease`); all as one atomic step. Raises
+        BudgetExceededError on a refusal."""
         ...
 
-    async def put(self, job: Job) -> None: ...
+    async def put(self, job: Job) -> None:
+        """Write `job` whatever is stored (tests and tools; the runner uses `update`)."""
+        ...
+
+    async def update(self, job: Job, *, holder: str | None = None) -> Job | None:
+        """Write `job` if the stored version is still `job.version` and, with `holder`, its lease is still
+        `holder`'s; returns it at the next version, or None when someone else wrote first or the lease was lost. A
+        finished job's lease is released."""
+        ...
+
+    async def claim(self, job_id: str, lease: Lease) -> bool:
+        """Take (or keep) the job's lease if it is free, expired or already `lease.holder`'s."""
+        ...
+
+    async def renew(self, lease: Lease, job_ids: list[str]) -> set[str]:
+        """Extend the holder's leases on these jobs; returns the ids whose lease it still holds."""
+        ...
+
+    async def claimable(self) -> list[Job]:
+        """Unfinished jobs whose lease is free or expired (their follower is gone), oldest first."""
+        ...
 
     async def get(self, job_id: str) -> Job | None: ...
 

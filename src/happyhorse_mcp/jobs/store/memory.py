@@ -2,28 +2,64 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from ...domain.errors import BudgetExceededError
 from ...domain.models import TERMINAL_STATUSES, Job
-from .base import UNBILLED_STATUSES, Admission, Decide
+from .base import UNBILLED_STATUSES, Admission, Decide, Lease
 
 
 class MemoryJobStore:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
+        self.leases: dict[str, tuple[str, float]] = {}  # job id: (holder, expires at, time.time())
 
-    async def admit(self, job: Job, decide: Decide, *, day_start: datetime) -> Admission:
+    async def admit(self, job: Job, decide: Decide, *, day_start: datetime, lease: Lease | None = None) -> Admission:
         # No await between the look-ups and the insert: atomic on the event loop.
         if job.idempotency_key is not None and (earlier := self._by_key(job.idempotency_key)) is not None:
             return Admission(earlier, created=False)
         if (refusal := decide(self._spend_since(day_start))) is not None:
             raise BudgetExceededError(refusal)
         self.jobs[job.job_id] = job
+        if lease is not None:
+            self.leases[job.job_id] = (lease.holder, time.time() + lease.seconds)
         return Admission(job, created=True)
 
     async def put(self, job: Job) -> None:
         self.jobs[job.job_id] = job
+
+    async def update(self, job: Job, *, holder: str | None = None) -> Job | None:
+        stored = self.jobs.get(job.job_id)
+        if stored is None or stored.version != job.version:
+            return None
+        if holder is not None and self.leases.get(job.job_id, ("", 0.0))[0] != holder:
+            return None
+        written = job.model_copy(update={"version": job.version + 1})
+        self.jobs[job.job_id] = written
+        if written.finished:
+            self.leases.pop(job.job_id, None)
+        return written
+
+    async def claim(self, job_id: str, lease: Lease) -> bool:
+        job = self.jobs.get(job_id)
+        holder, expires = self.leases.get(job_id, (None, 0.0))
+        if job is None or job.finished or (holder not in (None, lease.holder) and expires >= time.time()):
+            return False
+        self.leases[job_id] = (lease.holder, time.time() + lease.seconds)
+        return True
+
+    async def renew(self, lease: Lease, job_ids: list[str]) -> set[str]:
+        held = {job_id for job_id in job_ids if self.leases.get(job_id, ("", 0.0))[0] == lease.holder}
+        for job_id in held:
+            self.leases[job_id] = (lease.holder, time.time() + lease.seconds)
+        return held
+
+    async def claimable(self) -> list[Job]:
+        now = time.time()
+        return [
+            job for job in await self.unfinished() if job.job_id not in self.leases or self.leases[job.job_id][1] < now
+        ]
 
     async def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)

@@ -1,13 +1,15 @@
 """Job records on disk: one SQLite file under the data dir, every call run off the event loop.
 
 Admission runs in one `BEGIN IMMEDIATE` transaction, which holds SQLite's write lock from the idempotency look-up to
-the insert: two processes on one data dir cannot both spend the last of the budget.
+the insert: two processes on one data dir cannot both spend the last of the budget. Every other write is a
+conditional update on the job's version (and its follower's lease), so no write is lost to another process.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -17,11 +19,11 @@ import anyio.to_thread
 
 from ...domain.errors import BudgetExceededError, StoreError
 from ...domain.models import TERMINAL_STATUSES, Job
-from .base import UNBILLED_STATUSES, Admission, Decide
+from .base import UNBILLED_STATUSES, Admission, Decide, Lease
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE jobs (
@@ -39,18 +41,24 @@ _MIGRATIONS: dict[int, str] = {
         ALTER TABLE jobs ADD COLUMN cost_usd REAL;
         CREATE UNIQUE INDEX jobs_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
     """,
+    3: """
+        ALTER TABLE jobs ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN lease_holder TEXT;
+        ALTER TABLE jobs ADD COLUMN lease_expires REAL;
+    """,
 }
 # How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 10_000
 _UNBILLED_MARKS = ",".join("?" * len(UNBILLED_STATUSES))
 _SPEND_SQL = f"SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE created_at >= ? AND status NOT IN ({_UNBILLED_MARKS})"  # noqa: S608
 _INSERT_SQL = (
-    "INSERT INTO jobs (job_id, status, created_at, updated_at, record, idempotency_key, cost_usd) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO jobs (job_id, status, created_at, updated_at, record, idempotency_key, cost_usd, version, "
+    "lease_holder, lease_expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_UNFINISHED = f"status NOT IN ({','.join(repr(s) for s in sorted(TERMINAL_STATUSES))})"
 
 
-def _row(job: Job) -> tuple[object, ...]:
+def _row(job: Job, lease: Lease | None = None) -> tuple[object, ...]:
     return (
         job.job_id,
         job.status,
@@ -59,6 +67,9 @@ def _row(job: Job) -> tuple[object, ...]:
         job.model_dump_json(),
         job.idempotency_key,
         job.cost_usd,
+        job.version,
+        lease.holder if lease else None,
+        time.time() + lease.seconds if lease else None,
     )
 
 
@@ -105,11 +116,11 @@ class SqliteJobStore:
 
         return await anyio.to_thread.run_sync(locked)
 
-    async def admit(self, job: Job, decide: Decide, *, day_start: datetime) -> Admission:
+    async def admit(self, job: Job, decide: Decide, *, day_start: datetime, lease: Lease | None = None) -> Admission:
         def transaction() -> Admission:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                admission = self._admit(job, decide, day_start)
+                admission = self._admit(job, decide, day_start, lease)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -118,7 +129,7 @@ class SqliteJobStore:
 
         return await self._run(transaction)
 
-    def _admit(self, job: Job, decide: Decide, day_start: datetime) -> Admission:
+    def _admit(self, job: Job, decide: Decide, day_start: datetime, lease: Lease | None) -> Admission:
         if job.idempotency_key is not None:
             row = self._db.execute(
                 "SELECT record FROM jobs WHERE idempotency_key = ?", (job.idempotency_key,)
@@ -128,17 +139,79 @@ class SqliteJobStore:
         spent = self._db.execute(_SPEND_SQL, (day_start.isoformat(), *UNBILLED_STATUSES)).fetchone()[0]
         if (refusal := decide(float(spent))) is not None:
             raise BudgetExceededError(refusal)
-        self._db.execute(_INSERT_SQL, _row(job))
+        self._db.execute(_INSERT_SQL, _row(job, lease))
         return Admission(job, created=True)
 
     async def put(self, job: Job) -> None:
         await self._run(
             lambda: self._db.execute(
                 _INSERT_SQL + " ON CONFLICT (job_id) DO UPDATE SET status = excluded.status, "
-                "updated_at = excluded.updated_at, record = excluded.record, cost_usd = excluded.cost_usd",
+                "updated_at = excluded.updated_at, record = excluded.record, cost_usd = excluded.cost_usd, "
+                "version = excluded.version",
                 _row(job),
             )
         )
+
+    async def update(self, job: Job, *, holder: str | None = None) -> Job | None:
+        written = job.model_copy(update={"version": job.version + 1})
+        release = ", lease_holder = NULL, lease_expires = NULL" if written.finished else ""
+        held = " AND lease_holder = ?" if holder is not None else ""
+        cursor = await self._run(
+            lambda: self._db.execute(
+                f"UPDATE jobs SET status = ?, updated_at = ?, record = ?, cost_usd = ?, version = ?{release} "  # noqa: S608
+                f"WHERE job_id = ? AND version = ?{held}",
+                (
+                    written.status,
+                    written.updated_at.isoformat(),
+                    written.model_dump_json(),
+                    written.cost_usd,
+                    written.version,
+                    job.job_id,
+                    job.version,
+                    *((holder,) if holder is not None else ()),
+                ),
+            )
+        )
+        return written if cursor.rowcount == 1 else None
+
+    async def claim(self, job_id: str, lease: Lease) -> bool:
+        now = time.time()
+        cursor = await self._run(
+            lambda: self._db.execute(
+                f"UPDATE jobs SET lease_holder = ?, lease_expires = ? WHERE job_id = ? AND {_UNFINISHED} "  # noqa: S608
+                "AND (lease_holder IS NULL OR lease_holder = ? OR lease_expires < ?)",
+                (lease.holder, now + lease.seconds, job_id, lease.holder, now),
+            )
+        )
+        return bool(cursor.rowcount == 1)
+
+    async def renew(self, lease: Lease, job_ids: list[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        marks = ",".join("?" * len(job_ids))
+
+        def renew() -> set[str]:
+            self._db.execute(
+                f"UPDATE jobs SET lease_expires = ? WHERE lease_holder = ? AND job_id IN ({marks})",  # noqa: S608
+                (time.time() + lease.seconds, lease.holder, *job_ids),
+            )
+            rows = self._db.execute(
+                f"SELECT job_id FROM jobs WHERE lease_holder = ? AND job_id IN ({marks})",  # noqa: S608
+                (lease.holder, *job_ids),
+            ).fetchall()
+            return {row[0] for row in rows}
+
+        return await self._run(renew)
+
+    async def claimable(self) -> list[Job]:
+        rows = await self._run(
+            lambda: self._db.execute(
+                f"SELECT record FROM jobs WHERE {_UNFINISHED} AND (lease_holder IS NULL OR lease_expires < ?) "  # noqa: S608
+                "ORDER BY created_at",
+                (time.time(),),
+            ).fetchall()
+        )
+        return [Job.model_validate_json(r[0]) for r in rows]
 
     async def by_idempotency_key(self, key: str) -> Job | None:
         row = await self._run(
@@ -168,11 +241,9 @@ class SqliteJobStore:
         return [Job.model_validate_json(r[0]) for r in rows]
 
     async def unfinished(self) -> list[Job]:
-        marks = ",".join("?" * len(TERMINAL_STATUSES))
         rows = await self._run(
             lambda: self._db.execute(
-                f"SELECT record FROM jobs WHERE status NOT IN ({marks}) ORDER BY created_at",  # noqa: S608
-                tuple(TERMINAL_STATUSES),
+                f"SELECT record FROM jobs WHERE {_UNFINISHED} ORDER BY created_at"  # noqa: S608
             ).fetchall()
         )
         return [Job.model_validate_json(r[0]) for r in rows]
