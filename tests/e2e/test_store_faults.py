@@ -15,6 +15,7 @@ from happyhorse_mcp.domain.catalog import TEXT_TO_VIDEO
 from happyhorse_mcp.domain.errors import StoreError
 from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.jobs.store import Admission, Decide
+from happyhorse_mcp.jobs.store.base import Lease
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 
 from ..fakefal import FakeFal
@@ -96,7 +97,9 @@ async def test_a_job_whose_state_the_store_refused_is_kept_and_written_again_onc
 
 async def test_admission_the_store_cannot_record_submits_nothing_and_says_so(fake: FakeFal) -> None:
     class FullStore(MemoryJobStore):
-        async def admit(self, job: Job, decide: Decide, *, day_start: datetime) -> Admission:
+        async def admit(
+            self, job: Job, decide: Decide, *, day_start: datetime, lease: Lease | None = None
+        ) -> Admission:
             raise StoreError("The job store /tmp/jobs.sqlite3 could not be used (database or disk is full).")
 
     async with runner_rig(fake, FullStore()) as rig:

@@ -13,7 +13,7 @@ from happyhorse_mcp.domain.budget import SpendLimits, start_of_day
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job, utcnow
-from happyhorse_mcp.jobs.store import JobStore
+from happyhorse_mcp.jobs.store import Decide, JobStore
 from happyhorse_mcp.jobs.store.base import Lease
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.jobs.store.sqlite import SqliteJobStore
@@ -35,7 +35,7 @@ def job(job_id: str, cost: float = 1.4, key: str | None = None, **fields: object
     )
 
 
-def within_budget(cost: float) -> object:
+def within_budget(cost: float) -> Decide:
     return lambda spent: LIMITS.refusal(cost, spent_today=spent)
 
 
@@ -47,7 +47,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def admit(store: JobStore, new: Job) -> tuple[Job, bool]:
-    return await store.admit(new, within_budget(new.cost_usd or 0), day_start=start_of_day())  # type: ignore[arg-type]
+    return await store.admit(new, within_budget(new.cost_usd or 0), day_start=start_of_day())
 
 
 async def test_admission_inserts_a_job_that_fits_the_budget(store: JobStore) -> None:
@@ -149,7 +149,7 @@ async def test_only_the_lease_holder_may_write_as_the_follower(store: JobStore) 
         job("hh_1"),
         within_budget(1.4),
         day_start=start_of_day(),
-        lease=MINE,  # type: ignore[arg-type]
+        lease=MINE,
     )
     assert await store.update(admitted.model_copy(update={"status": "queued"}), holder=THEIRS.holder) is None
     written = await store.update(admitted.model_copy(update={"status": "queued"}), holder=MINE.holder)
@@ -164,9 +164,9 @@ async def test_an_expired_lease_is_claimable_and_a_finished_job_releases_its_lea
         job("hh_1"),
         within_budget(1.4),
         day_start=start_of_day(),
-        lease=short,  # type: ignore[arg-type]
+        lease=short,
     )
-    await store.admit(job("hh_2"), within_budget(0.1), day_start=start_of_day(), lease=MINE)  # type: ignore[arg-type]
+    await store.admit(job("hh_2"), within_budget(0.1), day_start=start_of_day(), lease=MINE)
     assert [j.job_id for j in await store.claimable()] == ["hh_1"]
     assert await store.claim("hh_1", THEIRS)
     assert await store.renew(THEIRS, ["hh_1", "hh_2"]) == {"hh_1"}
