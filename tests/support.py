@@ -43,9 +43,13 @@ _numbers = itertools.count()
 
 
 class _Body(httpx.AsyncByteStream):
-    def __init__(self, chunks: MemoryObjectReceiveStream[bytes | Exception], closed: anyio.Event) -> None:
+    def __init__(
+        self, chunks: MemoryObjectReceiveStream[bytes | Exception], closed: anyio.Event, open_bodies: set[_Body]
+    ) -> None:
         self._chunks = chunks
         self._closed = closed
+        self._open = open_bodies
+        open_bodies.add(self)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._chunks:
@@ -56,6 +60,7 @@ class _Body(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         self._closed.set()  # the app sees http.disconnect, as it would when a client hangs up
         self._chunks.close()
+        self._open.discard(self)
 
 
 class InProcessTransport(httpx.AsyncBaseTransport):
@@ -64,6 +69,12 @@ class InProcessTransport(httpx.AsyncBaseTransport):
     def __init__(self, app: Any, task_group: TaskGroup) -> None:
         self._app = app
         self._tg = task_group
+        self._open: set[_Body] = set()
+
+    async def aclose(self) -> None:
+        """A client closing (or cancelled mid-response, as a killed process would be) leaves no stream open."""
+        for body in list(self._open):
+            await body.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
@@ -123,13 +134,18 @@ class InProcessTransport(httpx.AsyncBaseTransport):
                 started.set()
 
         self._tg.start_soon(run)
-        await started.wait()
-        if "error" in start:
-            raise start["error"]
-        if "status" not in start:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        try:
+            await started.wait()
+            if "error" in start:
+                raise start["error"]
+            if "status" not in start:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        except BaseException:  # cancelled or failed before a response: nobody will read the body
+            chunks.close()
+            closed.set()
+            raise
         return httpx.Response(
-            start["status"], headers=start.get("headers", []), stream=_Body(chunks, closed), request=request
+            start["status"], headers=start.get("headers", []), stream=_Body(chunks, closed, self._open), request=request
         )
 
 
@@ -166,12 +182,14 @@ class Rig:
 
 
 @asynccontextmanager
-async def runner_rig(fake: Any, store: JobStore, limits: SpendLimits | None = None) -> AsyncIterator[Rig]:
+async def runner_rig(
+    fake: Any, store: JobStore, limits: SpendLimits | None = None, policy: FollowPolicy = FAST_FOLLOW
+) -> AsyncIterator[Rig]:
     async with anyio.create_task_group() as tg:
         async with default_http_client(InProcessTransport(fake.app, tg)) as http:
             fal = FalQueue(http, queue_url="http://fal.test", key=SecretStr(VALID_KEY), retry=NO_BACKOFF)
             guard = SpendGuard(store, limits or SpendLimits(daily_budget_usd=3.0))
-            yield Rig(JobRunner(fal, store, guard, tg, policy=FAST_FOLLOW), store, fal, guard, tg)
+            yield Rig(JobRunner(fal, store, guard, tg, policy=policy), store, fal, guard, tg)
         tg.cancel_scope.cancel()
 
 

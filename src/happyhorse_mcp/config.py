@@ -21,6 +21,7 @@ DEFAULT_MAX_DOWNLOAD_MB = 200
 DOWNLOAD_TIMEOUT_SECONDS = 300.0
 # One bearer token serves every HTTP client, so the session cap is also the cap per token.
 DEFAULT_HTTP_MAX_SESSIONS = 100
+DEFAULT_LEASE_SECONDS = 6
 DEFAULT_HTTP_SESSION_IDLE_SECONDS = 600
 
 TRUE = ("1", "true", "yes", "on")
@@ -67,6 +68,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "HAPPYHORSE_MAX_DOWNLOAD_MB",
         f"largest video downloaded or served as a resource (default {DEFAULT_MAX_DOWNLOAD_MB}).",
+    ),
+    Variable(
+        "HAPPYHORSE_LEASE_SECONDS",
+        "how soon another server process on the same store takes over the jobs of one that died "
+        f"(default {DEFAULT_LEASE_SECONDS}).",
     ),
     Variable("HAPPYHORSE_READ_ONLY", "1 offers only read-only tools (as --read-only)."),
     Variable("HAPPYHORSE_HTTP_TOKEN", "http: the bearer token clients must send; required off loopback."),
@@ -210,6 +216,7 @@ class Settings:
     http_token: SecretStr | None = field(default=None, repr=False)
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
     http_max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
     http_session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
     fal_key_source: str | None = None
@@ -248,6 +255,7 @@ class Settings:
             http_token=_checked_secret("HAPPYHORSE_HTTP_TOKEN", token)
             if (token := _secret_from(env, "HAPPYHORSE_HTTP_TOKEN"))
             else None,
+            lease_seconds=_count(env, "HAPPYHORSE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
             http_max_sessions=_count(env, "HAPPYHORSE_HTTP_MAX_SESSIONS", DEFAULT_HTTP_MAX_SESSIONS),
             http_session_idle_seconds=_count(
                 env, "HAPPYHORSE_HTTP_SESSION_IDLE_SECONDS", DEFAULT_HTTP_SESSION_IDLE_SECONDS

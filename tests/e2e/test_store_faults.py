@@ -66,13 +66,14 @@ class FlakyStore(MemoryJobStore):
         self.refused = 0
         self.finished_written = anyio.Event()
 
-    async def put(self, job: Job) -> None:
+    async def update(self, job: Job, *, holder: str | None = None) -> Job | None:
         if self.full:
             self.refused += 1
             raise StoreError("The job store /tmp/jobs.sqlite3 could not be used (database or disk is full).")
-        await super().put(job)
-        if job.finished:
+        written = await super().update(job, holder=holder)
+        if written is not None and written.finished:
             self.finished_written.set()
+        return written
 
 
 async def test_a_job_whose_state_the_store_refused_is_kept_and_written_again_once_it_can_be(fake: FakeFal) -> None:

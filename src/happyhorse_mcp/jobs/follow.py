@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -31,7 +32,8 @@ from ..domain.errors import (
     RateLimitedError,
     UpstreamError,
 )
-from ..domain.models import Job
+from ..domain.models import Job, LocalCopy
+from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue, QueueStatus
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ class FollowPolicy:
     unreadable_reads: int = 10  # answers this server cannot read (an unknown state, malformed JSON)
     result_reads: int = 10  # the result endpoint failing after COMPLETED
     store_retry: float = 5.0  # how often a job state the store refused (a full disk) is written again
+    # A follower renews its lease every third of this; another process takes the job over once it lapses.
+    lease_seconds: float = 6.0
+    watch_interval: float = 0.1  # how often a call waiting on a job followed by another process reads the store
 
 
 @dataclass(frozen=True)
@@ -174,3 +179,29 @@ def _failed_by_status(status: QueueStatus) -> ModelRunError:
         "with another prompt or input.",
         error_type=kind,
     )
+
+
+async def save_copy(downloader: VideoDownloader | None, job: Job, output: dict[str, Any]) -> dict[str, Any]:
+    """Save the video where the call asked. A failure here is only ever noted: the job stays completed."""
+    if not job.save_path or downloader is None:
+        return {}
+    wanted = Path(job.save_path)
+    try:
+        copy = await downloader.save(output["video"]["url"], wanted)
+    except HappyHorseError as exc:
+        note = exc.message
+    except Exception as exc:
+        logger.warning("job %s: download failed", job.job_id, exc_info=True)
+        note = f"{type(exc).__name__} while downloading"
+    else:
+        renamed = None if copy.path == wanted else f"{wanted.name} already existed, so the video was saved as "
+        local = LocalCopy(
+            path=str(copy.path),
+            sha256=copy.sha256,
+            size=copy.size,
+            note=f"{renamed}{copy.path.name}." if renamed else None,
+        )
+        return {"local_file": local, "saved_identity": (copy.device, copy.inode)}
+    message = f"The video was not saved to {job.save_path}: {note} It is at {output['video']['url']}."
+    logger.warning("job %s: %s", job.job_id, message)
+    return {"download_error": message}

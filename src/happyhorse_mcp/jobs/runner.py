@@ -1,14 +1,18 @@
 """Jobs followed from submit to result in the background, whether or not a client is still waiting.
 
 A tool call submits through `JobRunner.submit` and then waits with `JobRunner.wait`; the job itself lives in the
-runner's task group, so a client that times out or cancels only stops waiting. Memory holds only live jobs: a
-finished one is read from the store.
+runner's task group, so a client that times out or cancels only stops waiting. The store is the truth: each job has
+one follower across every process on the store (a lease, renewed while following and taken over when it lapses),
+every write is conditional on the version last read, and memory holds only the jobs this process follows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,14 +33,15 @@ from ..domain.errors import (
     UnknownJobError,
     error_type,
 )
-from ..domain.models import Job, JobError, JobStatus, LocalCopy, utcnow
+from ..domain.models import Job, JobError, JobStatus, utcnow
 from ..domain.pricing import billed_cost
 from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue, QueueStatus
 from .arguments import fingerprint, redact_data_uris
-from .follow import CANCELLED_ERROR_TYPE, Cancelled, FollowPolicy, follow
+from .follow import CANCELLED_ERROR_TYPE, Cancelled, FollowPolicy, follow, save_copy
 from .spend import SpendGuard
 from .store import JobStore
+from .store.base import Lease
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +52,10 @@ ProgressFn = Callable[[Job, float], Awaitable[None]]
 
 def new_job_id() -> str:
     return "hh_" + secrets.token_hex(8)
+
+
+class _LeaseLost(Exception):
+    """Another process follows the job now (or ended it): this one stops following it."""
 
 
 class JobRunner:
@@ -72,6 +81,8 @@ class JobRunner:
         self._changed: dict[str, anyio.Event] = {}
         self._unsaved: dict[str, Job] = {}
         self._flushing = False
+        self.lease = Lease(f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}", self.policy.lease_seconds)
+        self._keeping = False
 
     @property
     def live_jobs(self) -> int:
@@ -110,7 +121,8 @@ class JobRunner:
             idempotency_key=idempotency_key,
             save_path=str(save_to) if save_to else None,
         )
-        job, created = await self._guard.admit(draft, max_cost_usd=max_cost_usd)
+        self._keep_leases()
+        job, created = await self._guard.admit(draft, max_cost_usd=max_cost_usd, lease=self.lease)
         if not created:
             # Records from before fingerprints compare their stored arguments.
             earlier = (job.endpoint, job.arguments)
@@ -126,24 +138,57 @@ class JobRunner:
         return await self.get(job.job_id)
 
     async def resume(self) -> int:
-        """Follow again every job a previous run left unfinished; returns how many."""
+        """Follow every unfinished job whose follower is gone (a previous run, a process that died); returns how
+        many. Keeps doing so, and renewing this process's leases, for as long as the runner runs."""
+        adopted = await self._adopt_orphans()
+        self._keep_leases()
+        return adopted
+
+    async def _adopt_orphans(self) -> int:
         count = 0
-        for job in await self._store.unfinished():
+        for job in await self._store.claimable():
+            if job.job_id in self._live or not await self._store.claim(job.job_id, self.lease):
+                continue
             self._live[job.job_id] = job
             self._changed[job.job_id] = anyio.Event()
-            if job.request_id is None:
-                await self._finish(
-                    job.job_id,
-                    "unknown",
-                    error=SubmitUncertainError(
-                        "The server stopped while submitting this job, before fal's answer was recorded. "
-                        f"It may have been billed: look for it at {DASHBOARD_REQUESTS}. It was not resubmitted."
-                    ),
-                )
+            if job.request_id is None:  # its submitter is gone: it never recorded fal's answer
+                with contextlib.suppress(_LeaseLost):
+                    await self._finish(
+                        job.job_id,
+                        "unknown",
+                        error=SubmitUncertainError(
+                            "The server stopped while submitting this job, before fal's answer was recorded. "
+                            f"It may have been billed: look for it at {DASHBOARD_REQUESTS}. It was not resubmitted."
+                        ),
+                    )
                 continue
+            logger.info("following job %s, whose follower is gone", job.job_id)
             self._tg.start_soon(self._follow, job.job_id)
             count += 1
         return count
+
+    async def release_leases(self) -> None:
+        """On a clean stop: let another process take over this one's jobs at once instead of when leases lapse."""
+        with contextlib.suppress(StoreError):
+            await self._store.release(self.lease.holder)
+
+    def _keep_leases(self) -> None:
+        if not self._keeping:
+            self._keeping = True
+            self._tg.start_soon(self._keep)
+
+    async def _keep(self) -> None:
+        """Renew the leases of the jobs followed here, and take over jobs whose follower is gone."""
+        while True:
+            await anyio.sleep(self.lease.seconds / 3)
+            try:
+                held = await self._store.renew(self.lease, list(self._live))
+                for job_id in set(self._live) - held - set(self._unsaved):
+                    logger.warning("job %s: lease lost; another process follows it now", job_id)
+                    self._drop(job_id)
+                await self._adopt_orphans()
+            except StoreError as exc:
+                logger.error("could not renew or take over leases: %s", exc.message)
 
     async def get(self, job_id: str) -> Job:
         job = self._live.get(job_id) or await self._store.get(job_id)
@@ -158,21 +203,29 @@ class JobRunner:
         return await self._store.recent(limit, status)
 
     async def wait(self, job_id: str, wait_seconds: float, progress: ProgressFn | None = None) -> Job:
-        """Wait up to `wait_seconds` for the job to finish, reporting progress on every change and every few seconds."""
+        """Wait up to `wait_seconds` for the job to finish, reporting progress on every change and every few seconds.
+
+        A job followed here wakes the wait the moment it changes; one followed by another process is read from the
+        store every `watch_interval`."""
         started = time.monotonic()
         job = await self.get(job_id)
+        reported: tuple[str, int | None, float] | None = None
         while not job.finished:
-            remaining = wait_seconds - (time.monotonic() - started)
+            now = time.monotonic()
+            remaining = wait_seconds - (now - started)
             if remaining <= 0:
                 break
             # Taken before reporting progress, so a change made meanwhile still wakes this wait.
             changed = self._changed.get(job_id)
-            if progress is not None:
-                await progress(job, time.monotonic() - started)
-            if changed is None:  # not followed by this process: nothing will change
-                break
-            with anyio.move_on_after(min(remaining, PROGRESS_INTERVAL_SECONDS)):
-                await changed.wait()
+            due = reported is None or (job.status, job.queue_position) != reported[:2]
+            if progress is not None and (due or now - reported[2] >= PROGRESS_INTERVAL_SECONDS):  # type: ignore[index]
+                await progress(job, now - started)
+                reported = (job.status, job.queue_position, now)
+            if changed is not None:
+                with anyio.move_on_after(min(remaining, PROGRESS_INTERVAL_SECONDS)):
+                    await changed.wait()
+            else:
+                await anyio.sleep(min(remaining, self.policy.watch_interval))
             job = await self.get(job_id)
         return job
 
@@ -180,13 +233,37 @@ class JobRunner:
         job = await self.get(job_id)
         if job.finished:
             return job
-        await self._update(job_id, cancel_requested=True)  # a job followed here learns it; fal is told in any case
-        if job.request_id is not None:
+        if job_id in self._live:
+            try:
+                await self._update(job_id, cancel_requested=True)
+            except _LeaseLost:
+                self._drop(job_id)
+        if job_id not in self._live:  # another process follows it: it reads the cancel from the store
+            job = await self._write_elsewhere(job_id, cancel_requested=True)
+        if job.request_id is not None and not job.finished:
             outcome = await self._fal.cancel(job.endpoint, job.request_id)
             logger.info("cancel of %s at fal: %s", job_id, outcome)
         return await self.get(job_id)
 
+    async def _write_elsewhere(self, job_id: str, **changes: Any) -> Job:
+        """Change a job another process follows: from the version read, again after a conflict."""
+        while True:
+            job = await self.get(job_id)
+            if job.finished:
+                return job
+            written = await self._store.update(job.model_copy(update={**changes, "updated_at": utcnow()}))
+            if written is not None:
+                return written
+
     async def _run(self, job_id: str, arguments: dict[str, Any], answered: anyio.Event) -> None:
+        try:
+            await self._submit_and_follow(job_id, arguments, answered)
+        except _LeaseLost:
+            self._drop(job_id)
+        finally:
+            answered.set()
+
+    async def _submit_and_follow(self, job_id: str, arguments: dict[str, Any], answered: anyio.Event) -> None:
         job = self._live[job_id]
         try:
             try:
@@ -211,33 +288,42 @@ class JobRunner:
             logger.info("job %s submitted to %s as %s", job_id, job.endpoint, receipt.request_id)
         finally:
             answered.set()
-        if self._live[job_id].cancel_requested:
+        if self._live.get(job_id, job).cancel_requested:
             try:
                 await self._fal.cancel(job.endpoint, receipt.request_id)
             except HappyHorseError as exc:
                 logger.warning("cancel of %s at fal failed: %s", job_id, exc.message)
-        await self._follow(job_id)
+        await self._follow_to_end(job_id)
 
     async def _follow(self, job_id: str) -> None:
+        try:
+            await self._follow_to_end(job_id)
+        except _LeaseLost:
+            self._drop(job_id)
+
+    async def _follow_to_end(self, job_id: str) -> None:
         """Follow a submitted job to its end; whatever happens ends that job, never the server."""
         try:
-            outcome = await follow(self._fal, self._live[job_id], self.policy, lambda s: self._apply(job_id, s))
+            outcome = await follow(self._fal, self._followed(job_id), self.policy, lambda s: self._apply(job_id, s))
             if isinstance(outcome, Cancelled):
                 await self._finish(job_id, "cancelled")
                 return
             await self._update(job_id, output=outcome)  # kept before the download, which may take minutes
-            await self._finish(job_id, "completed", output=outcome, **await self._download(job_id, outcome))
+            saved = await save_copy(self._downloader, self._followed(job_id), outcome)
+            await self._finish(job_id, "completed", output=outcome, **saved)
+        except _LeaseLost:
+            raise
         except OutcomeUnknownError as exc:
             await self._finish(job_id, "unknown", error=exc)
         except HappyHorseError as exc:
             cancelled = isinstance(exc, ModelRunError) and exc.error_type == CANCELLED_ERROR_TYPE
-            if cancelled or self._live[job_id].cancel_requested:
+            if cancelled or self._followed(job_id).cancel_requested:
                 await self._finish(job_id, "cancelled")
             else:
                 await self._finish(job_id, "failed", error=exc)
         except Exception as exc:  # a bug in one job must not take down the task group
             logger.exception("job %s: internal error while following it", job_id)
-            request = self._live[job_id].request_id
+            request = self._followed(job_id).request_id
             await self._finish(
                 job_id,
                 "unknown",
@@ -247,34 +333,10 @@ class JobRunner:
                 ),
             )
 
-    async def _download(self, job_id: str, output: dict[str, Any]) -> dict[str, Any]:
-        """Save the video where the call asked. A failure here is only ever noted: the job stays completed."""
-        job = self._live[job_id]
-        if not job.save_path or self._downloader is None:
-            return {}
-        wanted = Path(job.save_path)
-        try:
-            copy = await self._downloader.save(output["video"]["url"], wanted)
-        except HappyHorseError as exc:
-            note = exc.message
-        except Exception as exc:
-            logger.warning("job %s: download failed", job_id, exc_info=True)
-            note = f"{type(exc).__name__} while downloading"
-        else:
-            renamed = None if copy.path == wanted else f"{wanted.name} already existed, so the video was saved as "
-            local = LocalCopy(
-                path=str(copy.path),
-                sha256=copy.sha256,
-                size=copy.size,
-                note=f"{renamed}{copy.path.name}." if renamed else None,
-            )
-            return {"local_file": local, "saved_identity": (copy.device, copy.inode)}
-        message = f"The video was not saved to {job.save_path}: {note} It is at {output['video']['url']}."
-        logger.warning("job %s: %s", job_id, message)
-        return {"download_error": message}
-
     async def _apply(self, job_id: str, status: QueueStatus) -> None:
-        job = self._live[job_id]
+        job = self._live.get(job_id)
+        if job is None:
+            raise _LeaseLost(job_id)
         if status.status == "IN_QUEUE" and (job.status != "queued" or job.queue_position != status.queue_position):
             await self._update(job_id, status="queued", queue_position=status.queue_position)
         elif status.status == "IN_PROGRESS" and job.status != "running":
@@ -289,7 +351,9 @@ class JobRunner:
         output: dict[str, Any] | None = None,
         **extra: Any,
     ) -> None:
-        job = self._live[job_id]
+        job = self._live.get(job_id)
+        if job is None:
+            raise _LeaseLost(job_id)
         changes: dict[str, Any] = {"status": status, "finished_at": utcnow(), "queue_position": None, **extra}
         if error is not None:
             changes["error"] = JobError(type=error_type(error), message=error.message)
@@ -301,25 +365,47 @@ class JobRunner:
         await self._update(job_id, **changes)
         logger.info("job %s %s", job_id, status)
         if job_id not in self._unsaved:  # the store has it: memory keeps only live jobs
-            del self._live[job_id]
-            self._changed.pop(job_id, None)
+            self._drop(job_id)
 
     async def _update(self, job_id: str, **changes: Any) -> None:
-        if job_id not in self._live:  # it ended meanwhile
-            return
-        job = self._live[job_id].model_copy(update={**changes, "updated_at": utcnow()})
-        try:
-            await self._store.put(job)
-        except StoreError as exc:
-            # The job goes on in memory; its state is written again until the store takes it.
-            logger.error("job %s: %s Retrying every %.0f s.", job_id, exc.message, self.policy.store_retry)
-            self._unsaved[job_id] = job
-            if not self._flushing:
-                self._flushing = True
-                self._tg.start_soon(self._flush_unsaved)
-        else:
-            self._unsaved.pop(job_id, None)
-        await self._publish(job)
+        """Write a change to a job followed here, from the version last read. Another process's write (a cancel)
+        is read and kept, the change made again on top; a lost lease raises _LeaseLost."""
+        job = self._live.get(job_id)
+        if job is None:  # the lease was lost meanwhile
+            raise _LeaseLost(job_id)
+        while True:
+            proposed = job.model_copy(update={**changes, "updated_at": utcnow()})
+            try:
+                written = await self._store.update(proposed, holder=self.lease.holder)
+            except StoreError as exc:
+                # The job goes on in memory; its state is written again until the store takes it.
+                logger.error("job %s: %s Retrying every %.0f s.", job_id, exc.message, self.policy.store_retry)
+                self._unsaved[job_id] = proposed
+                if not self._flushing:
+                    self._flushing = True
+                    self._tg.start_soon(self._flush_unsaved)
+                await self._publish(proposed)
+                return
+            if written is not None:
+                break
+            fresh = await self._store.get(job_id)
+            if fresh is None or fresh.finished or not await self._store.claim(job_id, self.lease):
+                raise _LeaseLost(job_id)
+            job = fresh
+        self._unsaved.pop(job_id, None)
+        await self._publish(written)
+
+    def _followed(self, job_id: str) -> Job:
+        if (job := self._live.get(job_id)) is None:
+            raise _LeaseLost(job_id)
+        return job
+
+    def _drop(self, job_id: str) -> None:
+        """Stop holding a job in memory; a call waiting on it reads the store from now on."""
+        self._live.pop(job_id, None)
+        self._unsaved.pop(job_id, None)
+        if (changed := self._changed.pop(job_id, None)) is not None:
+            changed.set()
 
     async def _flush_unsaved(self) -> None:
         try:
@@ -327,15 +413,21 @@ class JobRunner:
                 await anyio.sleep(self.policy.store_retry)
                 for job_id, job in list(self._unsaved.items()):
                     try:
-                        await self._store.put(job)
+                        written = await self._store.update(job, holder=self.lease.holder)
                     except StoreError:
                         break
-                    if self._unsaved.get(job_id) is job:
-                        del self._unsaved[job_id]
-                        logger.info("job %s written to the store again", job_id)
-                        if job.finished:
-                            self._live.pop(job_id, None)
-                            self._changed.pop(job_id, None)
+                    if self._unsaved.get(job_id) is not job:
+                        continue
+                    del self._unsaved[job_id]
+                    if written is None:  # another process moved on meanwhile: the store is the truth
+                        logger.warning("job %s: a state kept in memory was overtaken in the store", job_id)
+                        self._drop(job_id)
+                        continue
+                    logger.info("job %s written to the store again", job_id)
+                    if written.finished:
+                        self._drop(job_id)
+                    else:
+                        self._live[job_id] = written
         finally:
             self._flushing = False
 

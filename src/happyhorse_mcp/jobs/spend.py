@@ -10,6 +10,7 @@ from ..domain.budget import SpendLimits, SpendReport, start_of_day, start_of_mon
 from ..domain.errors import BudgetExceededError, Refusal, StoreError
 from ..domain.models import Job
 from .store import Admission, JobStore
+from .store.base import Lease
 
 
 class SpendGuard:
@@ -33,7 +34,7 @@ class SpendGuard:
             raise BudgetExceededError(refusal, hint=hint)
         return spent
 
-    async def admit(self, job: Job, *, max_cost_usd: float | None) -> Admission:
+    async def admit(self, job: Job, *, max_cost_usd: float | None, lease: Lease | None = None) -> Admission:
         """Record `job` if the limits allow it, atomically with its idempotency key and today's spend."""
         cost = job.cost_usd or 0.0
         try:
@@ -41,6 +42,7 @@ class SpendGuard:
                 job,
                 lambda spent: self.limits.refusal(cost, spent_today=spent, max_cost_usd=max_cost_usd),
                 day_start=start_of_day(),
+                lease=lease,
             )
         except StoreError as exc:
             raise StoreError(f"{exc.message} Nothing was submitted.") from exc

@@ -17,6 +17,7 @@ from ..domain.models import Job
 from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue, default_http_client
 from ..fal.storage import FalStorage
+from ..jobs.follow import FollowPolicy
 from ..jobs.runner import JobRunner
 from ..jobs.spend import SpendGuard
 from ..jobs.store import open_store
@@ -53,6 +54,14 @@ async def open_backend(
     )
     guard = SpendGuard(store, settings.limits)
     runner = JobRunner(
-        fal, store, guard, task_group, downloader=downloader, on_status_change=on_status_change, policy=options.follow
+        fal,
+        store,
+        guard,
+        task_group,
+        downloader=downloader,
+        on_status_change=on_status_change,
+        policy=options.follow or FollowPolicy(lease_seconds=settings.lease_seconds),
     )
+    # Runs after the jobs' tasks are cancelled and before the store closes: a restart takes the jobs over at once.
+    stack.push_async_callback(runner.release_leases)
     return Backend(runner=runner, guard=guard, storage=storage, downloader=downloader)

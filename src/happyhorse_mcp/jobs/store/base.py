@@ -57,6 +57,10 @@ class JobStore(Protocol):
         """Extend the holder's leases on these jobs; returns the ids whose lease it still holds."""
         ...
 
+    async def release(self, holder: str) -> None:
+        """Give up every lease `holder` has, so another process takes those jobs over at once (a clean shutdown)."""
+        ...
+
     async def claimable(self) -> list[Job]:
         """Unfinished jobs whose lease is free or expired (their follower is gone), oldest first."""
         ...

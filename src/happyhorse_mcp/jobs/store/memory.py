@@ -55,6 +55,10 @@ class MemoryJobStore:
             self.leases[job_id] = (lease.holder, time.time() + lease.seconds)
         return held
 
+    async def release(self, holder: str) -> None:
+        for job_id in [job_id for job_id, (held_by, _) in self.leases.items() if held_by == holder]:
+            del self.leases[job_id]
+
     async def claimable(self) -> list[Job]:
         now = time.time()
         return [

@@ -203,6 +203,13 @@ class SqliteJobStore:
 
         return await self._run(renew)
 
+    async def release(self, holder: str) -> None:
+        await self._run(
+            lambda: self._db.execute(
+                "UPDATE jobs SET lease_holder = NULL, lease_expires = NULL WHERE lease_holder = ?", (holder,)
+            )
+        )
+
     async def claimable(self) -> list[Job]:
         rows = await self._run(
             lambda: self._db.execute(

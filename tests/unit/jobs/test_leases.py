@@ -1,0 +1,133 @@
+"""One follower per job across processes on one store: two runners on one SQLite file stand for two processes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from happyhorse_mcp.domain.budget import SpendLimits, start_of_day
+from happyhorse_mcp.domain.catalog import TEXT_TO_VIDEO, Operation
+from happyhorse_mcp.domain.errors import BudgetExceededError
+from happyhorse_mcp.domain.models import Job
+from happyhorse_mcp.jobs.follow import FollowPolicy
+from happyhorse_mcp.jobs.store.base import Lease
+from happyhorse_mcp.jobs.store.sqlite import SqliteJobStore
+
+from ...fakefal import FakeFal
+from ...support import runner_rig
+
+pytestmark = pytest.mark.anyio
+
+ENDPOINT = TEXT_TO_VIDEO.endpoints["1.0"]
+SHORT = FollowPolicy(poll_interval=0.01, max_interval=0.02, store_retry=0.01, lease_seconds=0.3, watch_interval=0.01)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "jobs.sqlite3"
+
+
+@pytest.fixture
+async def store_b(path: Path) -> AsyncIterator[SqliteJobStore]:
+    store = SqliteJobStore(path)
+    yield store
+    await store.close()
+
+
+async def submit(rig_runner: object, prompt: str = "a foal", cost: float = 1.4) -> Job:
+    return await rig_runner.submit(Operation.TEXT_TO_VIDEO, ENDPOINT, {"prompt": prompt}, cost)  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_a_job_still_being_submitted_by_a_live_process_is_not_marked_unknown_by_another(
+    fake: FakeFal, path: Path, store_b: SqliteJobStore
+) -> None:
+    store_a = SqliteJobStore(path)
+    submitting = Job(job_id="hh_mid", operation=Operation.TEXT_TO_VIDEO, endpoint=ENDPOINT, arguments={}, cost_usd=1.4)
+    await store_a.admit(submitting, lambda spent: None, day_start=start_of_day(), lease=Lease("process-a", 60.0))
+    async with runner_rig(fake, store_b, policy=SHORT) as b:
+        assert await b.runner.resume() == 0
+        stored = await b.runner.get("hh_mid")
+    assert stored.status == "submitting"
+    await store_a.close()
+
+
+async def test_a_job_whose_follower_died_is_taken_over_within_the_lease_and_completed_once(
+    fake: FakeFal, path: Path, store_b: SqliteJobStore
+) -> None:
+    fake.hold = True
+    store_a = SqliteJobStore(path)
+    async with runner_rig(fake, store_a, policy=SHORT) as a:
+        job = await submit(a.runner)
+        a.tg.cancel_scope.cancel()  # the process dies: no clean release of its lease
+    async with runner_rig(fake, store_b, policy=SHORT) as b:
+        await b.runner.resume()
+        assert job.request_id is not None
+        fake.complete(job.request_id)
+        with anyio.fail_after(5):
+            done = await b.runner.wait(job.job_id, 30)
+    assert done.status == "completed"
+    assert (len(fake.submits), fake.calls("result")) == (1, 1)
+    await store_a.close()
+
+
+async def test_a_cancel_from_another_process_reaches_the_follower_and_is_not_lost(
+    fake: FakeFal, path: Path, store_b: SqliteJobStore
+) -> None:
+    fake.hold = True
+    store_a = SqliteJobStore(path)
+    async with runner_rig(fake, store_a, policy=SHORT) as a, runner_rig(fake, store_b, policy=SHORT) as b:
+        job = await submit(a.runner)
+        cancelled = await b.runner.cancel(job.job_id)
+        assert cancelled.cancel_requested
+        with anyio.fail_after(5):
+            seen_by_b = await b.runner.wait(job.job_id, 30)
+        assert seen_by_b.status == "cancelled"
+        assert (await a.runner.get(job.job_id)).status == "cancelled"
+        assert a.runner.live_jobs == 0
+    await store_a.close()
+
+
+async def test_a_call_on_another_process_sees_the_job_complete(
+    fake: FakeFal, path: Path, store_b: SqliteJobStore
+) -> None:
+    fake.hold = True
+    store_a = SqliteJobStore(path)
+    async with runner_rig(fake, store_a, policy=SHORT) as a, runner_rig(fake, store_b, policy=SHORT) as b:
+        job = await submit(a.runner)
+        assert job.request_id is not None
+        fake.complete(job.request_id)
+        with anyio.fail_after(5):
+            done = await b.runner.wait(job.job_id, 30)
+        assert done.status == "completed"
+        assert b.runner.live_jobs == 0, "B only read it: A follows it"
+    await store_a.close()
+
+
+async def test_two_processes_on_one_data_dir_never_overspend_the_daily_budget(
+    fake: FakeFal, path: Path, store_b: SqliteJobStore
+) -> None:
+    store_a = SqliteJobStore(path)
+    limits = SpendLimits(daily_budget_usd=3.0)
+    admitted: list[float] = []
+    async with runner_rig(fake, store_a, limits) as a, runner_rig(fake, store_b, limits) as b:
+
+        async def one(runner: object, cost: float) -> None:
+            try:
+                await submit(runner, prompt=f"{cost}", cost=cost)
+                admitted.append(cost)
+            except BudgetExceededError:
+                pass
+
+        for _ in range(5):
+            admitted.clear()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(one, a.runner, 1.4)
+                tg.start_soon(one, b.runner, 2.8)
+            assert sum(admitted) <= 3.0
+            await store_a.release("nobody")  # a fresh day for the next round
+            for job in await store_a.recent(100):
+                await store_a.put(job.model_copy(update={"status": "failed", "cost_usd": 0.0}))
+    await store_a.close()
