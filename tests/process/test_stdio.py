@@ -17,6 +17,9 @@ from ..fakefal import VALID_KEY, FakeFal
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
+# A killed server's jobs are taken over once its leases lapse: 1 s here (6 s by default).
+QUICK = {"HAPPYHORSE_LEASE_SECONDS": "1"}
+
 
 def _server(fal_url: str, data_dir: Path, **env: str) -> StdioServerParameters:
     return StdioServerParameters(
@@ -121,7 +124,7 @@ async def test_jobs_survive_a_sigkill_of_the_server_and_each_result_is_fetched_a
     first_log = tmp_path / "first.log"
     job_ids: list[str] = []
     with first_log.open("w") as stderr, pytest.RaisesGroup(MCPError, flatten_subgroups=True):
-        async with Client(stdio_client(_server(fal_url, data), errlog=stderr), mode="legacy") as client:
+        async with Client(stdio_client(_server(fal_url, data, **QUICK), errlog=stderr), mode="legacy") as client:
             for n in range(3):
                 started = await client.call_tool("generate_video", {"prompt": f"shot {n}", "wait_seconds": 0})
                 assert started.structured_content is not None
@@ -134,8 +137,59 @@ async def test_jobs_survive_a_sigkill_of_the_server_and_each_result_is_fetched_a
         fake.complete(job.request_id)
 
     with (tmp_path / "second.log").open("w") as stderr:
-        async with Client(stdio_client(_server(fal_url, data), errlog=stderr), mode="legacy") as client:
+        async with Client(stdio_client(_server(fal_url, data, **QUICK), errlog=stderr), mode="legacy") as client:
             with anyio.fail_after(30):
                 finals = [await client.call_tool("get_job", {"job_id": j, "wait_seconds": 20}) for j in job_ids]
     assert [f.structured_content["status"] for f in finals if f.structured_content] == ["completed"] * 3
     assert len(fake.submits) == 3
+
+
+async def test_two_servers_on_one_data_dir_share_jobs_keys_and_budget_and_one_takes_over_when_the_other_is_killed(
+    fake: FakeFal, fal_url: str, tmp_path: Path
+) -> None:
+    import os
+    import re
+    import signal
+
+    fake.hold = True
+    data = tmp_path / "data"
+    env = {**QUICK, "HAPPYHORSE_DAILY_BUDGET_USD": "4.20", "HAPPYHORSE_CONFIRM_ABOVE_USD": "100"}
+    a_log, b_log = tmp_path / "a.log", tmp_path / "b.log"
+    with a_log.open("w") as a_err, b_log.open("w") as b_err, pytest.RaisesGroup(MCPError, flatten_subgroups=True):
+        async with (
+            Client(stdio_client(_server(fal_url, data, **env), errlog=a_err), mode="legacy") as a,
+            Client(stdio_client(_server(fal_url, data, **env), errlog=b_err), mode="legacy") as b,
+        ):
+            call = {"prompt": "a horse", "wait_seconds": 0, "idempotency_key": "shared"}
+            on_a = (await a.call_tool("generate_video", call)).structured_content
+            on_b = (await b.call_tool("generate_video", call)).structured_content
+            assert on_a is not None
+            assert on_b is not None
+            assert on_b["job_id"] == on_a["job_id"], "one key, one job, whichever server is asked"
+
+            results: list[Any] = []
+
+            async def spend(client: Client, duration: int) -> None:
+                made = await client.call_tool(
+                    "generate_video", {"prompt": "x", "duration": duration, "wait_seconds": 0}
+                )
+                results.append(made)
+
+            async with anyio.create_task_group() as tg:  # USD 1.40 and 2.80 at once; 2.80 is left today
+                tg.start_soon(spend, a, 5)
+                tg.start_soon(spend, b, 10)
+            admitted = [r.structured_content for r in results if not r.is_error]
+            assert len(admitted) == 1, "the two servers together never pass the daily budget"
+
+            pid = int(re.findall(r"\(pid (\d+)\)", a_log.read_text())[0])
+            os.kill(pid, signal.SIGKILL)
+            for job in fake.submits:
+                fake.complete(job.request_id)
+            with anyio.fail_after(30):
+                for job_id in {on_a["job_id"], *(job["job_id"] for job in admitted)}:
+                    final = await b.call_tool("get_job", {"job_id": job_id, "wait_seconds": 20})
+                    assert final.structured_content is not None
+                    assert final.structured_content["status"] == "completed"
+            assert len(fake.submits) == 2, "each job submitted once"
+            assert fake.calls("result") == 2, "each job followed to its result by one server"
+            await a.call_tool("list_jobs", {})  # A is gone: its client fails
