@@ -149,6 +149,11 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         )
 
 
+def text_of(result: Any) -> str:
+    """The text of a tool result's content, joined."""
+    return " ".join(getattr(c, "text", "") for c in result.content)
+
+
 def serve_in_process(app: Any, task_group: TaskGroup) -> str:
     """Register `app` under a new URL that `make_server` routes to in-process; returns the URL."""
     url = f"http://fal-{next(_numbers)}.test"

@@ -15,7 +15,7 @@ from mcp import Client
 from happyhorse_mcp.config import Settings
 
 from ..fakefal import FakeFal, Fault
-from ..support import make_server
+from ..support import make_server, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -26,10 +26,6 @@ MODEL_ERROR = Fault(
     status=500,
     body=json.dumps({"detail": [{"loc": ["body"], "msg": "The model crashed", "type": "model_error"}]}).encode(),
 )
-
-
-def _text(result: Any) -> str:
-    return " ".join(getattr(c, "text", "") for c in result.content)
 
 
 @pytest.fixture
@@ -49,7 +45,7 @@ async def _ends(client: Client, **arguments: Any) -> dict[str, Any]:
     with anyio.fail_after(10):
         result = await client.call_tool("generate_video", {**PROMPT, "wait_seconds": 30, **arguments})
     job: dict[str, Any] | None = result.structured_content
-    assert job is not None, _text(result)
+    assert job is not None, text_of(result)
     return job
 
 

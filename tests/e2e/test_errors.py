@@ -16,16 +16,11 @@ from happyhorse_mcp.fal.queue import default_http_client
 from happyhorse_mcp.server import create_server
 
 from ..fakefal import VALID_KEY, FakeFal, Fault
-from ..support import FAST_FOLLOW, NO_BACKOFF, make_server
+from ..support import FAST_FOLLOW, NO_BACKOFF, make_server, text_of
 
 pytestmark = pytest.mark.anyio
 
 PROMPT = {"prompt": "a horse in the rain", "duration": 3, "resolution": "720p"}
-
-
-def _text(result: object) -> str:
-    content = getattr(result, "content", [])
-    return " ".join(getattr(c, "text", "") for c in content)
 
 
 @pytest.fixture
@@ -40,7 +35,7 @@ async def test_without_a_key_generation_says_to_set_fal_key_and_sends_nothing(
 ) -> None:
     result = await keyless_client.call_tool("generate_video", PROMPT)
     assert result.is_error
-    assert "FAL_KEY" in _text(result)
+    assert "FAL_KEY" in text_of(result)
     assert fake.requests == []
 
 
@@ -59,8 +54,8 @@ async def test_an_invalid_key_is_reported_as_such(settings: Settings, fake: Fake
     assert result.is_error
     assert result.structured_content is not None
     assert result.structured_content["error"]["type"] == "invalid_key"
-    assert "FAL_KEY" in _text(result)
-    assert "wrong:key" not in _text(result)
+    assert "FAL_KEY" in text_of(result)
+    assert "wrong:key" not in text_of(result)
 
 
 async def test_no_balance_says_to_top_up(client: Client, fake: FakeFal) -> None:
@@ -69,8 +64,8 @@ async def test_no_balance_says_to_top_up(client: Client, fake: FakeFal) -> None:
     assert result.is_error
     assert result.structured_content is not None
     assert result.structured_content["error"]["type"] == "no_balance"
-    assert "Top up" in _text(result)
-    assert "fal.ai/dashboard/billing" in _text(result)
+    assert "Top up" in text_of(result)
+    assert "fal.ai/dashboard/billing" in text_of(result)
 
 
 async def test_fal_validation_errors_pass_on_the_field_and_message(client: Client, fake: FakeFal) -> None:
@@ -79,7 +74,7 @@ async def test_fal_validation_errors_pass_on_the_field_and_message(client: Clien
     assert result.is_error
     assert result.structured_content is not None
     assert result.structured_content["error"]["type"] == "validation_error"
-    assert "image_url: Image too small" in _text(result)
+    assert "image_url: Image too small" in text_of(result)
     assert result.structured_content["cost_usd"] == 0
 
 
@@ -88,7 +83,7 @@ async def test_a_422_at_submit_passes_on_fal_s_field_and_message(client: Client,
     fake.fail_next("submit", Fault(status=422, body=detail))
     result = await client.call_tool("generate_video", PROMPT)
     assert result.is_error
-    assert "prompt: Prompt is not allowed" in _text(result)
+    assert "prompt: Prompt is not allowed" in text_of(result)
 
 
 async def test_a_content_policy_refusal_says_to_rephrase(client: Client, fake: FakeFal) -> None:
@@ -98,7 +93,7 @@ async def test_a_content_policy_refusal_says_to_rephrase(client: Client, fake: F
     assert result.structured_content is not None
     assert result.structured_content["status"] == "failed"
     assert result.structured_content["error"]["type"] == "content_policy_violation"
-    assert "Rephrase" in _text(result)
+    assert "Rephrase" in text_of(result)
 
 
 async def test_an_infrastructure_failure_at_fal_is_reported_with_its_type(client: Client, fake: FakeFal) -> None:
@@ -112,7 +107,7 @@ async def test_an_infrastructure_failure_at_fal_is_reported_with_its_type(client
 async def test_a_rate_limited_submit_is_retried_and_submitted_once(client: Client, fake: FakeFal) -> None:
     fake.fail_next("submit", Fault(status=429, body=b'{"detail": "Too many requests"}', headers={"Retry-After": "0"}))
     result = await client.call_tool("generate_video", PROMPT)
-    assert not result.is_error, _text(result)
+    assert not result.is_error, text_of(result)
     assert fake.calls("submit") == 2
     assert len(fake.submits) == 1
 
@@ -121,7 +116,7 @@ async def test_a_rate_limit_that_persists_is_a_clear_error(client: Client, fake:
     fake.fail_next("submit", Fault(status=429, body=b'{"detail": "Too many requests"}'), times=3)
     result = await client.call_tool("generate_video", PROMPT)
     assert result.is_error
-    assert "rate-limiting" in _text(result)
+    assert "rate-limiting" in text_of(result)
     assert fake.submits == []
 
 
@@ -129,7 +124,7 @@ async def test_a_submit_answered_with_a_server_error_is_not_resent(client: Clien
     fake.fail_next("submit", Fault(status=500))
     result = await client.call_tool("generate_video", PROMPT)
     assert result.is_error
-    assert "HTTP 500" in _text(result)
+    assert "HTTP 500" in text_of(result)
     assert fake.calls("submit") == 1
 
 
@@ -139,7 +134,7 @@ async def test_a_submit_whose_answer_is_unreadable_is_unknown_and_never_resent(c
     assert result.is_error
     assert result.structured_content is not None
     assert result.structured_content["status"] == "unknown"
-    assert "fal.ai/dashboard/requests" in _text(result)
+    assert "fal.ai/dashboard/requests" in text_of(result)
     assert fake.calls("submit") == 1
     assert len(fake.submits) == 1
 
@@ -174,7 +169,7 @@ async def test_a_submit_that_times_out_after_reaching_fal_is_never_resent(settin
     assert result.is_error
     assert result.structured_content is not None
     assert result.structured_content["status"] == "unknown"
-    assert "not sent again" in _text(result)
+    assert "not sent again" in text_of(result)
     assert fake.calls("submit") == 1
 
 
@@ -188,15 +183,15 @@ async def test_a_connection_refused_submit_is_retried_and_then_reported(tmp_path
         async with Client(make_server(settings)) as client:
             result = await client.call_tool("generate_video", PROMPT)
     assert result.is_error
-    assert "Could not connect" in _text(result)
-    assert "nothing was submitted" in _text(result)
+    assert "Could not connect" in text_of(result)
+    assert "nothing was submitted" in text_of(result)
 
 
 async def test_status_reads_survive_server_errors(client: Client, fake: FakeFal) -> None:
     fake.fail_next("stream", Fault(status=503))
     fake.fail_next("status", Fault(status=503), times=2)
     result = await client.call_tool("generate_video", PROMPT)
-    assert not result.is_error, _text(result)
+    assert not result.is_error, text_of(result)
     assert fake.calls("status") >= 3
     assert len(fake.submits) == 1
 
@@ -204,7 +199,7 @@ async def test_status_reads_survive_server_errors(client: Client, fake: FakeFal)
 async def test_a_dropped_status_stream_falls_back_to_polling(client: Client, fake: FakeFal) -> None:
     fake.fail_next("stream", Fault(kind="early_close"))
     result = await client.call_tool("generate_video", PROMPT)
-    assert not result.is_error, _text(result)
+    assert not result.is_error, text_of(result)
     assert fake.calls("stream") == 1
     assert fake.calls("status") >= 1
 
@@ -212,7 +207,7 @@ async def test_a_dropped_status_stream_falls_back_to_polling(client: Client, fak
 async def test_result_reads_are_retried_after_server_errors(client: Client, fake: FakeFal) -> None:
     fake.fail_next("result", Fault(status=502), times=2)
     result = await client.call_tool("generate_video", PROMPT)
-    assert not result.is_error, _text(result)
+    assert not result.is_error, text_of(result)
     assert fake.calls("result") == 3
 
 
@@ -227,8 +222,8 @@ async def test_an_expired_result_is_unknown_may_be_billed_with_where_to_look(cli
     assert final.structured_content is not None
     assert final.structured_content["status"] == "unknown"
     assert final.structured_content["error"]["type"] == "outcome_unknown"
-    assert "may have been billed" in _text(final)
-    assert "fal.ai/dashboard/requests" in _text(final)
+    assert "may have been billed" in text_of(final)
+    assert "fal.ai/dashboard/requests" in text_of(final)
     assert final.structured_content["cost_usd"] == 0.42  # the run finished, so fal billed it
 
 
@@ -236,7 +231,7 @@ async def test_an_unknown_job_id_is_a_tool_error(client: Client) -> None:
     for tool in ("get_job", "cancel_job"):
         result = await client.call_tool(tool, {"job_id": "hh_0000000000000000"})
         assert result.is_error
-        assert "No job 'hh_0000000000000000'" in _text(result)
+        assert "No job 'hh_0000000000000000'" in text_of(result)
 
 
 async def test_the_key_never_appears_in_any_answer(client: Client, fake: FakeFal) -> None:

@@ -22,13 +22,9 @@ from happyhorse_mcp.server import HappyHorseServer
 from .. import media_factory
 from ..fakefal import FakeFal
 from ..fakefal.app import FAKE_VIDEO
-from ..support import make_server
+from ..support import make_server, text_of
 
 pytestmark = pytest.mark.anyio
-
-
-def _text(result: Any) -> str:
-    return " ".join(getattr(c, "text", "") for c in result.content)
 
 
 @pytest.fixture
@@ -61,7 +57,7 @@ async def test_a_local_image_inside_an_allowed_folder_arrives_intact_at_fal_stor
     picture = media_factory.image(allowed / "horse.png", 800, 600)
     result = await files_client.call_tool("image_to_video", {"image_url": str(picture)})
 
-    assert not result.is_error, _text(result)
+    assert not result.is_error, text_of(result)
     (stored,) = fake.uploads.items() - {k: v for k, v in fake.uploads.items() if k.endswith("output.mp4")}.items()
     assert stored[1] == picture.read_bytes()
     assert stored[0].endswith("/horse.png")
@@ -79,7 +75,7 @@ async def test_tilde_and_file_urls_name_local_files_too(
         "reference_to_video",
         {"prompt": "character1 and character2", "image_urls": ["~/a.png", (allowed / "b.jpg").as_uri()]},
     )
-    assert not result.is_error, _text(result)
+    assert not result.is_error, text_of(result)
     sent = fake.submits[0].arguments["image_urls"]
     assert all("/files/" in url for url in sent)  # fal storage URLs, not the local paths
 
@@ -90,7 +86,7 @@ async def test_with_no_allowed_folder_local_paths_are_refused_saying_how_to_allo
     picture = media_factory.image(allowed / "horse.png")
     result = await client.call_tool("image_to_video", {"image_url": str(picture)})
     assert result.is_error
-    assert "HAPPYHORSE_ALLOWED_DIRS" in _text(result)
+    assert "HAPPYHORSE_ALLOWED_DIRS" in text_of(result)
     assert fake.requests == []
 
 
@@ -101,7 +97,7 @@ async def test_dotdot_traversal_out_of_the_allowed_folder_is_refused(
     sneaky = f"{allowed}/../outside/secret.png"
     result = await files_client.call_tool("image_to_video", {"image_url": sneaky})
     assert result.is_error
-    assert "outside every allowed folder" in _text(result)
+    assert "outside every allowed folder" in text_of(result)
     assert fake.requests == []
 
 
@@ -112,7 +108,7 @@ async def test_a_symlink_escaping_the_allowed_folder_is_refused(
     (allowed / "innocent.png").symlink_to(outside / "secret.png")
     result = await files_client.call_tool("image_to_video", {"image_url": str(allowed / "innocent.png")})
     assert result.is_error
-    assert "outside every allowed folder" in _text(result)
+    assert "outside every allowed folder" in text_of(result)
     assert fake.requests == []
 
 
@@ -120,7 +116,7 @@ async def test_a_path_outside_every_root_is_refused(files_client: Client, fake: 
     picture = media_factory.image(outside / "elsewhere.png")
     result = await files_client.call_tool("image_to_video", {"image_url": str(picture)})
     assert result.is_error
-    assert "outside every allowed folder" in _text(result)
+    assert "outside every allowed folder" in text_of(result)
     assert fake.requests == []
 
 
@@ -128,7 +124,7 @@ async def test_a_fifo_is_refused_without_blocking(files_client: Client, fake: Fa
     os.mkfifo(allowed / "pipe.png")
     result = await files_client.call_tool("image_to_video", {"image_url": str(allowed / "pipe.png")})
     assert result.is_error
-    assert "not a regular file" in _text(result)
+    assert "not a regular file" in text_of(result)
     assert fake.requests == []
 
 
@@ -139,7 +135,7 @@ async def test_a_device_is_refused(files_client: Client, fake: FakeFal, allowed:
         pytest.skip("creating a device node needs root")
     result = await files_client.call_tool("image_to_video", {"image_url": str(allowed / "zero.png")})
     assert result.is_error
-    assert "not a regular file" in _text(result)
+    assert "not a regular file" in text_of(result)
 
 
 async def test_an_oversized_file_is_refused_before_it_is_read(
@@ -150,7 +146,7 @@ async def test_an_oversized_file_is_refused_before_it_is_read(
         f.truncate(11 * 1024 * 1024)
     result = await files_client.call_tool("image_to_video", {"image_url": str(big)})
     assert result.is_error
-    assert "at most 10 MB" in _text(result)
+    assert "at most 10 MB" in text_of(result)
     assert fake.requests == []
 
 
@@ -160,7 +156,7 @@ async def test_a_file_whose_extension_lies_about_its_type_is_refused(
     (allowed / "notes.png").write_text("AWS_SECRET_ACCESS_KEY=hunter2\n")
     result = await files_client.call_tool("image_to_video", {"image_url": str(allowed / "notes.png")})
     assert result.is_error
-    assert "whatever its name says" in _text(result)
+    assert "whatever its name says" in text_of(result)
     assert fake.requests == []
 
 
@@ -218,8 +214,8 @@ async def test_a_local_source_video_prices_the_edit_by_its_own_length(
         too_low = await client.call_tool("edit_video", {"video_url": str(clip), "prompt": "night", "max_cost_usd": 5.5})
         enough = await client.call_tool("edit_video", {"video_url": str(clip), "prompt": "night", "max_cost_usd": 5.6})
     assert too_low.is_error
-    assert "USD 5.60" in _text(too_low)
-    assert not enough.is_error, _text(enough)
+    assert "USD 5.60" in text_of(too_low)
+    assert not enough.is_error, text_of(enough)
     assert len(fake.submits) == 1
 
 
@@ -234,7 +230,7 @@ async def test_client_roots_allow_a_folder_on_both_protocol_eras(
     for mode in ("legacy", "2026-07-28"):
         async with Client(make_server(settings), mode=mode, list_roots_callback=roots) as client:
             result = await client.call_tool("image_to_video", {"image_url": str(picture)})
-        assert not result.is_error, _text(result)
+        assert not result.is_error, text_of(result)
     assert len(fake.submits) == 2
 
 
@@ -245,7 +241,7 @@ async def test_the_finished_video_is_saved_with_a_matching_checksum_and_a_file_l
     target.parent.mkdir()
     result = await files_client.call_tool("generate_video", {"prompt": "a horse", "save_to": str(target)})
 
-    assert not result.is_error, _text(result)
+    assert not result.is_error, text_of(result)
     saved = result.structured_content["local_file"]
     assert saved["path"] == str(target)
     assert saved["sha256"] == hashlib.sha256(FAKE_VIDEO).hexdigest() == hashlib.sha256(target.read_bytes()).hexdigest()
@@ -267,7 +263,7 @@ async def test_the_output_dir_receives_every_video_named_by_its_job(
 async def test_save_to_outside_every_root_is_refused(files_client: Client, fake: FakeFal, outside: Path) -> None:
     result = await files_client.call_tool("generate_video", {"prompt": "a horse", "save_to": str(outside / "x.mp4")})
     assert result.is_error
-    assert "outside every allowed folder" in _text(result)
+    assert "outside every allowed folder" in text_of(result)
     assert fake.requests == []
 
 
@@ -321,13 +317,13 @@ async def test_a_local_source_s_own_length_prices_an_edit_and_a_contradicting_so
         "edit_video", {"video_url": str(clip), "prompt": "night", "source_duration": 3, "max_cost_usd": 20}
     )
     assert lied.is_error
-    assert "lasts 8.0 s" in _text(lied)
+    assert "lasts 8.0 s" in text_of(lied)
     assert fake.submits == []
     fake.hold = True
     priced = await files_client.call_tool(
         "edit_video", {"video_url": str(clip), "prompt": "night", "max_cost_usd": 5, "wait_seconds": 0}
     )
-    assert priced.structured_content is not None, _text(priced)
+    assert priced.structured_content is not None, text_of(priced)
     assert priced.structured_content["cost_usd"] == 4.48  # (8 + 8) s x USD 0.28, committed against the budget
 
 
@@ -338,8 +334,8 @@ async def test_a_retry_with_the_same_idempotency_key_and_a_local_file_returns_th
     call = {"image_url": str(picture), "duration": 3, "idempotency_key": "still-1"}
     first = await files_client.call_tool("image_to_video", call)
     again = await files_client.call_tool("image_to_video", call)
-    assert first.structured_content is not None, _text(first)
-    assert again.structured_content is not None, _text(again)
+    assert first.structured_content is not None, text_of(first)
+    assert again.structured_content is not None, text_of(again)
     assert again.structured_content["job_id"] == first.structured_content["job_id"]
     assert len(fake.submits) == 1
     assert len(fake.upload_headers) == 1

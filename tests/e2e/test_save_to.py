@@ -17,13 +17,9 @@ from happyhorse_mcp.config import Settings
 
 from ..fakefal import FakeFal
 from ..fakefal.app import FAKE_VIDEO
-from ..support import make_server
+from ..support import make_server, text_of
 
 pytestmark = pytest.mark.anyio
-
-
-def _text(result: Any) -> str:
-    return " ".join(getattr(c, "text", "") for c in result.content)
 
 
 @pytest.fixture
@@ -46,7 +42,7 @@ async def test_save_to_an_existing_file_is_refused_before_anything_is_submitted(
     async with Client(make_server(server_settings)) as client:
         result = await client.call_tool("generate_video", {"prompt": "a horse", "save_to": str(mine)})
     assert result.is_error
-    assert "already exists" in _text(result)
+    assert "already exists" in text_of(result)
     assert mine.read_bytes() == b"my own video"
     assert fake.submits == []
 
@@ -90,7 +86,7 @@ async def test_a_folder_swapped_for_a_symbolic_link_while_fal_works_is_not_writt
         started = await client.call_tool(
             "generate_video", {"prompt": "a horse", "save_to": str(clips), "wait_seconds": 0}
         )
-        assert started.structured_content is not None, _text(started)
+        assert started.structured_content is not None, text_of(started)
         clips.rmdir()
         clips.symlink_to(outside, target_is_directory=True)
         fake.complete(fake.submits[0].request_id)
@@ -112,7 +108,7 @@ async def test_a_saved_copy_replaced_by_a_link_is_never_served_the_video_comes_f
     secret.write_bytes(b"root:secret-hash")
     async with Client(make_server(server_settings)) as client:
         made = await client.call_tool("generate_video", {"prompt": "a horse", "save_to": str(allowed)})
-        assert made.structured_content is not None, _text(made)
+        assert made.structured_content is not None, text_of(made)
         saved = anyio.Path(made.structured_content["local_file"]["path"])
         await saved.unlink()
         await saved.symlink_to(secret)
@@ -130,7 +126,7 @@ async def test_a_relative_save_to_starts_at_the_client_s_first_root_and_makes_mi
 
     async with Client(make_server(settings), list_roots_callback=roots) as client:
         result = await client.call_tool("generate_video", {"prompt": "a horse", "save_to": "./clips/intro.mp4"})
-    assert result.structured_content is not None, _text(result)
+    assert result.structured_content is not None, text_of(result)
     saved = allowed / "clips" / "intro.mp4"
     assert result.structured_content["local_file"]["path"] == str(saved)
     assert saved.read_bytes() == FAKE_VIDEO
@@ -142,7 +138,7 @@ async def test_a_relative_save_to_without_client_roots_says_to_give_an_absolute_
     async with Client(make_server(server_settings)) as client:
         result = await client.call_tool("generate_video", {"prompt": "a horse", "save_to": "clips/intro.mp4"})
     assert result.is_error
-    assert "absolute path" in _text(result)
+    assert "absolute path" in text_of(result)
     assert fake.submits == []
 
 
@@ -154,5 +150,5 @@ async def test_a_missing_folder_outside_every_allowed_folder_is_refused(
             "generate_video", {"prompt": "a horse", "save_to": str(tmp_path / "elsewhere" / "new" / "x.mp4")}
         )
     assert result.is_error
-    assert "outside every allowed folder" in _text(result)
+    assert "outside every allowed folder" in text_of(result)
     assert not await anyio.Path(tmp_path / "elsewhere").exists()

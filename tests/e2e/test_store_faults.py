@@ -19,15 +19,11 @@ from happyhorse_mcp.jobs.store.base import Lease
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 
 from ..fakefal import FakeFal
-from ..support import make_server, runner_rig
+from ..support import make_server, runner_rig, text_of
 
 ENDPOINT = TEXT_TO_VIDEO.endpoints["1.0"]
 
 pytestmark = pytest.mark.anyio
-
-
-def _text(result: object) -> str:
-    return " ".join(getattr(c, "text", "") for c in result.content)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("damage", [b"this is not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 4000])
@@ -40,8 +36,8 @@ async def test_a_damaged_store_makes_every_tool_say_which_file_and_what_to_do(
         for tool, arguments in [("list_jobs", {}), ("generate_video", {"prompt": "a horse"})]:
             result = await client.call_tool(tool, arguments)
             assert result.is_error
-            assert "jobs.sqlite3" in _text(result)
-            assert "Move it aside" in _text(result)
+            assert "jobs.sqlite3" in text_of(result)
+            assert "Move it aside" in text_of(result)
         assert (await client.call_tool("list_jobs", {})).is_error, "the server is still up and answering"
     assert fake.submits == []
 
