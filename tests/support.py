@@ -198,6 +198,31 @@ async def runner_rig(
         tg.cancel_scope.cancel()
 
 
+@asynccontextmanager
+async def postgres_schema() -> AsyncIterator[str]:
+    """A database URL on a fresh schema of the test PostgreSQL (scripts/with-postgres starts one); the test is
+    skipped without one, and fails instead when HAPPYHORSE_REQUIRE_POSTGRES is set (CI)."""
+    import os
+    import secrets
+
+    import psycopg
+    import pytest
+
+    base = os.environ.get("HAPPYHORSE_TEST_DATABASE_URL", "")
+    if not base:
+        if os.environ.get("HAPPYHORSE_REQUIRE_POSTGRES"):
+            pytest.fail("HAPPYHORSE_TEST_DATABASE_URL is unset: run the tests through scripts/with-postgres")
+        pytest.skip("no test PostgreSQL: run the tests through scripts/with-postgres (scripts/test does)")
+    schema = f"t_{secrets.token_hex(6)}"
+    async with await psycopg.AsyncConnection.connect(base, autocommit=True) as db:
+        await db.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        async with await psycopg.AsyncConnection.connect(base, autocommit=True) as db:
+            await db.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 def make_server(settings: Settings) -> HappyHorseServer:
     return create_server(
         settings, http_client_factory=client_factory(settings.queue_url), retry=NO_BACKOFF, follow=FAST_FOLLOW

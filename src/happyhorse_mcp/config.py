@@ -49,6 +49,11 @@ VARIABLES: tuple[Variable, ...] = (
         "where job records are kept (default: the platform's user data dir, e.g. ~/.local/share/happyhorse-mcp).",
     ),
     Variable(
+        "HAPPYHORSE_DATABASE_URL",
+        "postgresql://... to keep jobs in PostgreSQL, shared by server replicas (needs happyhorse-mcp[postgres]); "
+        "default: SQLite in the data dir. Never logged.",
+    ),
+    Variable(
         "HAPPYHORSE_MAX_USD_PER_JOB", f"refuse any job estimated above this (default {DEFAULT_MAX_USD_PER_JOB:.2f})."
     ),
     Variable(
@@ -115,6 +120,15 @@ def _usd(env: Mapping[str, str], name: str, default: float) -> float:
     if not usd >= 0 or usd == float("inf"):
         raise ConfigError(f"{name} must be an amount of US dollars such as {default:.2f}, got {value!r}")
     return usd
+
+
+def _database_url(env: Mapping[str, str]) -> SecretStr | None:
+    value = env.get("HAPPYHORSE_DATABASE_URL", "").strip()
+    if not value:
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("HAPPYHORSE_DATABASE_URL must be a postgresql:// URL (or unset, for SQLite)")
+    return SecretStr(value)
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
@@ -216,6 +230,7 @@ class Settings:
     http_token: SecretStr | None = field(default=None, repr=False)
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    database_url: SecretStr | None = field(default=None, repr=False)
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     http_max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
     http_session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
@@ -224,7 +239,7 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Values no log line may show."""
-        return [s.get_secret_value() for s in (self.fal_key, self.http_token) if s is not None]
+        return [s.get_secret_value() for s in (self.fal_key, self.http_token, self.database_url) if s is not None]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -255,6 +270,7 @@ class Settings:
             http_token=_checked_secret("HAPPYHORSE_HTTP_TOKEN", token)
             if (token := _secret_from(env, "HAPPYHORSE_HTTP_TOKEN"))
             else None,
+            database_url=_database_url(env),
             lease_seconds=_count(env, "HAPPYHORSE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
             http_max_sessions=_count(env, "HAPPYHORSE_HTTP_MAX_SESSIONS", DEFAULT_HTTP_MAX_SESSIONS),
             http_session_idle_seconds=_count(

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
-import anyio.to_thread
 from anyio.abc import TaskGroup
 
 from ..config import DOWNLOAD_TIMEOUT_SECONDS, Settings
@@ -41,7 +40,8 @@ async def open_backend(
     options: BackendOptions,
 ) -> Backend:
     """Open everything on `stack` (closed with it); jobs are followed in `task_group`."""
-    store = await anyio.to_thread.run_sync(open_store, settings.data_dir)
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    store = await open_store(settings.data_dir, url)
     stack.push_async_callback(store.close)
     http = await stack.enter_async_context((options.http_client_factory or default_http_client)())
     fal = FalQueue(http, queue_url=settings.queue_url, key=settings.fal_key, retry=options.retry)

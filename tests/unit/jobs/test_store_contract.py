@@ -18,6 +18,8 @@ from happyhorse_mcp.jobs.store.base import Lease
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.jobs.store.sqlite import SqliteJobStore
 
+from ...support import postgres_schema
+
 pytestmark = pytest.mark.anyio
 
 LIMITS = SpendLimits(max_usd_per_job=10.0, daily_budget_usd=3.0)
@@ -39,9 +41,17 @@ def within_budget(cost: float) -> Decide:
     return lambda spent: LIMITS.refusal(cost, spent_today=spent)
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
-    opened: JobStore = SqliteJobStore(tmp_path / "jobs.sqlite3") if request.param == "sqlite" else MemoryJobStore()
+    if request.param == "postgres":
+        from happyhorse_mcp.jobs.store.postgres import PostgresJobStore
+
+        async with postgres_schema() as url:
+            opened: JobStore = await PostgresJobStore.open(url)
+            yield opened
+            await opened.close()
+        return
+    opened = SqliteJobStore(tmp_path / "jobs.sqlite3") if request.param == "sqlite" else MemoryJobStore()
     yield opened
     await opened.close()
 

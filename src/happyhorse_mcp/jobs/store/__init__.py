@@ -1,15 +1,27 @@
-"""Job stores: the interface, SQLite (the default, durable) and memory (unit tests)."""
+"""Job stores: the interface, SQLite (the default, durable), PostgreSQL (replicas) and memory (unit tests)."""
 
 from pathlib import Path
 
-from .base import Admission, Decide, JobStore
+import anyio.to_thread
+
+from ...domain.errors import StoreError
+from .base import Admission, Decide, JobStore, Lease
 
 
-def open_store(data_dir: Path) -> JobStore:
-    """The store for a data dir (blocking: run it in a worker thread)."""
+async def open_store(data_dir: Path, database_url: str | None = None) -> JobStore:
+    """PostgreSQL when a database URL is given, else the SQLite file in the data dir."""
+    if database_url:
+        try:
+            from .postgres import PostgresJobStore
+        except ImportError as exc:
+            raise StoreError(
+                "HAPPYHORSE_DATABASE_URL is set, but PostgreSQL support is not installed: install "
+                "happyhorse-mcp[postgres] (psycopg 3), or unset the variable to use SQLite."
+            ) from exc
+        return await PostgresJobStore.open(database_url)
     from .sqlite import SqliteJobStore
 
-    return SqliteJobStore(data_dir / "jobs.sqlite3")
+    return await anyio.to_thread.run_sync(SqliteJobStore, data_dir / "jobs.sqlite3")
 
 
-__all__ = ["Admission", "Decide", "JobStore", "open_store"]
+__all__ = ["Admission", "Decide", "JobStore", "Lease", "open_store"]
