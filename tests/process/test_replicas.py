@@ -1,0 +1,138 @@
+"""Server replicas over HTTP (`--stateless`) on one PostgreSQL: any client on any replica, global jobs, keys and
+budget, and a killed replica's jobs completed by another with one submit each."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from ..fakefal import VALID_KEY, FakeFal
+from ..support import postgres_schema
+
+pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
+
+TOKEN = "replica-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def replica(fal_url: str, database_url: str, tmp_path: Path, name: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "FAL_KEY": VALID_KEY,
+        "HAPPYHORSE_FAL_QUEUE_URL": fal_url,
+        "HAPPYHORSE_FAL_REST_URL": fal_url,
+        "HAPPYHORSE_FAL_CDN_URL": fal_url,
+        "HAPPYHORSE_DATA_DIR": str(tmp_path / name),
+        "HAPPYHORSE_DATABASE_URL": database_url,
+        "HAPPYHORSE_HTTP_TOKEN": TOKEN,
+        "HAPPYHORSE_LEASE_SECONDS": "1",
+        "HAPPYHORSE_DAILY_BUDGET_USD": "4.20",
+        "HAPPYHORSE_CONFIRM_ABOVE_USD": "100",
+    }
+    ready = threading.Event()
+
+    def copy_log(stream: IO[str]) -> None:  # drains the pipe, so a chatty replica never blocks on it
+        with stream, (tmp_path / f"{name}.log").open("w") as log:
+            for line in stream:
+                log.write(line)
+                if "Uvicorn running on" in line:
+                    ready.set()
+        ready.set()
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--stateless", "--port", str(port)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stderr is not None
+    copier = threading.Thread(target=copy_log, args=(server.stderr,), daemon=True)
+    copier.start()
+    try:
+        if not ready.wait(timeout=60) or server.poll() is not None:
+            pytest.fail(f"replica {name} did not start: see {tmp_path / name}.log")
+        yield f"http://127.0.0.1:{port}/mcp", server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+        server.wait(timeout=30)
+        copier.join(timeout=30)
+
+
+@asynccontextmanager
+async def client(url: str) -> AsyncIterator[Client]:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http,
+        Client(streamable_http_client(url, http_client=http), mode="legacy") as connected,
+    ):
+        yield connected
+
+
+async def test_replicas_share_jobs_keys_and_budget_and_finish_the_jobs_of_a_killed_one(
+    fake: FakeFal, fal_url: str, tmp_path: Path
+) -> None:
+    fake.hold = True
+    async with postgres_schema() as database_url, AsyncExitStack() as stack:
+        (a_url, a_process), (b_url, _), (c_url, _) = [
+            stack.enter_context(replica(fal_url, database_url, tmp_path, name)) for name in "abc"
+        ]
+        a, b, c = [await stack.enter_async_context(client(url)) for url in (a_url, b_url, c_url)]
+
+        call = {"prompt": "a horse", "wait_seconds": 0, "idempotency_key": "shared"}
+        on_a = (await a.call_tool("generate_video", call)).structured_content
+        on_b = (await b.call_tool("generate_video", call)).structured_content
+        assert on_a is not None
+        assert on_b is not None
+        assert on_b["job_id"] == on_a["job_id"], "one key, one job, on any replica"
+        read_on_c = await c.call_tool("get_job", {"job_id": on_a["job_id"]})
+        assert read_on_c.structured_content is not None
+        assert read_on_c.structured_content["status"] in ("queued", "running")
+
+        results: list[Any] = []
+
+        async def spend(replica_client: Client, duration: int) -> None:
+            arguments = {"prompt": "x", "duration": duration, "wait_seconds": 0}
+            results.append(await replica_client.call_tool("generate_video", arguments))
+
+        async with anyio.create_task_group() as tg:  # USD 1.40 and 2.80 at once on two replicas; 2.80 is left today
+            tg.start_soon(spend, a, 5)
+            tg.start_soon(spend, b, 10)
+        admitted = [r.structured_content for r in results if not r.is_error]
+        assert len(admitted) == 1, "the replicas together never pass the daily budget"
+
+        a_process.send_signal(signal.SIGKILL)
+        a_process.wait()
+        for job in fake.submits:
+            fake.complete(job.request_id)
+        with anyio.fail_after(30):
+            for job_id in {on_a["job_id"], *(job["job_id"] for job in admitted)}:
+                final = await c.call_tool("get_job", {"job_id": job_id, "wait_seconds": 20})
+                assert final.structured_content is not None
+                assert final.structured_content["status"] == "completed"
+        assert len(fake.submits) == 2, "each job submitted once"
+        assert fake.calls("result") == 2, "each job followed to its result by one replica"
+        listed = await b.call_tool("list_jobs", {})
+        assert listed.structured_content is not None
+        assert listed.structured_content["count"] == 2
