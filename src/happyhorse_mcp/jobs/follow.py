@@ -55,7 +55,6 @@ class FollowPolicy:
     store_retry: float = 5.0  # how often a job state the store refused (a full disk) is written again
     # A follower renews its lease every third of this; another process takes the job over once it lapses.
     lease_seconds: float = 6.0
-    watch_interval: float = 0.1  # how often a call waiting on a job followed by another process reads the store
 
 
 @dataclass(frozen=True)

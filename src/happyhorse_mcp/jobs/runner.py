@@ -83,6 +83,9 @@ class JobRunner:
         self._flushing = False
         self.lease = Lease(f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}", self.policy.lease_seconds)
         self._keeping = False
+        # Calls waiting on jobs another process follows, woken by the store's change feed.
+        self._elsewhere: dict[str, set[anyio.Event]] = {}
+        self._watching = False
 
     @property
     def live_jobs(self) -> int:
@@ -205,8 +208,8 @@ class JobRunner:
     async def wait(self, job_id: str, wait_seconds: float, progress: ProgressFn | None = None) -> Job:
         """Wait up to `wait_seconds` for the job to finish, reporting progress on every change and every few seconds.
 
-        A job followed here wakes the wait the moment it changes; one followed by another process is read from the
-        store every `watch_interval`."""
+        A job followed here wakes the wait the moment it changes; one followed by another process, when the store
+        reports a change (PostgreSQL's NOTIFY, SQLite's data version)."""
         started = time.monotonic()
         job = await self.get(job_id)
         reported: tuple[str, int | None, float] | None = None
@@ -221,13 +224,32 @@ class JobRunner:
             if progress is not None and (due or now - reported[2] >= PROGRESS_INTERVAL_SECONDS):  # type: ignore[index]
                 await progress(job, now - started)
                 reported = (job.status, job.queue_position, now)
-            if changed is not None:
+            if changed is None:  # followed by another process: its writes come through the store's change feed
+                changed = anyio.Event()
+                self._elsewhere.setdefault(job_id, set()).add(changed)
+                self._watch_store()
+            try:
                 with anyio.move_on_after(min(remaining, PROGRESS_INTERVAL_SECONDS)):
                     await changed.wait()
-            else:
-                await anyio.sleep(min(remaining, self.policy.watch_interval))
+            finally:
+                self._elsewhere.get(job_id, set()).discard(changed)
             job = await self.get(job_id)
         return job
+
+    def _watch_store(self) -> None:
+        if not self._watching:
+            self._watching = True
+            self._tg.start_soon(self._watch)
+
+    async def _watch(self) -> None:
+        """Wake the calls waiting on jobs other processes follow, as the store reports their changes."""
+        async for changed in self._store.changes():
+            for job_id, events in list(self._elsewhere.items()):
+                if changed is None or job_id in changed:
+                    for event in events:
+                        event.set()
+                if not events:
+                    self._elsewhere.pop(job_id, None)
 
     async def cancel(self, job_id: str) -> Job:
         job = await self.get(job_id)

@@ -22,7 +22,7 @@ from ...support import runner_rig
 pytestmark = pytest.mark.anyio
 
 ENDPOINT = TEXT_TO_VIDEO.endpoints["1.0"]
-SHORT = FollowPolicy(poll_interval=0.01, max_interval=0.02, store_retry=0.01, lease_seconds=0.3, watch_interval=0.01)
+SHORT = FollowPolicy(poll_interval=0.01, max_interval=0.02, store_retry=0.01, lease_seconds=0.3)
 
 
 @pytest.fixture

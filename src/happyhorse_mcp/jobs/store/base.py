@@ -6,7 +6,7 @@ it one transaction and no two callers, threads or processes can overspend betwee
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -76,5 +76,10 @@ class JobStore(Protocol):
     async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]: ...
 
     async def unfinished(self) -> list[Job]: ...
+
+    def changes(self) -> AsyncIterator[set[str] | None]:
+        """Each time another process changes jobs: their ids, or None when the store cannot tell which (read again
+        whatever is waited on). Runs until cancelled."""
+        ...
 
     async def close(self) -> None: ...

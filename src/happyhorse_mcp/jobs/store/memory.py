@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime
+
+import anyio
 
 from ...domain.errors import BudgetExceededError
 from ...domain.models import TERMINAL_STATUSES, Job
@@ -81,6 +84,10 @@ class MemoryJobStore:
     async def unfinished(self) -> list[Job]:
         jobs = sorted(self.jobs.values(), key=lambda job: job.created_at)
         return [job for job in jobs if job.status not in TERMINAL_STATUSES]
+
+    async def changes(self) -> AsyncIterator[set[str] | None]:
+        await anyio.sleep_forever()  # one process: its own changes are published in memory
+        yield None
 
     async def close(self) -> None:
         return None

@@ -8,9 +8,12 @@ disagree about who follows a job. Imported only when the URL is set (psycopg 3, 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 from psycopg import AsyncConnection, sql
 from psycopg.errors import Error as PsycopgError
 from psycopg_pool import AsyncConnectionPool
@@ -19,7 +22,10 @@ from ...domain.errors import BudgetExceededError, StoreError
 from ...domain.models import TERMINAL_STATUSES, Job
 from .base import UNBILLED_STATUSES, Admission, Decide, Lease
 
+logger = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 1
+CHANNEL = "happyhorse_jobs"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Advisory lock keys (two ints, so they keep apart from other applications' locks): 0x4848 is "HH".
 _LOCK_CLASS = 0x4848
@@ -70,9 +76,10 @@ def _row(job: Job, lease: Lease | None = None) -> tuple[Any, ...]:
 
 
 class PostgresJobStore:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]], where: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]], where: str, url: str) -> None:
         self._pool = pool
         self._where = where  # for messages: the database, never its password
+        self._url = url
 
     @classmethod
     async def open(cls, url: str, *, max_connections: int = 10) -> PostgresJobStore:
@@ -85,7 +92,7 @@ class PostgresJobStore:
         )
         try:
             await pool.open(wait=True, timeout=10)
-            store = cls(pool, where)
+            store = cls(pool, where, url)
             await store._migrate()
         except (PsycopgError, OSError, TimeoutError) as exc:
             await pool.close()
@@ -131,6 +138,7 @@ class PostgresJobStore:
                 if (refusal := decide(spent)) is not None:
                     raise BudgetExceededError(refusal)
                 await db.execute(_INSERT, _row(job, lease))
+                await db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job.job_id))
                 return Admission(job, created=True)
         except PsycopgError as exc:
             raise self._failed(exc) from exc
@@ -178,8 +186,16 @@ class PostgresJobStore:
             job.version,
             *((holder,) if holder is not None else ()),
         )
-        ((count,),) = await self._execute(query, params)
-        return written if count == 1 else None
+        try:
+            async with self._pool.connection() as db, db.transaction():
+                cursor = await db.execute(query, params)
+                if cursor.rowcount != 1:
+                    return None
+                # Delivered when the transaction commits: replicas waiting on the job wake at once.
+                await db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job.job_id))
+        except PsycopgError as exc:
+            raise self._failed(exc) from exc
+        return written
 
     async def claim(self, job_id: str, lease: Lease) -> bool:
         query = sql.SQL(
@@ -235,6 +251,20 @@ class PostgresJobStore:
     async def unfinished(self) -> list[Job]:
         query = sql.SQL("SELECT record FROM jobs WHERE {} ORDER BY created_at").format(_UNFINISHED)
         return [Job.model_validate_json(row[0]) for row in await self._execute(query)]
+
+    async def changes(self) -> AsyncIterator[set[str] | None]:
+        """Job ids from NOTIFY, on a connection of its own (a pooled one would be held by LISTEN). After a lost
+        connection, None: notifications are not replayed, so whatever waits reads again."""
+        while True:
+            try:
+                async with await AsyncConnection.connect(self._url, autocommit=True) as db:
+                    await db.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+                    yield None
+                    async for notice in db.notifies():
+                        yield {notice.payload}
+            except PsycopgError as exc:
+                logger.warning("listening for job changes failed (%s); listening again", type(exc).__name__)
+                await anyio.sleep(1.0)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -47,6 +47,8 @@ _MIGRATIONS: dict[int, str] = {
         ALTER TABLE jobs ADD COLUMN lease_expires REAL;
     """,
 }
+# How often other processes' writes are looked for (a call waiting on a job another process follows).
+WATCH_SECONDS = 0.1
 # How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 10_000
 _UNBILLED_MARKS = ",".join("?" * len(UNBILLED_STATUSES))
@@ -254,6 +256,16 @@ class SqliteJobStore:
             ).fetchall()
         )
         return [Job.model_validate_json(r[0]) for r in rows]
+
+    async def changes(self) -> AsyncIterator[set[str] | None]:
+        """SQLite has no notifications: `PRAGMA data_version` changes when another connection commits."""
+        last = None
+        while True:
+            version = await self._run(lambda: self._db.execute("PRAGMA data_version").fetchone()[0])
+            if last is not None and version != last:
+                yield None
+            last = version
+            await anyio.sleep(WATCH_SECONDS)
 
     async def close(self) -> None:
         await self._run(self._db.close)

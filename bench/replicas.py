@@ -1,0 +1,273 @@
+"""Replicas at load: three `--stateless` HTTP replicas on one PostgreSQL and the fake fal, each in its own process.
+
+    scripts/with-postgres .venv/bin/python bench/replicas.py [--jobs 300] [--races 10]    # prints Markdown
+
+1. `--jobs` jobs at once, spread over the replicas; each is awaited on another replica than the one that started it.
+   Reports how many completed, submits per job, and the lag from the follower recording the job complete to the
+   waiter on the other replica returning it.
+2. Takeover: with jobs held at fal, the replica following them is killed with SIGKILL; how long until another
+   replica has completed all of them once fal finishes.
+3. Budget races: `--races` runs of 36 submits at once over the three replicas against a USD 3.00 budget: how often
+   the replicas together overspent, and whether a job that fitted was refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import anyio
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TOKEN = "bench-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], ready_text: str) -> Iterator[subprocess.Popen[str]]:
+    ready = threading.Event()
+
+    def drain(stream: IO[str]) -> None:
+        with stream:
+            for line in stream:
+                if ready_text in line:
+                    ready.set()
+        ready.set()
+
+    child = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert child.stderr is not None
+    threading.Thread(target=drain, args=(child.stderr,), daemon=True).start()
+    try:
+        if not ready.wait(60) or child.poll() is not None:
+            raise RuntimeError(f"{args} did not start")
+        yield child
+    finally:
+        if child.poll() is None:
+            child.terminate()
+        child.wait(30)
+
+
+@contextmanager
+def fake_fal(run_seconds: float, hold: bool = False) -> Iterator[str]:
+    args = [sys.executable, "-m", "tests.fakefal", "--run-seconds", str(run_seconds)]
+    child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        yield child.stdout.readline().strip()
+    finally:
+        child.terminate()
+        child.wait(30)
+
+
+def replica_env(fal_url: str, database_url: str, data: str, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": data,
+        "FAL_KEY": "fake-key-id:fake-key-secret",
+        "HAPPYHORSE_FAL_QUEUE_URL": fal_url,
+        "HAPPYHORSE_FAL_REST_URL": fal_url,
+        "HAPPYHORSE_FAL_CDN_URL": fal_url,
+        "HAPPYHORSE_DATA_DIR": data,
+        "HAPPYHORSE_DATABASE_URL": database_url,
+        "HAPPYHORSE_HTTP_TOKEN": TOKEN,
+        "HAPPYHORSE_CONFIRM_ABOVE_USD": "1000",
+        "HAPPYHORSE_MAX_USD_PER_JOB": "1000",
+        **extra,
+    }
+
+
+@contextmanager
+def replicas(fal_url: str, database_url: str, data: str, count: int = 3, **extra: str) -> Iterator[list[Any]]:
+    with contextmanager_stack() as stack:
+        started = []
+        for _ in range(count):
+            port = _free_port()
+            args = [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--stateless", "--port", str(port)]
+            child = stack.enter_context(
+                process(args, replica_env(fal_url, database_url, data, **extra), "Uvicorn running on")
+            )
+            started.append((f"http://127.0.0.1:{port}/mcp", child))
+        yield started
+
+
+@contextmanager
+def contextmanager_stack() -> Iterator[Any]:
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def client(url: str) -> AsyncIterator[Any]:
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120) as http,
+        Client(streamable_http_client(url, http_client=http), mode="legacy") as connected,
+    ):
+        yield connected
+
+
+async def fresh_database(base: str) -> str:
+    import secrets
+
+    import psycopg
+
+    schema = f"b_{secrets.token_hex(4)}"
+    async with await psycopg.AsyncConnection.connect(base, autocommit=True) as db:
+        await db.execute(f"CREATE SCHEMA {schema}")
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
+async def load(base: str, jobs: int) -> str:
+    database_url = await fresh_database(base)
+    with (
+        tempfile.TemporaryDirectory() as data,
+        fake_fal(run_seconds=2.0) as fal_url,
+        replicas(fal_url, database_url, data, HAPPYHORSE_DAILY_BUDGET_USD="100000") as started,
+    ):
+        async with AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(client(url)) for url, _ in started]
+            lags: list[float] = []
+            completed = 0
+            other: dict[str, int] = {}
+
+            async def one(n: int) -> None:
+                nonlocal completed
+                starter, waiter = clients[n % 3], clients[(n + 1) % 3]
+                made = await starter.call_tool("generate_video", {"prompt": f"bench {n}", "wait_seconds": 0})
+                job_id = made.structured_content["job_id"]
+                done = await waiter.call_tool("get_job", {"job_id": job_id, "wait_seconds": 120})
+                seen = time.time()
+                job = done.structured_content
+                if job and job["status"] == "completed":
+                    completed += 1
+                    lags.append(seen - datetime.fromisoformat(job["finished_at"]).timestamp())
+                else:
+                    kind = f"{job['status']} ({(job.get('error') or {}).get('type')})" if job else "refused"
+                    other[kind] = other.get(kind, 0) + 1
+
+            started_at = time.perf_counter()
+            async with anyio.create_task_group() as tg:
+                for n in range(jobs):
+                    tg.start_soon(one, n)
+            elapsed = time.perf_counter() - started_at
+            listed = await clients[0].call_tool("list_jobs", {"limit": 200})
+    ms = sorted(lag * 1000 for lag in lags)
+    return (
+        f"| {jobs} jobs at once over 3 replicas, each awaited on another replica | {completed}/{jobs} completed in "
+        f"{elapsed:.1f} s; completion seen by the waiter on the other replica: median {statistics.median(ms):.0f} "
+        f"ms, p95 {ms[int(0.95 * (len(ms) - 1))]:.0f} ms; jobs recorded (first 200 listed): "
+        f"{listed.structured_content['count']}{'; not completed: ' + str(other) if other else ''} |"
+    )
+
+
+async def takeover(base: str, jobs: int = 10) -> str:
+    database_url = await fresh_database(base)
+    with (
+        tempfile.TemporaryDirectory() as data,
+        fake_fal(run_seconds=4.0) as fal_url,
+        replicas(fal_url, database_url, data) as started,
+    ):
+        async with AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(client(url)) for url, _ in started]
+            ids = []
+            for n in range(jobs):
+                made = await clients[0].call_tool("generate_video", {"prompt": f"held {n}", "wait_seconds": 0})
+                ids.append(made.structured_content["job_id"])
+            killed_at = time.perf_counter()
+            started[0][1].send_signal(signal.SIGKILL)
+            for job_id in ids:
+                await clients[1].call_tool("get_job", {"job_id": job_id, "wait_seconds": 60})
+            elapsed = time.perf_counter() - killed_at
+    return (
+        f"| SIGKILL of the replica following {jobs} jobs (fal runs each 4 s; leases 6 s) | all {jobs} completed by "
+        f"the other replicas {elapsed:.1f} s after the kill |"
+    )
+
+
+async def race(urls: list[str], costs: list[float], arguments: list[dict[str, Any]]) -> float:
+    """36 submits at once, round-robin over the replicas; the USD committed."""
+    admitted: list[float] = []
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(client(url)) for url in urls]
+
+        async def one(n: int) -> None:
+            call = {"prompt": f"race {n}", "wait_seconds": 0, **arguments[n % 4]}
+            result = await clients[n % 3].call_tool("generate_video", call)
+            if not result.is_error:
+                admitted.append(costs[n % 4])
+
+        async with anyio.create_task_group() as tg:
+            for n in range(36):
+                tg.start_soon(one, n)
+    return round(sum(admitted), 2)
+
+
+async def races(base: str, runs: int) -> str:
+    overspent = refused_that_fitted = 0
+    totals = []
+    costs = [0.42, 0.84, 1.26, 0.70]  # 3 s at 720p, 3 s at 1080p, 9 s at 720p, 5 s at 720p
+    arguments = [
+        {"duration": 3, "resolution": "720p"},
+        {"duration": 3, "resolution": "1080p"},
+        {"duration": 9, "resolution": "720p"},
+        {"duration": 5, "resolution": "720p"},
+    ]
+    with tempfile.TemporaryDirectory() as data, fake_fal(run_seconds=0.0) as fal_url:
+        for _ in range(runs):
+            database_url = await fresh_database(base)
+            with replicas(fal_url, database_url, data, HAPPYHORSE_DAILY_BUDGET_USD="3.00") as started:
+                total = await race([url for url, _ in started], costs, arguments)
+            totals.append(total)
+            overspent += total > 3.0
+            refused_that_fitted += 3.0 - total >= min(costs)
+    return (
+        f"| budget races: {runs} runs of 36 submits at once over 3 replicas, USD 3.00 budget | overspent in "
+        f"{overspent}/{runs} runs; committed USD {min(totals):.2f}-{max(totals):.2f}; runs where a job that fitted "
+        f"was refused: {refused_that_fitted} |"
+    )
+
+
+async def run(jobs: int, runs: int) -> None:
+    base = os.environ.get("HAPPYHORSE_TEST_DATABASE_URL")
+    if not base:
+        raise SystemExit("run through scripts/with-postgres, which starts a throwaway PostgreSQL")
+    print("| run | result |\n|---|---|")
+    print(await load(base, jobs))
+    print(await takeover(base))
+    print(await races(base, runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=300)
+    parser.add_argument("--races", type=int, default=10)
+    args = parser.parse_args()
+    anyio.run(run, args.jobs, args.races)
+
+
+if __name__ == "__main__":
+    main()
