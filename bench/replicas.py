@@ -168,6 +168,8 @@ async def load(base: str, jobs: int) -> str:
                 else:
                     kind = f"{job['status']} ({(job.get('error') or {}).get('type')})" if job else "refused"
                     other[kind] = other.get(kind, 0) + 1
+                    if job and job.get("error"):
+                        sys.stderr.write(f"not completed: {job['error']['message']}\n")
 
             started_at = time.perf_counter()
             async with anyio.create_task_group() as tg:

@@ -185,8 +185,9 @@ class JobRunner:
         while True:
             await anyio.sleep(self.lease.seconds / 3)
             try:
-                held = await self._store.renew(self.lease, list(self._live))
-                for job_id in set(self._live) - held - set(self._unsaved):
+                asked = list(self._live)  # jobs admitted while the renewal runs are not in it, and not lost
+                held = await self._store.renew(self.lease, asked)
+                for job_id in set(asked) - held - set(self._unsaved):
                     logger.warning("job %s: lease lost; another process follows it now", job_id)
                     self._drop(job_id)
                 await self._adopt_orphans()
@@ -461,5 +462,7 @@ class JobRunner:
         self._changed[job.job_id] = anyio.Event()
         if previous is not None:
             previous.set()
+        for waiting in self._elsewhere.get(job.job_id, ()):  # a job this process took over from another
+            waiting.set()
         if self._on_status_change is not None and before is not None and before.status != job.status:
             await self._on_status_change(job)

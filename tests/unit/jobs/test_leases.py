@@ -14,6 +14,7 @@ from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.jobs.follow import FollowPolicy
 from happyhorse_mcp.jobs.store.base import Lease
+from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.jobs.store.sqlite import SqliteJobStore
 
 from ...fakefal import FakeFal
@@ -131,3 +132,33 @@ async def test_two_processes_on_one_data_dir_never_overspend_the_daily_budget(
             for job in await store_a.recent(100):
                 await store_a.put(job.model_copy(update={"status": "failed", "cost_usd": 0.0}))
     await store_a.close()
+
+
+class SlowRenewals(MemoryJobStore):
+    """Holds each lease renewal until told to go on, to admit a job while one is in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.renewing = anyio.Event()
+        self.go_on = anyio.Event()
+
+    async def renew(self, lease: Lease, job_ids: list[str]) -> set[str]:
+        self.renewing.set()
+        await self.go_on.wait()
+        return await super().renew(lease, job_ids)
+
+
+async def test_a_job_admitted_while_leases_are_being_renewed_is_not_taken_for_lost(fake: FakeFal) -> None:
+    fake.hold = True
+    store = SlowRenewals()
+    async with runner_rig(fake, store, policy=SHORT) as rig:
+        await submit(rig.runner, prompt="first")
+        with anyio.fail_after(5):
+            await store.renewing.wait()
+        await submit(rig.runner, prompt="admitted meanwhile")
+        store.renewing = anyio.Event()
+        store.go_on.set()
+        with anyio.fail_after(5):
+            await store.renewing.wait()  # the renewal after has run its course
+        assert rig.runner.live_jobs == 2
+        assert len(store.leases) == 2

@@ -80,6 +80,7 @@ class PostgresJobStore:
         self._pool = pool
         self._where = where  # for messages: the database, never its password
         self._url = url
+        self._renewer: AsyncConnection[Any] | None = None
 
     @classmethod
     async def open(cls, url: str, *, max_connections: int = 10) -> PostgresJobStore:
@@ -206,14 +207,24 @@ class PostgresJobStore:
         return bool(count == 1)
 
     async def renew(self, lease: Lease, job_ids: list[str]) -> set[str]:
+        """On a connection of its own: a pool busy with many calls must never delay a renewal past the lease, or
+        another replica would take over a job whose submitter is alive."""
         if not job_ids:
             return set()
-        rows = await self._execute(
-            "UPDATE jobs SET lease_expires = now() + make_interval(secs => %s) "
-            "WHERE lease_holder = %s AND job_id = ANY(%s) RETURNING job_id",
-            (lease.seconds, lease.holder, job_ids),
-        )
-        return {row[0] for row in rows}
+        try:
+            if self._renewer is None or self._renewer.closed:
+                self._renewer = await AsyncConnection.connect(self._url, autocommit=True)
+            cursor = await self._renewer.execute(
+                "UPDATE jobs SET lease_expires = now() + make_interval(secs => %s) "
+                "WHERE lease_holder = %s AND job_id = ANY(%s) RETURNING job_id",
+                (lease.seconds, lease.holder, job_ids),
+            )
+            return {row[0] for row in await cursor.fetchall()}
+        except PsycopgError as exc:
+            if self._renewer is not None:
+                await self._renewer.close()
+                self._renewer = None
+            raise self._failed(exc) from exc
 
     async def release(self, holder: str) -> None:
         await self._execute(
@@ -267,4 +278,6 @@ class PostgresJobStore:
                 await anyio.sleep(1.0)
 
     async def close(self) -> None:
+        if self._renewer is not None:
+            await self._renewer.close()
         await self._pool.close()
