@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -66,8 +67,11 @@ def process(args: list[str], env: dict[str, str], ready_text: str) -> Iterator[s
         child.wait(30)
 
 
+SEEN: list[dict[str, Any]] = []  # what each fake fal saw, reported when it stops
+
+
 @contextmanager
-def fake_fal(run_seconds: float, hold: bool = False) -> Iterator[str]:
+def fake_fal(run_seconds: float) -> Iterator[str]:
     args = [sys.executable, "-m", "tests.fakefal", "--run-seconds", str(run_seconds)]
     child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
@@ -75,7 +79,9 @@ def fake_fal(run_seconds: float, hold: bool = False) -> Iterator[str]:
         yield child.stdout.readline().strip()
     finally:
         child.terminate()
-        child.wait(30)
+        out, _ = child.communicate(timeout=30)
+        if out.strip():
+            SEEN.append(json.loads(out.strip().splitlines()[-1]))
 
 
 def replica_env(fal_url: str, database_url: str, data: str, **extra: str) -> dict[str, str]:
@@ -259,6 +265,9 @@ async def run(jobs: int, runs: int) -> None:
         raise SystemExit("run through scripts/with-postgres, which starts a throwaway PostgreSQL")
     print("| run | result |\n|---|---|")
     print(await load(base, jobs))
+    seen = SEEN[-1]
+    per_job = sum(seen["requests"].values()) / max(seen["submits"], 1)
+    print(f"| fal requests per job in that run | {per_job:.2f} ({seen['requests']}, {seen['submits']} submits) |")
     print(await takeover(base))
     print(await races(base, runs))
 

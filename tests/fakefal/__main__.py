@@ -2,12 +2,15 @@
 
     python -m tests.fakefal [--port 0] [--video-mb 0] [--queue-seconds 0] [--run-seconds 0]
 
-Prints the base URL on the first line of stdout, then serves until killed.
+Prints the base URL on the first line of stdout, then serves until SIGTERM, when it prints a JSON line of what
+it saw (requests by route, jobs submitted) and exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
 
 import anyio
 
@@ -25,9 +28,15 @@ async def main() -> None:
     fake = FakeFal(queue_seconds=args.queue_seconds, run_seconds=args.run_seconds)
     if args.video_mb:
         fake.video_bytes = b"\0" * (args.video_mb * 1024 * 1024)
-    async with serve(fake, port=args.port) as url:
-        print(url, flush=True)
-        await anyio.sleep_forever()
+    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        async with serve(fake, port=args.port) as url:
+            print(url, flush=True)
+            async for _ in signals:
+                break
+    routes: dict[str, int] = {}
+    for route, _path in fake.requests:
+        routes[route] = routes.get(route, 0) + 1
+    print(json.dumps({"requests": routes, "submits": len(fake.submits)}), flush=True)
 
 
 anyio.run(main)
