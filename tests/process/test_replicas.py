@@ -82,10 +82,10 @@ def replica(fal_url: str, database_url: str, tmp_path: Path, name: str) -> Itera
 
 
 @asynccontextmanager
-async def client(url: str) -> AsyncIterator[Client]:
+async def client(url: str, mode: str = "legacy") -> AsyncIterator[Client]:
     async with (
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http,
-        Client(streamable_http_client(url, http_client=http), mode="legacy") as connected,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as connected,
     ):
         yield connected
 
@@ -99,6 +99,7 @@ async def test_replicas_share_jobs_keys_and_budget_and_finish_the_jobs_of_a_kill
             stack.enter_context(replica(fal_url, database_url, tmp_path, name)) for name in "abc"
         ]
         a, b, c = [await stack.enter_async_context(client(url)) for url in (a_url, b_url, c_url)]
+        listener = await stack.enter_async_context(client(c_url, mode="2026-07-28"))
 
         call = {"prompt": "a horse", "wait_seconds": 0, "idempotency_key": "shared"}
         on_a = (await a.call_tool("generate_video", call)).structured_content
@@ -109,6 +110,12 @@ async def test_replicas_share_jobs_keys_and_budget_and_finish_the_jobs_of_a_kill
         read_on_c = await c.call_tool("get_job", {"job_id": on_a["job_id"]})
         assert read_on_c.structured_content is not None
         assert read_on_c.structured_content["status"] in ("queued", "running")
+        # A listener on C (stateless replicas serve 2026-07-28's subscriptions/listen) hears of a job A follows.
+        on_c = await stack.enter_async_context(listener.listen(resource_subscriptions=[on_a["resource_uri"]]))
+        fake.start(fake.submits[0].request_id)  # A records it running
+        with anyio.fail_after(10):
+            event = await on_c.__anext__()
+        assert getattr(event, "uri", None) == on_a["resource_uri"], "a listener hears of a job another replica follows"
 
         results: list[Any] = []
 

@@ -68,6 +68,7 @@ class JobRunner:
         *,
         downloader: VideoDownloader | None = None,
         on_status_change: Callable[[Job], Awaitable[None]] | None = None,
+        on_change_elsewhere: Callable[[str], Awaitable[None]] | None = None,
         policy: FollowPolicy | None = None,
     ) -> None:
         self._fal = fal
@@ -76,6 +77,7 @@ class JobRunner:
         self.policy = policy or FollowPolicy()
         self._guard = guard
         self._on_status_change = on_status_change
+        self._on_change_elsewhere = on_change_elsewhere
         self._downloader = downloader
         self._live: dict[str, Job] = {}
         self._changed: dict[str, anyio.Event] = {}
@@ -145,6 +147,7 @@ class JobRunner:
         many. Keeps doing so, and renewing this process's leases, for as long as the runner runs."""
         adopted = await self._adopt_orphans()
         self._keep_leases()
+        self._watch_store()
         return adopted
 
     async def _adopt_orphans(self) -> int:
@@ -251,6 +254,10 @@ class JobRunner:
                         event.set()
                 if not events:
                     self._elsewhere.pop(job_id, None)
+            # Subscribers here hear of jobs other processes follow (those followed here are told as they change).
+            for job_id in (changed or set()) - set(self._live):
+                if self._on_change_elsewhere is not None:
+                    await self._on_change_elsewhere(job_id)
 
     async def cancel(self, job_id: str) -> Job:
         job = await self.get(job_id)

@@ -142,6 +142,7 @@ def create_server(
                 tg,
                 stack,
                 on_status_change=lambda job: notifier.updated(job_uri(job.job_id)),
+                on_change_elsewhere=lambda job_id: notifier.updated(job_uri(job_id)),
                 options=options,
             )
             resumed = await backend.runner.resume()

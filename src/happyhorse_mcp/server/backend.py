@@ -37,6 +37,7 @@ async def open_backend(
     stack: AsyncExitStack,
     *,
     on_status_change: Callable[[Job], Awaitable[None]],
+    on_change_elsewhere: Callable[[str], Awaitable[None]],
     options: BackendOptions,
 ) -> Backend:
     """Open everything on `stack` (closed with it); jobs are followed in `task_group`."""
@@ -60,6 +61,7 @@ async def open_backend(
         task_group,
         downloader=downloader,
         on_status_change=on_status_change,
+        on_change_elsewhere=on_change_elsewhere,
         policy=options.follow or FollowPolicy(lease_seconds=settings.lease_seconds),
     )
     # Runs after the jobs' tasks are cancelled and before the store closes: a restart takes the jobs over at once.
