@@ -46,19 +46,26 @@ MODEL_ERROR = json.dumps({"detail": [{"loc": ["body"], "msg": "The model crashed
 
 
 def _fault(route: str, fault: Fault, times: int = 1) -> Setup:
-    return lambda fake: fake.fail_next(route, fault, times)  # type: ignore[arg-type]
+    return lambda fake, data: fake.fail_next(route, fault, times)  # type: ignore[arg-type]
 
 
 def _outcome(outcome: str, *then: Setup) -> Setup:
-    def setup(fake: FakeFal) -> None:
+    def setup(fake: FakeFal, data: Path) -> None:
         fake.outcomes.append(outcome)  # type: ignore[arg-type]
         for more in then:
-            more(fake)
+            more(fake, data)
 
     return setup
 
 
-Setup = Callable[[FakeFal], None]
+Setup = Callable[[FakeFal, Path], None]  # the fake, and the server's data dir before it starts
+
+
+def _damaged_store(fake: FakeFal, data: Path) -> None:
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "jobs.sqlite3").write_bytes(b"not a database" * 100)
+
+
 EXTRA_CELLS: dict[tuple[str, str], Setup] = {
     ("submit", "answer lost after fal accepted"): _fault("submit", Fault(kind="reset", accept=True)),
     ("submit", "422 at submit"): _fault("submit", Fault(status=422, body=INVALID)),
@@ -75,7 +82,8 @@ EXTRA_CELLS: dict[tuple[str, str], Setup] = {
     ("result", "result without a video"): _fault("result", Fault(status=200, body=b'{"seed": 7}')),
     ("download", "connection reset mid-body"): _fault("download", Fault(kind="reset")),
     ("download", "Content-Length longer than the body"): _fault("download", Fault(kind="short_body")),
-    ("download", "redirect to a host not allowed"): lambda fake: setattr(
+    ("store", "jobs.sqlite3 damaged"): _damaged_store,
+    ("download", "redirect to a host not allowed"): lambda fake, data: setattr(
         fake, "download_redirect", "https://attacker.example/v.mp4"
     ),
 }
@@ -106,7 +114,7 @@ async def _run_cell(route: str, setup: Setup, tmp: Path) -> Cell:
     fake = FakeFal()
     if route == "status":
         fake.fail_next("stream", Fault(kind="early_close"))  # the status endpoint is used once the stream fails
-    setup(fake)
+    setup(fake, tmp)
     videos = tmp / "videos"
     videos.mkdir(parents=True)
     arguments: dict[str, object] = {"prompt": "a horse", "duration": 3, "save_to": str(videos)}
@@ -120,6 +128,8 @@ async def _run_cell(route: str, setup: Setup, tmp: Path) -> Cell:
     out = result.structured_content or {}
     error = (out.get("error") or {}).get("type")
     status = out.get("status", "refused")
+    if status == "refused" and "cannot be read" in " ".join(getattr(c, "text", "") for c in result.content):
+        error = "store_error"
     if status == "completed" and out.get("download_error"):
         status, error = "completed, not saved", "download_error"
     return Cell(route, "", status, error, out.get("cost_usd"), fake.calls("submit"), len(fake.submits))
@@ -146,6 +156,8 @@ async def test_every_fault_ends_completed_or_with_a_clear_error_and_never_pays_t
             return c.jobs_billed == 1 and c.cost == PRICE
         if c.status == "failed":  # fal's word that the run failed: not billed
             return c.error in CLEAR_ERRORS and c.cost == 0.0
+        if c.status == "refused":  # the call was answered with a clear error, and nothing was sent
+            return c.error in CLEAR_ERRORS and c.submits_sent == 0
         return c.status == "unknown" and c.error in CLEAR_ERRORS and (c.jobs_billed == 0 or c.cost == PRICE)
 
     assert [c for c in cells if not sound(c)] == []
@@ -184,9 +196,9 @@ ever paid for twice).
 - A download problem only ever sets `download_error`: the job stays `completed` with its cost and video URL, and no
   partial file is left.
 - Every job asks to save its video (`save_to`), so the download step is exercised in every row.
-- Not in the table, each with its own test: a store write that fails (a full disk) keeps the job in memory and
-  writes it again until the store takes it (`tests/e2e/test_store_faults.py`); a damaged `jobs.sqlite3` makes
-  every tool say which file and what to do, the server staying up.
+- A damaged `jobs.sqlite3` makes every tool say which file and what to do, the server staying up, and nothing is
+  sent. Not in the table, with its own test (`tests/e2e/test_store_faults.py`): a store write that fails (a full
+  disk) keeps the job in memory and writes it again until the store takes it.
 
 | step | fault | outcome | cost recorded (USD) | submit requests | jobs billed |
 |---|---|---|---|---|---|
