@@ -247,6 +247,14 @@ class JobRunner:
 
     async def _watch(self) -> None:
         """Wake the calls waiting on jobs other processes follow, as the store reports their changes."""
+        while True:
+            try:
+                await self._watch_changes()
+            except StoreError as exc:  # waiters still read the store every few seconds meanwhile
+                logger.error("could not watch the store for changes: %s", exc.message)
+                await anyio.sleep(self.policy.store_retry)
+
+    async def _watch_changes(self) -> None:
         async for changed in self._store.changes():
             for job_id, events in list(self._elsewhere.items()):
                 if changed is None or job_id in changed:
