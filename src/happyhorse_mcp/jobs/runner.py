@@ -8,7 +8,6 @@ every write is conditional on the version last read, and memory holds only the j
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
@@ -39,6 +38,7 @@ from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue, QueueStatus
 from .arguments import fingerprint, redact_data_uris
 from .follow import CANCELLED_ERROR_TYPE, Cancelled, FollowPolicy, follow, save_copy
+from .keeping import Keeping, LeaseLost
 from .spend import SpendGuard
 from .store import JobStore
 from .store.base import Lease
@@ -54,11 +54,7 @@ def new_job_id() -> str:
     return "hh_" + secrets.token_hex(8)
 
 
-class _LeaseLost(Exception):
-    """Another process follows the job now (or ended it): this one stops following it."""
-
-
-class JobRunner:
+class JobRunner(Keeping):
     def __init__(
         self,
         fal: FalQueue,
@@ -142,61 +138,6 @@ class JobRunner:
         await answered.wait()
         return await self.get(job.job_id)
 
-    async def resume(self) -> int:
-        """Follow every unfinished job whose follower is gone (a previous run, a process that died); returns how
-        many. Keeps doing so, and renewing this process's leases, for as long as the runner runs."""
-        adopted = await self._adopt_orphans()
-        self._keep_leases()
-        self._watch_store()
-        return adopted
-
-    async def _adopt_orphans(self) -> int:
-        count = 0
-        for job in await self._store.claimable():
-            if job.job_id in self._live or not await self._store.claim(job.job_id, self.lease):
-                continue
-            self._live[job.job_id] = job
-            self._changed[job.job_id] = anyio.Event()
-            if job.request_id is None:  # its submitter is gone: it never recorded fal's answer
-                with contextlib.suppress(_LeaseLost):
-                    await self._finish(
-                        job.job_id,
-                        "unknown",
-                        error=SubmitUncertainError(
-                            "The server stopped while submitting this job, before fal's answer was recorded. "
-                            f"It may have been billed: look for it at {DASHBOARD_REQUESTS}. It was not resubmitted."
-                        ),
-                    )
-                continue
-            logger.info("following job %s, whose follower is gone", job.job_id)
-            self._tg.start_soon(self._follow, job.job_id)
-            count += 1
-        return count
-
-    async def release_leases(self) -> None:
-        """On a clean stop: let another process take over this one's jobs at once instead of when leases lapse."""
-        with contextlib.suppress(StoreError):
-            await self._store.release(self.lease.holder)
-
-    def _keep_leases(self) -> None:
-        if not self._keeping:
-            self._keeping = True
-            self._tg.start_soon(self._keep)
-
-    async def _keep(self) -> None:
-        """Renew the leases of the jobs followed here, and take over jobs whose follower is gone."""
-        while True:
-            await anyio.sleep(self.lease.seconds / 3)
-            try:
-                asked = list(self._live)  # jobs admitted while the renewal runs are not in it, and not lost
-                held = await self._store.renew(self.lease, asked)
-                for job_id in set(asked) - held - set(self._unsaved):
-                    logger.warning("job %s: lease lost; another process follows it now", job_id)
-                    self._drop(job_id)
-                await self._adopt_orphans()
-            except StoreError as exc:
-                logger.error("could not renew or take over leases: %s", exc.message)
-
     async def get(self, job_id: str) -> Job:
         job = self._live.get(job_id) or await self._store.get(job_id)
         if job is None:
@@ -240,33 +181,6 @@ class JobRunner:
             job = await self.get(job_id)
         return job
 
-    def _watch_store(self) -> None:
-        if not self._watching:
-            self._watching = True
-            self._tg.start_soon(self._watch)
-
-    async def _watch(self) -> None:
-        """Wake the calls waiting on jobs other processes follow, as the store reports their changes."""
-        while True:
-            try:
-                await self._watch_changes()
-            except StoreError as exc:  # waiters still read the store every few seconds meanwhile
-                logger.error("could not watch the store for changes: %s", exc.message)
-                await anyio.sleep(self.policy.store_retry)
-
-    async def _watch_changes(self) -> None:
-        async for changed in self._store.changes():
-            for job_id, events in list(self._elsewhere.items()):
-                if changed is None or job_id in changed:
-                    for event in events:
-                        event.set()
-                if not events:
-                    self._elsewhere.pop(job_id, None)
-            # Subscribers here hear of jobs other processes follow (those followed here are told as they change).
-            for job_id in (changed or set()) - set(self._live):
-                if self._on_change_elsewhere is not None:
-                    await self._on_change_elsewhere(job_id)
-
     async def cancel(self, job_id: str) -> Job:
         job = await self.get(job_id)
         if job.finished:
@@ -274,7 +188,7 @@ class JobRunner:
         if job_id in self._live:
             try:
                 await self._update(job_id, cancel_requested=True)
-            except _LeaseLost:
+            except LeaseLost:
                 self._drop(job_id)
         if job_id not in self._live:  # another process follows it: it reads the cancel from the store
             job = await self._write_elsewhere(job_id, cancel_requested=True)
@@ -296,7 +210,7 @@ class JobRunner:
     async def _run(self, job_id: str, arguments: dict[str, Any], answered: anyio.Event) -> None:
         try:
             await self._submit_and_follow(job_id, arguments, answered)
-        except _LeaseLost:
+        except LeaseLost:
             self._drop(job_id)
         finally:
             answered.set()
@@ -336,7 +250,7 @@ class JobRunner:
     async def _follow(self, job_id: str) -> None:
         try:
             await self._follow_to_end(job_id)
-        except _LeaseLost:
+        except LeaseLost:
             self._drop(job_id)
 
     async def _follow_to_end(self, job_id: str) -> None:
@@ -349,7 +263,7 @@ class JobRunner:
             await self._update(job_id, output=outcome)  # kept before the download, which may take minutes
             saved = await save_copy(self._downloader, self._followed(job_id), outcome)
             await self._finish(job_id, "completed", output=outcome, **saved)
-        except _LeaseLost:
+        except LeaseLost:
             raise
         except OutcomeUnknownError as exc:
             await self._finish(job_id, "unknown", error=exc)
@@ -374,7 +288,7 @@ class JobRunner:
     async def _apply(self, job_id: str, status: QueueStatus) -> None:
         job = self._live.get(job_id)
         if job is None:
-            raise _LeaseLost(job_id)
+            raise LeaseLost(job_id)
         if status.status == "IN_QUEUE" and (job.status != "queued" or job.queue_position != status.queue_position):
             await self._update(job_id, status="queued", queue_position=status.queue_position)
         elif status.status == "IN_PROGRESS" and job.status != "running":
@@ -391,7 +305,7 @@ class JobRunner:
     ) -> None:
         job = self._live.get(job_id)
         if job is None:
-            raise _LeaseLost(job_id)
+            raise LeaseLost(job_id)
         changes: dict[str, Any] = {"status": status, "finished_at": utcnow(), "queue_position": None, **extra}
         if error is not None:
             changes["error"] = JobError(type=error_type(error), message=error.message)
@@ -407,10 +321,10 @@ class JobRunner:
 
     async def _update(self, job_id: str, **changes: Any) -> None:
         """Write a change to a job followed here, from the version last read. Another process's write (a cancel)
-        is read and kept, the change made again on top; a lost lease raises _LeaseLost."""
+        is read and kept, the change made again on top; a lost lease raises LeaseLost."""
         job = self._live.get(job_id)
         if job is None:  # the lease was lost meanwhile
-            raise _LeaseLost(job_id)
+            raise LeaseLost(job_id)
         while True:
             proposed = job.model_copy(update={**changes, "updated_at": utcnow()})
             try:
@@ -428,14 +342,14 @@ class JobRunner:
                 break
             fresh = await self._store.get(job_id)
             if fresh is None or fresh.finished or not await self._store.claim(job_id, self.lease):
-                raise _LeaseLost(job_id)
+                raise LeaseLost(job_id)
             job = fresh
         self._unsaved.pop(job_id, None)
         await self._publish(written)
 
     def _followed(self, job_id: str) -> Job:
         if (job := self._live.get(job_id)) is None:
-            raise _LeaseLost(job_id)
+            raise LeaseLost(job_id)
         return job
 
     def _drop(self, job_id: str) -> None:
@@ -444,30 +358,6 @@ class JobRunner:
         self._unsaved.pop(job_id, None)
         if (changed := self._changed.pop(job_id, None)) is not None:
             changed.set()
-
-    async def _flush_unsaved(self) -> None:
-        try:
-            while self._unsaved:
-                await anyio.sleep(self.policy.store_retry)
-                for job_id, job in list(self._unsaved.items()):
-                    try:
-                        written = await self._store.update(job, holder=self.lease.holder)
-                    except StoreError:
-                        break
-                    if self._unsaved.get(job_id) is not job:
-                        continue
-                    del self._unsaved[job_id]
-                    if written is None:  # another process moved on meanwhile: the store is the truth
-                        logger.warning("job %s: a state kept in memory was overtaken in the store", job_id)
-                        self._drop(job_id)
-                        continue
-                    logger.info("job %s written to the store again", job_id)
-                    if written.finished:
-                        self._drop(job_id)
-                    else:
-                        self._live[job_id] = written
-        finally:
-            self._flushing = False
 
     async def _publish(self, job: Job) -> None:
         """Tell waiting calls about the job's new state, and subscribers when its status changed."""
