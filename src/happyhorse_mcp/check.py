@@ -48,6 +48,12 @@ def run_check(settings: Settings, *, offline: bool = False) -> int:
         ("queue host", settings.queue_url),
         ("storage hosts", f"{settings.rest_url}, {settings.cdn_url}"),
         ("data dir", f"{settings.data_dir} ({'writable' if writable else 'NOT writable'})"),
+        (
+            "job store",
+            "PostgreSQL (HAPPYHORSE_DATABASE_URL, not contacted by check)"
+            if settings.database_url
+            else f"SQLite, {settings.data_dir / 'jobs.sqlite3'}",
+        ),
         ("downloads", str(settings.output_dir) if settings.output_dir else "only where a call's save_to says"),
         ("allowed folders", ", ".join(map(str, settings.allowed_dirs)) or "none (plus the client's roots)"),
         (

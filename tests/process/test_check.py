@@ -63,3 +63,15 @@ async def test_an_unreachable_fal_is_not_ready(tmp_path: Path, capsys: pytest.Ca
     code, out = await _check(settings, capsys)
     assert code == 1
     assert "no answer from" in out
+
+
+async def test_check_names_the_job_store_without_showing_a_database_url(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    url = "postgresql://hh:s3cret-password@db.internal/happyhorse"
+    _, out = await _check(dataclasses.replace(settings, database_url=SecretStr(url)), capsys, offline=True)
+    assert "job store:" in out
+    assert "PostgreSQL" in out
+    assert "s3cret-password" not in out
