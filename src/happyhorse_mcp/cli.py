@@ -112,7 +112,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     logger.info("offering tools: %s", ", ".join(offered))
 
     if args.transport == "stdio":
-        mcp.run("stdio")
+        logger.info(
+            "waiting for an MCP client on stdin (this is normal: an MCP host starts the server and talks to it)"
+        )
+        try:
+            mcp.run("stdio")
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
         return
 
     import anyio
@@ -125,4 +131,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except InsecureBindError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
-    anyio.run(serve_http, mcp, options, args.log_level)
+    if not options.token:
+        logger.warning(
+            "serving HTTP without a token: any program on this machine can call the tools and spend the fal balance; "
+            "set HAPPYHORSE_HTTP_TOKEN"
+        )
+    try:
+        anyio.run(serve_http, mcp, options, args.log_level)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

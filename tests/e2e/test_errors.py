@@ -227,11 +227,12 @@ async def test_an_expired_result_is_unknown_may_be_billed_with_where_to_look(cli
     assert final.structured_content["cost_usd"] == 0.42  # the run finished, so fal billed it
 
 
-async def test_an_unknown_job_id_is_a_tool_error(client: Client) -> None:
+async def test_an_unknown_job_id_is_a_tool_error_pointing_to_list_jobs(client: Client) -> None:
     for tool in ("get_job", "cancel_job"):
         result = await client.call_tool(tool, {"job_id": "hh_0000000000000000"})
         assert result.is_error
         assert "No job 'hh_0000000000000000'" in text_of(result)
+        assert "list_jobs" in text_of(result)
 
 
 async def test_the_key_never_appears_in_any_answer(client: Client, fake: FakeFal) -> None:

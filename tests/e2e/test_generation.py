@@ -276,3 +276,22 @@ async def test_a_job_outlives_the_server_that_started_it(
     assert final.structured_content is not None
     assert final.structured_content["status"] == "completed"
     assert len(fake.submits) == 1
+
+
+async def test_cancelling_a_finished_job_says_nothing_was_cancelled(client: Client, fake: FakeFal) -> None:
+    made = await client.call_tool("generate_video", {"prompt": "a foal", "duration": 3})
+    assert made.structured_content is not None
+    cancelled = await client.call_tool("cancel_job", {"job_id": made.structured_content["job_id"]})
+    text = cancelled.content[0].text  # type: ignore[union-attr]
+    assert "nothing was cancelled" in text
+    assert "completed" in text
+
+
+async def test_cancelling_a_queued_job_says_what_may_still_be_billed(client: Client, fake: FakeFal) -> None:
+    fake.hold = True
+    made = await client.call_tool("generate_video", {"prompt": "a foal", "wait_seconds": 0})
+    assert made.structured_content is not None
+    cancelled = await client.call_tool("cancel_job", {"job_id": made.structured_content["job_id"]})
+    text = cancelled.content[0].text  # type: ignore[union-attr]
+    assert "not billed" in text
+    assert "get_job" in text or "nothing was billed" in text

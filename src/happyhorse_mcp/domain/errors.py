@@ -143,7 +143,7 @@ class UnknownJobError(HappyHorseError):
     def __init__(self, job_id: str) -> None:
         super().__init__(
             f"No job '{job_id}' on this server. Job ids look like 'hh_0123456789abcdef'; "
-            "resources/list shows the jobs this server knows."
+            "list_jobs shows the jobs this server knows."
         )
 
 

@@ -51,8 +51,8 @@ Prompts: describe subject, action, setting, light and mood; ask for camera moves
 'static camera'). Audio (dialogue, ambience, Foley) is always generated: describe the sounds and spoken lines.
 Media arguments: an https URL, a data: URI, or a local path inside an allowed folder (the client's roots or \
 HAPPYHORSE_ALLOWED_DIRS), uploaded to fal storage. save_to downloads the finished video.
-Timing: jobs take 1-3 minutes. A call waits up to wait_seconds, then returns status 'running' and a job_id; \
-call get_job(job_id, wait_seconds=50) to keep waiting. A job is never lost or submitted twice."""
+Timing: jobs take 1-3 minutes. A call waits up to wait_seconds, then returns the job_id with status 'queued' or \
+'running'; call get_job(job_id, wait_seconds=50) to keep waiting. A job is never lost or submitted twice."""
 
 
 class HappyHorseServer(MCPServer[AppState]):

@@ -22,14 +22,14 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
         duration: Annotated[str, Field(description="Seconds, 3 to 15.")] = "5",
     ) -> str:
         return (
-            f"Make a {duration}-second video with HappyHorse (generate_video). First call estimate_cost for "
+            f"Make a video of {duration} seconds with HappyHorse (generate_video). First call estimate_cost for "
             f"text-to-video with duration {duration} and tell me the price.\n\n"
             "Write the prompt as one flowing paragraph in this order: subject and action, setting, camera move, "
             "light, sound. Ask for the camera move in words (the model has no camera parameter) and describe the "
             "sound, since audio is always generated.\n\n"
             f"Subject: {subject}\nAction: {action}\nSetting: {setting}\nCamera: {camera}\nLight: {light}\n"
             f"Sound: {sound}\n\nThen call generate_video with that prompt and duration {duration}. If it returns "
-            "status 'running', call get_job with its job_id until the video is ready, and show me the link."
+            "status 'queued' or 'running', call get_job with its job_id until the video is ready, and show me the link."
         )
 
     @mcp.prompt(
@@ -44,7 +44,7 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
         duration: Annotated[str, Field(description="Seconds, 3 to 15.")] = "8",
     ) -> str:
         return (
-            f"Make a {duration}-second product video with HappyHorse reference_to_video, using image_urls "
+            f"Make a product video of {duration} seconds with HappyHorse reference_to_video, using image_urls "
             f"[{product_image!r}]. In the prompt, the product is character1: keep its shape, colours and label "
             f"exactly. Product: {product}. Scene: {scene}. Describe one clear camera move (for example a slow "
             "orbit or a push-in to a close-up), soft studio light, and quiet fitting sound. Estimate the cost "

@@ -135,9 +135,10 @@ def progress_reporter(ctx: Context[Any, Any]) -> Any:
     return report
 
 
-def job_result(job: Job, *, error_if_failed: bool = False) -> CallToolResult:
+def job_result(job: Job, *, error_if_failed: bool = False, text: str | None = None) -> CallToolResult:
+    """The job as a tool result: `text` (by default its summary), resource links to the video, structured output."""
     result = job.result()
-    content: list[Any] = [TextContent(type="text", text=summary(result))]
+    content: list[Any] = [TextContent(type="text", text=text or summary(result))]
     if result.video is not None:
         content.append(
             ResourceLink(

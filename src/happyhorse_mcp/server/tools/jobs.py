@@ -7,10 +7,25 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ...domain.models import JobResult, JobStatus
+from ...domain.models import Job, JobResult, JobStatus
 from ..boundary import tool_errors
 from ..state import app_state
-from ._shared import READ_ONLY_LOCAL, JobId, WaitSeconds, job_result, progress_reporter
+from ._shared import MAX_WAIT_SECONDS, READ_ONLY_LOCAL, JobId, job_result, progress_reporter, summary
+
+
+def cancel_summary(before: Job, after: Job) -> str:
+    """What a cancel did, and what may still be billed."""
+    if before.finished:
+        ended = summary(before.result())
+        return f"Job {before.job_id} had already ended ({before.status}); nothing was cancelled. {ended}"
+    if after.status == "cancelled":
+        return f"Job {after.job_id} was cancelled before it ran; nothing was billed for it."
+    if after.finished:
+        return f"Job {after.job_id} ended before the cancel reached it. {summary(after.result())}"
+    return (
+        f"Asked fal to cancel job {after.job_id} (it was {before.status}). A job still in the queue is dropped and not "
+        "billed; one already generating may still finish, and then it is billed. Call get_job to see how it ends."
+    )
 
 
 class JobList(BaseModel):
@@ -28,7 +43,11 @@ def register(mcp: MCPServer[Any]) -> None:
     )
     @tool_errors
     async def get_job(
-        job_id: JobId, ctx: Context[Any, Any], wait_seconds: WaitSeconds = 0
+        job_id: JobId,
+        ctx: Context[Any, Any],
+        wait_seconds: Annotated[
+            int, Field(ge=0, le=MAX_WAIT_SECONDS, description="Wait up to this long for the job to finish.")
+        ] = 0,
     ) -> Annotated[CallToolResult, JobResult]:
         runner = (await app_state(ctx).backend()).runner
         job = await runner.wait(job_id.strip(), wait_seconds, progress_reporter(ctx))
@@ -46,7 +65,9 @@ def register(mcp: MCPServer[Any]) -> None:
     @tool_errors
     async def cancel_job(job_id: JobId, ctx: Context[Any, Any]) -> Annotated[CallToolResult, JobResult]:
         runner = (await app_state(ctx).backend()).runner
-        return job_result(await runner.cancel(job_id.strip()))
+        before = await runner.get(job_id.strip())
+        job = await runner.cancel(before.job_id)
+        return job_result(job, text=cancel_summary(before, job))
 
     @mcp.tool(
         name="list_jobs",

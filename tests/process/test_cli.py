@@ -1,0 +1,54 @@
+"""What a person running the server by hand sees: that it waits for a client, a quiet exit, warnings that matter."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "HAPPYHORSE_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_the_stdio_server_says_it_waits_for_a_client_and_exits_quietly_when_stdin_closes(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "happyhorse_mcp"],
+        input="",
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+        check=False,
+    )
+    assert "waiting for an MCP client on stdin" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    assert done.returncode == 0
+
+
+def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)],
+        env=_env(tmp_path),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:
+            seen.append(line)
+            if "Uvicorn running on" in line:
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if server.stderr is not None:
+            server.stderr.close()
+    assert any("serving HTTP without a token" in line for line in seen), "".join(seen)
