@@ -86,3 +86,12 @@ async def test_estimate_cost_takes_only_the_source_lengths_edit_video_takes(clie
         result = await client.call_tool("estimate_cost", {"operation": "video-edit", "source_duration": seconds})
         assert result.is_error
         assert "source_duration" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_the_estimate_s_text_is_a_sentence_and_its_figures_are_structured(client: Client) -> None:
+    result = await client.call_tool("estimate_cost", {"operation": "text-to-video"})
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert text.startswith("USD 1.40 for text-to-video")
+    assert "\n" not in text
+    assert result.structured_content is not None
+    assert result.structured_content["usd"] == 1.40

@@ -172,3 +172,14 @@ def test_limits_have_safe_defaults_and_are_read_from_the_environment() -> None:
     assert Settings.from_env({"HAPPYHORSE_DATA_DIR": "/tmp/x"}).limits == SpendLimits(10.0, 30.0)
     env = {"HAPPYHORSE_MAX_USD_PER_JOB": "2.5", "HAPPYHORSE_DAILY_BUDGET_USD": "0", "HAPPYHORSE_DATA_DIR": "/tmp/x"}
     assert Settings.from_env(env).limits == SpendLimits(2.5, 0.0)
+
+
+async def test_list_jobs_text_is_a_line_per_job(client: Client, fake: FakeFal) -> None:
+    for n in range(3):
+        await client.call_tool("generate_video", {"prompt": f"shot {n}", "duration": 3})
+    listed = await client.call_tool("list_jobs", {})
+    lines = listed.content[0].text.splitlines()  # type: ignore[union-attr]
+    assert len(lines) == 3
+    assert all(line.startswith("hh_") and "completed" in line for line in lines)
+    assert listed.structured_content is not None
+    assert listed.structured_content["count"] == 3

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from ...domain.catalog import MAX_EDIT_SOURCE_SECONDS, MIN_EDIT_SOURCE_SECONDS, Operation, parse_operation
@@ -47,7 +48,7 @@ def register(mcp: MCPServer[Any]) -> None:
             float | None,
             Field(ge=MIN_EDIT_SOURCE_SECONDS, le=MAX_EDIT_SOURCE_SECONDS, description="video-edit only."),
         ] = None,
-    ) -> CostReport:
+    ) -> Annotated[CallToolResult, CostReport]:
         spec = parse_operation(operation)
         cost = estimate(
             spec, duration=duration, resolution=resolution, version=version, source_duration=source_duration
@@ -67,4 +68,9 @@ def register(mcp: MCPServer[Any]) -> None:
             f"{cost.how} x USD {cost.rate_usd_per_second:.2f}/s (prices as of {cost.prices_as_of}). "
             f"USD {left:.2f} of today's budget is left."
         )
-        return CostReport(usd=cost.usd, breakdown=cost.breakdown, budget=budget, summary=summary)
+        report = CostReport(usd=cost.usd, breakdown=cost.breakdown, budget=budget, summary=summary)
+        # The text is for people and models reading the conversation; the figures are in the structured output.
+        text = summary if budget.allowed else f"{summary} Refused now: {budget.reason}"
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=report.model_dump(mode="json")
+        )

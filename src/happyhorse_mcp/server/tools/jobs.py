@@ -4,13 +4,20 @@ from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ...domain.models import Job, JobResult, JobStatus
 from ..boundary import tool_errors
 from ..state import app_state
 from ._shared import MAX_WAIT_SECONDS, READ_ONLY_LOCAL, JobId, job_result, progress_reporter, summary
+
+
+def job_line(job: JobResult) -> str:
+    """One job as a line of list_jobs' text: the rest is in the structured output."""
+    cost = "" if job.cost_usd is None else f", USD {job.cost_usd:.2f}"
+    video = f", {job.video.url}" if job.video else ""
+    return f"{job.job_id}: {job.operation}, {job.status}{cost}, {job.created_at:%Y-%m-%d %H:%M} UTC{video}"
 
 
 def cancel_summary(before: Job, after: Job) -> str:
@@ -80,6 +87,10 @@ def register(mcp: MCPServer[Any]) -> None:
         ctx: Context[Any, Any],
         status: JobStatus | None = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
-    ) -> JobList:
+    ) -> Annotated[CallToolResult, JobList]:
         jobs = [job.result() for job in await (await app_state(ctx).backend()).runner.recent(limit, status)]
-        return JobList(jobs=jobs, count=len(jobs))
+        listed = JobList(jobs=jobs, count=len(jobs))
+        lines = [job_line(job) for job in jobs] or ["No jobs recorded yet."]
+        return CallToolResult(
+            content=[TextContent(type="text", text="\n".join(lines))], structured_content=listed.model_dump(mode="json")
+        )
