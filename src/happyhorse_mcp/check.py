@@ -35,7 +35,12 @@ def _probe(settings: Settings) -> tuple[str, bool]:
     if response.status_code in (401, 403):
         return f"fal refused the key (HTTP {response.status_code}): {response.text[:200]}", False
     if response.status_code in (200, 202, 404):
-        return f"fal answered (HTTP {response.status_code}) and accepted the key", True
+        # fal may answer some requests without a key, so a 404 proves only that the key was not refused.
+        return (
+            f"fal answered (HTTP {response.status_code} for a request that does not exist) and did not refuse the "
+            "key; the first job proves it",
+            True,
+        )
     return f"fal answered HTTP {response.status_code}: {response.text[:200]}", False
 
 
@@ -46,7 +51,7 @@ def run_check(settings: Settings, *, offline: bool = False) -> int:
     rows = [
         ("fal key", key_text),
         ("queue host", settings.queue_url),
-        ("storage hosts", f"{settings.rest_url}, {settings.cdn_url}"),
+        ("storage hosts", ", ".join(dict.fromkeys([settings.rest_url, settings.cdn_url]))),
         ("data dir", f"{settings.data_dir} ({'writable' if writable else 'NOT writable'})"),
         (
             "job store",

@@ -99,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     logger.info("happyhorse-mcp %s starting (pid %d), data in %s", __version__, os.getpid(), settings.data_dir)
     if settings.fal_key is None:
         logger.warning("FAL_KEY is not set: estimate_cost works, generation tools will say how to set it")
+    elif ":" not in settings.fal_key.get_secret_value():
+        logger.warning(
+            "%s does not look like a fal key (key-id:key-secret); fal will likely refuse it. `happyhorse-mcp check` "
+            "tells more; keys are at https://fal.ai/dashboard/keys",
+            settings.fal_key_source,
+        )
 
     from .server import create_server, select_tools
 

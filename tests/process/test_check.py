@@ -27,7 +27,8 @@ async def test_a_good_setup_is_ready_and_the_secret_is_never_printed(
 ) -> None:
     code, out = await _check(settings, capsys)
     assert code == 0
-    assert "fal answered (HTTP 404) and accepted the key" in out
+    assert "fal answered (HTTP 404 for a request that does not exist) and did not refuse the key" in out
+    assert out.count(settings.rest_url) == 2, "the queue host line and one storage host line, not the same host twice"
     assert "verdict: ready" in out
     assert "fake-key-secret" not in out
     assert str(settings.data_dir) in out

@@ -52,3 +52,17 @@ def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(t
         if server.stderr is not None:
             server.stderr.close()
     assert any("serving HTTP without a token" in line for line in seen), "".join(seen)
+
+
+def test_a_key_that_does_not_look_like_a_fal_key_is_warned_about_at_start_without_showing_it(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "happyhorse_mcp"],
+        input="",
+        capture_output=True,
+        text=True,
+        env={**_env(tmp_path), "FAL_KEY": "justonepiece"},
+        timeout=60,
+        check=False,
+    )
+    assert "FAL_KEY does not look like a fal key" in done.stderr
+    assert "justonepiece" not in done.stderr
