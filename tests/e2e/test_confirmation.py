@@ -40,6 +40,7 @@ async def test_a_job_above_the_threshold_is_submitted_once_the_user_confirms(
     assert not result.is_error, result.content
     assert len(answer.asked) == 1
     assert "USD 4.20" in answer.asked[0]
+    assert '"a horse race"' in answer.asked[0], "the user sees what they pay for"
     assert len(fake.submits) == 1
 
 
@@ -52,6 +53,7 @@ async def test_a_declined_or_cancelled_confirmation_submits_nothing(
         result = await client.call_tool("generate_video", DEAR)
     assert result.is_error
     assert "did not confirm" in result.content[0].text  # type: ignore[union-attr]
+    assert "(accept)" not in result.content[0].text  # type: ignore[union-attr]
     assert "Nothing was submitted" in result.content[0].text  # type: ignore[union-attr]
     assert fake.requests == []
 

@@ -121,7 +121,9 @@ def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
             return None
         return await (await state.backend()).runner.by_idempotency_key(idempotency_key)
 
-    async def confirm(ctx: Context[Any, Any], max_cost_usd: float | None, quote: Quote, earlier: Job | None) -> Any:
+    async def confirm(
+        ctx: Context[Any, Any], max_cost_usd: float | None, prompt: str | None, quote: Quote, earlier: Job | None
+    ) -> Any:
         if earlier is not None:
             return APPROVED  # a retry: the earlier job is returned, nothing new is paid for
         state = app_state(ctx)
@@ -142,8 +144,9 @@ def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
                 f"submitted. Once the user has agreed to the price, call again with max_cost_usd={cost.usd:.2f} "
                 "(or more)."
             )
+        shown = f' of "{prompt if len(prompt) <= 120 else prompt[:117] + "..."}"' if prompt else ""
         return Elicit(
-            f"Make this {cost.operation} video for USD {cost.usd:.2f} ({cost.seconds_billed} s billed at USD "
+            f"Make this {cost.operation} video{shown} for USD {cost.usd:.2f} ({cost.seconds_billed} s billed at USD "
             f"{cost.rate_usd_per_second:.2f}/s, {cost.resolution}, HappyHorse {cost.version})? USD "
             f"{guard.limits.left_today(spent_today):.2f} of today's budget is left.",
             SpendConfirmation,
@@ -151,8 +154,11 @@ def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
 
     async def ticket(plan: MediaPlan, quote: Quote, earlier: Job | None, confirmation: Confirmation) -> Ticket:
         if not (isinstance(confirmation, AcceptedElicitation) and confirmation.data.confirm):
+            how = {"accept": "answered no", "decline": "declined", "cancel": "dismissed the question"}.get(
+                confirmation.action, confirmation.action
+            )
             raise NotConfirmedError(
-                f"The user did not confirm the price ({confirmation.action}). Nothing was submitted or billed."
+                f"The user did not confirm the price (they {how}). Nothing was submitted or billed."
             )
         return Ticket(plan=plan, cost=quote.cost, earlier=earlier)
 
@@ -190,6 +196,7 @@ def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
         {
             "ctx": context,
             "max_cost_usd": Any,
+            "prompt": Any,
             "quote": Annotated[Quote, Resolve(quote_fn)],
             "earlier": Annotated[Job | None, Resolve(earlier_fn)],
         },
