@@ -149,6 +149,15 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         )
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now (the OS picks it)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def text_of(result: Any) -> str:
     """The text of a tool result's content, joined."""
     return " ".join(getattr(c, "text", "") for c in result.content)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from ..support import free_port
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -30,9 +31,7 @@ def test_the_stdio_server_says_it_waits_for_a_client_and_exits_quietly_when_stdi
 
 
 def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)],
         env=_env(tmp_path),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,22 +20,16 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from ..fakefal import VALID_KEY, FakeFal
-from ..support import postgres_schema
+from ..support import free_port, postgres_schema
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
 TOKEN = "replica-token"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def replica(fal_url: str, database_url: str, tmp_path: Path, name: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),

@@ -23,6 +23,17 @@ from ..domain.errors import (
 )
 
 
+def model_failure(kind: str | None, reason: str | None, *, status_code: int | None = None) -> ModelRunError:
+    """The model's own run failed (fal said so at the result or in a COMPLETED status): fal does not bill it."""
+    kind = kind or "model_error"
+    return ModelRunError(
+        f"The job failed on fal's side ({kind}: {reason}). fal does not bill failed runs; try again, perhaps with "
+        "another prompt or input.",
+        error_type=kind,
+        status_code=status_code,
+    )
+
+
 def retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
@@ -121,14 +132,8 @@ def error_from_response(response: httpx.Response, *, doing: str) -> HappyHorseEr
     if status >= 500 and isinstance(detail, list) and detail:
         # A model's own failure passed through with its status: fal's clients see this from the result endpoint.
         problems = _validation_messages(detail)
-        kind = next((kind for _, _, kind in problems if kind), "model_error")
-        reasons = "; ".join(msg for _, msg, _ in problems)
-        return ModelRunError(
-            f"The job failed on fal's side ({kind}: {reasons}). fal does not bill failed runs; try again, perhaps "
-            "with another prompt or input.",
-            error_type=kind,
-            status_code=status,
-        )
+        kind = next((kind for _, _, kind in problems if kind), None)
+        return model_failure(kind, "; ".join(msg for _, msg, _ in problems), status_code=status)
     if status >= 500:
         return UpstreamError(
             f"fal had an internal error (HTTP {status} {where}). fal does not bill 5xx; try again in a minute.",

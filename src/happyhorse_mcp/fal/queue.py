@@ -100,10 +100,6 @@ class FalQueue:
         self._key = key
         self._retry = retry or RetryPolicy()
 
-    @property
-    def has_key(self) -> bool:
-        return self._key is not None
-
     def _headers(self) -> dict[str, str]:
         if self._key is None:
             raise MissingKeyError()

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..domain.catalog import MAX_IMAGE_ASPECT, MediaRule
+from ..domain.catalog import MAX_IMAGE_ASPECT, MB, MediaRule
 from ..domain.errors import InvalidMediaError
 
 logger = logging.getLogger(__name__)
 
-MB = 1024 * 1024
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp", "WEBP": "image/webp"}
 VIDEO_TYPES = {"video/mp4": "video/mp4", "video/quicktime": "video/quicktime"}
 

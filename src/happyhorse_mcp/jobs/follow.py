@@ -34,6 +34,7 @@ from ..domain.errors import (
 )
 from ..domain.models import Job, LocalCopy
 from ..fal.download import VideoDownloader
+from ..fal.errors import model_failure
 from ..fal.queue import FalQueue, QueueStatus
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ async def _result(fal: FalQueue, job: Job, policy: FollowPolicy, completed: Queu
             raise  # fal's word that the run failed: not billed
         except HappyHorseError as exc:
             if completed.error:
-                raise _failed_by_status(completed) from exc
+                raise model_failure(completed.error_type, completed.error) from exc
             await patience.wait_out(exc, doing="fetching the job's result", result=True)
     video = output.get("video")
     if not isinstance(video, dict) or not video.get("url"):
@@ -169,15 +170,6 @@ async def _result(fal: FalQueue, job: Job, policy: FollowPolicy, completed: Queu
             f"billed: look for it at {DASHBOARD_REQUESTS}."
         )
     return output
-
-
-def _failed_by_status(status: QueueStatus) -> ModelRunError:
-    kind = status.error_type or "model_error"
-    return ModelRunError(
-        f"The job failed on fal's side ({kind}: {status.error}). fal does not bill failed runs; try again, perhaps "
-        "with another prompt or input.",
-        error_type=kind,
-    )
 
 
 async def save_copy(downloader: VideoDownloader | None, job: Job, output: dict[str, Any]) -> dict[str, Any]:

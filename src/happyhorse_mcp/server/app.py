@@ -62,6 +62,7 @@ class HappyHorseServer(MCPServer[AppState]):
         self.tool_hints: dict[str, ToolAnnotations | None] = {}
         self.state: AppState | None = None
         self.notifier: ResourceNotifier | None = None
+        self._listed: list[MCPTool] | None = None
         super().__init__(*args, **kwargs)
 
     def add_tool(  # type: ignore[override]  # the same parameters, passed on as they are
@@ -73,13 +74,21 @@ class HappyHorseServer(MCPServer[AppState]):
     ) -> None:
         super().add_tool(fn, name=name, annotations=annotations, **kwargs)
         self.tool_hints[name or fn.__name__] = annotations
+        self._listed = None
 
     def remove_tool(self, name: str) -> None:
         super().remove_tool(name)
         del self.tool_hints[name]
+        self._listed = None
 
     async def list_tools(self) -> list[MCPTool]:
-        # Every conversation pays for tools/list in context: send what a model uses (see schema.py).
+        # Every conversation pays for tools/list in context: send what a model uses (see schema.py). Compacted once
+        # per set of tools, not on every call.
+        if self._listed is None:
+            self._listed = await self._compacted_tools()
+        return list(self._listed)
+
+    async def _compacted_tools(self) -> list[MCPTool]:
         return [
             tool.model_copy(
                 update={

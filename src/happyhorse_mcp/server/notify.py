@@ -8,7 +8,6 @@ go when it closes (a callback on its exit stack), however it ends.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,8 +17,6 @@ from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
-
-logger = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 
@@ -40,7 +37,10 @@ class ResourceNotifier:
     async def subscribe(self, ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
         uri = str(params.uri)
         if not await self._exists(uri):
-            raise MCPError(INVALID_PARAMS, f"No resource {uri} to subscribe to; resources/list shows what exists.")
+            raise MCPError(
+                INVALID_PARAMS,
+                f"No resource {uri} to subscribe to; resources/list and the job ids from list_jobs show what exists.",
+            )
         connection = _connection_of(ctx.session)
         if connection not in self._connections:
             self._connections[connection] = set()

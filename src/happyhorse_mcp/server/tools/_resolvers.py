@@ -17,7 +17,6 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -212,7 +211,3 @@ def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
         },
         Ticket,
     )
-
-
-def save_path(ticket: Ticket, output_dir: Path | None) -> Path | None:
-    return ticket.plan.save_to or output_dir
