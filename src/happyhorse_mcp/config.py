@@ -159,7 +159,9 @@ def _output_dir(env: Mapping[str, str]) -> Path | None:
     folder = Path(value).expanduser()
     if not folder.is_absolute():
         raise ConfigError(f"HAPPYHORSE_OUTPUT_DIR must be an absolute path, got {value!r}")
-    return folder
+    # Links in the operator's own path (a Movies folder on another disk, macOS's /tmp) are resolved once, here:
+    # downloads reach the folder without following any link, so one appearing later is refused.
+    return folder.resolve()
 
 
 def _checked_secret(name: str, value: str) -> SecretStr:

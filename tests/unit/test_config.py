@@ -103,3 +103,11 @@ def test_check_with_a_mangled_key_exits_with_the_reason_and_not_the_key(
     err = capsys.readouterr().err
     assert "FAL_KEY holds characters" in err
     assert "secret" not in err
+
+
+def test_the_output_dir_is_resolved_once_so_links_the_operator_chose_are_kept(tmp_path: Path) -> None:
+    real = tmp_path / "disk" / "Movies"
+    real.mkdir(parents=True)
+    (tmp_path / "Movies").symlink_to(real, target_is_directory=True)
+    settings = Settings.from_env({**BASE, "HAPPYHORSE_OUTPUT_DIR": str(tmp_path / "Movies" / "HappyHorse")})
+    assert settings.output_dir == real / "HappyHorse"

@@ -74,8 +74,8 @@ class SavedVideo:
     path: Path
     sha256: str
     size: int
-    device: int = 0
-    inode: int = 0
+    device: int
+    inode: int
 
 
 class VideoDownloader:
