@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from mcp import Client
-from mcp.types import TextContent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, TextContent
 
 pytestmark = pytest.mark.anyio
 
@@ -61,3 +62,14 @@ async def test_subject_swap_uses_image1_and_keeps_the_source_audio_when_asked(cl
         {"video": "/v/ride.mp4", "replace": "the rider", "reference_image": "/v/knight.png", "keep_audio": "no"},
     )
     assert "audio_setting 'auto'" in swapped
+
+
+async def test_a_prompt_asked_for_without_its_required_arguments_names_the_missing_ones(client: Client) -> None:
+    with pytest.raises(MCPError) as caught:
+        await client.get_prompt("product_showcase", {"product": "a red kettle"})
+
+    assert caught.value.code == INVALID_PARAMS
+    assert caught.value.error.message == (
+        "Prompt product_showcase needs the argument(s) product_image, scene "
+        "(it takes: product_image, product, scene, duration)."
+    )

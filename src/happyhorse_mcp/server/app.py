@@ -11,10 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
     Completion,
     CompletionArgument,
     EmptyResult,
+    GetPromptResult,
+    InputRequiredResult,
     ResourceTemplateReference,
     SetLevelRequestParams,
     SubscribeRequestParams,
@@ -23,11 +30,13 @@ from mcp.types import (
 )
 from mcp.types import Resource as MCPResource
 from mcp.types import Tool as MCPTool
+from pydantic import ValidationError
 
 from .. import __version__
 from ..config import Settings
 from ..domain.errors import HappyHorseError
 from ..domain.models import JOB_URI_PREFIX, job_uri
+from .argument_errors import explain
 from .notify import ResourceNotifier
 from .prompts import register_prompts
 from .resources import RECENT_JOBS_LISTED, SPEND_URI, prompt_excerpt, register_resources
@@ -100,6 +109,35 @@ class HappyHorseServer(MCPServer[AppState]):
             )
             for tool in await super().list_tools()
         ]
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError) and not isinstance(exc, UnexpectedToolError):
+                hints = self.tool_hints.get(name)
+                submits = not (hints is not None and hints.read_only_hint)
+                raise ToolError(
+                    f"Error executing tool {name}: {explain(exc.__cause__, submits=submits)}"
+                ) from exc.__cause__
+            raise
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[AppState, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        # The SDK reports missing prompt arguments as an internal error; they are the caller's to correct.
+        for prompt in await self.list_prompts():
+            if prompt.name == name:
+                required = [a.name for a in prompt.arguments or () if a.required]
+                if missing := [a for a in required if a not in (arguments or {})]:
+                    raise MCPError(
+                        INVALID_PARAMS,
+                        f"Prompt {name} needs the argument(s) {', '.join(missing)} "
+                        f"(it takes: {', '.join(a.name for a in prompt.arguments or ())}).",
+                    )
+        return await super().get_prompt(name, arguments, context)
 
     async def list_resources(self) -> list[MCPResource]:
         listed = await super().list_resources()

@@ -45,7 +45,7 @@ def _media_url(value: str) -> str:
         return value
     if value.startswith("data:"):
         if "," not in value:
-            raise ValueError("a data: URI needs a ',' before its payload")
+            raise ValueError("must be a data: URI with a ',' before its payload")
         return value
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
