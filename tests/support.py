@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from happyhorse_mcp.config import Settings
 from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.domain.catalog import Operation
+from happyhorse_mcp.fal.credentials import KeyCredentials
 from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client
 from happyhorse_mcp.jobs.follow import FollowPolicy
 from happyhorse_mcp.jobs.runner import JobRunner
@@ -201,7 +202,9 @@ async def runner_rig(
 ) -> AsyncIterator[Rig]:
     async with anyio.create_task_group() as tg:
         async with default_http_client(InProcessTransport(fake.app, tg)) as http:
-            fal = FalQueue(http, queue_url="http://fal.test", key=SecretStr(VALID_KEY), retry=NO_BACKOFF)
+            fal = FalQueue(
+                http, queue_url="http://fal.test", credentials=KeyCredentials(SecretStr(VALID_KEY)), retry=NO_BACKOFF
+            )
             guard = SpendGuard(store, limits or SpendLimits(daily_budget_usd=3.0))
             yield Rig(JobRunner(fal, store, guard, tg, policy=policy), store, fal, guard, tg)
         tg.cancel_scope.cancel()

@@ -12,8 +12,13 @@ PROBE_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def _key_line(settings: Settings) -> tuple[str, bool]:
+    if settings.fal_login_file is not None:
+        return f"the `fal auth login` token in {settings.fal_login_file} (no key set; fal-client refreshes it)", True
     if settings.fal_key is None:
-        return "missing: set FAL_KEY (key-id:key-secret) from https://fal.ai/dashboard/keys", False
+        return (
+            "missing: set FAL_KEY (key-id:key-secret) from https://fal.ai/dashboard/keys, or run `fal auth login`",
+            False,
+        )
     source = settings.fal_key_source
     key = settings.fal_key.get_secret_value()
     key_id, _, secret = key.partition(":")
@@ -24,12 +29,21 @@ def _key_line(settings: Settings) -> tuple[str, bool]:
 
 def _probe(settings: Settings) -> tuple[str, bool]:
     """Ask fal for the status of a request that cannot exist: 404 means fal answered and took the key."""
+    import anyio
     import httpx
 
-    assert settings.fal_key is not None
+    from .domain.errors import HappyHorseError
+    from .fal.credentials import credentials_for
+
+    credentials = credentials_for(settings)
+    assert credentials is not None
+    try:
+        authorization = anyio.run(credentials.authorization)
+    except HappyHorseError as exc:
+        return exc.message, False
     url = f"{settings.queue_url}/alibaba/happy-horse/requests/{PROBE_REQUEST_ID}/status"
     try:
-        response = httpx.get(url, headers={"Authorization": f"Key {settings.fal_key.get_secret_value()}"}, timeout=10.0)
+        response = httpx.get(url, headers={"Authorization": authorization}, timeout=10.0)
     except httpx.HTTPError as exc:
         return f"no answer from {settings.queue_url} ({type(exc).__name__})", False
     if response.status_code in (401, 403):

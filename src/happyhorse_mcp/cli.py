@@ -97,8 +97,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(args.log_level, settings.secrets())
     logger = logging.getLogger(__name__)
     logger.info("happyhorse-mcp %s starting (pid %d), data in %s", __version__, os.getpid(), settings.data_dir)
-    if settings.fal_key is None:
-        logger.warning("FAL_KEY is not set: estimate_cost works, generation tools will say how to set it")
+    if settings.fal_login_file is not None:
+        logger.info("no fal key set: requests are signed with the `fal auth login` token (%s)", settings.fal_login_file)
+    elif settings.fal_key is None:
+        logger.warning(
+            "no fal credentials (FAL_KEY, or `fal auth login`): estimate_cost works, generation tools will say how to "
+            "set them"
+        )
     elif ":" not in settings.fal_key.get_secret_value():
         logger.warning(
             "%s does not look like a fal key (key-id:key-secret); fal will likely refuse it. `happyhorse-mcp check` "

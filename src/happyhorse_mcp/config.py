@@ -40,6 +40,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FAL_KEY_SECRET", "see FAL_KEY_ID."),
     Variable("FAL_KEY_FILE", "a file holding the fal key, read when FAL_KEY is not set."),
     Variable(
+        "FAL_HOME_DIR",
+        "where `fal auth login` keeps its token (default ~/.fal); with no key set, that login signs requests.",
+    ),
+    Variable("FAL_FORCE_AUTH_BY_USER", "1: use the `fal auth login` token even when a key is set, as fal's SDK does."),
+    Variable(
         "HAPPYHORSE_FAL_QUEUE_URL", f"fal queue host (default {DEFAULT_QUEUE_URL}); plain http on loopback works."
     ),
     Variable("HAPPYHORSE_FAL_REST_URL", f"fal REST host (default {DEFAULT_REST_URL})."),
@@ -182,8 +187,24 @@ def _checked_secret(name: str, value: str) -> SecretStr:
     return SecretStr(value)
 
 
-def _credentials(env: Mapping[str, str]) -> tuple[SecretStr | None, str | None]:
-    """The fal key and the variable it came from."""
+def _fal_login_file(env: Mapping[str, str]) -> Path:
+    """Where `fal auth login` stores its token: fal_client.auth's layout (a test keeps the two in step)."""
+    return Path(env.get("FAL_HOME_DIR", "").strip() or "~/.fal").expanduser() / "auth0_token"
+
+
+def _credentials(env: Mapping[str, str]) -> tuple[SecretStr | None, str | None, Path | None]:
+    """The fal key and the variable it came from, or else the `fal auth login` token file: fal's own order."""
+    if env.get("FAL_FORCE_AUTH_BY_USER", "").strip() != "1":
+        key, source = _key(env)
+        if key is not None:
+            return key, source, None
+    login = _fal_login_file(env)
+    if login.is_file():
+        return None, "fal auth login", login
+    return None, None, None
+
+
+def _key(env: Mapping[str, str]) -> tuple[SecretStr | None, str | None]:
     if key := _secret_from(env, "FAL_KEY"):
         source = "FAL_KEY" if env.get("FAL_KEY", "").strip() else "FAL_KEY_FILE"
         return _checked_secret(source, key), source
@@ -237,7 +258,12 @@ class Settings:
     http_max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
     http_session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
     fal_key_source: str | None = None
+    fal_login_file: Path | None = None
     variables_set: tuple[str, ...] = ()
+
+    @property
+    def has_fal_credentials(self) -> bool:
+        return self.fal_key is not None or self.fal_login_file is not None
 
     def secrets(self) -> list[str]:
         """Values no log line may show."""
@@ -247,10 +273,11 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         data_dir = env.get("HAPPYHORSE_DATA_DIR", "").strip()
-        fal_key, fal_key_source = _credentials(env)
+        fal_key, fal_key_source, fal_login_file = _credentials(env)
         return cls(
             fal_key=fal_key,
             fal_key_source=fal_key_source,
+            fal_login_file=fal_login_file,
             variables_set=tuple(v.name for v in VARIABLES if env.get(v.name, "").strip()),
             queue_url=_base_url(env, "HAPPYHORSE_FAL_QUEUE_URL", DEFAULT_QUEUE_URL),
             rest_url=_base_url(env, "HAPPYHORSE_FAL_REST_URL", DEFAULT_REST_URL),

@@ -6,6 +6,7 @@ only when a test calls `start()` / `complete()`. Faults are queued per route and
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -135,6 +136,11 @@ class FakeFal:
         self.validate_at = validate_at
         self.initial_queue_position = queue_position
         self.keys = {VALID_KEY}
+        # `fal auth login`: access tokens fal takes as "Bearer", and the refresh tokens its login service swaps for
+        # new ones (POST /oauth/token, as auth.fal.ai does).
+        self.access_tokens: set[str] = set()
+        self.refresh_tokens: set[str] = set()
+        self.refreshes = 0
         self.balance_exhausted = False
         self.jobs: dict[str, FakeJob] = {}
         self.submits: list[FakeJob] = []
@@ -152,6 +158,7 @@ class FakeFal:
         self.app = Starlette(
             routes=[
                 Route("/storage/auth/token", self._storage_token, methods=["POST"]),
+                Route("/oauth/token", self._oauth_token, methods=["POST"]),
                 Route("/files/upload", self._upload, methods=["POST"]),
                 Route("/files/{file_id}/{name}", self._download, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/status/stream", self._stream, methods=["GET"]),
@@ -221,6 +228,8 @@ class FakeFal:
     def _auth_error(self, request: Request) -> Response | None:
         header = request.headers.get("authorization", "")
         self.authorizations.append(header)
+        if header.removeprefix("Bearer ") in self.access_tokens:
+            return None
         if not header.startswith("Key ") or header.removeprefix("Key ") not in self.keys:
             return JSONResponse({"detail": "Invalid authentication credentials"}, status_code=401)
         return None
@@ -417,6 +426,25 @@ class FakeFal:
             job.cancelled = True
             self._set(job, "COMPLETED")
         return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
+
+    def issue_access_token(self, *, expires_in: float) -> str:
+        """A JWT of the shape fal's login service gives (only its `exp` claim is read), accepted as a Bearer."""
+
+        def segment(data: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+        token = f"{segment({'alg': 'none'})}.{segment({'exp': int(time.time() + expires_in)})}.{secrets.token_hex(8)}"
+        self.access_tokens.add(token)
+        return token
+
+    async def _oauth_token(self, request: Request) -> Response:
+        form = await request.form()
+        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") not in self.refresh_tokens:
+            return JSONResponse({"error": "invalid_grant"}, status_code=403)
+        self.refreshes += 1
+        return JSONResponse(
+            {"access_token": self.issue_access_token(expires_in=3600), "refresh_token": form["refresh_token"]}
+        )
 
     async def _storage_token(self, request: Request) -> Response:
         if denied := self._auth_error(request):

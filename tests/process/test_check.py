@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from happyhorse_mcp.check import run_check
 from happyhorse_mcp.config import Settings
 
-from ..fakefal import VALID_KEY
+from ..fakefal import VALID_KEY, FakeFal
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -76,3 +76,25 @@ async def test_check_names_the_job_store_without_showing_a_database_url(
     assert "job store:" in out
     assert "PostgreSQL" in out
     assert "s3cret-password" not in out
+
+
+async def test_with_no_key_check_names_the_fal_login_and_probes_with_its_token(
+    settings: Settings, fake: FakeFal, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    token_file = tmp_path / "auth0_token"
+    access = fake.issue_access_token(expires_in=3600)
+    token_file.write_text(f"refresh-token\n{access}")
+    login = dataclasses.replace(settings, fal_key=None, fal_login_file=token_file)
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FAL_HOME_DIR", str(tmp_path))
+        for name in ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET"):
+            env.delenv(name, raising=False)
+        code, out = await _check(login, capsys)
+
+    assert code == 0, out
+    assert f"the `fal auth login` token in {token_file}" in out
+    assert fake.authorizations == [f"Bearer {access}"]
+    assert access not in out

@@ -31,7 +31,7 @@ class MissingKeyError(HappyHorseError):
     def __init__(self) -> None:
         super().__init__(
             "No fal key is configured. Set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) in the environment the MCP "
-            f"host starts this server with, then restart it. Keys are at {DASHBOARD_KEYS}. "
+            f"host starts this server with, or run `fal auth login`, then restart it. Keys are at {DASHBOARD_KEYS}. "
             "estimate_cost works without a key."
         )
 

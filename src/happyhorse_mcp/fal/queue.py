@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..domain.errors import (
     DASHBOARD_REQUESTS,
@@ -24,6 +24,7 @@ from ..domain.errors import (
     SubmitUncertainError,
     UpstreamError,
 )
+from .credentials import FalCredentials
 from .errors import error_from_response, retry_after
 from .sse import data_events
 
@@ -92,18 +93,18 @@ class FalQueue:
         http: httpx.AsyncClient,
         *,
         queue_url: str,
-        key: SecretStr | None,
+        credentials: FalCredentials | None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self._http = http
         self._queue_url = queue_url.rstrip("/")
-        self._key = key
+        self._credentials = credentials
         self._retry = retry or RetryPolicy()
 
-    def _headers(self) -> dict[str, str]:
-        if self._key is None:
+    async def _headers(self) -> dict[str, str]:
+        if self._credentials is None:
             raise MissingKeyError()
-        return {"Authorization": f"Key {self._key.get_secret_value()}"}
+        return {"Authorization": await self._credentials.authorization()}
 
     def _request_url(self, endpoint_id: str, request_id: str, suffix: str = "") -> str:
         # Queue request URLs name only owner/app, never the endpoint's sub-path.
@@ -112,7 +113,7 @@ class FalQueue:
 
     async def submit(self, endpoint_id: str, arguments: dict[str, Any]) -> SubmitReceipt:
         """Queue a job. Retried only when fal clearly did not take it: no connection, or 429."""
-        headers = self._headers()
+        headers = await self._headers()
         url = f"{self._queue_url}/{endpoint_id}"
         for attempt in range(self._retry.attempts):
             try:
@@ -157,7 +158,7 @@ class FalQueue:
         timeout = httpx.Timeout(STREAM_READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
         try:
             async with self._http.stream(
-                "GET", url, params={"logs": "1"}, headers=self._headers(), timeout=timeout
+                "GET", url, params={"logs": "1"}, headers=await self._headers(), timeout=timeout
             ) as response:
                 if not response.is_success:
                     await response.aread()
@@ -191,7 +192,7 @@ class FalQueue:
         self, method: str, url: str, *, params: dict[str, str] | None = None, accept: tuple[int, ...] = ()
     ) -> httpx.Response:
         """A request that is safe to repeat: retried on transport errors, 429 and 5xx with backoff."""
-        headers = self._headers()
+        headers = await self._headers()
         doing = f"{method} {url.removeprefix(self._queue_url)}"
         for attempt in range(self._retry.attempts):
             last = attempt + 1 == self._retry.attempts

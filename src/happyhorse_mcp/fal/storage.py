@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import anyio
 import anyio.to_thread
 import httpx
-from pydantic import SecretStr
 
 from ..domain.errors import MissingKeyError, ProtocolError, UpstreamError
 from ..files.media import LocalFile, open_verified
+from .credentials import FalCredentials
 from .errors import error_from_response
 
 logger = logging.getLogger(__name__)
@@ -24,20 +24,22 @@ UPLOAD_ATTEMPTS = 3
 class FalStorage:
     """fal's CDN storage: a short-lived token from the REST host, then one streamed POST per file."""
 
-    def __init__(self, http: httpx.AsyncClient, *, rest_url: str, cdn_url: str, key: SecretStr | None) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, *, rest_url: str, cdn_url: str, credentials: FalCredentials | None
+    ) -> None:
         self._http = http
         self._rest_url = rest_url.rstrip("/")
         self._cdn_url = cdn_url.rstrip("/")
-        self._key = key
+        self._credentials = credentials
 
     async def _token(self) -> str:
-        if self._key is None:
+        if self._credentials is None:
             raise MissingKeyError()
         response = await self._http.post(
             f"{self._rest_url}/storage/auth/token",
             params={"storage_type": "fal-cdn-v3"},
             json={},
-            headers={"Authorization": f"Key {self._key.get_secret_value()}"},
+            headers={"Authorization": await self._credentials.authorization()},
         )
         if not response.is_success:
             raise error_from_response(response, doing="getting an upload token")

@@ -13,6 +13,7 @@ from anyio.abc import TaskGroup
 
 from ..config import DOWNLOAD_TIMEOUT_SECONDS, Settings
 from ..domain.models import Job
+from ..fal.credentials import credentials_for
 from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue, default_http_client
 from ..fal.storage import FalStorage
@@ -45,8 +46,9 @@ async def open_backend(
     store = await open_store(settings.data_dir, url)
     stack.push_async_callback(store.close)
     http = await stack.enter_async_context((options.http_client_factory or default_http_client)())
-    fal = FalQueue(http, queue_url=settings.queue_url, key=settings.fal_key, retry=options.retry)
-    storage = FalStorage(http, rest_url=settings.rest_url, cdn_url=settings.cdn_url, key=settings.fal_key)
+    credentials = credentials_for(settings)
+    fal = FalQueue(http, queue_url=settings.queue_url, credentials=credentials, retry=options.retry)
+    storage = FalStorage(http, rest_url=settings.rest_url, cdn_url=settings.cdn_url, credentials=credentials)
     downloader = VideoDownloader(
         http,
         extra_hosts=[settings.cdn_url, *settings.download_hosts],

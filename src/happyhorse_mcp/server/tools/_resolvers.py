@@ -114,7 +114,7 @@ def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
 
     async def earlier(ctx: Context[Any, Any], idempotency_key: str | None) -> Job | None:
         state = app_state(ctx)
-        if state.settings.fal_key is None:
+        if not state.settings.has_fal_credentials:
             raise MissingKeyError()
         if idempotency_key is None:
             return None

@@ -1,0 +1,59 @@
+"""How requests to fal are signed, in the order fal's own SDK and CLI use: a key (FAL_KEY, FAL_KEY_ID with
+FAL_KEY_SECRET; FAL_KEY_FILE is ours), else the token `fal auth login` stored. The login token is read and refreshed
+by fal-client itself (fal_client.auth), so this server and fal's CLI share one login and one token file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+from pydantic import SecretStr
+
+from ..config import Settings
+from ..domain.errors import InvalidKeyError, UpstreamError
+
+
+class FalCredentials(Protocol):
+    async def authorization(self) -> str:
+        """The Authorization header's value for the next request."""
+        ...
+
+
+@dataclass(frozen=True)
+class KeyCredentials:
+    key: SecretStr = field(repr=False)
+
+    async def authorization(self) -> str:
+        return f"Key {self.key.get_secret_value()}"
+
+
+class LoginCredentials:
+    """The `fal auth login` token: fal-client returns the cached access token, or refreshes it when it is within
+    five minutes of expiring (and writes the new one back for fal's CLI)."""
+
+    async def authorization(self) -> str:
+        # fal-client is imported here, not at start: it pulls in ~160 ms of modules a keyed server never needs.
+        from fal_client.auth import MissingCredentialsError, fetch_auth_credentials_async
+
+        try:
+            credentials = await fetch_auth_credentials_async()
+        except MissingCredentialsError as exc:
+            raise InvalidKeyError(
+                f"The `fal auth login` token could not be used ({exc}). Run `fal auth login` again, or set FAL_KEY, "
+                "then retry; nothing was sent to fal."
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"fal's login service did not answer while refreshing the `fal auth login` token "
+                f"({type(exc).__name__}); nothing was sent to fal. Retry in a minute, or set FAL_KEY."
+            ) from exc
+        return credentials.header_value
+
+
+def credentials_for(settings: Settings) -> FalCredentials | None:
+    if settings.fal_key is not None:
+        return KeyCredentials(settings.fal_key)
+    if settings.fal_login_file is not None:
+        return LoginCredentials()
+    return None
