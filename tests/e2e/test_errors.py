@@ -273,3 +273,17 @@ def test_default_http_client_never_follows_redirects() -> None:
             assert not http.follow_redirects
 
     anyio.run(check)
+
+
+async def test_a_key_without_a_colon_refused_by_fal_is_called_malformed_in_the_tool_error(
+    settings: Settings, fake: FakeFal
+) -> None:
+    server = make_server(
+        Settings(**{**settings.__dict__, "fal_key": SecretStr("pastedhalfakey"), "fal_key_source": "FAL_KEY"})
+    )
+    async with Client(server) as client:
+        result = await client.call_tool("generate_video", PROMPT)
+
+    assert result.is_error
+    assert "FAL_KEY does not look like a fal key: it has no ':' between the key id and the secret" in text_of(result)
+    assert "pastedhalfakey" not in text_of(result)

@@ -11,7 +11,7 @@ import httpx
 from pydantic import SecretStr
 
 from ..config import Settings
-from ..domain.errors import InvalidKeyError, UpstreamError
+from ..domain.errors import DASHBOARD_KEYS, InvalidKeyError, UpstreamError
 
 
 class FalCredentials(Protocol):
@@ -19,13 +19,31 @@ class FalCredentials(Protocol):
         """The Authorization header's value for the next request."""
         ...
 
+    @property
+    def when_refused(self) -> str:
+        """What to do when fal answers 401."""
+        ...
+
 
 @dataclass(frozen=True)
 class KeyCredentials:
     key: SecretStr = field(repr=False)
+    source: str = "FAL_KEY"
 
     async def authorization(self) -> str:
         return f"Key {self.key.get_secret_value()}"
+
+    @property
+    def when_refused(self) -> str:
+        if ":" not in self.key.get_secret_value():
+            return (
+                f"{self.source} does not look like a fal key: it has no ':' between the key id and the secret. Copy "
+                f"the whole key from {DASHBOARD_KEYS}, set it, and restart the server."
+            )
+        return (
+            f"Check {self.source}: it should look like 'key-id:key-secret'; create a new one at {DASHBOARD_KEYS} and "
+            "restart the server."
+        )
 
 
 class LoginCredentials:
@@ -50,10 +68,17 @@ class LoginCredentials:
             ) from exc
         return credentials.header_value
 
+    @property
+    def when_refused(self) -> str:
+        return (
+            "The `fal auth login` token was refused: run `fal auth login` again, or set FAL_KEY, and restart the "
+            "server."
+        )
+
 
 def credentials_for(settings: Settings) -> FalCredentials | None:
     if settings.fal_key is not None:
-        return KeyCredentials(settings.fal_key)
+        return KeyCredentials(settings.fal_key, settings.fal_key_source or "FAL_KEY")
     if settings.fal_login_file is not None:
         return LoginCredentials()
     return None

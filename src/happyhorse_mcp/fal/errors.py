@@ -66,7 +66,7 @@ def _validation_messages(detail: Any) -> list[tuple[str, str, str]]:
     return out
 
 
-def error_from_response(response: httpx.Response, *, doing: str) -> HappyHorseError:
+def error_from_response(response: httpx.Response, *, doing: str, when_refused: str | None = None) -> HappyHorseError:
     """Turn a fal error answer into the matching error with a message for the model."""
     status = response.status_code
     detail, body = _detail(response)
@@ -75,8 +75,12 @@ def error_from_response(response: httpx.Response, *, doing: str) -> HappyHorseEr
     where = f"while {doing}"
     if status == 401:
         return InvalidKeyError(
-            f"fal rejected the API key (HTTP 401 {where}). Check FAL_KEY: it should look like 'key-id:key-secret'; "
-            f"create a new one at {DASHBOARD_KEYS} and restart the server.",
+            f"fal rejected the credentials (HTTP 401 {where}). "
+            + (
+                when_refused
+                or f"Check FAL_KEY: it should look like 'key-id:key-secret'; create a new one at {DASHBOARD_KEYS} and "
+                "restart the server."
+            ),
             status_code=status,
         )
     if status in (402, 403):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..domain.errors import (
     DASHBOARD_REQUESTS,
+    HappyHorseError,
     MissingKeyError,
     ProtocolError,
     SubmitUncertainError,
@@ -106,6 +107,10 @@ class FalQueue:
             raise MissingKeyError()
         return {"Authorization": await self._credentials.authorization()}
 
+    def _error(self, response: httpx.Response, *, doing: str) -> HappyHorseError:
+        hint = self._credentials.when_refused if self._credentials is not None else None
+        return error_from_response(response, doing=doing, when_refused=hint)
+
     def _request_url(self, endpoint_id: str, request_id: str, suffix: str = "") -> str:
         # Queue request URLs name only owner/app, never the endpoint's sub-path.
         owner, app = endpoint_id.split("/")[:2]
@@ -145,7 +150,7 @@ class FalQueue:
                         "could not be read, so the job cannot be followed. It was not sent again. "
                         f"Check {DASHBOARD_REQUESTS} for the request and its video."
                     ) from exc
-            raise error_from_response(response, doing=f"submitting to {endpoint_id}")
+            raise self._error(response, doing=f"submitting to {endpoint_id}")
         raise AssertionError("unreachable: the loop returns or raises")
 
     async def status(self, endpoint_id: str, request_id: str) -> QueueStatus:
@@ -162,7 +167,7 @@ class FalQueue:
             ) as response:
                 if not response.is_success:
                     await response.aread()
-                    raise error_from_response(response, doing=f"streaming the status of {request_id}")
+                    raise self._error(response, doing=f"streaming the status of {request_id}")
                 async for data in data_events(response):
                     try:
                         yield QueueStatus.model_validate_json(data)
@@ -211,7 +216,7 @@ class FalQueue:
             if response.status_code in RETRYABLE_READ_STATUSES and not last:
                 await anyio.sleep(self._retry.delay(attempt, retry_after(response)))
                 continue
-            raise error_from_response(response, doing=doing)
+            raise self._error(response, doing=doing)
         raise AssertionError("unreachable: the loop returns or raises")
 
 

@@ -42,7 +42,9 @@ class FalStorage:
             headers={"Authorization": await self._credentials.authorization()},
         )
         if not response.is_success:
-            raise error_from_response(response, doing="getting an upload token")
+            raise error_from_response(
+                response, doing="getting an upload token", when_refused=self._credentials.when_refused
+            )
         try:
             body = response.json()
             return f"{body.get('token_type') or 'Bearer'} {body['token']}"
