@@ -21,9 +21,9 @@ def _servers(config: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(EXAMPLES)) for p in CONFIGS])
-def test_every_host_config_parses_and_starts_happyhorse_mcp_with_known_variables(path: Path) -> None:
+def test_every_host_config_sets_the_key_and_only_variables_the_server_reads(path: Path) -> None:
+    # That each one starts the server from this checkout: tests/process/test_host_configs.py.
     server = _servers(json.loads(path.read_text()))["happyhorse"]
-    assert [server["command"], *server["args"]] == ["uvx", "happyhorse-mcp"]
     assert "FAL_KEY" in server["env"]
     assert set(server["env"]) <= {v.name for v in VARIABLES} | {"FAL_KEY"}
 
@@ -44,12 +44,6 @@ def test_the_vscode_config_asks_for_the_key_as_a_secret_input() -> None:
     (prompt,) = config["inputs"]
     assert prompt["password"] is True
     assert config["servers"]["happyhorse"]["env"]["FAL_KEY"] == f"${{input:{prompt['id']}}}"
-
-
-def test_the_claude_code_line_registers_the_command_with_the_key() -> None:
-    script = (EXAMPLES / "claude_code.sh").read_text()
-    assert "claude mcp add happyhorse" in script
-    assert '--env FAL_KEY="$FAL_KEY" -- uvx happyhorse-mcp' in script
 
 
 @pytest.mark.parametrize(

@@ -73,3 +73,12 @@ async def test_the_uvx_installed_server_lists_its_tools_over_stdio(wheel: Path, 
         async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
             tools = await client.list_tools()
     assert {"generate_video", "estimate_cost"} <= {tool.name for tool in tools.tools}
+
+
+def test_the_wheel_s_description_carries_the_mcp_name_line(wheel: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        text = archive.read(metadata).decode()
+    assert "mcp-name: io.github.happyhorse-mcp/happyhorse-mcp" in text
