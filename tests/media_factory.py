@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import cast
 
 from PIL import Image
 
@@ -33,4 +34,64 @@ def video(path: Path, width: int = 1280, height: int = 720, seconds: float = 5.0
     trak = _box(b"trak", _box(b"tkhd", tkhd) + _box(b"mdia", _box(b"hdlr", hdlr)))
     ftyp = _box(b"ftyp", brand + struct.pack(">I", 512) + b"isomiso2avc1mp41")
     path.write_bytes(ftyp + _box(b"moov", _box(b"mvhd", mvhd) + trak) + _box(b"mdat", b"\0" * 1024))
+    return path
+
+
+# One colour per second of a made clip, so a test can tell which second a frame came from.
+SECOND_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (220, 30, 30),
+    (30, 200, 30),
+    (30, 30, 220),
+    (230, 230, 40),
+    (200, 40, 200),
+    (40, 210, 210),
+    (240, 240, 240),
+    (120, 60, 20),
+)
+
+
+def encoded_video(
+    path: Path,
+    *,
+    seconds: int = 3,
+    width: int = 320,
+    height: int = 180,
+    fps: int = 12,
+    audio: str | None = "tone",
+    codec: str = "libx264",
+) -> Path:
+    """A real H.264/AAC MP4: second N is filled with SECOND_COLOURS[N]; the sound is a 440 Hz tone, silence, or
+    absent (audio=None)."""
+    import array
+    import math
+    from fractions import Fraction
+
+    import av
+    from av.video.stream import VideoStream
+
+    with av.open(str(path), "w") as container:
+        picture = cast(VideoStream, container.add_stream(codec, rate=fps))
+        picture.width, picture.height, picture.pix_fmt = width, height, "yuv420p"
+        picture.options = {"g": str(fps)}  # a keyframe every second
+        sound = container.add_stream("aac", rate=48000, layout="mono") if audio else None
+        for index in range(seconds * fps):
+            colour = SECOND_COLOURS[(index // fps) % len(SECOND_COLOURS)]
+            frame = av.VideoFrame.from_image(Image.new("RGB", (width, height), colour))  # type: ignore[no-untyped-call]
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            container.mux(picture.encode(frame))
+        container.mux(picture.encode())
+        if sound is not None:
+            samples_per_frame = 1024
+            total = seconds * 48000
+            for start in range(0, total, samples_per_frame):
+                count = min(samples_per_frame, total - start)
+                if audio == "tone":
+                    values = [0.5 * math.sin(2 * math.pi * 440 * (start + i) / 48000) for i in range(count)]
+                else:
+                    values = [0.0] * count
+                frame = av.AudioFrame(format="flt", layout="mono", samples=count)
+                frame.planes[0].update(array.array("f", values).tobytes())
+                frame.sample_rate, frame.pts = 48000, start
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode())
     return path

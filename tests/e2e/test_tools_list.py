@@ -29,14 +29,14 @@ async def test_tools_list_matches_the_checked_in_snapshot(client: Client) -> Non
 async def test_generation_tools_are_open_world_writes_and_readers_are_read_only(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
 
-    assert set(tools) == {*GENERATION_TOOLS, "estimate_cost", "get_job", "cancel_job", "list_jobs"}
+    assert set(tools) == {*GENERATION_TOOLS, "estimate_cost", "get_job", "cancel_job", "list_jobs", "review_video"}
     for name in GENERATION_TOOLS:
         hints = tools[name].annotations
         assert hints is not None
         assert (hints.read_only_hint, hints.idempotent_hint, hints.open_world_hint) == (False, False, True)
         assert tools[name].output_schema is not None
         assert "job_id" in tools[name].output_schema["properties"]  # type: ignore[index]
-    for name in ("estimate_cost", "get_job", "list_jobs"):
+    for name in ("estimate_cost", "get_job", "list_jobs", "review_video"):
         hints = tools[name].annotations
         assert hints is not None
         assert hints.read_only_hint is True
@@ -66,6 +66,7 @@ async def test_tool_arguments_are_named_as_documented(client: Client) -> None:
         "get_job": ["job_id", "wait_seconds"],
         "cancel_job": ["job_id"],
         "list_jobs": ["status", "limit"],
+        "review_video": ["job_id", "frames", "at_seconds"],
     }  # fmt: skip
     for name, arguments in expected.items():
         assert sorted(tools[name].input_schema["properties"]) == sorted(arguments), name

@@ -88,7 +88,7 @@ async def test_estimate_cost_over_stdio_without_a_key(fake: FakeFal, fal_url: st
             tools = await client.list_tools()
             estimate = await client.call_tool("estimate_cost", {"operation": "text-to-video", "duration": 15})
             refused = await client.call_tool("generate_video", {"prompt": "a horse"})
-    assert len(tools.tools) == 8
+    assert len(tools.tools) == 9
     assert estimate.structured_content is not None
     assert estimate.structured_content["usd"] == 4.2
     assert refused.is_error

@@ -137,6 +137,28 @@ class DownloadError(HappyHorseError):
     type = "download_error"
 
 
+class NoVideoYetError(JobNotFoundError):
+    """A job without a finished video: still running (say how to wait), or ended without one."""
+
+    type = "no_video"
+
+    def __init__(self, job_id: str, status: str) -> None:
+        if status in ("submitting", "queued", "running"):
+            text = (
+                f"Job {job_id} has no video yet (status {status}). Call get_job with job_id '{job_id}' and "
+                "wait_seconds=50 until it is completed, then try again."
+            )
+        else:
+            text = f"Job {job_id} ended {status} without a video: there is nothing to look at."
+        super().__init__(text)
+
+
+class UnreadableVideoError(HappyHorseError):
+    """A video file that cannot be reviewed: not a video, damaged, or asked about moments it does not have."""
+
+    type = "unreadable_video"
+
+
 class UnknownJobError(HappyHorseError):
     type = "unknown_job"
 

@@ -117,16 +117,11 @@ class VideoDownloader:
         try:
             fd = await anyio.to_thread.run_sync(_create, folder, partial)
             try:
-                with anyio.fail_after(self.timeout_seconds):
-                    digest, size = await self._fetch(url, fd)
+                digest, size = await self.fetch_into(url, fd)
                 info = os.fstat(fd)
             finally:
                 os.close(fd)
             name = await anyio.to_thread.run_sync(_place, folder, partial, destination.name)
-        except TimeoutError as exc:
-            raise DownloadError(f"Downloading the video took longer than {self.timeout_seconds:.0f} s.") from exc
-        except httpx.HTTPError as exc:
-            raise DownloadError(f"The download from fal's media host broke off ({type(exc).__name__}).") from exc
         except OSError as exc:
             raise DownloadError(f"The video could not be written to {destination.parent} ({exc.strerror}).") from exc
         finally:
@@ -150,6 +145,17 @@ class VideoDownloader:
             raise DownloadError(f"Reading the video took longer than {self.timeout_seconds:.0f} s.") from exc
         except httpx.HTTPError as exc:
             raise DownloadError(f"Reading the video from fal's media host broke off ({type(exc).__name__}).") from exc
+
+    async def fetch_into(self, url: str, fd: int) -> tuple[str, int]:
+        """Stream `url` into the open file `fd`: its sha256 and size. Time-limited and size-capped like every
+        download; OSError when the file cannot be written."""
+        try:
+            with anyio.fail_after(self.timeout_seconds):
+                return await self._fetch(url, fd)
+        except TimeoutError as exc:
+            raise DownloadError(f"Downloading the video took longer than {self.timeout_seconds:.0f} s.") from exc
+        except httpx.HTTPError as exc:
+            raise DownloadError(f"The download from fal's media host broke off ({type(exc).__name__}).") from exc
 
     async def _fetch(self, url: str, fd: int) -> tuple[str, int]:
         digest, size = hashlib.sha256(), 0

@@ -218,10 +218,11 @@ def create_server(
         """Whether `uri` names a resource this server has: what a client may subscribe to."""
         if uri == SPEND_URI:
             return True
-        if not uri.startswith(JOB_URI_PREFIX) or mcp.state is None:
+        job_id, _, part = uri.removeprefix(JOB_URI_PREFIX).partition("/")
+        if not uri.startswith(JOB_URI_PREFIX) or part not in ("", "video", "contact-sheet") or mcp.state is None:
             return False
         try:
-            await (await mcp.state.backend()).runner.get(uri.removeprefix(JOB_URI_PREFIX).removesuffix("/video"))
+            await (await mcp.state.backend()).runner.get(job_id)
         except HappyHorseError:
             return False
         return True

@@ -1,7 +1,6 @@
 """Resources: a job as JSON, a finished job's video as a blob, and the spend report."""
 
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,9 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 
-from ..domain.errors import DownloadError, HappyHorseError, JobNotFoundError, ServerNotReadyError
+from ..domain.errors import DownloadError, HappyHorseError, NoVideoYetError, ServerNotReadyError
 from ..domain.models import Job
+from ..files.saved_copy import open_saved_copy
 from .boundary import resource_errors
 from .state import AppState, app_state
 
@@ -19,23 +19,15 @@ RECENT_JOBS_LISTED = 50
 SPEND_URI = "happyhorse://spend"
 
 
-class NoVideoYetError(JobNotFoundError):
-    def __init__(self, job: Job) -> None:
-        super().__init__(f"Job {job.job_id} has no video yet (status {job.status}).")
-
-
 def read_saved_copy(path: Path, identity: tuple[int, int], limit: int) -> bytes | None:
     """The saved copy's bytes if the file at `path` is still the one written for the job (same device and inode,
     reached without following a link); None when it was moved, replaced or swapped for a link (then fal's URL
     serves). Refused above `limit`."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
+    file = open_saved_copy(path, identity)
+    if file is None:
         return None
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if (info.st_dev, info.st_ino) != tuple(identity) or not stat.S_ISREG(info.st_mode):
-            return None
+    with file:
+        info = os.fstat(file.fileno())
         if info.st_size > limit:
             raise DownloadError(
                 f"The video is {info.st_size} bytes, above the {limit}-byte cap for a resource "
@@ -65,7 +57,7 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
         job = await backend.runner.get(job_id)
         video = job.video
         if video is None:
-            raise NoVideoYetError(job)
+            raise NoVideoYetError(job.job_id, job.status)
         limit = state.settings.max_download_bytes
         if job.local_file is not None and job.saved_identity is not None:
             saved = await anyio.to_thread.run_sync(

@@ -6,9 +6,9 @@ from typing import Any
 
 from mcp.server import MCPServer
 
-from . import edit_video, estimate, image_to_video, jobs, reference_to_video, text_to_video
+from . import edit_video, estimate, image_to_video, jobs, reference_to_video, review, text_to_video
 
-MODULES = (text_to_video, image_to_video, reference_to_video, edit_video, estimate, jobs)
+MODULES = (text_to_video, image_to_video, reference_to_video, edit_video, estimate, jobs, review)
 
 
 def register_tools(mcp: MCPServer[Any]) -> None:

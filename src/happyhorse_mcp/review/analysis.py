@@ -1,0 +1,167 @@
+"""What a video file really is, and frames from it, decoded with PyAV (its wheels carry FFmpeg).
+
+PyAV and Pillow are imported inside these functions, which run in a worker thread when review_video is called:
+the server's start never pays for them.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from ..domain.errors import UnreadableVideoError
+
+if TYPE_CHECKING:
+    from av.audio.frame import AudioFrame
+    from av.audio.stream import AudioStream
+    from av.container import InputContainer
+    from av.video.stream import VideoStream
+    from PIL.Image import Image
+
+# Below this peak the sound is reported silent: -60 dBFS is under the noise floor of any mix worth hearing.
+SILENCE_DBFS = -60.0
+# Sound is measured at this rate: levels do not need more, and it keeps the work small.
+LEVEL_RATE = 16000
+MIN_DBFS = -120.0
+
+
+@dataclass(frozen=True)
+class AudioFacts:
+    codec: str
+    seconds: float
+    peak_dbfs: float
+    mean_dbfs: float
+
+    @property
+    def silent(self) -> bool:
+        return self.peak_dbfs < SILENCE_DBFS
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    duration_seconds: float
+    fps: float
+    width: int
+    height: int
+    codec: str
+    audio: AudioFacts | None
+    frames: list[tuple[float, Image]]
+
+
+def evenly_spaced(duration: float, count: int) -> list[float]:
+    """`count` moments, each in the middle of its equal share of the clip: frame N of 3 in a 3 s clip is second N."""
+    return [round(duration * (index + 0.5) / count, 3) for index in range(count)]
+
+
+def _dbfs(level: float) -> float:
+    return round(max(MIN_DBFS, 20 * math.log10(level / 32768)) if level > 0 else MIN_DBFS, 1)
+
+
+def _audio(container: InputContainer, stream: AudioStream) -> AudioFacts:
+    import av
+
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=LEVEL_RATE)
+    peak = total = count = 0
+
+    def measure(frames: list[AudioFrame]) -> None:
+        nonlocal peak, total, count
+        for out in frames:
+            samples = array.array("h", bytes(out.planes[0]))[: out.samples]
+            if samples:
+                peak = max(peak, max(map(abs, samples)))
+                total += sum(map(abs, samples))
+                count += len(samples)
+
+    container.seek(0)
+    for frame in container.decode(stream):
+        measure(resampler.resample(frame))
+    measure(resampler.resample(None))
+    return AudioFacts(
+        codec=stream.codec_context.name,
+        seconds=round(count / LEVEL_RATE, 2),
+        peak_dbfs=_dbfs(peak),
+        mean_dbfs=_dbfs(total / count if count else 0),
+    )
+
+
+def _frame_at(container: InputContainer, stream: VideoStream, seconds: float, size: tuple[int, int]) -> Image | None:
+    """The frame on screen at `seconds`: the last one that starts at or before it (or the first after a seek that
+    landed late), scaled by FFmpeg to `size`."""
+    assert stream.time_base is not None
+    target = (stream.start_time or 0) + int(seconds / stream.time_base)
+    container.seek(target, stream=stream, backward=True, any_frame=False)
+    chosen = None
+    for frame in container.decode(stream):
+        if frame.pts is None:
+            continue
+        if chosen is None or frame.pts <= target:
+            chosen = frame
+        if frame.pts >= target:
+            break
+    if chosen is None:
+        return None
+    picture: Image = chosen.reformat(width=size[0], height=size[1], format="rgb24").to_image()  # type: ignore[no-untyped-call]
+    return picture
+
+
+def analyse(
+    file: BinaryIO, *, count: int, at_seconds: list[float] | None, frame_size: tuple[int, int] | None = None
+) -> VideoFacts:
+    """Read `file`: the video's facts, its sound's levels, and frames at `at_seconds` (else `count` evenly spaced),
+    each scaled to fit `frame_size` (else the largest a contact sheet uses)."""
+    import av
+
+    from .sheet import cell_size
+
+    try:
+        with av.open(file, mode="r") as container:
+            if not container.streams.video:
+                raise UnreadableVideoError("The file has no video track.")
+            video = container.streams.video[0]
+            video.thread_type = "AUTO"
+            context = video.codec_context
+            duration = _duration(container, video)
+            fps = float(video.average_rate or video.guessed_rate or 0)
+            if at_seconds is not None:
+                late = [t for t in at_seconds if t >= duration]
+                if late:
+                    raise UnreadableVideoError(
+                        f"at_seconds {', '.join(f'{t:g}' for t in late)} is past the end of this {duration:.2f} s "
+                        f"video: give moments from 0 to {max(0.0, duration - 0.01):.2f}."
+                    )
+            moments = sorted(at_seconds) if at_seconds is not None else evenly_spaced(duration, count)
+            size = frame_size or cell_size(context.width, context.height, len(moments))
+            frames = []
+            for moment in moments:
+                picture = _frame_at(container, video, moment, size)
+                if picture is None:
+                    raise UnreadableVideoError(
+                        f"No frame could be decoded at {moment:g} s: the file looks cut short or damaged."
+                    )
+                frames.append((moment, picture))
+            audio = _audio(container, container.streams.audio[0]) if container.streams.audio else None
+            return VideoFacts(
+                duration_seconds=round(duration, 3),
+                fps=round(fps, 3),
+                width=context.width,
+                height=context.height,
+                codec=context.name,
+                audio=audio,
+                frames=frames,
+            )
+    except av.FFmpegError as exc:
+        # FFmpeg's own words, without the file name (an unnamed temporary file's descriptor number).
+        said = getattr(exc, "strerror", None) or type(exc).__name__
+        raise UnreadableVideoError(
+            f"The file is not a video that can be decoded, or it is damaged or cut short (FFmpeg: {said})."
+        ) from exc
+
+
+def _duration(container: InputContainer, video: VideoStream) -> float:
+    if video.duration is not None and video.time_base is not None:
+        return float(video.duration * video.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    raise UnreadableVideoError("The file does not say how long it is: it looks cut short or damaged.")

@@ -1,0 +1,74 @@
+"""review_video: the model looks at what it made (a contact sheet of frames, the sound's levels, the file's facts)
+before anyone spends more; and the same contact sheet as a resource."""
+
+import base64
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
+from pydantic import Field
+
+from ...review.report import VideoReview, review_text
+from ..boundary import resource_errors, tool_errors
+from ..state import app_state
+from ._shared import JobId
+
+MAX_FRAMES = 16
+DEFAULT_FRAMES = 6
+# Reads files and may fetch from fal's media host, but changes nothing and costs nothing.
+READ_ONLY_REMOTE = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+
+
+def register(mcp: MCPServer[Any]) -> None:
+    @mcp.tool(
+        name="review_video",
+        title="Look at a finished video",
+        annotations=READ_ONLY_REMOTE,
+        description="Frames and sound of a completed job, to check it against the prompt before making more: one "
+        "image with the frames in a grid, each labelled with its time, plus what the file really is (duration, "
+        "resolution, fps, codec, size; the sound's length, peak and mean level, silent or not) and whether that "
+        "matches what was asked. Costs nothing.",
+    )
+    @tool_errors
+    async def review_video(
+        job_id: JobId,
+        ctx: Context[Any, Any],
+        frames: Annotated[
+            int, Field(ge=1, le=MAX_FRAMES, description="How many evenly spaced frames to show.")
+        ] = DEFAULT_FRAMES,
+        at_seconds: Annotated[
+            list[Annotated[float, Field(ge=0)]] | None,
+            Field(max_length=MAX_FRAMES, description="Show the frames at these moments (seconds) instead."),
+        ] = None,
+    ) -> Annotated[CallToolResult, VideoReview]:
+        from ...review.reviewing import review_job  # PyAV and Pillow load on the first review, not at start
+
+        backend = await app_state(ctx).backend()
+        job = await backend.runner.get(job_id.strip())
+        count = len(at_seconds) if at_seconds else frames
+        review, sheet = await review_job(job, backend.downloader, count=count, at_seconds=at_seconds or None)
+        return CallToolResult(
+            content=[
+                TextContent(type="text", text=review_text(review)),
+                ImageContent(type="image", data=base64.b64encode(sheet).decode(), mime_type="image/jpeg"),
+            ],
+            structured_content=review.model_dump(mode="json"),
+        )
+
+    @mcp.resource(
+        "happyhorse://jobs/{job_id}/contact-sheet",
+        name="job-contact-sheet",
+        title="HappyHorse job contact sheet",
+        description=f"{DEFAULT_FRAMES} evenly spaced frames of a finished job's video in one JPEG, each labelled with "
+        "its time.",
+        mime_type="image/jpeg",
+    )
+    @resource_errors
+    async def contact_sheet(job_id: str, ctx: Context[Any, Any]) -> bytes:
+        from ...review.reviewing import review_job
+
+        backend = await app_state(ctx).backend()
+        job = await backend.runner.get(job_id)
+        _, sheet = await review_job(job, backend.downloader, count=DEFAULT_FRAMES, at_seconds=None)
+        return sheet
