@@ -61,7 +61,8 @@ Prompts: describe subject, action, setting, light and mood; ask for camera moves
 Media arguments: an https URL, a data: URI, or a local path inside an allowed folder (the client's roots or \
 HAPPYHORSE_ALLOWED_DIRS), uploaded to fal storage. save_to downloads the finished video.
 Timing: jobs take 1-3 minutes. A call waits up to wait_seconds, then returns the job_id with status 'queued' or \
-'running'; call get_job(job_id, wait_seconds=50) to keep waiting. A job is never lost or submitted twice."""
+'running'; call get_job(job_id, wait_seconds=50) to keep waiting. A job is never lost or submitted twice.
+Checking: review_video(job_id) shows a finished video's frames and sound levels; look before making more."""
 
 
 class HappyHorseServer(MCPServer[AppState]):

@@ -25,21 +25,20 @@ def register(mcp: MCPServer[Any]) -> None:
         name="review_video",
         title="Look at a finished video",
         annotations=READ_ONLY_REMOTE,
-        description="Frames and sound of a completed job, to check it against the prompt before making more: one "
-        "image with the frames in a grid, each labelled with its time, plus what the file really is (duration, "
-        "resolution, fps, codec, size; the sound's length, peak and mean level, silent or not) and whether that "
-        "matches what was asked. Costs nothing.",
+        description="See a completed job's video before making more: one image of its frames in a grid, each "
+        "labelled with its time, plus its real duration, size, fps, codec and sound (levels, silent or not), checked "
+        "against what was asked. Free.",
     )
     @tool_errors
     async def review_video(
         job_id: JobId,
         ctx: Context[Any, Any],
         frames: Annotated[
-            int, Field(ge=1, le=MAX_FRAMES, description="How many evenly spaced frames to show.")
+            int, Field(ge=1, le=MAX_FRAMES, description="Evenly spaced frames to show.")
         ] = DEFAULT_FRAMES,
         at_seconds: Annotated[
             list[Annotated[float, Field(ge=0)]] | None,
-            Field(max_length=MAX_FRAMES, description="Show the frames at these moments (seconds) instead."),
+            Field(max_length=MAX_FRAMES, description="Or the frames at these seconds."),
         ] = None,
     ) -> Annotated[CallToolResult, VideoReview]:
         from ...review.reviewing import review_job  # PyAV and Pillow load on the first review, not at start
