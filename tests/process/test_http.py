@@ -170,7 +170,8 @@ def test_the_server_will_not_start_on_an_open_address_without_a_token(tmp_path: 
 
 
 async def test_read_only_offers_only_the_read_only_tools(settings: Settings) -> None:
-    assert select_tools(make_server(settings), read_only=True) == ["estimate_cost", "get_job", "list_jobs", "review_video"]
+    read_only = ["estimate_cost", "get_job", "list_jobs", "review_video"]
+    assert select_tools(make_server(settings), read_only=True) == read_only
 
 
 async def test_tools_offers_just_those_named_and_refuses_unknown_names(settings: Settings) -> None:

@@ -27,8 +27,9 @@ async def test_the_methods_added_on_the_sdk_s_low_level_server_answer(server: Ha
 
 
 async def test_read_only_selection_keeps_the_tools_annotated_read_only(server: HappyHorseServer) -> None:
-    assert select_tools(server, read_only=True) == ["estimate_cost", "get_job", "list_jobs", "review_video"]
-    assert sorted(tool.name for tool in await server.list_tools()) == ["estimate_cost", "get_job", "list_jobs", "review_video"]
+    read_only = ["estimate_cost", "get_job", "list_jobs", "review_video"]
+    assert select_tools(server, read_only=True) == read_only
+    assert sorted(tool.name for tool in await server.list_tools()) == read_only
 
 
 async def test_an_unknown_tool_name_in_the_selection_lists_the_known_ones(server: HappyHorseServer) -> None:
