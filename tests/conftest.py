@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +20,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "real_sockets: serve the fake fal on a loopback port instead of in-process (processes, resets)"
     )
+    config.addinivalue_line(
+        "markers", "browser: runs headless Chromium and the MCP Inspector's web host (HAPPYHORSE_BROWSER_TESTS=1)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("HAPPYHORSE_BROWSER_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="a browser test: set HAPPYHORSE_BROWSER_TESTS=1 (.ci/run does)")
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(skip)
 
 
 @pytest.fixture

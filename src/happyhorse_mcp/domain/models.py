@@ -51,6 +51,16 @@ class JobError(BaseModel):
     message: str = Field(description="What went wrong and what to do next.")
 
 
+PROMPT_SHOWN = 300
+
+
+def excerpt(text: object, limit: int = PROMPT_SHOWN) -> str | None:
+    """`text` cut to `limit` characters, an ellipsis marking the cut; None for no text."""
+    if not isinstance(text, str):
+        return None
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class JobResult(BaseModel):
     """A HappyHorse job as the tools report it."""
 
@@ -61,6 +71,7 @@ class JobResult(BaseModel):
     )
     operation: Operation
     endpoint: str = Field(description="fal endpoint id that runs the job.")
+    prompt: str | None = Field(default=None, description=f"The job's prompt (its first {PROMPT_SHOWN} characters).")
     fal_request_id: str | None = Field(default=None, description="fal's request id, as shown in fal's dashboard.")
     video: VideoFile | None = Field(default=None, description="The finished video, when completed.")
     seed: int | None = Field(default=None, description="Seed fal used (pass it again to reproduce a take).")
@@ -125,6 +136,7 @@ class Job(BaseModel):
             status=self.status,
             operation=self.operation,
             endpoint=self.endpoint,
+            prompt=excerpt(self.arguments.get("prompt")),
             fal_request_id=self.request_id,
             video=self.video,
             seed=seed if isinstance(seed, int) else self.arguments.get("seed"),

@@ -16,12 +16,12 @@ import anyio.to_thread
 import httpx
 
 from ..domain.errors import DownloadError
+from .hosts import FAL_MEDIA_DOMAIN, is_fal_media
 
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1024 * 1024
 MAX_REDIRECTS = 3
-FAL_MEDIA_DOMAIN = "fal.media"
 
 
 def _open_folder(folder: Path) -> int:
@@ -97,9 +97,7 @@ class VideoDownloader:
 
     def check_url(self, url: str) -> None:
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        fal_host = parts.scheme == "https" and (host == FAL_MEDIA_DOMAIN or host.endswith("." + FAL_MEDIA_DOMAIN))
-        if not fal_host and (parts.scheme, parts.netloc) not in self._extra:
+        if not is_fal_media(url) and (parts.scheme, parts.netloc) not in self._extra:
             raise DownloadError(
                 f"Refusing to download {url!r}: only https URLs on fal's media hosts (*.{FAL_MEDIA_DOMAIN}) or "
                 "hosts named in HAPPYHORSE_DOWNLOAD_HOSTS are fetched."

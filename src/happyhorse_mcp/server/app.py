@@ -38,6 +38,7 @@ from ..domain.errors import HappyHorseError
 from ..domain.models import JOB_URI_PREFIX, job_uri
 from .argument_errors import explain
 from .notify import ResourceNotifier
+from .player import player_extension
 from .prompts import register_prompts
 from .resources import RECENT_JOBS_LISTED, SPEND_URI, prompt_excerpt, register_resources
 from .schema import compact
@@ -236,6 +237,7 @@ def create_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         subscriptions=notifier.bus,
+        extensions=[player_extension(settings)],
     )
     mcp.notifier = notifier
     serve_lowlevel_methods(mcp, notifier)

@@ -10,7 +10,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 
 from ..domain.errors import DownloadError, HappyHorseError, NoVideoYetError, ServerNotReadyError
-from ..domain.models import Job
+from ..domain.models import Job, excerpt
 from ..files.saved_copy import open_saved_copy
 from .boundary import resource_errors
 from .state import AppState, app_state
@@ -37,8 +37,7 @@ def read_saved_copy(path: Path, identity: tuple[int, int], limit: int) -> bytes 
 
 
 def prompt_excerpt(job: Job) -> str:
-    prompt = str(job.arguments.get("prompt") or "")
-    return prompt if len(prompt) <= 100 else prompt[:97] + "..."
+    return excerpt(job.arguments.get("prompt"), 100) or ""
 
 
 def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState | None]) -> None:

@@ -11,6 +11,7 @@ from ...domain.catalog import MAX_EDIT_REFERENCE_IMAGES, MAX_EDIT_SOURCE_SECONDS
 from ...domain.catalog import VIDEO_EDIT as SPEC
 from ...domain.models import JobResult
 from ..boundary import tool_errors
+from ..player import PLAYER_META
 from ._resolvers import Ticket, ticket_resolver
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
@@ -34,6 +35,7 @@ def register(mcp: MCPServer[Any]) -> None:
         name=SPEC.tool,
         title="Swap a subject in a video",
         annotations=GENERATION,
+        meta=PLAYER_META,
         description=describe(
             SPEC,
             "Replace or restyle a subject in a video, keeping the motion; the output keeps the source's aspect and "

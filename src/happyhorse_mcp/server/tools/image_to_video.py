@@ -10,6 +10,7 @@ from pydantic import Field
 from ...domain.catalog import IMAGE_TO_VIDEO as SPEC
 from ...domain.models import JobResult
 from ..boundary import tool_errors
+from ..player import PLAYER_META
 from ._resolvers import Ticket, ticket_resolver
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
@@ -35,6 +36,7 @@ def register(mcp: MCPServer[Any]) -> None:
         name=SPEC.tool,
         title="Animate an image into a video",
         annotations=GENERATION,
+        meta=PLAYER_META,
         description=describe(
             SPEC, "Animate a still image into a video with sound; the image is the first frame and sets the aspect."
         ),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ...domain.models import Job, JobResult, JobStatus
 from ..boundary import tool_errors
+from ..player import PLAYER_META
 from ..state import app_state
 from ._shared import MAX_WAIT_SECONDS, READ_ONLY_LOCAL, JobId, job_result, progress_reporter, summary
 
@@ -45,6 +46,7 @@ def register(mcp: MCPServer[Any]) -> None:
         name="get_job",
         title="Get a video job",
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True),
+        meta=PLAYER_META,
         description="A job's status, and its video when done. With wait_seconds it waits that long for the job to "
         "finish (use 50 while it is queued or running).",
     )

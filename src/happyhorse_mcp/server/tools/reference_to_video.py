@@ -11,6 +11,7 @@ from ...domain.catalog import MAX_REFERENCE_IMAGES
 from ...domain.catalog import REFERENCE_TO_VIDEO as SPEC
 from ...domain.models import JobResult
 from ..boundary import tool_errors
+from ..player import PLAYER_META
 from ._resolvers import Ticket, ticket_resolver
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
@@ -37,6 +38,7 @@ def register(mcp: MCPServer[Any]) -> None:
         name=SPEC.tool,
         title="Make a video of subjects from reference images",
         annotations=GENERATION,
+        meta=PLAYER_META,
         description=describe(
             SPEC,
             "Make a video with sound featuring the subjects (people, products, characters) of reference images. "

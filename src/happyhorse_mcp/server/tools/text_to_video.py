@@ -9,6 +9,7 @@ from mcp.types import CallToolResult
 from ...domain.catalog import TEXT_TO_VIDEO as SPEC
 from ...domain.models import JobResult
 from ..boundary import tool_errors
+from ..player import PLAYER_META
 from ._resolvers import Ticket, ticket_resolver
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
@@ -34,6 +35,7 @@ def register(mcp: MCPServer[Any]) -> None:
         name=SPEC.tool,
         title="Generate a video from text",
         annotations=GENERATION,
+        meta=PLAYER_META,
         description=describe(SPEC, "Make a video with sound from a text prompt."),
     )
     @tool_errors

