@@ -22,6 +22,8 @@ DOWNLOAD_TIMEOUT_SECONDS = 300.0
 # One bearer token serves every HTTP client, so the session cap is also the cap per token.
 DEFAULT_HTTP_MAX_SESSIONS = 100
 DEFAULT_LEASE_SECONDS = 6
+# Videos take minutes: hosts polling a task every few seconds learn of the end soon enough.
+DEFAULT_TASK_POLL_MS = 5000
 DEFAULT_HTTP_SESSION_IDLE_SECONDS = 600
 
 TRUE = ("1", "true", "yes", "on")
@@ -83,6 +85,11 @@ VARIABLES: tuple[Variable, ...] = (
         "HAPPYHORSE_LEASE_SECONDS",
         "how soon another server process on the same store takes over the jobs of one that died "
         f"(default {DEFAULT_LEASE_SECONDS}).",
+    ),
+    Variable(
+        "HAPPYHORSE_TASK_POLL_MS",
+        f"how often hosts running a generation as an MCP task are told to poll it, in ms (default "
+        f"{DEFAULT_TASK_POLL_MS}).",
     ),
     Variable("HAPPYHORSE_READ_ONLY", "1 offers only read-only tools (as --read-only)."),
     Variable("HAPPYHORSE_HTTP_TOKEN", "http: the bearer token clients must send; required off loopback."),
@@ -255,6 +262,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     database_url: SecretStr | None = field(default=None, repr=False)
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    task_poll_ms: int = DEFAULT_TASK_POLL_MS
     http_max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
     http_session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
     fal_key_source: str | None = None
@@ -301,6 +309,7 @@ class Settings:
             else None,
             database_url=_database_url(env),
             lease_seconds=_count(env, "HAPPYHORSE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
+            task_poll_ms=_count(env, "HAPPYHORSE_TASK_POLL_MS", DEFAULT_TASK_POLL_MS),
             http_max_sessions=_count(env, "HAPPYHORSE_HTTP_MAX_SESSIONS", DEFAULT_HTTP_MAX_SESSIONS),
             http_session_idle_seconds=_count(
                 env, "HAPPYHORSE_HTTP_SESSION_IDLE_SECONDS", DEFAULT_HTTP_SESSION_IDLE_SECONDS

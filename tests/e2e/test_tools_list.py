@@ -19,11 +19,25 @@ GENERATION_TOOLS = ("generate_video", "image_to_video", "reference_to_video", "e
 
 async def test_tools_list_matches_the_checked_in_snapshot(client: Client) -> None:
     listed = await client.list_tools()
-    tools = [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in listed.tools]
+    # Each era's own additions are checked below; the rest is the same on both.
+    tools = [
+        tool.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"execution"}) for tool in listed.tools
+    ]
     rendered = json.dumps(tools, indent=2, sort_keys=True) + "\n"
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(rendered)
     assert rendered == SNAPSHOT.read_text(), "tools/list changed: review, then rerun with UPDATE_SNAPSHOTS=1"
+
+
+async def test_on_2025_11_25_the_generation_tools_say_they_may_run_as_tasks(client: Client) -> None:
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+
+    supports = {name: tool.execution.task_support if tool.execution else None for name, tool in tools.items()}
+    if client.protocol_version == "2026-07-28":
+        assert set(supports.values()) == {None}  # the tasks extension has no tool-level opt-in
+    else:
+        assert {name for name, support in supports.items() if support == "optional"} == set(GENERATION_TOOLS)
+        assert {support for name, support in supports.items() if name not in GENERATION_TOOLS} == {None}
 
 
 async def test_generation_tools_are_open_world_writes_and_readers_are_read_only(client: Client) -> None:

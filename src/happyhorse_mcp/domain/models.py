@@ -86,6 +86,16 @@ class JobResult(BaseModel):
     next_step: str | None = Field(default=None, description="What to do next, for a job that is not finished.")
 
 
+class TaskHandle(BaseModel):
+    """A job started as an MCP task (server/tasks.py): the task id is the job id. The record outlives the handle,
+    which expires `ttl_ms` after the job was created (None: never)."""
+
+    ttl_ms: int | None = None
+
+    def expired(self, created_at: datetime, now: datetime) -> bool:
+        return self.ttl_ms is not None and (now - created_at).total_seconds() * 1000 > self.ttl_ms
+
+
 class Job(BaseModel):
     """The stored record: the result plus what is needed to follow the job at fal."""
 
@@ -108,6 +118,8 @@ class Job(BaseModel):
     # (device, inode) of the saved copy as written, so a file swapped in later is never served for it.
     saved_identity: tuple[int, int] | None = None
     download_error: str | None = None
+    # Set when the call asked for an MCP task: the job is the task, and this is how long its handle lives.
+    task: TaskHandle | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None

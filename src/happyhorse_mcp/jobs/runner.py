@@ -32,7 +32,7 @@ from ..domain.errors import (
     UnknownJobError,
     error_type,
 )
-from ..domain.models import Job, JobError, JobStatus, utcnow
+from ..domain.models import Job, JobError, JobStatus, TaskHandle, utcnow
 from ..domain.pricing import billed_cost
 from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue, QueueStatus
@@ -100,6 +100,7 @@ class JobRunner(Keeping):
         idempotency_key: str | None = None,
         max_cost_usd: float | None = None,
         save_to: Path | None = None,
+        task: TaskHandle | None = None,
     ) -> Job:
         """Check the budget, record the job, submit it once and follow it in the background.
 
@@ -121,6 +122,7 @@ class JobRunner(Keeping):
             cost_usd=cost_usd,
             idempotency_key=idempotency_key,
             save_path=str(save_to) if save_to else None,
+            task=task,
         )
         self._keep_leases()
         job, created = await self._guard.admit(draft, max_cost_usd=max_cost_usd, lease=self.lease)

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from .. import __version__
 from ..config import Settings
 from ..domain.errors import HappyHorseError
-from ..domain.models import JOB_URI_PREFIX, job_uri
+from ..domain.models import JOB_URI_PREFIX, Job, job_uri
 from .argument_errors import explain
 from .notify import ResourceNotifier
 from .player import player_extension
@@ -43,6 +43,7 @@ from .prompts import register_prompts
 from .resources import RECENT_JOBS_LISTED, SPEND_URI, prompt_excerpt, register_resources
 from .schema import compact
 from .state import AppState, BackendOptions
+from .tasks import TaskService, serve_tasks
 from .tools import register_tools
 
 if TYPE_CHECKING:
@@ -181,6 +182,10 @@ def create_server(
 ) -> HappyHorseServer:
     options = BackendOptions(http_client_factory=http_client_factory, retry=retry, follow=follow)
 
+    async def status_changed(job: Job) -> None:
+        await notifier.updated(job_uri(job.job_id))
+        await tasks.job_changed(job)
+
     async def start_backend(state: AppState, tg: anyio.abc.TaskGroup, stack: AsyncExitStack) -> None:
         """Open the job store and the fal client, follow unfinished jobs again, then let the tools in."""
         try:
@@ -190,7 +195,7 @@ def create_server(
                 settings,
                 tg,
                 stack,
-                on_status_change=lambda job: notifier.updated(job_uri(job.job_id)),
+                on_status_change=status_changed,
                 on_change_elsewhere=lambda job_id: notifier.updated(job_uri(job_id)),
                 options=options,
             )
@@ -230,6 +235,7 @@ def create_server(
         return True
 
     notifier = ResourceNotifier(exists)
+    tasks = TaskService(poll_ms=settings.task_poll_ms)
     mcp = HappyHorseServer(
         "happyhorse-mcp",
         title="HappyHorse video",
@@ -238,7 +244,9 @@ def create_server(
         lifespan=lifespan,
         subscriptions=notifier.bus,
         extensions=[player_extension(settings)],
+        middleware=[tasks.middleware],
     )
+    serve_tasks(mcp, tasks)
     mcp.notifier = notifier
     serve_lowlevel_methods(mcp, notifier)
 

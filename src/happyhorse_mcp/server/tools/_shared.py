@@ -31,6 +31,7 @@ from ...domain.models import Job, JobResult
 from ...files.localfiles import upload_local_inputs
 from ...files.media import is_local
 from ..state import app_state
+from ..task_context import REQUESTED_TASK
 from ._resolvers import Ticket
 
 DEFAULT_WAIT_SECONDS = 50
@@ -119,6 +120,7 @@ async def submit_and_wait(
         idempotency_key=arguments["idempotency_key"],
         max_cost_usd=arguments["max_cost_usd"],
         save_to=ticket.plan.save_to or state.settings.output_dir,
+        task=REQUESTED_TASK.get(),
     )
     job = await backend.runner.wait(job.job_id, arguments["wait_seconds"], progress_reporter(ctx))
     return job_result(job, error_if_failed=True)

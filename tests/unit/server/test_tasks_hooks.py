@@ -1,0 +1,39 @@
+"""The SDK internals server/tasks.py relies on, checked so an SDK update that moves one fails here, loudly, rather
+than leaving hosts without tasks: the middleware hook and its context, low-level request handlers, the extensions
+map advertised in server/discover, and a connection's outbound channel and exit stack."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+from mcp.server import MCPServer
+from mcp.server.connection import Connection
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import Server
+
+from happyhorse_mcp.config import Settings
+from happyhorse_mcp.server import create_server
+from happyhorse_mcp.server.tasks import EXTENSION
+
+
+def test_mcpserver_still_takes_middleware_that_wraps_every_request() -> None:
+    assert "middleware" in inspect.signature(MCPServer.__init__).parameters
+    fields = {field.name for field in dataclasses.fields(ServerRequestContext)}
+    assert {"session", "lifespan_context", "protocol_version", "method", "params"} <= fields
+
+
+def test_the_low_level_server_still_takes_new_request_handlers_and_advertises_extensions() -> None:
+    assert "add_request_handler" in vars(Server)
+    server = create_server(Settings(fal_key=None))
+    low = server._lowlevel_server
+    assert EXTENSION in low.extensions
+    for method in ("tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "tasks/update"):
+        assert low.get_request_handler(method) is not None, method
+    assert server.middleware, "the task middleware is registered"
+
+
+def test_a_connection_still_has_an_outbound_channel_and_an_exit_stack() -> None:
+    annotations = inspect.get_annotations(Connection, eval_str=False)
+    members = set(annotations) | set(vars(Connection))
+    assert {"outbound", "exit_stack"} <= members
