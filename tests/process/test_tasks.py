@@ -260,3 +260,64 @@ async def test_the_inspector_cli_runs_a_generation_as_a_modern_task_and_plainly_
     assert _one(as_task, "response")["response"]["result"]["status"] == "completed"
     plain = await _drive(MODERN, server, "get", results["legacy"]["structuredContent"]["job_id"])
     assert "not started as a task" in _one(plain, "response")["response"]["error"]["message"]
+
+
+async def test_a_2025_11_25_connection_hears_of_its_task_s_status_changes(
+    fal_url: str, fake: FakeFal, tmp_path: Path
+) -> None:
+    # Neither SDK hands notifications/tasks/status to its caller, so this client is JSON-RPC lines on stdio.
+    fake.hold = True
+    server = _server(fal_url, tmp_path)
+    heard: list[dict[str, Any]] = []
+    async with await anyio.open_process([server["command"], *server["args"]], env=server["env"]) as process:
+        assert process.stdin is not None
+        assert process.stdout is not None
+
+        async def send(message: dict[str, Any]) -> None:
+            assert process.stdin is not None
+            await process.stdin.send((json.dumps({"jsonrpc": "2.0", **message}) + "\n").encode())
+
+        await send(
+            {
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw", "version": "1"},
+                },
+            }
+        )
+        await send({"method": "notifications/initialized"})
+        await send(
+            {
+                "id": 2,
+                "method": "tools/call",
+                "params": {
+                    "name": "generate_video",
+                    "arguments": {"prompt": "a horse", "duration": 3, "resolution": "720p"},
+                    "task": {"ttl": 60000},
+                },
+            }
+        )
+        buffered = b""
+        with anyio.fail_after(30):
+            async for chunk in process.stdout:
+                buffered += chunk
+                *lines, buffered = buffered.split(b"\n")
+                for line in lines:
+                    message = json.loads(line)
+                    if message.get("id") == 2:
+                        task_id = message["result"]["task"]["taskId"]
+                        (submitted,) = fake.submits
+                        fake.start(submitted.request_id)
+                        fake.complete(submitted.request_id)
+                    if message.get("method") == "notifications/tasks/status":
+                        heard.append(message["params"])
+                if heard and heard[-1]["status"] == "completed":
+                    break
+        process.terminate()
+
+    assert {note["taskId"] for note in heard} == {task_id}
+    assert heard[-1]["statusMessage"] == "Video ready"
+    assert heard[-1]["ttl"] == 60000

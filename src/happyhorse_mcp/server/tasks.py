@@ -15,7 +15,8 @@ Because the job is the task, tasks survive restarts and are shared by processes 
 
 Everything that reaches into the SDK for this is here: `MCPServer(middleware=...)` (the SDK's ServerMiddleware),
 low-level request handlers for `tasks/*`, the low-level `extensions` map, and a connection's outbound channel for
-status notifications. tests/unit/server/test_tasks_hooks.py fails loudly if an SDK update moves them.
+status notifications (reached as notify.py reaches it for subscriptions). tests/unit/server/test_tasks_hooks.py
+fails loudly if an SDK update moves them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from ..domain.catalog import SPECS
 from ..domain.errors import HappyHorseError
 from ..domain.models import Job, TaskHandle, utcnow
+from .notify import _connection_of
 from .task_context import REQUESTED_TASK
 from .tools._shared import job_result
 
@@ -291,7 +293,7 @@ class TaskService:
     # -- notifications/tasks/status (2025-11-25) --------------------------------------------------------------------
 
     def _listen(self, ctx: ServerRequestContext[Any, Any], job_id: str) -> None:
-        connection: Connection = ctx.session._connection  # the SDK's per-request session proxy has no public way to it
+        connection = _connection_of(ctx.session)
         listeners = self._listeners.setdefault(job_id, set())
         if connection not in listeners:
             listeners.add(connection)
