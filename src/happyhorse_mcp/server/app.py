@@ -186,6 +186,12 @@ def create_server(
         await notifier.updated(job_uri(job.job_id))
         await tasks.job_changed(job)
 
+    async def changed_elsewhere(job_id: str) -> None:
+        await notifier.updated(job_uri(job_id))
+        backend = mcp.state.running if mcp.state is not None else None
+        if backend is not None and tasks.followed(job_id):
+            await tasks.job_changed(await backend.runner.get(job_id))
+
     async def start_backend(state: AppState, tg: anyio.abc.TaskGroup, stack: AsyncExitStack) -> None:
         """Open the job store and the fal client, follow unfinished jobs again, then let the tools in."""
         try:
@@ -196,7 +202,7 @@ def create_server(
                 tg,
                 stack,
                 on_status_change=status_changed,
-                on_change_elsewhere=lambda job_id: notifier.updated(job_uri(job_id)),
+                on_change_elsewhere=changed_elsewhere,
                 options=options,
             )
             resumed = await backend.runner.resume()

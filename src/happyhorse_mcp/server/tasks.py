@@ -299,6 +299,10 @@ class TaskService:
             listeners.add(connection)
             connection.exit_stack.callback(listeners.discard, connection)
 
+    def followed(self, job_id: str) -> bool:
+        """Whether a connection here waits for news of this task (a job another process may follow)."""
+        return bool(self._listeners.get(job_id))
+
     async def job_changed(self, job: Job) -> None:
         """Tell the 2025-11-25 connections that created this task how it stands now."""
         listeners = self._listeners.get(job.job_id)
