@@ -188,3 +188,21 @@ async def test_a_video_from_a_host_outside_the_csp_does_not_load(
                 await player.wait_for_selector('body[data-video="error"]', timeout=60_000)
                 assert "could not be played here" in await player.inner_text("#problem")
     assert any("violates" in line and "media-src" in line for line in console), console
+
+
+async def test_a_refused_job_shows_fal_s_words_and_what_to_do_next(settings: Settings, fake: FakeFal) -> None:
+    fake.outcomes.append("content_policy")  # fal takes the job, then its checker refuses the prompt
+    console: list[str] = []
+    async with happyhorse_over_http(settings) as server:
+        with inspector_web() as (web, token):
+            async with chromium_page(console) as page:
+                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 30}))
+                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
+                player = await _player_frame(page)
+                await player.wait_for_selector('body[data-state="failed"]', timeout=60_000)
+
+                assert await player.inner_text("#status") == "Failed"
+                problem = await player.inner_text("#problem")
+                assert "content" in problem.lower()
+                assert "Nothing was billed." in problem
+                assert not await player.is_visible("#video")
