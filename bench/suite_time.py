@@ -30,15 +30,13 @@ def main() -> None:
         "-p",
         "no:cacheprovider",
         "-n",
-        "auto",
-        "--maxprocesses",
         "4",
     ]
     timed(pytest)  # warm-up
     suite = timed(pytest)
     whole = timed([str(ROOT / "scripts" / "test"), "-q", "-p", "no:cacheprovider"])
     sys.stdout.write(
-        f"| pytest (2 workers, with a throwaway PostgreSQL) | {suite:.1f} s |\n"
+        f"| pytest (4 workers, with a throwaway PostgreSQL) | {suite:.1f} s |\n"
         f"| scripts/test, after the first install | {whole:.1f} s |\n"
     )
 
