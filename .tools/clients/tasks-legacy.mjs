@@ -1,12 +1,14 @@
 // A generation as an MCP task on 2025-11-25, driven by the TypeScript SDK 1.x's own task client
-// (client.experimental.tasks), over stdio. Used by tests/process/test_tasks.py; prints one JSON object per line.
+// (client.experimental.tasks), over stdio or Streamable HTTP. Used by tests/process/test_tasks.py; prints one JSON object per line.
 //
 //   node tasks-legacy.mjs SCENARIO [TASK_ID]      with HAPPYHORSE_SERVER='{"command": ..., "args": [...], "env": {...}}'
+//                                                  or HAPPYHORSE_SERVER='{"url": ..., "headers": {...}}'
 //
 // Scenarios: run (create, stream to the result, list, unknown id), cancel, create (print the id and leave),
 // get TASK_ID (poll to the end, then tasks/result), plain (an ordinary tools/call).
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const [scenario, taskId] = process.argv.slice(2);
@@ -15,7 +17,10 @@ const ask = JSON.parse(process.env.HAPPYHORSE_ARGUMENTS ?? '{"prompt": "a horse"
 const out = (event, data = {}) => process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
 const failure = (error) => ({ code: error.code ?? null, message: String(error.message ?? error) });
 
-const transport = new StdioClientTransport({ command: server.command, args: server.args, env: server.env, stderr: "inherit" });
+// {command, args, env} starts the server over stdio; {url, headers} reaches one over Streamable HTTP.
+const transport = server.url
+  ? new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers ?? {} } })
+  : new StdioClientTransport({ command: server.command, args: server.args, env: server.env, stderr: "inherit" });
 const client = new Client({ name: "happyhorse-tasks-legacy", version: "1.0.0" }, { capabilities: {} });
 await client.connect(transport);
 out("connected", { tasks: client.getServerCapabilities()?.tasks ?? null });

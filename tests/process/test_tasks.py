@@ -5,6 +5,7 @@ pinned to 2026-07-28 (the tasks extension), and the MCP Inspector CLI on both er
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -16,7 +17,11 @@ from typing import Any
 import anyio
 import pytest
 
-from ..fakefal import VALID_KEY, FakeFal
+from happyhorse_mcp.config import Settings
+from happyhorse_mcp.http import HttpOptions, build_app
+
+from ..fakefal import VALID_KEY, FakeFal, serve_app
+from ..support import free_port, make_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -321,3 +326,20 @@ async def test_a_2025_11_25_connection_hears_of_its_task_s_status_changes(
     assert {note["taskId"] for note in heard} == {task_id}
     assert heard[-1]["statusMessage"] == "Video ready"
     assert heard[-1]["ttl"] == 60000
+
+
+async def test_a_2025_11_25_task_runs_over_streamable_http_with_the_token(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    port = free_port()
+    options = HttpOptions(host="127.0.0.1", port=port, token="task-token")
+    task_settings = dataclasses.replace(settings, task_poll_ms=100)
+    async with serve_app(build_app(make_server(task_settings), options), port, lifespan=True) as url:
+        server = {"url": f"{url}/mcp", "headers": {"Authorization": "Bearer task-token"}}
+        lines = await _drive(LEGACY, server, "run")
+
+    task = _one(lines, "created")["task"]
+    result = _one(lines, "result")["result"]
+    assert result["structuredContent"]["job_id"] == task["taskId"]
+    assert result["structuredContent"]["status"] == "completed"
+    assert [t["taskId"] for t in _one(lines, "list")["tasks"]] == [task["taskId"]]
