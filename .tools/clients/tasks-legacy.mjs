@@ -1,5 +1,6 @@
 // A generation as an MCP task on 2025-11-25, driven by the TypeScript SDK 1.x's own task client
-// (client.experimental.tasks), over stdio or Streamable HTTP. Used by tests/process/test_tasks.py; prints one JSON object per line.
+// (client.experimental.tasks), over stdio or Streamable HTTP. Used by tests/process/test_tasks.py; prints one JSON
+// object per line.
 //
 //   node tasks-legacy.mjs SCENARIO [TASK_ID]      with HAPPYHORSE_SERVER='{"command": ..., "args": [...], "env": {...}}'
 //                                                  or HAPPYHORSE_SERVER='{"url": ..., "headers": {...}}'

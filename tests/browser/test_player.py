@@ -48,6 +48,12 @@ def _browser_available() -> None:
         pytest.fail(f"the browser test needs {', '.join(missing)}: .ci/run installs chromium and .tools/")
 
 
+def artifact(name: str) -> str:
+    """Where a screenshot is kept for people to look at (test-artifacts/, not committed)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return str(ARTIFACTS / name)
+
+
 @pytest.fixture
 def clip() -> bytes:
     with tempfile.TemporaryDirectory() as folder:
@@ -118,13 +124,15 @@ async def _player_frame(page: Any) -> Any:
 
 
 @asynccontextmanager
-async def chromium_page(console: list[str]) -> AsyncIterator[Any]:
+async def chromium_page(console: list[str], *, dark: bool = False) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            if dark:  # the Inspector keeps its colour scheme where Mantine does
+                await page.add_init_script("localStorage.setItem('mantine-color-scheme-value', 'dark')")
             page.on("console", lambda message: console.append(message.text))
             yield page
         finally:
@@ -149,8 +157,7 @@ async def test_the_player_shows_the_job_s_progress_then_plays_its_video(
                 assert await player.inner_text("#phase") == "Queued at fal (next in line)"
                 assert "USD 0.56" in await player.inner_text("#progress")
                 assert await player.inner_text("#prompt") == ASK["prompt"]
-                ARTIFACTS.mkdir(exist_ok=True)
-                await page.screenshot(path=str(ARTIFACTS / "player-progress.png"))
+                await page.screenshot(path=artifact("player-progress.png"))
 
                 (submitted,) = fake.submits
                 fake.start(submitted.request_id)
@@ -167,7 +174,7 @@ async def test_the_player_shows_the_job_s_progress_then_plays_its_video(
                 assert await player.is_visible("#open")
                 # The poster is the job's contact sheet, read through the host from the server's resources.
                 await player.wait_for_selector('body[data-poster="storyboard"]', timeout=30_000)
-                await page.screenshot(path=str(ARTIFACTS / "player.png"))
+                await page.screenshot(path=artifact("player.png"))
     assert not [line for line in console if "violates" in line], console
 
 
@@ -206,3 +213,19 @@ async def test_a_refused_job_shows_fal_s_words_and_what_to_do_next(settings: Set
                 assert "content" in problem.lower()
                 assert "Nothing was billed." in problem
                 assert not await player.is_visible("#video")
+
+
+async def test_the_player_takes_the_host_s_dark_theme(settings: Settings, fake: FakeFal, clip: bytes) -> None:
+    fake.video_bytes = clip
+    async with happyhorse_over_http(settings) as server:
+        with inspector_web() as (web, token):
+            async with chromium_page([], dark=True) as page:
+                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 30}))
+                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
+                player = await _player_frame(page)
+                await player.wait_for_selector('html[data-theme="dark"]', timeout=30_000)
+                background = await player.evaluate("getComputedStyle(document.body).backgroundColor")
+                await page.screenshot(path=artifact("player-dark.png"))
+
+    red, green, blue = (int(part) for part in background.removeprefix("rgb(").removesuffix(")").split(",")[:3])
+    assert max(red, green, blue) < 80, background  # a dark page, whichever shade the host's variables chose
