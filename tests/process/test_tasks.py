@@ -343,3 +343,48 @@ async def test_a_2025_11_25_task_runs_over_streamable_http_with_the_token(
     assert result["structuredContent"]["job_id"] == task["taskId"]
     assert result["structuredContent"]["status"] == "completed"
     assert [t["taskId"] for t in _one(lines, "list")["tasks"]] == [task["taskId"]]
+
+
+async def test_over_http_a_2026_07_28_tasks_request_must_name_its_task_in_mcp_name(
+    settings: Settings, fake: FakeFal
+) -> None:
+    import httpx
+
+    port = free_port()
+    options = HttpOptions(host="127.0.0.1", port=port, token="task-token")
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+    }
+
+    async def post(http: httpx.AsyncClient, method: str, params: dict[str, Any], name: str | None) -> dict[str, Any]:
+        headers = {
+            "Authorization": "Bearer task-token",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": "2026-07-28",
+            "Mcp-Method": method,
+            **({"Mcp-Name": name} if name is not None else {}),
+        }
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
+        response = await http.post("/mcp", json=body, headers=headers)
+        text = response.text
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            text = next(line.removeprefix("data:").strip() for line in text.splitlines() if line.startswith("data:"))
+        return json.loads(text)  # type: ignore[no-any-return]
+
+    async with (
+        serve_app(build_app(make_server(settings), options), port, lifespan=True) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        arguments = {"prompt": "a horse", "duration": 3, "resolution": "720p"}
+        created = await post(http, "tools/call", {"name": "generate_video", "arguments": arguments}, "generate_video")
+        task_id = created["result"]["taskId"]
+        named = await post(http, "tasks/get", {"taskId": task_id}, task_id)
+        other = await post(http, "tasks/get", {"taskId": task_id}, "hh_someoneelse000")
+        unnamed = await post(http, "tasks/get", {"taskId": task_id}, None)
+
+    assert created["result"]["resultType"] == "task"
+    assert named["result"]["taskId"] == task_id
+    assert other["error"]["code"] == -32020
+    assert unnamed["error"]["code"] == -32020

@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_REQUIRED_CLIENT_CAPABILITY
+from mcp.shared.inbound import MCP_NAME_HEADER, decode_header_value
+from mcp.types import (
+    HEADER_MISMATCH,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+)
 from mcp.types import RequestParams as SdkRequestParams
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -137,6 +144,18 @@ def task_view(job: Job, *, modern: bool, poll_ms: int, detailed: bool = False) -
 def _tool_result(job: Job) -> dict[str, Any]:
     """The generation tool's own result for a finished job: what a plain call would have returned."""
     return job_result(job, error_if_failed=True).model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+def _check_name_header(ctx: ServerRequestContext[Any, Any], task_id: str) -> None:
+    """On Streamable HTTP, a 2026-07-28 client names the task in `Mcp-Name` on every tasks/* request; the SDK checks
+    that header for tools/call, prompts/get and resources/read only, so tasks/* are checked here the same way."""
+    headers = getattr(ctx.request, "headers", None)
+    if not _modern(ctx) or headers is None:
+        return  # stdio, or the 2025-11-25 era: no such header
+    if decode_header_value(headers.get(MCP_NAME_HEADER)) != task_id:
+        raise MCPError(
+            HEADER_MISMATCH, f"{MCP_NAME_HEADER} header does not match the request body's 'taskId' parameter"
+        )
 
 
 def _not_found(task_id: str, why: str = "no such task") -> MCPError:
@@ -275,6 +294,7 @@ class TaskService:
                 f"Missing required client capability: declare the {EXTENSION} extension to use tasks.",
                 data={"requiredCapabilities": {"extensions": {EXTENSION: {}}}},
             )
+        _check_name_header(ctx, task_id)
         try:
             job = await (await self._state(ctx).backend()).runner.get(task_id)
         except HappyHorseError:
