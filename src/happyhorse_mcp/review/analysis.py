@@ -119,11 +119,9 @@ def _frames_at(
     return pictures
 
 
-def analyse(
-    file: BinaryIO, *, count: int, at_seconds: list[float] | None, frame_size: tuple[int, int] | None = None
-) -> VideoFacts:
+def analyse(file: BinaryIO, *, count: int, at_seconds: list[float] | None) -> VideoFacts:
     """Read `file`: the video's facts, its sound's levels, and frames at `at_seconds` (else `count` evenly spaced),
-    each scaled to fit `frame_size` (else the largest a contact sheet uses)."""
+    each scaled to its cell on the contact sheet."""
     import av
 
     from .sheet import cell_size
@@ -145,7 +143,7 @@ def analyse(
                         f"video: give moments from 0 to {max(0.0, duration - 0.01):.2f}."
                     )
             moments = sorted(at_seconds) if at_seconds is not None else evenly_spaced(duration, count)
-            size = frame_size or cell_size(context.width, context.height, len(moments))
+            size = cell_size(context.width, context.height, len(moments))
             pictures = _frames_at(container, video, moments, size)
             if len(pictures) < len(moments):
                 raise UnreadableVideoError(
