@@ -3,10 +3,11 @@
 // tests/process/test_tasks.py; prints one JSON object per line.
 //
 //   node tasks-modern.mjs SCENARIO [TASK_ID]      with HAPPYHORSE_SERVER='{"command": ..., "args": [...], "env": {...}}'
+//                                                  or HAPPYHORSE_SERVER='{"url": ..., "headers": {...}}'
 //
 // Scenarios: run (a task settled to its inline result), cancel, get TASK_ID, undeclared (tasks/get without the
 // extension), plain (tools/call without the extension: an ordinary result).
-import { Client } from "@modelcontextprotocol/client";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { createTaskSessionFromClient, resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
 
@@ -18,36 +19,63 @@ const out = (event, data = {}) => process.stdout.write(JSON.stringify({ event, .
 const failure = (error) => ({ code: error.code ?? null, message: String(error.message ?? error), data: error.data ?? null });
 const clientInfo = { name: "happyhorse-tasks-modern", version: "1.0.0" };
 
-const transport = new StdioClientTransport({ command: server.command, args: server.args, env: server.env, stderr: "inherit" });
+const transport = server.url
+  ? new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers ?? {} } })
+  : new StdioClientTransport({ command: server.command, args: server.args, env: server.env, stderr: "inherit" });
 const client = new Client(clientInfo, { capabilities: {}, versionNegotiation: { mode: { pin: PROTOCOL } } });
 await client.connect(transport);
 out("connected", { era: client.getProtocolEra?.() ?? null, extensions: client.getServerCapabilities()?.extensions ?? null });
 
-// The raw path ext-tasks needs for V2 task shapes the SDK's codecs would reject: JSON-RPC written on the client's own
-// transport, the answer routed back by id before the SDK sees it.
+// The raw path ext-tasks needs for V2 task shapes the SDK's codecs would reject. Over HTTP: a POST with the routing
+// headers (ext-tasks supplies Mcp-Name for tasks/*). Over stdio: JSON-RPC written on the client's own transport, the
+// answer routed back by id before the SDK sees it.
 const pending = new Map();
 let next = 0;
-const route = transport.onmessage;
-transport.onmessage = (message, extra) => {
-  if (message && typeof message.id === "string" && pending.has(message.id)) {
-    pending.get(message.id)(message);
-    pending.delete(message.id);
-    return;
-  }
-  route?.call(transport, message, extra);
-};
-const rawDispatch = (request) => new Promise((resolve) => {
+if (!server.url) {
+  const route = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    if (message && typeof message.id === "string" && pending.has(message.id)) {
+      pending.get(message.id)(message);
+      pending.delete(message.id);
+      return;
+    }
+    route?.call(transport, message, extra);
+  };
+}
+const rawDispatch = async (request, options) => {
   const id = `raw-${++next}`;
-  pending.set(id, resolve);
-  transport.send({ ...request, jsonrpc: "2.0", id });
-});
+  const message = { ...request, jsonrpc: "2.0", id };
+  if (!server.url) {
+    return new Promise((resolve) => { pending.set(id, resolve); transport.send(message); });
+  }
+  const name = message.method === "tools/call" ? { "Mcp-Name": message.params.name } : {};
+  const response = await fetch(server.url, {
+    method: "POST",
+    headers: {
+      ...(server.headers ?? {}),
+      "Content-Type": "application/json",
+      Accept: "application/json, text/event-stream",
+      "MCP-Protocol-Version": PROTOCOL,
+      "Mcp-Method": message.method,
+      ...name,
+      ...(options?.context?.headers ?? {}),
+    },
+    body: JSON.stringify(message),
+  });
+  const text = await response.text();
+  const data = response.headers.get("content-type")?.startsWith("text/event-stream")
+    ? text.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trim()).find(Boolean)
+    : text;
+  return JSON.parse(data);
+};
 const raw = async (method, params, withExtension = true) => {
   const meta = {
     "io.modelcontextprotocol/protocolVersion": PROTOCOL,
     "io.modelcontextprotocol/clientInfo": clientInfo,
     "io.modelcontextprotocol/clientCapabilities": withExtension ? { extensions: { "io.modelcontextprotocol/tasks": {} } } : {},
   };
-  return rawDispatch({ method, params: { ...params, _meta: meta } });
+  const routing = params.taskId ? { context: { headers: { "Mcp-Name": params.taskId } } } : undefined;
+  return rawDispatch({ method, params: { ...params, _meta: meta } }, routing);
 };
 
 const session = createTaskSessionFromClient(client, {

@@ -388,3 +388,22 @@ async def test_over_http_a_2026_07_28_tasks_request_must_name_its_task_in_mcp_na
     assert named["result"]["taskId"] == task_id
     assert other["error"]["code"] == -32020
     assert unnamed["error"]["code"] == -32020
+
+
+async def test_a_2026_07_28_task_runs_over_streamable_http_with_ext_tasks_naming_it_in_mcp_name(
+    settings: Settings, fake: FakeFal
+) -> None:
+    port = free_port()
+    options = HttpOptions(host="127.0.0.1", port=port, token="task-token")
+    task_settings = dataclasses.replace(settings, task_poll_ms=100)
+    async with serve_app(build_app(make_server(task_settings), options), port, lifespan=True) as url:
+        server = {"url": f"{url}/mcp", "headers": {"Authorization": "Bearer task-token"}}
+        lines = await _drive(MODERN, server, "run")
+
+    execution = _one(lines, "execution")
+    assert execution["kind"] == "task"
+    outcome = _one(lines, "outcome")
+    assert outcome["status"] == "completed"
+    assert outcome["result"]["structuredContent"]["job_id"] == execution["taskId"]
+    assert _one(lines, "inline")["response"]["result"]["status"] == "completed"
+    assert _one(lines, "unknown")["response"]["error"]["code"] == -32602
