@@ -1,5 +1,5 @@
 // A generation as an MCP task on 2026-07-28 (the extension io.modelcontextprotocol/tasks), driven by the TypeScript
-// SDK v2 client pinned to that revision and @modelcontextprotocol/ext-tasks, over stdio. Used by
+// SDK v2 client pinned to that revision and @modelcontextprotocol/ext-tasks, over stdio or Streamable HTTP. Used by
 // tests/process/test_tasks.py; prints one JSON object per line.
 //
 //   node tasks-modern.mjs SCENARIO [TASK_ID]      with HAPPYHORSE_SERVER='{"command": ..., "args": [...], "env": {...}}'
