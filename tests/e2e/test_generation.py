@@ -122,11 +122,11 @@ async def test_progress_notifications_follow_the_job_from_queue_to_result(
         with anyio.fail_after(5):
             await seen.wait()
         assert fake_events[0][1] is not None
-        assert "queued, position 3" in fake_events[0][1]
+        assert "Queued at fal (position 3)" in fake_events[0][1]
         seen = anyio.Event()
         fake.start(fake.submits[0].request_id)
         with anyio.fail_after(5):
-            while not any(m and "generating" in m for _, m in fake_events):
+            while not any(m and "Generating" in m for _, m in fake_events):
                 await seen.wait()
                 seen = anyio.Event()
         fake.complete(fake.submits[0].request_id)

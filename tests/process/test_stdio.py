@@ -72,7 +72,7 @@ async def test_a_video_over_stdio_reports_progress_structured_output_and_a_resou
     links = [c for c in result.content if isinstance(c, ResourceLink)]
     assert links
     assert str(links[0].uri) == result.structured_content["video"]["url"]
-    assert any(m and "queued, position 2" in m for m in messages)
+    assert any(m and "Queued at fal (position 2)" in m for m in messages)
     logs = stderr_path.read_text()
     assert "submitted to alibaba/happy-horse/text-to-video" in logs
     assert VALID_KEY not in logs

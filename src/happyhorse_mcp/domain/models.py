@@ -131,6 +131,14 @@ class Job(BaseModel):
         return self.status in TERMINAL_STATUSES
 
     @property
+    def phase(self) -> str:
+        """Where an unfinished job is, in words: progress notifications and task status messages say this."""
+        if self.status == "queued" and self.queue_position is not None:
+            place = f"position {self.queue_position}" if self.queue_position else "next in line"
+            return f"Queued at fal ({place})"
+        return {"submitting": "Submitting to fal", "queued": "Queued at fal"}.get(self.status, "Generating")
+
+    @property
     def video(self) -> VideoFile | None:
         raw = (self.output or {}).get("video")
         return VideoFile.model_validate(raw) if isinstance(raw, dict) and raw.get("url") else None

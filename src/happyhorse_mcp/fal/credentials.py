@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from ..config import Settings
 from ..domain.errors import DASHBOARD_KEYS, InvalidKeyError, UpstreamError
+from .errors import key_refused
 
 
 class FalCredentials(Protocol):
@@ -40,10 +41,7 @@ class KeyCredentials:
                 f"{self.source} does not look like a fal key: it has no ':' between the key id and the secret. Copy "
                 f"the whole key from {DASHBOARD_KEYS}, set it, and restart the server."
             )
-        return (
-            f"Check {self.source}: it should look like 'key-id:key-secret'; create a new one at {DASHBOARD_KEYS} and "
-            "restart the server."
-        )
+        return key_refused(self.source)
 
 
 class LoginCredentials:

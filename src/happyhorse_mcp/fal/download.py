@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -128,32 +129,33 @@ class VideoDownloader:
             os.close(folder)
         return SavedVideo(destination.with_name(name), digest, size, info.st_dev, info.st_ino)
 
-    async def read(self, url: str) -> bytes:
-        """The whole video in memory, for a blob resource; refused above `max_bytes`."""
+    @contextlib.contextmanager
+    def _bounded(self, doing: str) -> Iterator[None]:
+        """Every transfer from fal's media host: cut off after `timeout_seconds`, its failures named."""
         try:
             with anyio.fail_after(self.timeout_seconds):
-                async with self._stream(url) as response:
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes(CHUNK_BYTES):
-                        body.extend(chunk)
-                        if len(body) > self.max_bytes:
-                            raise DownloadError(f"The video is larger than {self.max_bytes} bytes; not read.")
-                    return bytes(body)
+                yield
         except TimeoutError as exc:
-            raise DownloadError(f"Reading the video took longer than {self.timeout_seconds:.0f} s.") from exc
+            raise DownloadError(f"{doing} took longer than {self.timeout_seconds:.0f} s.") from exc
         except httpx.HTTPError as exc:
-            raise DownloadError(f"Reading the video from fal's media host broke off ({type(exc).__name__}).") from exc
+            raise DownloadError(f"{doing} from fal's media host broke off ({type(exc).__name__}).") from exc
+
+    async def read(self, url: str) -> bytes:
+        """The whole video in memory, for a blob resource; refused above `max_bytes`."""
+        with self._bounded("Reading the video"):
+            async with self._stream(url) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                    body.extend(chunk)
+                    if len(body) > self.max_bytes:
+                        raise DownloadError(f"The video is larger than {self.max_bytes} bytes; not read.")
+                return bytes(body)
 
     async def fetch_into(self, url: str, fd: int) -> tuple[str, int]:
         """Stream `url` into the open file `fd`: its sha256 and size. Time-limited and size-capped like every
         download; OSError when the file cannot be written."""
-        try:
-            with anyio.fail_after(self.timeout_seconds):
-                return await self._fetch(url, fd)
-        except TimeoutError as exc:
-            raise DownloadError(f"Downloading the video took longer than {self.timeout_seconds:.0f} s.") from exc
-        except httpx.HTTPError as exc:
-            raise DownloadError(f"The download from fal's media host broke off ({type(exc).__name__}).") from exc
+        with self._bounded("Downloading the video"):
+            return await self._fetch(url, fd)
 
     async def _fetch(self, url: str, fd: int) -> tuple[str, int]:
         digest, size = hashlib.sha256(), 0

@@ -66,6 +66,14 @@ def _validation_messages(detail: Any) -> list[tuple[str, str, str]]:
     return out
 
 
+def key_refused(source: str) -> str:
+    """What to do when fal refuses the key in `source` (a variable name)."""
+    return (
+        f"Check {source}: it should look like 'key-id:key-secret'; create a new one at {DASHBOARD_KEYS} and restart "
+        "the server."
+    )
+
+
 def error_from_response(response: httpx.Response, *, doing: str, when_refused: str | None = None) -> HappyHorseError:
     """Turn a fal error answer into the matching error with a message for the model."""
     status = response.status_code
@@ -75,12 +83,7 @@ def error_from_response(response: httpx.Response, *, doing: str, when_refused: s
     where = f"while {doing}"
     if status == 401:
         return InvalidKeyError(
-            f"fal rejected the credentials (HTTP 401 {where}). "
-            + (
-                when_refused
-                or f"Check FAL_KEY: it should look like 'key-id:key-secret'; create a new one at {DASHBOARD_KEYS} and "
-                "restart the server."
-            ),
+            f"fal rejected the credentials (HTTP 401 {where}). " + (when_refused or key_refused("FAL_KEY")),
             status_code=status,
         )
     if status in (402, 403):

@@ -65,7 +65,6 @@ LISTED_TASKS = 100
 RESULT_WAIT_SECONDS = 600
 # How long tasks/cancel waits for a job fal accepted the cancel of to end, so the answer can say `cancelled`.
 CANCEL_SETTLE_SECONDS = 5
-PHASES = {"submitting": "Submitting to fal", "queued": "Queued at fal", "running": "Generating"}
 
 CallNext = Callable[[ServerRequestContext[Any, Any]], Awaitable[Any]]
 
@@ -109,12 +108,8 @@ def _status(job: Job, *, modern: bool) -> str:
 
 
 def _message(job: Job) -> str | None:
-    if job.status == "queued" and job.queue_position is not None:
-        return (
-            f"Queued at fal (position {job.queue_position})" if job.queue_position else "Queued at fal (next in line)"
-        )
-    if job.status in PHASES:
-        return PHASES[job.status]
+    if not job.finished:
+        return job.phase
     if job.status == "completed":
         return "Video ready"
     if job.status == "cancelled":

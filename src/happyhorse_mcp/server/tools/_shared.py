@@ -128,11 +128,7 @@ async def submit_and_wait(
 
 def progress_reporter(ctx: Context[Any, Any]) -> Any:
     async def report(job: Job, elapsed: float) -> None:
-        if job.status == "queued" and job.queue_position is not None:
-            phase = f"queued, position {job.queue_position}"
-        else:
-            phase = {"submitting": "submitting", "queued": "queued"}.get(job.status, "generating")
-        await ctx.report_progress(round(elapsed, 1), None, f"{phase}; {elapsed:.0f} s elapsed (job {job.job_id})")
+        await ctx.report_progress(round(elapsed, 1), None, f"{job.phase}; {elapsed:.0f} s elapsed (job {job.job_id})")
 
     return report
 
