@@ -261,3 +261,15 @@ async def test_the_contact_sheet_is_also_a_resource(client: Client, fake: FakeFa
     sheet = Image.open(io.BytesIO(base64.b64decode(content.blob)))
     assert sheet.format == "JPEG"
     assert 1000 <= max(sheet.size) <= 1024  # sized for a model to look at
+
+
+async def test_the_contact_sheet_resource_is_made_once_per_job(client: Client, fake: FakeFal) -> None:
+    fake.video_bytes = clip()
+    job_id = await _made(client)
+
+    first = await client.read_resource(f"happyhorse://jobs/{job_id}/contact-sheet")
+    downloads = fake.downloads
+    again = await client.read_resource(f"happyhorse://jobs/{job_id}/contact-sheet")
+
+    assert fake.downloads == downloads  # the player asks on every view; the video is not fetched again
+    assert again.contents == first.contents

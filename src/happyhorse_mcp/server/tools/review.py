@@ -2,6 +2,7 @@
 before anyone spends more; and the same contact sheet as a resource."""
 
 import base64
+from collections import OrderedDict
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -15,6 +16,7 @@ from ..state import app_state
 from ._shared import JobId
 
 MAX_FRAMES = 16
+SHEETS_KEPT = 32
 DEFAULT_FRAMES = 6
 # Reads files and may fetch from fal's media host, but changes nothing and costs nothing.
 READ_ONLY_REMOTE = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
@@ -55,6 +57,10 @@ def register(mcp: MCPServer[Any]) -> None:
             structured_content=review.model_dump(mode="json"),
         )
 
+    # A finished job's video never changes, and the player asks for its contact sheet on every view: keep the last
+    # few sheets (about 50 KB each) rather than fetch and decode the video again each time.
+    sheets: OrderedDict[str, bytes] = OrderedDict()
+
     @mcp.resource(
         "happyhorse://jobs/{job_id}/contact-sheet",
         name="job-contact-sheet",
@@ -67,7 +73,13 @@ def register(mcp: MCPServer[Any]) -> None:
     async def contact_sheet(job_id: str, ctx: Context[Any, Any]) -> bytes:
         from ...review.reviewing import review_job
 
+        if (kept := sheets.get(job_id)) is not None:
+            sheets.move_to_end(job_id)
+            return kept
         backend = await app_state(ctx).backend()
         job = await backend.runner.get(job_id)
         _, sheet = await review_job(job, backend.downloader, count=DEFAULT_FRAMES, at_seconds=None)
+        sheets[job_id] = sheet
+        if len(sheets) > SHEETS_KEPT:
+            sheets.popitem(last=False)
         return sheet
