@@ -42,6 +42,11 @@ APPLIES = {
 }
 PRICE = 0.84  # 3 s at 1080p
 INVALID = json.dumps({"detail": [{"loc": ["body", "prompt"], "msg": "Too vague", "type": "value_error"}]}).encode()
+TYPED_5XX = Fault(
+    status=503,
+    body=b'{"detail": "Runner unavailable", "error_type": "runner_scheduling_failure"}',
+    headers={"X-Fal-Error-Type": "runner_scheduling_failure"},
+)
 MODEL_ERROR = json.dumps({"detail": [{"loc": ["body"], "msg": "The model crashed", "type": "model_error"}]}).encode()
 
 
@@ -73,6 +78,9 @@ EXTRA_CELLS: dict[tuple[str, str], Setup] = {
     ("result", "content policy at result"): _outcome("content_policy"),
     ("result", "model error: 500 with a detail list"): _fault("result", Fault(status=500, body=MODEL_ERROR), 50),
     ("status", "COMPLETED with an error, result 502"): _outcome("infra_error", _fault("result", Fault(status=502), 50)),
+    ("status", "typed 5xx (X-Fal-Error-Type), 4 in a row"): _fault("status", TYPED_5XX, 4),
+    ("result", "typed 5xx (X-Fal-Error-Type), 4 in a row"): _fault("result", TYPED_5XX, 4),
+    ("result", "typed 5xx (X-Fal-Error-Type), persisting"): _fault("result", TYPED_5XX, 50),
     ("status", "a state this server does not know"): _fault(
         "status", Fault(status=200, body=b'{"status": "PAUSED"}'), 50
     ),

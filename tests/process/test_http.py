@@ -15,13 +15,15 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ListRootsResult, Root
 
 from happyhorse_mcp.config import Settings
 from happyhorse_mcp.http import HttpOptions, InsecureBindError, build_app, check_bind
 from happyhorse_mcp.server import select_tools
 
+from .. import media_factory
 from ..fakefal import VALID_KEY, FakeFal, serve_app
-from ..support import make_server
+from ..support import make_server, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -42,12 +44,54 @@ async def http_server(settings: Settings, **options: object) -> AsyncIterator[tu
 
 
 @asynccontextmanager
-async def _client(url: str, token: str = TOKEN, mode: str = "legacy") -> AsyncIterator[Client]:
+async def _client(url: str, token: str = TOKEN, mode: str = "legacy", **options: Any) -> AsyncIterator[Client]:
     async with (
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
-        Client(streamable_http_client(f"{url}/mcp", http_client=http), mode=mode) as client,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), mode=mode, **options) as client,
     ):
         yield client
+
+
+async def _whole_disk(context: Any) -> ListRootsResult:
+    return ListRootsResult(roots=[Root(uri="file:///", name="everything")])
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_over_http_a_client_s_roots_never_open_the_server_s_disk(
+    settings: Settings, fake: FakeFal, tmp_path: Path, mode: str
+) -> None:
+    private = media_factory.image(tmp_path / "private.png")
+    chosen = tmp_path / "chosen" / "clip.mp4"
+    async with (
+        http_server(settings) as (url, _),
+        _client(url, mode=mode, list_roots_callback=_whole_disk) as client,
+    ):
+        read = await client.call_tool("image_to_video", {"image_url": str(private)})
+        written = await client.call_tool("generate_video", {"prompt": "a horse", "save_to": str(chosen)})
+    for result in (read, written):
+        assert result.is_error
+        assert "reached over HTTP" in text_of(result)
+        assert "HAPPYHORSE_ALLOWED_DIRS" in text_of(result)
+    assert (fake.submits, fake.uploads) == ([], {})
+    assert not chosen.parent.exists()
+
+
+async def test_over_http_only_the_operator_s_allowed_folders_count(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    allowed = tmp_path / "shared"
+    allowed.mkdir()
+    inside = media_factory.image(allowed / "horse.png")
+    outside = media_factory.image(tmp_path / "private.png")
+    operator = Settings(**{**settings.__dict__, "allowed_dirs": (allowed,)})
+    async with http_server(operator) as (url, _), _client(url, list_roots_callback=_whole_disk) as client:
+        refused = await client.call_tool("image_to_video", {"image_url": str(outside)})
+        made = await client.call_tool("image_to_video", {"image_url": str(inside)})
+    assert refused.is_error
+    assert "outside every allowed folder" in text_of(refused)
+    assert not made.is_error, text_of(made)
+    assert len(fake.submits) == 1
+    assert next(iter(fake.uploads.values())) == inside.read_bytes()
 
 
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])

@@ -129,7 +129,7 @@ def error_from_response(response: httpx.Response, *, doing: str, when_refused: s
             )
         reasons = "; ".join(f"{field}: {msg}" for field, msg, _ in problems)
         return FalValidationError(f"fal rejected the input ({reasons}). Fix it and try again.", status_code=status)
-    if fal_error_type:
+    if fal_error_type and status < 500:
         return ModelRunError(
             f"The job failed on fal's side ({fal_error_type}: {text}). fal does not bill failed runs; "
             "try again, perhaps later.",
@@ -142,8 +142,11 @@ def error_from_response(response: httpx.Response, *, doing: str, when_refused: s
         kind = next((kind for _, _, kind in problems if kind), None)
         return model_failure(kind, "; ".join(msg for _, msg, _ in problems), status_code=status)
     if status >= 500:
+        # A 5xx naming an error type is still a failed request, not fal's word on the run: a status or result read
+        # that fails so is read again, and a job whose status says COMPLETED with an error is failed by that status.
+        kind = f", {fal_error_type}" if fal_error_type else ""
         return UpstreamError(
-            f"fal had an internal error (HTTP {status} {where}). fal does not bill 5xx; try again in a minute.",
+            f"fal had an internal error (HTTP {status}{kind} {where}). fal does not bill 5xx; try again in a minute.",
             status_code=status,
         )
     return UpstreamError(f"fal answered HTTP {status} {where}: {text}", status_code=status)

@@ -1,8 +1,9 @@
 """Local paths in tool arguments: the checks before any money or upload, and the uploads after.
 
-The allowed folders are the client's roots plus HAPPYHORSE_ALLOWED_DIRS. `plan_media` checks every local file a
-call names (against the allowed folders and fal's limits for that argument) and its `save_to` destination; the
-tool uploads the files only once the price is confirmed.
+The allowed folders are HAPPYHORSE_ALLOWED_DIRS, plus the client's roots when the client runs on this machine (stdio):
+over HTTP the client is elsewhere and its roots describe its own disk, so they never open this one. `plan_media`
+checks every local file a call names (against the allowed folders and fal's limits for that argument) and its
+`save_to` destination; the tool uploads the files only once the price is confirmed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ from typing import TYPE_CHECKING, Any
 from ..domain.catalog import OperationSpec
 from ..domain.errors import InvalidMediaError
 from .media import NO_ROOTS, LocalFile, check_local, is_local
+
+REMOTE_NO_FOLDERS = (
+    "This server is reached over HTTP, so a local path names a file on the server's machine, and only the "
+    "operator's HAPPYHORSE_ALLOWED_DIRS may be read or written there (a client's roots describe its own disk and "
+    "do not count); none is set. Pass an https URL or a data: URI instead; the finished video's URL comes back in "
+    "the result."
+)
 
 if TYPE_CHECKING:
     from ..fal.storage import FalStorage
@@ -52,13 +60,21 @@ def names_local_path(spec: OperationSpec, arguments: Mapping[str, Any]) -> bool:
 
 
 def plan_media(
-    spec: OperationSpec, arguments: Mapping[str, Any], roots: list[Path], base: Path | None = None
+    spec: OperationSpec,
+    arguments: Mapping[str, Any],
+    roots: list[Path],
+    base: Path | None = None,
+    *,
+    remote: bool = False,
 ) -> MediaPlan:
     """Check the call's local files and `save_to` (blocking: run it in a worker thread). `base` is where a relative
-    `save_to` starts: the client's first root."""
+    `save_to` starts: the client's first root. `remote`: the client is on another machine (HTTP)."""
     version = arguments.get("version") or spec.default_version
     plan = MediaPlan()
     try:
+        if remote and not roots and names_local_path(spec, arguments):
+            named = next((path for path, value, _ in media_values(spec, arguments) if is_local(value)), "save_to")
+            raise InvalidMediaError(f"{named}: {REMOTE_NO_FOLDERS}")
         for path, value, media in media_values(spec, arguments):
             if is_local(value):
                 plan.local[path] = check_local(path, value, roots, media.rule(version))

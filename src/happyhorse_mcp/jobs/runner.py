@@ -14,6 +14,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from ..domain.errors import (
 from ..domain.models import Job, JobError, JobStatus, TaskHandle, utcnow
 from ..domain.pricing import billed_cost
 from ..fal.download import VideoDownloader
-from ..fal.queue import FalQueue, QueueStatus
+from ..fal.queue import CancelOutcome, FalQueue, QueueStatus, SubmitReceipt
 from .arguments import fingerprint, redact_data_uris
 from .follow import CANCELLED_ERROR_TYPE, Cancelled, FollowPolicy, follow, save_copy
 from .keeping import Keeping, LeaseLost
@@ -46,8 +47,20 @@ from .store.base import Lease
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_SECONDS = 4.0
+# How often a submitter whose lease lapsed tries to write fal's answer before giving up (rare: a process paused).
+RECLAIM_TRIES = 20
 
 ProgressFn = Callable[[Job, float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CancelReport:
+    """What a cancel did: the job as it is now, and whether this call asked fal (and fal's answer)."""
+
+    job: Job
+    fal_answer: CancelOutcome | None = None
+    # fal's answer to the submit had not arrived: the submitter asks fal to cancel the moment it records it.
+    deferred: bool = False
 
 
 def new_job_id() -> str:
@@ -183,21 +196,29 @@ class JobRunner(Keeping):
             job = await self.get(job_id)
         return job
 
-    async def cancel(self, job_id: str) -> Job:
+    async def cancel(self, job_id: str) -> CancelReport:
+        """Record the cancel, then ask fal when the written record holds fal's request id. The decision comes from
+        the write itself, never from an earlier read: a submit whose answer lands meanwhile is either in the record
+        written here (then fal is asked here) or reads the cancel when it records its request id (then its
+        submitter asks fal)."""
         job = await self.get(job_id)
         if job.finished:
-            return job
+            return CancelReport(job)
+        written: Job | None = None
         if job_id in self._live:
             try:
-                await self._update(job_id, cancel_requested=True)
+                written = await self._update(job_id, cancel_requested=True)
             except LeaseLost:
                 self._drop(job_id)
-        if job_id not in self._live:  # another process follows it: it reads the cancel from the store
-            job = await self._write_elsewhere(job_id, cancel_requested=True)
-        if job.request_id is not None and not job.finished:
-            outcome = await self._fal.cancel(job.endpoint, job.request_id)
-            logger.info("cancel of %s at fal: %s", job_id, outcome)
-        return await self.get(job_id)
+        if written is None:  # another process follows it: it reads the cancel from the store
+            written = await self._write_elsewhere(job_id, cancel_requested=True)
+        if written.finished:
+            return CancelReport(written)
+        if written.request_id is None:
+            return CancelReport(written, deferred=True)
+        answer = await self._fal.cancel(written.endpoint, written.request_id)
+        logger.info("cancel of %s at fal: %s", job_id, answer)
+        return CancelReport(await self.get(job_id), fal_answer=answer)
 
     async def _write_elsewhere(self, job_id: str, **changes: Any) -> Job:
         """Change a job another process follows: from the version read, again after a conflict."""
@@ -236,18 +257,57 @@ class JobRunner(Keeping):
                     ),
                 )
                 return
-            await self._update(
-                job_id, status="queued", request_id=receipt.request_id, queue_position=receipt.queue_position
-            )
+            recorded = await self._record_receipt(job_id, receipt)
             logger.info("job %s submitted to %s as %s", job_id, job.endpoint, receipt.request_id)
         finally:
             answered.set()
-        if self._live.get(job_id, job).cancel_requested:
+        if self._live.get(job_id, recorded).cancel_requested:
             try:
                 await self._fal.cancel(job.endpoint, receipt.request_id)
             except HappyHorseError as exc:
                 logger.warning("cancel of %s at fal failed: %s", job_id, exc.message)
         await self._follow_to_end(job_id)
+
+    async def _record_receipt(self, job_id: str, receipt: SubmitReceipt) -> Job:
+        """Write fal's request id: the job's only link to its video, so it is always written, whoever holds the
+        lease. A submitter paused past its lease (a laptop lid, a debugger) finds its job marked `unknown` by the
+        process that took it over; the id makes it a followed job again, followed here."""
+        recorded = {"status": "queued", "request_id": receipt.request_id, "queue_position": receipt.queue_position}
+        try:
+            return await self._update(job_id, **recorded)
+        except LeaseLost:
+            pass
+        for _ in range(RECLAIM_TRIES):
+            fresh = await self._store.get(job_id)
+            if fresh is None or fresh.request_id is not None or fresh.status not in ("submitting", "unknown"):
+                break  # nothing to restore: the job was written by someone who knew more
+            if fresh.finished or await self._store.claim(job_id, self.lease):
+                reopened = fresh.model_copy(
+                    update={**recorded, "error": None, "finished_at": None, "updated_at": utcnow()}
+                )
+                held = None if fresh.finished else self.lease.holder
+                written = await self._store.update(reopened, holder=held)
+                if written is not None and (held or await self._store.claim(job_id, self.lease)):
+                    logger.warning(
+                        "job %s: fal's answer arrived after another process gave the submit up; following it again",
+                        job_id,
+                    )
+                    self._changed.setdefault(job_id, anyio.Event())
+                    await self._publish(written)
+                    if self._on_status_change is not None and fresh.status != written.status:
+                        await self._on_status_change(written)
+                    return written
+                if written is not None:
+                    break  # another process took the reopened job over first: it follows it
+                continue
+            await anyio.sleep(self.policy.poll_interval)  # its taker is about to mark it unknown
+        logger.error(
+            "job %s: fal's request id %s could not be recorded; look for it at %s",
+            job_id,
+            receipt.request_id,
+            DASHBOARD_REQUESTS,
+        )
+        raise LeaseLost(job_id)
 
     async def _follow(self, job_id: str) -> None:
         try:
@@ -321,9 +381,10 @@ class JobRunner(Keeping):
         if job_id not in self._unsaved:  # the store has it: memory keeps only live jobs
             self._drop(job_id)
 
-    async def _update(self, job_id: str, **changes: Any) -> None:
-        """Write a change to a job followed here, from the version last read. Another process's write (a cancel)
-        is read and kept, the change made again on top; a lost lease raises LeaseLost."""
+    async def _update(self, job_id: str, **changes: Any) -> Job:
+        """Write a change to a job followed here, from the version last read, and return the job as written.
+        Another process's write (a cancel) is read and kept, the change made again on top; a lost lease raises
+        LeaseLost."""
         job = self._live.get(job_id)
         if job is None:  # the lease was lost meanwhile
             raise LeaseLost(job_id)
@@ -339,7 +400,7 @@ class JobRunner(Keeping):
                     self._flushing = True
                     self._tg.start_soon(self._flush_unsaved)
                 await self._publish(proposed)
-                return
+                return proposed
             if written is not None:
                 break
             fresh = await self._store.get(job_id)
@@ -348,6 +409,7 @@ class JobRunner(Keeping):
             job = fresh
         self._unsaved.pop(job_id, None)
         await self._publish(written)
+        return written
 
     def _followed(self, job_id: str) -> Job:
         if (job := self._live.get(job_id)) is None:
@@ -364,6 +426,8 @@ class JobRunner(Keeping):
     async def _publish(self, job: Job) -> None:
         """Tell waiting calls about the job's new state, and subscribers when its status changed."""
         before = self._live.get(job.job_id)
+        if before is not None and job.version < before.version:
+            return  # a write that finished after a newer one: memory keeps the newer
         self._live[job.job_id] = job
         previous = self._changed.get(job.job_id)
         self._changed[job.job_id] = anyio.Event()

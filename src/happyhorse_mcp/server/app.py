@@ -75,6 +75,8 @@ class HappyHorseServer(MCPServer[AppState]):
         self.state: AppState | None = None
         self.notifier: ResourceNotifier | None = None
         self._listed: list[MCPTool] | None = None
+        # False when served over HTTP: the client is on another machine, and its roots never open this disk.
+        self.client_shares_disk = True
         super().__init__(*args, **kwargs)
 
     def add_tool(  # type: ignore[override]  # the same parameters, passed on as they are

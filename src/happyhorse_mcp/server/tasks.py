@@ -262,7 +262,7 @@ class TaskService:
             raise MCPError(INVALID_PARAMS, f"Cannot cancel task {job.job_id}: it already ended ({job.status}).")
         runner = (await self._state(ctx).backend()).runner
         try:
-            after = await runner.cancel(job.job_id)
+            after = (await runner.cancel(job.job_id)).job
             if not after.finished:  # fal took the cancel: the job ends as soon as its follower hears so
                 after = await runner.wait(job.job_id, CANCEL_SETTLE_SECONDS)
         except HappyHorseError as exc:

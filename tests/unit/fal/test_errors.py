@@ -100,13 +100,29 @@ def test_a_422_with_a_plain_string_detail_is_read_as_one_problem() -> None:
     assert "input: bad input" in error.message
 
 
-def test_a_model_run_error_keeps_fal_s_error_type_from_the_header_or_the_body() -> None:
-    from_header = mapped(answer(504, {"detail": "Request timed out"}, {"X-Fal-Error-Type": "request_timeout"}))
-    from_body = mapped(answer(500, {"detail": "boom", "error_type": "startup_timeout"}))
+def test_a_4xx_model_run_error_keeps_fal_s_error_type_from_the_header_or_the_body() -> None:
+    from_header = mapped(answer(400, {"detail": "Request was cancelled"}, {"X-Fal-Error-Type": "request_cancelled"}))
+    from_body = mapped(answer(400, {"detail": "boom", "error_type": "startup_timeout"}))
     assert isinstance(from_header, ModelRunError)
-    assert error_type(from_header) == "request_timeout"
+    assert error_type(from_header) == "request_cancelled"
     assert isinstance(from_body, ModelRunError)
     assert error_type(from_body) == "startup_timeout"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers"),
+    [
+        (504, {"detail": "Request timed out"}, {"X-Fal-Error-Type": "request_timeout"}),
+        (500, {"detail": "boom", "error_type": "runner_scheduling_failure"}, {}),
+    ],
+)
+def test_a_5xx_naming_an_error_type_is_a_failed_request_not_fal_s_word_on_the_run(
+    status: int, body: dict[str, str], headers: dict[str, str]
+) -> None:
+    error = mapped(answer(status, body, headers))
+    assert isinstance(error, UpstreamError)
+    assert f"HTTP {status}" in error.message
+    assert "fal does not bill 5xx" in error.message
 
 
 def test_a_plain_5xx_is_an_upstream_error_that_says_fal_does_not_bill_it() -> None:

@@ -81,7 +81,7 @@ async def test_a_cancel_from_another_process_reaches_the_follower_and_is_not_los
     store_a = SqliteJobStore(path)
     async with runner_rig(fake, store_a, policy=SHORT) as a, runner_rig(fake, store_b, policy=SHORT) as b:
         job = await submit(a.runner)
-        cancelled = await b.runner.cancel(job.job_id)
+        cancelled = (await b.runner.cancel(job.job_id)).job
         assert cancelled.cancel_requested
         with anyio.fail_after(5):
             seen_by_b = await b.runner.wait(job.job_id, 30)
@@ -162,3 +162,35 @@ async def test_a_job_admitted_while_leases_are_being_renewed_is_not_taken_for_lo
             await store.renewing.wait()  # the renewal after has run its course
         assert rig.runner.live_jobs == 2
         assert len(store.leases) == 2
+
+
+async def test_a_submitter_paused_past_its_lease_still_records_fal_s_answer_and_the_job_completes_once(
+    fake: FakeFal, path: Path, store_b: SqliteJobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_a = SqliteJobStore(path)
+    async with runner_rig(fake, store_a, policy=SHORT) as a, runner_rig(fake, store_b, policy=SHORT) as b:
+        entered, go_on = anyio.Event(), anyio.Event()
+        real = a.fal.submit
+
+        async def paused(endpoint: str, arguments: dict[str, object]) -> object:
+            entered.set()
+            await go_on.wait()  # the laptop lid is shut while fal takes the job
+            return await real(endpoint, arguments)
+
+        monkeypatch.setattr(a.fal, "submit", paused)
+        a.tg.start_soon(submit, a.runner)
+        await entered.wait()
+        (job,) = await store_a.recent()
+        await store_a.release(a.runner.lease.holder)  # A's lease lapses while it is paused
+        await b.runner.resume()
+        assert (await store_b.get(job.job_id)).status == "unknown"  # type: ignore[union-attr]
+        go_on.set()
+        with anyio.fail_after(5):
+            done = await b.runner.wait(job.job_id, 30)
+            while done.status == "unknown":  # B reads the store: A's write of fal's answer reopens the job
+                done = await b.runner.wait(job.job_id, 0.05)
+            done = await b.runner.wait(job.job_id, 30)
+    assert (done.status, done.cost_usd) == ("completed", 1.4)
+    assert done.video is not None
+    assert (len(fake.submits), fake.calls("result")) == (1, 1)
+    await store_a.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import pytest
@@ -10,10 +11,12 @@ import pytest
 from happyhorse_mcp.domain.catalog import TEXT_TO_VIDEO, Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError, IdempotencyConflictError, UnknownJobError
 from happyhorse_mcp.domain.models import Job
+from happyhorse_mcp.fal.queue import SubmitReceipt
 from happyhorse_mcp.jobs.runner import JobRunner
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 
 from ...fakefal import FakeFal
+from ...fakefal.app import Fault
 from ...support import FAST_FOLLOW, Rig, runner_rig
 
 pytestmark = pytest.mark.anyio
@@ -155,3 +158,105 @@ async def test_finished_jobs_leave_memory_and_are_read_from_the_store(rig: Rig) 
             assert (await rig.runner.wait(job.job_id, 30)).status == "completed"
     assert rig.runner.live_jobs == 0
     assert (await rig.runner.get(jobs[0].job_id)).video is not None
+
+
+TYPED_5XX = Fault(
+    status=503,
+    body=b'{"detail": "Runner unavailable", "error_type": "runner_scheduling_failure"}',
+    headers={"X-Fal-Error-Type": "runner_scheduling_failure"},
+)
+
+
+async def test_status_reads_failing_with_a_typed_5xx_are_waited_out_and_the_job_completes_billed(
+    rig: Rig, fake: FakeFal
+) -> None:
+    fake.fail_next("stream", TYPED_5XX)
+    fake.fail_next("status", TYPED_5XX, times=7)  # more than one read's retries: the follower must read again
+    job = await submit(rig)
+    with anyio.fail_after(5):
+        done = await rig.runner.wait(job.job_id, 30)
+    assert (done.status, done.cost_usd) == ("completed", 1.4)
+    assert done.video is not None
+
+
+async def test_a_result_read_that_keeps_failing_with_a_typed_5xx_ends_unknown_with_its_estimate_counted(
+    rig: Rig, fake: FakeFal
+) -> None:
+    fake.fail_next("result", TYPED_5XX, times=100)
+    job = await submit(rig)
+    with anyio.fail_after(5):
+        done = await rig.runner.wait(job.job_id, 30)
+    assert (done.status, done.cost_usd) == ("unknown", 1.4)
+    assert done.error is not None
+    assert "runner_scheduling_failure" in done.error.message
+    assert await rig.store.spend_since(None) == 1.4
+
+
+class _HeldSubmit:
+    """fal's submit held until the test lets it go, so a cancel can land while it is in flight."""
+
+    def __init__(self, rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entered = anyio.Event()
+        self.release = anyio.Event()
+        real = rig.fal.submit
+
+        async def held(endpoint: str, arguments: dict[str, Any]) -> SubmitReceipt:
+            self.entered.set()
+            await self.release.wait()
+            return await real(endpoint, arguments)
+
+        monkeypatch.setattr(rig.fal, "submit", held)
+
+
+class _ReceiptLandsFirst(MemoryJobStore):
+    """fal's answer to the submit is recorded between the cancel's read of the job and its write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.submit_released: anyio.Event | None = None
+        self.receipt_written = anyio.Event()
+
+    async def update(self, job: Job, *, holder: str | None = None) -> Job | None:
+        if job.cancel_requested and self.submit_released is not None and not self.receipt_written.is_set():
+            self.submit_released.set()
+            await self.receipt_written.wait()
+        written = await super().update(job, holder=holder)
+        if written is not None and written.request_id is not None:
+            self.receipt_written.set()
+        return written
+
+
+async def test_a_cancel_racing_fal_s_answer_to_the_submit_still_reaches_fal(
+    fake: FakeFal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.hold = True
+    store = _ReceiptLandsFirst()
+    async with runner_rig(fake, store) as rig:
+        held = _HeldSubmit(rig, monkeypatch)
+        store.submit_released = held.release
+        rig.tg.start_soon(submit, rig)
+        await held.entered.wait()
+        (job_id,) = store.jobs
+        report = await rig.runner.cancel(job_id)
+        with anyio.fail_after(5):
+            done = await rig.runner.wait(job_id, 2)
+    assert fake.calls("cancel") == 1
+    assert (done.status, done.cost_usd) == ("cancelled", 0.0)
+    assert report.fal_answer == "cancellation_requested"
+
+
+async def test_a_cancel_before_fal_answers_the_submit_is_sent_by_the_submitter_and_says_so(
+    rig: Rig, fake: FakeFal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.hold = True
+    held = _HeldSubmit(rig, monkeypatch)
+    rig.tg.start_soon(submit, rig)
+    await held.entered.wait()
+    (job_id,) = store_of(rig).jobs
+    report = await rig.runner.cancel(job_id)
+    assert (report.deferred, report.fal_answer) == (True, None)
+    held.release.set()
+    with anyio.fail_after(5):
+        done = await rig.runner.wait(job_id, 30)
+    assert fake.calls("cancel") == 1
+    assert (done.status, done.cost_usd) == ("cancelled", 0.0)

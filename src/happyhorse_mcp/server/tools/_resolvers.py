@@ -13,6 +13,7 @@ exactly the arguments its spec has; a spec that needs an argument its tool lacks
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable
@@ -66,6 +67,13 @@ def _resolver(fn: Callable[..., Any], parameters: dict[str, Any], returns: Any) 
     return fn
 
 
+def client_shares_disk(ctx: Context[Any, Any]) -> bool:
+    """Whether the client runs on this machine, so its roots are folders of this disk: stdio, never HTTP. A server
+    served over HTTP says so (`client_shares_disk = False`), and a request that came with HTTP headers never
+    counts as local whatever the server says."""
+    return bool(getattr(ctx.mcp_server, "client_shares_disk", True)) and ctx.headers is None
+
+
 def source_seconds(given: float | None, plan: MediaPlan) -> float | None:
     """The length that prices an edit: a local source's own, which a `source_duration` may not contradict."""
     local = plan.source_seconds
@@ -87,15 +95,20 @@ def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
 
     async def roots(ctx: Context[Any, Any], **arguments: Any) -> ListRoots | None:
         capabilities = ctx.client_capabilities
-        if names_local_path(spec, arguments) and capabilities is not None and capabilities.roots is not None:
+        asks = names_local_path(spec, arguments) and client_shares_disk(ctx)
+        if asks and capabilities is not None and capabilities.roots is not None:
             return ListRoots()
         return None
 
     async def plan(ctx: Context[Any, Any], listed: Any, **arguments: Any) -> MediaPlan:
-        shared = roots_from_uris(str(root.uri) for root in getattr(listed, "roots", None) or [])
+        local = client_shares_disk(ctx)
+        listed_roots = getattr(listed, "roots", None) if local else None
+        shared = roots_from_uris(str(root.uri) for root in listed_roots or [])
         allowed = [*app_state(ctx).settings.allowed_dirs, *shared]
         base = shared[0] if shared else None
-        return await anyio.to_thread.run_sync(plan_media, spec, arguments, allowed, base)
+        return await anyio.to_thread.run_sync(
+            functools.partial(plan_media, spec, arguments, allowed, base, remote=not local)
+        )
 
     async def quote(plan: MediaPlan, **arguments: Any) -> Quote:
         version = arguments.get("version", spec.default_version)

@@ -1,6 +1,6 @@
 """get_job, cancel_job and list_jobs: reading and steering jobs already started."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -11,6 +11,9 @@ from ...domain.models import Job, JobResult, JobStatus
 from ..boundary import tool_errors
 from ..player import PLAYER_META
 from ..state import app_state
+
+if TYPE_CHECKING:
+    from ...jobs.runner import CancelReport  # the runner pulls in the HTTP stack: imported off the event loop
 from ._shared import MAX_WAIT_SECONDS, READ_ONLY_LOCAL, JobId, job_result, progress_reporter, summary
 
 
@@ -21,8 +24,9 @@ def job_line(job: JobResult) -> str:
     return f"{job.job_id}: {job.operation}, {job.status}{cost}, {job.created_at:%Y-%m-%d %H:%M} UTC{video}"
 
 
-def cancel_summary(before: Job, after: Job) -> str:
-    """What a cancel did, and what may still be billed."""
+def cancel_summary(before: Job, report: "CancelReport") -> str:
+    """What a cancel really did, and what may still be billed."""
+    after = report.job
     if before.finished:
         ended = summary(before.result())
         return f"Job {before.job_id} had already ended ({before.status}); nothing was cancelled. {ended}"
@@ -30,6 +34,17 @@ def cancel_summary(before: Job, after: Job) -> str:
         return f"Job {after.job_id} was cancelled before it ran; nothing was billed for it."
     if after.finished:
         return f"Job {after.job_id} ended before the cancel reached it. {summary(after.result())}"
+    if report.deferred:
+        return (
+            f"Job {after.job_id} was still being submitted, so fal could not be asked yet: the cancel is recorded, "
+            "and fal is asked to cancel the moment its answer to the submit arrives. A job still in the queue is "
+            "dropped and not billed. Call get_job to see how it ends."
+        )
+    if report.fal_answer == "already_completed":
+        return (
+            f"fal had already finished job {after.job_id} when the cancel arrived, so it was not cancelled and is "
+            "billed. Call get_job for its video."
+        )
     return (
         f"Asked fal to cancel job {after.job_id} (it was {before.status}). A job still in the queue is dropped and not "
         "billed; one already generating may still finish, and then it is billed. Call get_job to see how it ends."
@@ -75,8 +90,8 @@ def register(mcp: MCPServer[Any]) -> None:
     async def cancel_job(job_id: JobId, ctx: Context[Any, Any]) -> Annotated[CallToolResult, JobResult]:
         runner = (await app_state(ctx).backend()).runner
         before = await runner.get(job_id.strip())
-        job = await runner.cancel(before.job_id)
-        return job_result(job, text=cancel_summary(before, job))
+        report = await runner.cancel(before.job_id)
+        return job_result(report.job, text=cancel_summary(before, report))
 
     @mcp.tool(
         name="list_jobs",
