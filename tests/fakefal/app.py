@@ -43,7 +43,9 @@ Outcome = Literal["success", "content_policy", "validation", "infra_error"]
 State = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
 
 
-FaultKind = Literal["http", "reset", "malformed", "early_close", "drop_mid_job", "short_body", "endless_event"]
+FaultKind = Literal[
+    "http", "reset", "malformed", "early_close", "drop_mid_job", "short_body", "endless_event", "silent", "slow_line"
+]
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Fault:
     - early_close: the status stream ends cleanly, before any event.
     - short_body (download only): Content-Length promises more than the body holds.
     - endless_event (status stream only): one event's data grows without end (here, 8 MB with no line break).
+    - silent (status stream only): IN_QUEUE, then keep-alive comments for ever, never COMPLETED.
+    - slow_line (status stream only): one line that grows a byte at a time and never ends.
     `accept` (submit only): fal takes, and will bill, the job before the fault is served.
     """
 
@@ -326,6 +330,19 @@ class FakeFal:
                             yield b"x" * 65536
 
                     return StreamingResponse(endless(), media_type="text/event-stream")
+                case "silent" | "slow_line":
+                    kind = fault.kind
+
+                    async def stalling() -> AsyncIterator[bytes]:
+                        # A queued state, then nothing: whatever the job does, this stream never tells.
+                        yield (
+                            b'data: {"status": "IN_QUEUE", "queue_position": 0}\n\n' if kind == "silent" else b"data: "
+                        )
+                        while True:
+                            await anyio.sleep(0.01)
+                            yield b": keep-alive\n\n" if kind == "silent" else b"x"
+
+                    return StreamingResponse(stalling(), media_type="text/event-stream")
 
         async def events() -> AsyncIterator[bytes]:
             last: str | None = None

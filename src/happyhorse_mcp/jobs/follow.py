@@ -54,6 +54,10 @@ class FollowPolicy:
     unreadable_reads: int = 10  # answers this server cannot read (an unknown state, malformed JSON)
     result_reads: int = 10  # the result endpoint failing after COMPLETED
     store_retry: float = 5.0  # how often a job state the store refused (a full disk) is written again
+    # A status stream can stay open without ever saying COMPLETED (keep-alives, one line growing slowly): while it
+    # is open the status is also read this often, and after this long the stream is given up for polling.
+    stream_check_seconds: float = 30.0
+    stream_deadline_seconds: float = 600.0
     # A follower renews its lease every third of this; another process takes the job over once it lapses.
     lease_seconds: float = 6.0
 
@@ -122,15 +126,9 @@ async def _until_completed(
     fal: FalQueue, job: Job, policy: FollowPolicy, on_status: Callable[[QueueStatus], Awaitable[None]]
 ) -> QueueStatus:
     assert job.request_id is not None
-    try:
-        async for status in fal.stream_status(job.endpoint, job.request_id):
-            await on_status(status)
-            if status.status == "COMPLETED":
-                return status
-        logger.info("status stream for %s ended before completion; polling", job.job_id)
-    except HappyHorseError as exc:
-        # Whatever broke the stream, the status endpoint decides: polling retries or ends the job.
-        logger.info("status stream for %s failed (%s); polling", job.job_id, exc.message)
+    completed = await _stream_until_completed(fal, job, policy, on_status)
+    if completed is not None:
+        return completed
     patience = _Patience(policy, job)
     while True:
         try:
@@ -143,6 +141,58 @@ async def _until_completed(
         if status.status == "COMPLETED":
             return status
         await anyio.sleep(policy.poll_interval)
+
+
+async def _stream_until_completed(
+    fal: FalQueue, job: Job, policy: FollowPolicy, on_status: Callable[[QueueStatus], Awaitable[None]]
+) -> QueueStatus | None:
+    """The COMPLETED status from the status stream, or None when the stream ends, fails or outlives its deadline
+    without one. While it is open the status endpoint is read every `stream_check_seconds` too, so a stream that
+    never says COMPLETED cannot hide a finished job."""
+    assert job.request_id is not None
+    request_id = job.request_id
+    completed: QueueStatus | None = None
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        nonlocal completed
+        with anyio.move_on_after(policy.stream_deadline_seconds) as deadline:
+            try:
+                async for status in fal.stream_status(job.endpoint, request_id):
+                    await on_status(status)
+                    if status.status == "COMPLETED":
+                        completed = status
+                        break
+                else:
+                    logger.info("status stream for %s ended before completion; polling", job.job_id)
+            except HappyHorseError as exc:
+                # Whatever broke the stream, the status endpoint decides: polling retries or ends the job.
+                logger.info("status stream for %s failed (%s); polling", job.job_id, exc.message)
+        if deadline.cancelled_caught:
+            logger.info(
+                "status stream for %s open %.0f s without completion; polling",
+                job.job_id,
+                policy.stream_deadline_seconds,
+            )
+        scope.cancel()
+
+    async def check(scope: anyio.CancelScope) -> None:
+        nonlocal completed
+        while True:
+            await anyio.sleep(policy.stream_check_seconds)
+            try:
+                status = await fal.status(job.endpoint, request_id)
+            except HappyHorseError:
+                continue  # the stream may still say it; polling after the stream decides what a failure means
+            if status.status == "COMPLETED":
+                await on_status(status)
+                completed = status
+                scope.cancel()
+                return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch, tg.cancel_scope)
+        tg.start_soon(check, tg.cancel_scope)
+    return completed
 
 
 async def _result(fal: FalQueue, job: Job, policy: FollowPolicy, completed: QueueStatus) -> dict[str, Any]:

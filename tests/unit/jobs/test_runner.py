@@ -12,6 +12,7 @@ from happyhorse_mcp.domain.catalog import TEXT_TO_VIDEO, Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError, IdempotencyConflictError, UnknownJobError
 from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.fal.queue import SubmitReceipt
+from happyhorse_mcp.jobs.follow import FollowPolicy
 from happyhorse_mcp.jobs.runner import JobRunner
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 
@@ -260,3 +261,28 @@ async def test_a_cancel_before_fal_answers_the_submit_is_sent_by_the_submitter_a
         done = await rig.runner.wait(job_id, 30)
     assert fake.calls("cancel") == 1
     assert (done.status, done.cost_usd) == ("cancelled", 0.0)
+
+
+@pytest.mark.parametrize("stall", ["silent", "slow_line"])
+async def test_a_status_stream_that_never_says_completed_cannot_hide_a_finished_job(fake: FakeFal, stall: str) -> None:
+    fake.fail_next("stream", Fault(kind=stall))  # type: ignore[arg-type]
+    checked = FollowPolicy(poll_interval=0.01, max_interval=0.02, store_retry=0.01, stream_check_seconds=0.05)
+    async with runner_rig(fake, MemoryJobStore(), policy=checked) as rig:
+        job = await submit(rig)
+        with anyio.fail_after(5):
+            done = await rig.runner.wait(job.job_id, 30)
+    assert (done.status, done.cost_usd) == ("completed", 1.4)
+    assert fake.calls("result") == 1
+
+
+async def test_a_status_stream_past_its_deadline_is_given_up_for_polling(fake: FakeFal) -> None:
+    fake.fail_next("stream", Fault(kind="silent"))
+    bounded = FollowPolicy(
+        poll_interval=0.01, max_interval=0.02, store_retry=0.01, stream_check_seconds=60, stream_deadline_seconds=0.05
+    )
+    async with runner_rig(fake, MemoryJobStore(), policy=bounded) as rig:
+        job = await submit(rig)
+        with anyio.fail_after(5):
+            done = await rig.runner.wait(job.job_id, 30)
+    assert done.status == "completed"
+    assert fake.calls("status") >= 1
