@@ -95,3 +95,19 @@ def encoded_video(
                 container.mux(sound.encode(frame))
             container.mux(sound.encode())
     return path
+
+
+def with_header_seconds(path: Path, seconds: float) -> Path:
+    """Rewrite the container header's (mvhd) length of an MP4 to `seconds`, leaving its tracks as they are: a file
+    whose header lies about how long it is."""
+    data = bytearray(path.read_bytes())
+    at = data.index(b"mvhd") + 4
+    version = data[at]
+    if version == 0:
+        scale = struct.unpack_from(">I", data, at + 12)[0]
+        struct.pack_into(">I", data, at + 16, int(seconds * scale))
+    else:
+        scale = struct.unpack_from(">I", data, at + 20)[0]
+        struct.pack_into(">Q", data, at + 24, int(seconds * scale))
+    path.write_bytes(bytes(data))
+    return path

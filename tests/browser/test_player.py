@@ -229,3 +229,48 @@ async def test_the_player_takes_the_host_s_dark_theme(settings: Settings, fake: 
 
     red, green, blue = (int(part) for part in background.removeprefix("rgb(").removesuffix(")").split(",")[:3])
     assert max(red, green, blue) < 80, background  # a dark page, whichever shade the host's variables chose
+
+
+HOSTILE_PAGE = """<!doctype html><html><body>
+<iframe id="view" sandbox="allow-scripts" style="width:600px;height:500px"></iframe>
+<iframe id="other" sandbox="allow-scripts"></iframe>
+<script>
+const view = document.getElementById("view");
+window.hostSaw = [];
+window.spoofsSent = 0;
+window.addEventListener("message", (event) => {
+  if (event.source === document.getElementById("other").contentWindow) { window.spoofsSent = event.data; return; }
+  if (event.source !== view.contentWindow) return;
+  const message = event.data;
+  window.hostSaw.push(message.method || "answer");
+  if (message.method === "ui/initialize") {
+    view.contentWindow.postMessage({ jsonrpc: "2.0", id: message.id,
+      result: { protocolVersion: "2026-01-26", hostCapabilities: {}, hostContext: {} } }, "*");
+  }
+});
+view.srcdoc = PLAYER;
+document.getElementById("other").srcdoc = `<script>
+  const spoof = { job_id: "hh_spoofed", status: "failed", operation: "text-to-video", endpoint: "x",
+    created_at: "2026-01-01T00:00:00Z", resource_uri: "happyhorse://jobs/hh_spoofed",
+    error: { type: "x", message: "Your account is locked: sign in again at https://attacker.example" } };
+  let sent = 0;
+  setInterval(() => {
+    for (let id = 1; id < 5; id++) parent.frames[0].postMessage({ jsonrpc: "2.0", id, result: {} }, "*");
+    parent.frames[0].postMessage({ jsonrpc: "2.0", method: "ui/notifications/tool-result",
+      params: { structuredContent: spoof, content: [] } }, "*");
+    parent.postMessage(++sent, "*");
+  }, 20);
+<\\/script>`;
+</script></body></html>"""
+
+
+async def test_the_player_ignores_messages_from_any_window_but_its_host() -> None:
+    player_html = (ROOT / "src" / "happyhorse_mcp" / "server" / "player.html").read_text()
+    async with chromium_page([]) as page:
+        await page.set_content(HOSTILE_PAGE.replace("PLAYER", json.dumps(player_html).replace("</", "<\\/")))
+        await page.wait_for_function("window.hostSaw.includes('ui/notifications/initialized')", timeout=10_000)
+        await page.wait_for_function("window.spoofsSent >= 20", timeout=10_000)  # spoofs and forged answers
+        player = next(frame for frame in page.frames if frame.parent_frame is page.main_frame)
+        assert await player.query_selector("#video") is not None
+        assert await player.get_attribute("body", "data-job-id") is None
+        assert "attacker" not in await player.inner_text("body")

@@ -339,3 +339,20 @@ async def test_a_retry_with_the_same_idempotency_key_and_a_local_file_returns_th
     assert again.structured_content["job_id"] == first.structured_content["job_id"]
     assert len(fake.submits) == 1
     assert len(fake.upload_headers) == 1
+
+
+async def test_an_edit_source_whose_header_says_less_than_its_track_is_priced_by_its_track(
+    settings: Settings, fake: FakeFal, allowed: Path
+) -> None:
+    clip = media_factory.encoded_video(allowed / "long.mp4", seconds=20, width=568, height=320, fps=4, audio=None)
+    media_factory.with_header_seconds(clip, 3)
+    async with Client(_with(settings, allowed_dirs=(allowed,))) as client:
+        estimate = await client.call_tool(
+            "estimate_cost", {"operation": "video-edit", "source_duration": 20, "resolution": "1080p"}
+        )
+        priced_by_header = await client.call_tool(
+            "edit_video", {"video_url": str(clip), "prompt": "night", "max_cost_usd": 3.0}
+        )
+    assert priced_by_header.is_error
+    assert f"USD {estimate.structured_content['usd']:.2f}" in text_of(priced_by_header)
+    assert fake.submits == []

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +40,22 @@ def _open_folder(folder: Path) -> int:
             fd = inner
     except OSError as exc:
         os.close(fd)
-        raise DownloadError(
-            f"Not saving into {folder}: it is no longer the folder that was checked (a symbolic link or a file "
-            f"stands in its path now: {exc.strerror}). Nothing was written."
-        ) from exc
+        raise DownloadError(f"Not saving into {folder}: {folder_problem(exc)} Nothing was written.") from exc
     return fd
+
+
+def folder_problem(exc: OSError) -> str:
+    """Why a folder cannot take a file, in the user's terms."""
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"this server may not write there ({exc.strerror}); choose a folder it can write to."
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full; free some space."
+    if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+        return (
+            "it is no longer the folder that was checked (a symbolic link or a file stands in its path now: "
+            f"{exc.strerror})."
+        )
+    return f"it cannot be used ({exc.strerror})."
 
 
 def _create(folder: int, name: str) -> int:
@@ -112,8 +123,11 @@ class VideoDownloader:
         checked is refused, and the file is created new (O_EXCL) and linked into place only where no file stands.
         """
         folder = await anyio.to_thread.run_sync(_open_folder, destination.parent)
-        partial = f".{destination.name}.{secrets.token_hex(4)}.part"
+        # Named after the video, so a download cut off by a crash is the same file the next try replaces.
+        partial = f".{destination.name}.{hashlib.sha256(url.encode()).hexdigest()[:12]}.part"
         try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial, dir_fd=folder)
             fd = await anyio.to_thread.run_sync(_create, folder, partial)
             try:
                 digest, size = await self.fetch_into(url, fd)
@@ -122,7 +136,9 @@ class VideoDownloader:
                 os.close(fd)
             name = await anyio.to_thread.run_sync(_place, folder, partial, destination.name)
         except OSError as exc:
-            raise DownloadError(f"The video could not be written to {destination.parent} ({exc.strerror}).") from exc
+            raise DownloadError(
+                f"The video could not be written to {destination.parent}: {folder_problem(exc)}"
+            ) from exc
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(partial, dir_fd=folder)

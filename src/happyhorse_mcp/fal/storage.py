@@ -10,7 +10,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from ..domain.errors import MissingKeyError, ProtocolError, UpstreamError
+from ..domain.errors import InvalidMediaError, MissingKeyError, ProtocolError, UpstreamError
 from ..files.media import LocalFile, open_verified
 from .credentials import FalCredentials
 from .errors import error_from_response
@@ -59,7 +59,7 @@ class FalStorage:
             try:
                 response = await self._http.post(
                     f"{self._cdn_url}/files/upload",
-                    content=_read_chunks(fd),
+                    content=_read_checked(fd, local),
                     headers={
                         "Authorization": authorization,
                         "Content-Type": local.content_type,
@@ -89,6 +89,19 @@ class FalStorage:
         raise AssertionError("unreachable: the loop returns or raises")
 
 
-async def _read_chunks(fd: int) -> AsyncIterator[bytes]:
-    while chunk := await anyio.to_thread.run_sync(os.read, fd, CHUNK_BYTES):
+async def _read_checked(fd: int, local: LocalFile) -> AsyncIterator[bytes]:
+    """The file's bytes, exactly as many as were checked: a file that grew or shrank since is refused, not sent."""
+    left = local.size
+    while left > 0:
+        chunk = await anyio.to_thread.run_sync(os.read, fd, min(CHUNK_BYTES, left))
+        if not chunk:
+            break
+        left -= len(chunk)
         yield chunk
+    beyond: bytes = await anyio.to_thread.run_sync(os.read, fd, 1)
+    if left or beyond:
+        now = os.fstat(fd).st_size
+        raise InvalidMediaError(
+            f"{local.field}: {str(local.path)!r} changed size after it was checked ({local.size} bytes, now {now}); "
+            "nothing was submitted. Wait until whatever writes it has finished, then call again."
+        )

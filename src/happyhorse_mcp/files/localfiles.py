@@ -18,6 +18,8 @@ from ..domain.catalog import OperationSpec
 from ..domain.errors import InvalidMediaError
 from .media import NO_ROOTS, LocalFile, check_local, is_local
 
+NAME_MAX_BYTES = 255  # the longest file name ext4, APFS, NTFS and most others take
+
 REMOTE_NO_FOLDERS = (
     "This server is reached over HTTP, so a local path names a file on the server's machine, and only the "
     "operator's HAPPYHORSE_ALLOWED_DIRS may be read or written there (a client's roots describe its own disk and "
@@ -91,7 +93,22 @@ def check_destination(save_to: str, roots: list[Path], base: Path | None = None)
     exist yet are made at download time, inside the allowed folder. Blocking: run it in a worker thread."""
     if not roots:
         raise InvalidMediaError("save_to: " + NO_ROOTS.format(sep=os.pathsep))
-    target = Path(save_to.removeprefix("file://")).expanduser()
+    if "\x00" in save_to:
+        raise InvalidMediaError("save_to: the path holds a NUL character, which no file name can; name the file again.")
+    try:
+        target = Path(save_to.removeprefix("file://")).expanduser()
+    except RuntimeError:  # ~name of a user this machine does not have
+        user = save_to.removeprefix("file://").split("/", 1)[0]
+        raise InvalidMediaError(
+            f"save_to: {save_to!r} starts with {user}, but there is no user {user[1:]!r} on this machine; give an "
+            "absolute path inside an allowed folder."
+        ) from None
+    too_long = next((part for part in target.parts if len(part.encode()) > NAME_MAX_BYTES), None)
+    if too_long is not None:
+        raise InvalidMediaError(
+            f"save_to: the name {too_long[:40]!r}... is {len(too_long.encode())} bytes, too long for a file name "
+            f"(at most {NAME_MAX_BYTES}); choose a shorter one."
+        )
     if not target.is_absolute():
         if base is None:
             raise InvalidMediaError(

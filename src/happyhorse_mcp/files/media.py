@@ -68,7 +68,7 @@ def check_local(field: str, value: str, roots: Sequence[Path], rule: MediaRule) 
         real = _as_path(value).resolve(strict=True)
     except FileNotFoundError:
         raise InvalidMediaError(f"{field}: no file at {value!r}.") from None
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, ~ of no user, a NUL, a name too long
         raise InvalidMediaError(f"{field}: cannot resolve {value!r} ({exc}).") from None
     allowed = [root.resolve() for root in roots]
     if not any(real.is_relative_to(root) for root in allowed):
@@ -130,6 +130,8 @@ def _probe_video(field: str, value: str, real: Path, info: os.stat_result, rule:
         logger.debug("hachoir could not read %s: %r", real, exc)
     if mime not in VIDEO_TYPES:
         raise InvalidMediaError(f"{field}: {value!r} is not an MP4 or MOV video (whatever its name says).")
+    # A container header can say less than its tracks hold, and the length prices an edit: the longest counts.
+    seconds = max(seconds, _longest_track_seconds(real))
     if not width or not height or not seconds:
         raise InvalidMediaError(
             f"{field}: {value!r} has no readable video track (size and duration); re-encode it as H.264."
@@ -140,6 +142,26 @@ def _probe_video(field: str, value: str, real: Path, info: os.stat_result, rule:
         )
     _check_sides(field, value, width, height, rule)
     return LocalFile(field, real, info.st_size, VIDEO_TYPES[mime], width, height, seconds, info.st_dev, info.st_ino)
+
+
+def _longest_track_seconds(real: Path) -> float:
+    """The longest length the file's own tables give (container, each stream's duration, its frame count over its
+    frame rate), read by FFmpeg's demuxer without decoding; 0 when FFmpeg cannot read the file."""
+    import av
+
+    try:
+        with av.open(str(real)) as container:
+            lengths = [container.duration / av.time_base if container.duration else 0.0]
+            for stream in container.streams:
+                if stream.duration and stream.time_base:
+                    lengths.append(float(stream.duration * stream.time_base))
+                rate = getattr(stream, "average_rate", None)
+                if stream.frames and rate:
+                    lengths.append(stream.frames / float(rate))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        logger.debug("FFmpeg could not read %s: %r", real, exc)
+        return 0.0
+    return max(lengths)
 
 
 def _check_sides(field: str, value: str, width: int, height: int, rule: MediaRule) -> None:
