@@ -273,3 +273,16 @@ async def test_the_contact_sheet_resource_is_made_once_per_job(client: Client, f
 
     assert fake.downloads == downloads  # the player asks on every view; the video is not fetched again
     assert again.contents == first.contents
+
+
+async def test_a_video_of_hostile_dimensions_is_refused_before_a_frame_is_decoded(
+    client: Client, fake: FakeFal, tmp_path: Path
+) -> None:
+    # 6 KB on disk, 37.5 MB a decoded frame: the file's size says nothing of what decoding it costs.
+    fake.video_bytes = encoded_video(tmp_path / "huge.mp4", seconds=1, width=5000, height=5000, fps=1).read_bytes()
+    job_id = await _made(client)
+
+    result = await client.call_tool("review_video", {"job_id": job_id})
+
+    assert result.is_error
+    assert "frames are 5000x5000, more than a review decodes" in text_of(result)

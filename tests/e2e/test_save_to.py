@@ -152,3 +152,22 @@ async def test_a_missing_folder_outside_every_allowed_folder_is_refused(
     assert result.is_error
     assert "outside every allowed folder" in text_of(result)
     assert not await anyio.Path(tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("saved", [True, False], ids=["saved-copy", "fal-only"])
+async def test_a_video_too_big_for_one_message_is_pointed_to_not_read_into_memory(
+    server_settings: Settings, fake: FakeFal, allowed: Path, saved: bool
+) -> None:
+    from happyhorse_mcp.server.resources import MAX_RESOURCE_VIDEO_BYTES
+
+    fake.video_bytes = b"\0" * (MAX_RESOURCE_VIDEO_BYTES + 1)
+    asked = {"prompt": "a horse", **({"save_to": str(allowed)} if saved else {})}
+    async with Client(make_server(server_settings)) as client:
+        made = await client.call_tool("generate_video", asked)
+        assert made.structured_content is not None, text_of(made)
+        job_id, url = made.structured_content["job_id"], made.structured_content["video"]["url"]
+        fetched_before = fake.downloads
+        with pytest.raises(Exception, match="a resource read carries") as refused:
+            await client.read_resource(f"happyhorse://jobs/{job_id}/video")
+    assert ((allowed / f"{job_id}.mp4").as_uri() if saved else url) in str(refused.value)
+    assert fake.downloads == fetched_before

@@ -156,15 +156,16 @@ class VideoDownloader:
         except httpx.HTTPError as exc:
             raise DownloadError(f"{doing} from fal's media host broke off ({type(exc).__name__}).") from exc
 
-    async def read(self, url: str) -> bytes:
-        """The whole video in memory, for a blob resource; refused above `max_bytes`."""
+    async def read(self, url: str, limit: int | None = None) -> bytes:
+        """The whole video in memory, for a blob resource; refused above `limit` (default `max_bytes`)."""
+        cap = min(limit, self.max_bytes) if limit is not None else self.max_bytes
         with self._bounded("Reading the video"):
             async with self._stream(url) as response:
                 body = bytearray()
                 async for chunk in response.aiter_bytes(CHUNK_BYTES):
                     body.extend(chunk)
-                    if len(body) > self.max_bytes:
-                        raise DownloadError(f"The video is larger than {self.max_bytes} bytes; not read.")
+                    if len(body) > cap:
+                        raise DownloadError(f"The video is larger than {cap} bytes; not read.")
                 return bytes(body)
 
     async def fetch_into(self, url: str, fd: int) -> tuple[str, int]:

@@ -232,20 +232,26 @@ class JobRunner(Keeping):
 
     async def _run(self, job_id: str, arguments: dict[str, Any], answered: anyio.Event) -> None:
         try:
-            await self._submit_and_follow(job_id, arguments, answered)
+            submitted = await self._submit_once(job_id, arguments, answered)
+            # fal has the arguments now: a job followed for minutes keeps none of their bytes (a data: URI can be
+            # tens of MB), only the record's digest of them.
+            del arguments
+            if submitted:
+                await self._follow_to_end(job_id)
         except LeaseLost:
             self._drop(job_id)
         finally:
             answered.set()
 
-    async def _submit_and_follow(self, job_id: str, arguments: dict[str, Any], answered: anyio.Event) -> None:
+    async def _submit_once(self, job_id: str, arguments: dict[str, Any], answered: anyio.Event) -> bool:
+        """Send the job to fal and record its answer; whether there is a request to follow."""
         job = self._live[job_id]
         try:
             try:
                 receipt = await self._fal.submit(job.endpoint, arguments)
             except HappyHorseError as exc:
                 await self._finish(job_id, "unknown" if isinstance(exc, SubmitUncertainError) else "failed", error=exc)
-                return
+                return False
             except Exception as exc:  # a bug must not take the server down; its text may quote a request
                 logger.exception("job %s: internal error while submitting", job_id)
                 await self._finish(
@@ -256,7 +262,7 @@ class JobRunner(Keeping):
                         f"details). It may have reached fal: look for it at {DASHBOARD_REQUESTS} before trying again."
                     ),
                 )
-                return
+                return False
             recorded = await self._record_receipt(job_id, receipt)
             logger.info("job %s submitted to %s as %s", job_id, job.endpoint, receipt.request_id)
         finally:
@@ -266,7 +272,7 @@ class JobRunner(Keeping):
                 await self._fal.cancel(job.endpoint, receipt.request_id)
             except HappyHorseError as exc:
                 logger.warning("cancel of %s at fal failed: %s", job_id, exc.message)
-        await self._follow_to_end(job_id)
+        return True
 
     async def _record_receipt(self, job_id: str, receipt: SubmitReceipt) -> Job:
         """Write fal's request id: the job's only link to its video, so it is always written, whoever holds the

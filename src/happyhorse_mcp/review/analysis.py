@@ -29,6 +29,11 @@ MIN_DBFS = -120.0
 # Slice threads, not frame threads: on two cores frame threading decoded a 15 s 1080p clip a third slower and held
 # more frames in memory (bench/review.py).
 THREAD_TYPE = "SLICE"
+# What a review decodes is bounded by the picture, not the file: a 2 MB file can hold 16000x16000 frames, each 380 MB
+# decoded. 4096x2304 covers every HappyHorse output (1080p) and edit source (2160 px on the longer side) with room.
+MAX_REVIEW_PIXELS = 4096 * 2304
+# Ten minutes at 60 fps: far more than any clip or film this server makes.
+MAX_REVIEW_FRAMES = 36_000
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,10 @@ def _frames_at(
         picture: Image = frame.reformat(width=size[0], height=size[1], format="rgb24").to_image()  # type: ignore[no-untyped-call]
         return picture
 
-    for frame in container.decode(stream):
+    for decoded, frame in enumerate(container.decode(stream)):
+        _check_picture(frame.width, frame.height)  # a stream may change size mid-way
+        if decoded >= MAX_REVIEW_FRAMES:
+            raise UnreadableVideoError(f"The video has more than {MAX_REVIEW_FRAMES} frames: too long to review here.")
         if frame.pts is None:
             continue
         while len(pictures) < len(targets) and frame.pts > targets[len(pictures)]:
@@ -133,8 +141,14 @@ def analyse(file: BinaryIO, *, count: int, at_seconds: list[float] | None) -> Vi
             video = container.streams.video[0]
             video.thread_type = THREAD_TYPE
             context = video.codec_context
+            _check_picture(context.width, context.height)
             duration = _duration(container, video)
             fps = float(video.average_rate or video.guessed_rate or 0)
+            if max(video.frames, duration * fps) > MAX_REVIEW_FRAMES:
+                raise UnreadableVideoError(
+                    f"The video has more than {MAX_REVIEW_FRAMES} frames ({duration:.0f} s at {fps:g} fps): too long "
+                    "to review here."
+                )
             if at_seconds is not None:
                 late = [t for t in at_seconds if t >= duration]
                 if late:
@@ -166,6 +180,14 @@ def analyse(file: BinaryIO, *, count: int, at_seconds: list[float] | None) -> Vi
         raise UnreadableVideoError(
             f"The file is not a video that can be decoded, or it is damaged or cut short (FFmpeg: {said})."
         ) from exc
+
+
+def _check_picture(width: int, height: int) -> None:
+    if width * height > MAX_REVIEW_PIXELS:
+        raise UnreadableVideoError(
+            f"The video's frames are {width}x{height}, more than a review decodes ({MAX_REVIEW_PIXELS:,} pixels, e.g. "
+            "4096x2304); it is not one this server made. Nothing was decoded."
+        )
 
 
 def _duration(container: InputContainer, video: VideoStream) -> float:

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+import anyio
 import anyio.to_thread
 
 from ..domain.errors import DownloadError, NoVideoYetError
@@ -50,11 +51,24 @@ async def _video_file(job: Job, downloader: VideoDownloader) -> AsyncIterator[tu
         yield temporary, "fal"
 
 
+# Reviews decode on worker threads, each up to a few hundred MB for the largest frames allowed: one at a time, so
+# three calls at once cannot triple the peak (they wait their turn instead).
+_REVIEWS_AT_ONCE = 1
+_limiter: anyio.CapacityLimiter | None = None
+
+
+def _reviews() -> anyio.CapacityLimiter:
+    global _limiter  # noqa: PLW0603 - made on first use, inside the event loop
+    if _limiter is None:
+        _limiter = anyio.CapacityLimiter(_REVIEWS_AT_ONCE)
+    return _limiter
+
+
 async def review_job(
     job: Job, downloader: VideoDownloader, *, count: int, at_seconds: list[float] | None
 ) -> tuple[VideoReview, bytes]:
     """The review of a finished job and its contact sheet (JPEG)."""
-    async with _video_file(job, downloader) as (file, source):
+    async with _reviews(), _video_file(job, downloader) as (file, source):
         size = os.fstat(file.fileno()).st_size
         facts = await anyio.to_thread.run_sync(functools.partial(analyse, file, count=count, at_seconds=at_seconds))
     sheet = await anyio.to_thread.run_sync(contact_sheet, facts.frames)

@@ -9,6 +9,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 
+from ..domain.catalog import MB
 from ..domain.errors import DownloadError, HappyHorseError, NoVideoYetError, ServerNotReadyError
 from ..domain.models import Job, excerpt
 from ..files.saved_copy import open_saved_copy
@@ -17,6 +18,18 @@ from .state import AppState, app_state
 
 RECENT_JOBS_LISTED = 50
 SPEND_URI = "happyhorse://spend"
+
+
+# A blob resource travels base64-encoded in one JSON-RPC message, and the SDK holds several copies of it while it
+# does: a read costs a few times the file. Videos above this are pointed to (their URL, their saved file) instead.
+MAX_RESOURCE_VIDEO_BYTES = 32 * MB
+
+
+def too_big_for_a_resource(size: int, *, elsewhere: str) -> DownloadError:
+    return DownloadError(
+        f"The video is {size / MB:.1f} MB, above the {MAX_RESOURCE_VIDEO_BYTES // MB} MB a resource read carries "
+        f"(it travels base64-encoded in one message). Open {elsewhere} instead."
+    )
 
 
 def read_saved_copy(path: Path, identity: tuple[int, int], limit: int) -> bytes | None:
@@ -29,10 +42,7 @@ def read_saved_copy(path: Path, identity: tuple[int, int], limit: int) -> bytes 
     with file:
         info = os.fstat(file.fileno())
         if info.st_size > limit:
-            raise DownloadError(
-                f"The video is {info.st_size} bytes, above the {limit}-byte cap for a resource "
-                f"(HAPPYHORSE_MAX_DOWNLOAD_MB); open {path.as_uri()} instead."
-            )
+            raise too_big_for_a_resource(info.st_size, elsewhere=path.as_uri())
         return file.read()
 
 
@@ -46,7 +56,7 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
         name="job-video",
         title="HappyHorse job video",
         description="A finished job's MP4 as a blob: from the saved copy when there is one, else from fal. "
-        "Refused above HAPPYHORSE_MAX_DOWNLOAD_MB.",
+        f"Videos above {MAX_RESOURCE_VIDEO_BYTES // MB} MB are refused with their URL.",
         mime_type="video/mp4",
     )
     @resource_errors
@@ -57,15 +67,17 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
         video = job.video
         if video is None:
             raise NoVideoYetError(job.job_id, job.status)
-        limit = state.settings.max_download_bytes
+        limit = min(state.settings.max_download_bytes, MAX_RESOURCE_VIDEO_BYTES)
         if job.local_file is not None and job.saved_identity is not None:
             saved = await anyio.to_thread.run_sync(
                 read_saved_copy, Path(job.local_file.path), job.saved_identity, limit
             )
             if saved is not None:
                 return saved
+        if video.file_size is not None and video.file_size > limit:
+            raise too_big_for_a_resource(video.file_size, elsewhere=video.url)
         try:
-            return await backend.downloader.read(video.url)
+            return await backend.downloader.read(video.url, limit)
         except HappyHorseError as exc:
             raise DownloadError(exc.message + f" The video is at {video.url}.") from exc
 

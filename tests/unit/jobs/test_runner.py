@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -286,3 +288,18 @@ async def test_a_status_stream_past_its_deadline_is_given_up_for_polling(fake: F
             done = await rig.runner.wait(job.job_id, 30)
     assert done.status == "completed"
     assert fake.calls("status") >= 1
+
+
+class _Arguments(dict[str, Any]):
+    """A call's arguments that a test can watch for being let go (a dict subclass takes weak references)."""
+
+
+async def test_a_job_followed_after_its_submit_keeps_none_of_the_arguments_it_sent(rig: Rig, fake: FakeFal) -> None:
+    fake.hold = True
+    sent = _Arguments(image_url="data:image/png;base64," + "A" * 1_000_000)
+    job = await rig.runner.submit(Operation.IMAGE_TO_VIDEO, "alibaba/happy-horse/image-to-video", sent, 1.4)
+    watched = weakref.ref(sent)
+    del sent
+    gc.collect()
+    assert (await rig.runner.get(job.job_id)).status == "queued"
+    assert watched() is None, "a running job holds the data: URI it sent"
