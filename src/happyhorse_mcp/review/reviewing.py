@@ -58,7 +58,7 @@ _limiter: anyio.CapacityLimiter | None = None
 
 
 def _reviews() -> anyio.CapacityLimiter:
-    global _limiter  # noqa: PLW0603 - made on first use, inside the event loop
+    global _limiter  # made on first use, inside the event loop
     if _limiter is None:
         _limiter = anyio.CapacityLimiter(_REVIEWS_AT_ONCE)
     return _limiter
