@@ -7,6 +7,8 @@ import sys
 
 from . import __version__
 from .config import Settings
+from .files.localfiles import cannot_write
+from .setting_kinds import placeholder_key
 
 PROBE_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -24,6 +26,12 @@ def _key_line(settings: Settings) -> tuple[str, bool]:
     key_id, _, secret = key.partition(":")
     if not key_id or not secret:
         return f"set ({source}) but malformed: expected 'key-id:key-secret'", False
+    if placeholder_key(key):
+        return (
+            f"set ({source}) but still the example's placeholder: put your own key from "
+            "https://fal.ai/dashboard/keys in its place",
+            False,
+        )
     return f"set ({source}), well formed, id {key_id[:4]}... (secret redacted)", True
 
 
@@ -61,6 +69,8 @@ def _probe(settings: Settings) -> tuple[str, bool]:
 def run_check(settings: Settings, *, offline: bool = False) -> int:
     key_text, key_ok = _key_line(settings)
     writable = os.access(settings.data_dir if settings.data_dir.exists() else settings.data_dir.parent, os.W_OK)
+    output_problem = cannot_write(settings.output_dir) if settings.output_dir else None
+    missing = settings.missing_folders
     limits = settings.limits
     rows = [
         ("fal key", key_text),
@@ -73,8 +83,17 @@ def run_check(settings: Settings, *, offline: bool = False) -> int:
             if settings.database_url
             else f"SQLite, {settings.data_dir / 'jobs.sqlite3'}",
         ),
-        ("downloads", str(settings.output_dir) if settings.output_dir else "only where a call's save_to says"),
-        ("allowed folders", ", ".join(map(str, settings.allowed_dirs)) or "none (plus the client's roots)"),
+        (
+            "downloads",
+            (f"{settings.output_dir} (NOT usable: {output_problem})" if output_problem else str(settings.output_dir))
+            if settings.output_dir
+            else "only where a call's save_to says",
+        ),
+        (
+            "allowed folders",
+            ", ".join(f"{folder}{' (does not exist)' if folder in missing else ''}" for folder in settings.allowed_dirs)
+            or "none (plus the client's roots)",
+        ),
         (
             "spend limits",
             f"USD {limits.max_usd_per_job:.2f} per job, USD {limits.daily_budget_usd:.2f} per UTC day, "
@@ -88,7 +107,7 @@ def run_check(settings: Settings, *, offline: bool = False) -> int:
     elif key_ok:
         probe_text, reachable = _probe(settings)
         rows.append(("fal", probe_text))
-    ready = key_ok and reachable and writable
+    ready = key_ok and reachable and writable and output_problem is None
     lines = [f"happyhorse-mcp {__version__}", *(f"  {label + ':':<17}{value}" for label, value in rows)]
     lines.append(f"verdict: {'ready' if ready else 'NOT ready: fix the lines above'}")
     sys.stdout.write("\n".join(lines) + "\n")  # `check` is a command, not the stdio server: stdout is the user's

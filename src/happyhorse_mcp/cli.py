@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .config import VARIABLES, ConfigError, Settings
+from .setting_kinds import placeholder_key
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -104,12 +105,29 @@ def main(argv: Sequence[str] | None = None) -> None:
             "no fal credentials (FAL_KEY, or `fal auth login`): estimate_cost works, generation tools will say how to "
             "set them"
         )
+    elif placeholder_key(settings.fal_key.get_secret_value()):
+        logger.warning(
+            "%s is still the example's placeholder: fal will refuse it. Put your own key from "
+            "https://fal.ai/dashboard/keys in the config",
+            settings.fal_key_source,
+        )
     elif ":" not in settings.fal_key.get_secret_value():
         logger.warning(
             "%s does not look like a fal key (key-id:key-secret); fal will likely refuse it. `happyhorse-mcp check` "
             "tells more; keys are at https://fal.ai/dashboard/keys",
             settings.fal_key_source,
         )
+
+    for folder in settings.missing_folders:
+        logger.warning(
+            "HAPPYHORSE_ALLOWED_DIRS names %s, which does not exist: its files cannot be used (and save_to there "
+            "makes it) until it does",
+            folder,
+        )
+    from .files.localfiles import cannot_write
+
+    if settings.output_dir is not None and (problem := cannot_write(settings.output_dir)) is not None:
+        logger.warning("HAPPYHORSE_OUTPUT_DIR: %s; generation calls are refused until that is fixed", problem)
 
     from .server import create_server, select_tools
 

@@ -1,39 +1,48 @@
-"""Configuration: every environment variable the server reads is read here, once, and listed once in VARIABLES
-(which `--help`, `check` and README's configuration table are made from)."""
+"""Configuration: every environment variable the server reads is listed once in VARIABLES, with its meaning (which
+`--help`, `check` and README's configuration table are made from) and its parser; it is read only through that list."""
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
 from pydantic import SecretStr
 
+from . import setting_kinds as kinds
 from .domain.budget import DEFAULT_CONFIRM_ABOVE_USD, DEFAULT_DAILY_BUDGET_USD, DEFAULT_MAX_USD_PER_JOB, SpendLimits
+from .domain.catalog import MB
+from .setting_kinds import ConfigError as ConfigError
 
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_REST_URL = "https://rest.fal.ai"
 DEFAULT_CDN_URL = "https://v3.fal.media"
 DEFAULT_MAX_DOWNLOAD_MB = 200
 DOWNLOAD_TIMEOUT_SECONDS = 300.0
-# One bearer token serves every HTTP client, so the session cap is also the cap per token.
 DEFAULT_HTTP_MAX_SESSIONS = 100
 DEFAULT_LEASE_SECONDS = 6
 # Videos take minutes: hosts polling a task every few seconds learn of the end soon enough.
 DEFAULT_TASK_POLL_MS = 5000
 DEFAULT_HTTP_SESSION_IDLE_SECONDS = 600
+# One client (a token from one address) holding more than this is refused new ones; the others are not affected.
+DEFAULT_HTTP_SESSIONS_PER_CLIENT = 16
+# A listening stream lasts at most this long; a client still there reconnects (SSE's retry), an abandoned one is gone.
+DEFAULT_HTTP_STREAM_SECONDS = 300
 
-TRUE = ("1", "true", "yes", "on")
-_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+Parse = Callable[[str, str], Any]  # (the variable's name, its value, stripped and not empty) -> the setting
 
 
 @dataclass(frozen=True)
 class Variable:
+    """One environment variable: its name, what it means (for --help, check and README), and how it is read.
+    `parse` is None for those read together with others (the fal key in its several forms)."""
+
     name: str
     meaning: str
+    parse: Parse | None = None
+    default: Any = None
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -44,164 +53,155 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "FAL_HOME_DIR",
         "where `fal auth login` keeps its token (default ~/.fal); with no key set, that login signs requests.",
+        kinds.text,
+        "~/.fal",
     ),
-    Variable("FAL_FORCE_AUTH_BY_USER", "1: use the `fal auth login` token even when a key is set, as fal's SDK does."),
     Variable(
-        "HAPPYHORSE_FAL_QUEUE_URL", f"fal queue host (default {DEFAULT_QUEUE_URL}); plain http on loopback works."
+        "FAL_FORCE_AUTH_BY_USER",
+        "1: use the `fal auth login` token even when a key is set, as fal's SDK does.",
+        lambda name, value: value == "1",
+        False,
     ),
-    Variable("HAPPYHORSE_FAL_REST_URL", f"fal REST host (default {DEFAULT_REST_URL})."),
-    Variable("HAPPYHORSE_FAL_CDN_URL", f"fal storage host (default {DEFAULT_CDN_URL})."),
+    Variable(
+        "HAPPYHORSE_FAL_QUEUE_URL",
+        f"fal queue host (default {DEFAULT_QUEUE_URL}); plain http on loopback works.",
+        **kinds.url(DEFAULT_QUEUE_URL),
+    ),
+    Variable("HAPPYHORSE_FAL_REST_URL", f"fal REST host (default {DEFAULT_REST_URL}).", **kinds.url(DEFAULT_REST_URL)),
+    Variable("HAPPYHORSE_FAL_CDN_URL", f"fal storage host (default {DEFAULT_CDN_URL}).", **kinds.url(DEFAULT_CDN_URL)),
     Variable(
         "HAPPYHORSE_DATA_DIR",
         "where job records are kept (default: the platform's user data dir, e.g. ~/.local/share/happyhorse-mcp).",
+        lambda name, value: Path(value).expanduser(),
     ),
     Variable(
         "HAPPYHORSE_DATABASE_URL",
-        "postgresql://... to keep jobs in PostgreSQL, shared by server replicas (needs happyhorse-mcp[postgres]); "
+        "postgresql://... to keep jobs in PostgreSQL, shared by server replicas (install with the `postgres` extra); "
         "default: SQLite in the data dir. Never logged.",
+        kinds.database_url,
     ),
     Variable(
-        "HAPPYHORSE_MAX_USD_PER_JOB", f"refuse any job estimated above this (default {DEFAULT_MAX_USD_PER_JOB:.2f})."
+        "HAPPYHORSE_MAX_USD_PER_JOB",
+        f"refuse any job estimated above this (default {DEFAULT_MAX_USD_PER_JOB:.2f}).",
+        **kinds.usd(DEFAULT_MAX_USD_PER_JOB),
     ),
     Variable(
         "HAPPYHORSE_DAILY_BUDGET_USD",
         f"refuse jobs past this spend per UTC day (default {DEFAULT_DAILY_BUDGET_USD:.2f}; 0 refuses every job).",
+        **kinds.usd(DEFAULT_DAILY_BUDGET_USD),
     ),
     Variable(
         "HAPPYHORSE_CONFIRM_ABOVE_USD",
         f"ask the user to confirm jobs estimated above this (default {DEFAULT_CONFIRM_ABOVE_USD:.2f}).",
+        **kinds.usd(DEFAULT_CONFIRM_ABOVE_USD),
     ),
     Variable(
         "HAPPYHORSE_ALLOWED_DIRS",
         f"folders whose files may be uploaded and where save_to may write (absolute, '{os.pathsep}'-separated).",
+        kinds.folders,
+        (),
     ),
-    Variable("HAPPYHORSE_OUTPUT_DIR", "download every finished video here (default: only where save_to says)."),
-    Variable("HAPPYHORSE_DOWNLOAD_HOSTS", "extra hosts videos may be downloaded from, as URLs (comma-separated)."),
+    Variable(
+        "HAPPYHORSE_OUTPUT_DIR",
+        "download every finished video here (default: only where save_to says).",
+        kinds.absolute_folder,
+    ),
+    Variable(
+        "HAPPYHORSE_DOWNLOAD_HOSTS",
+        "extra hosts videos may be downloaded from, as URLs (comma-separated).",
+        kinds.urls,
+        (),
+    ),
     Variable(
         "HAPPYHORSE_MAX_DOWNLOAD_MB",
-        f"largest video downloaded or served as a resource (default {DEFAULT_MAX_DOWNLOAD_MB}).",
+        f"largest video downloaded (default {DEFAULT_MAX_DOWNLOAD_MB}).",
+        **kinds.number(DEFAULT_MAX_DOWNLOAD_MB, unit="a size in MB", example=str(DEFAULT_MAX_DOWNLOAD_MB)),
     ),
     Variable(
         "HAPPYHORSE_LEASE_SECONDS",
         "how soon another server process on the same store takes over the jobs of one that died "
         f"(default {DEFAULT_LEASE_SECONDS}).",
+        **kinds.count(DEFAULT_LEASE_SECONDS),
     ),
     Variable(
         "HAPPYHORSE_TASK_POLL_MS",
         f"how often hosts running a generation as an MCP task are told to poll it, in ms (default "
         f"{DEFAULT_TASK_POLL_MS}).",
+        **kinds.count(DEFAULT_TASK_POLL_MS),
     ),
-    Variable("HAPPYHORSE_READ_ONLY", "1 offers only read-only tools (as --read-only)."),
+    Variable("HAPPYHORSE_READ_ONLY", "1 offers only read-only tools (as --read-only).", kinds.flag, False),
     Variable("HAPPYHORSE_HTTP_TOKEN", "http: the bearer token clients must send; required off loopback."),
     Variable(
         "HAPPYHORSE_HTTP_TOKEN_FILE", "http: a file holding that token, read when HAPPYHORSE_HTTP_TOKEN is not set."
     ),
     Variable(
-        "HAPPYHORSE_ALLOWED_HOSTS", "http: extra Host values to accept, e.g. mcp.example.com:443 (comma-separated)."
+        "HAPPYHORSE_ALLOWED_HOSTS",
+        "http: extra Host values to accept, e.g. mcp.example.com:443 (comma-separated).",
+        kinds.words,
+        (),
     ),
     Variable(
         "HAPPYHORSE_ALLOWED_ORIGINS",
         "http: extra Origin values to accept, e.g. https://app.example.com (comma-separated).",
+        kinds.words,
+        (),
+    ),
+    Variable(
+        "HAPPYHORSE_HTTP_MAX_SESSIONS",
+        f"http: sessions open at once, all clients together (default {DEFAULT_HTTP_MAX_SESSIONS}).",
+        **kinds.count(DEFAULT_HTTP_MAX_SESSIONS),
+    ),
+    Variable(
+        "HAPPYHORSE_HTTP_SESSIONS_PER_CLIENT",
+        "http: sessions one client (one token from one address) may hold open "
+        f"(default {DEFAULT_HTTP_SESSIONS_PER_CLIENT}).",
+        **kinds.count(DEFAULT_HTTP_SESSIONS_PER_CLIENT),
+    ),
+    Variable(
+        "HAPPYHORSE_HTTP_SESSION_IDLE_SECONDS",
+        f"http: a session with no request for this long is closed (default {DEFAULT_HTTP_SESSION_IDLE_SECONDS}).",
+        **kinds.count(DEFAULT_HTTP_SESSION_IDLE_SECONDS),
+    ),
+    Variable(
+        "HAPPYHORSE_HTTP_STREAM_SECONDS",
+        "http: a client's listening (GET) stream is closed after this long and the client reconnects, so a stream "
+        f"nobody reads cannot keep a session alive (default {DEFAULT_HTTP_STREAM_SECONDS}).",
+        **kinds.count(DEFAULT_HTTP_STREAM_SECONDS),
     ),
 )
+_BY_NAME = {variable.name: variable for variable in VARIABLES}
 
 
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
+class Environment:
+    """The environment as the server reads it: only through VARIABLES, so no variable is read without being listed
+    (and so shown by --help, `check` and README)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def raw(self, name: str) -> str:
+        if name not in _BY_NAME:
+            raise KeyError(f"{name} is read but not listed in VARIABLES")
+        return self._env.get(name, "").strip()
+
+    def __getitem__(self, name: str) -> Any:
+        variable = _BY_NAME[name]
+        assert variable.parse is not None, f"{name} is read with others, not on its own"
+        value = self.raw(name)
+        return variable.parse(name, value) if value else variable.default
+
+    def set(self) -> tuple[str, ...]:
+        return tuple(v.name for v in VARIABLES if self.raw(v.name))
 
 
-def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
-    return _checked_url(name, env.get(name, "").strip() or default, default)
-
-
-def _checked_url(name: str, value: str, example: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{name} must be an http(s) URL such as {example}, got {value!r}")
-    return value.rstrip("/")
-
-
-def _usd(env: Mapping[str, str], name: str, default: float) -> float:
-    value = env.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        usd = float(value)
-    except ValueError:
-        usd = -1.0
-    if not usd >= 0 or usd == float("inf"):
-        raise ConfigError(f"{name} must be an amount of US dollars such as {default:.2f}, got {value!r}")
-    return usd
-
-
-def _database_url(env: Mapping[str, str]) -> SecretStr | None:
-    value = env.get("HAPPYHORSE_DATABASE_URL", "").strip()
-    if not value:
-        return None
-    if not value.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("HAPPYHORSE_DATABASE_URL must be a postgresql:// URL (or unset, for SQLite)")
-    return SecretStr(value)
-
-
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    value = env.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"{name} must be a whole number above 0 such as {default}, got {value!r}")
-    return int(value)
-
-
-def _folders(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
-    folders = []
-    for part in env.get(name, "").split(os.pathsep):
-        if not part.strip():
-            continue
-        folder = Path(part.strip()).expanduser()
-        if not folder.is_absolute() or not folder.is_dir():
-            raise ConfigError(f"{name} must list existing folders by absolute path; {part!r} is not one")
-        folders.append(folder.resolve())
-    return tuple(folders)
-
-
-def _output_dir(env: Mapping[str, str]) -> Path | None:
-    value = env.get("HAPPYHORSE_OUTPUT_DIR", "").strip()
-    if not value:
-        return None
-    folder = Path(value).expanduser()
-    if not folder.is_absolute():
-        raise ConfigError(f"HAPPYHORSE_OUTPUT_DIR must be an absolute path, got {value!r}")
-    # Links in the operator's own path (a Movies folder on another disk, macOS's /tmp) are resolved once, here:
-    # downloads reach the folder without following any link, so one appearing later is refused.
-    return folder.resolve()
-
-
-def _checked_secret(name: str, value: str) -> SecretStr:
-    """A key or token goes into an HTTP header: printable ASCII with no spaces, else it could never work (and a
-    curly quote or a line break pasted with it would fail every request). The message never shows the value."""
-    if not _TOKEN_CHARS.fullmatch(value):
-        odd = sorted(
-            {
-                repr(c) if not c.isprintable() or c.isspace() else f"'{c}'"
-                for c in value
-                if not _TOKEN_CHARS.fullmatch(c)
-            }
-        )
-        raise ConfigError(
-            f"{name} holds characters a key never has ({', '.join(odd[:5])}: curly quotes, spaces or a line break "
-            "pasted with it?). Copy it again, plain, from https://fal.ai/dashboard/keys."
-        )
-    return SecretStr(value)
-
-
-def _fal_login_file(env: Mapping[str, str]) -> Path:
+def _fal_login_file(env: Environment) -> Path:
     """Where `fal auth login` stores its token: fal_client.auth's layout (a test keeps the two in step)."""
-    return Path(env.get("FAL_HOME_DIR", "").strip() or "~/.fal").expanduser() / "auth0_token"
+    return Path(env["FAL_HOME_DIR"]).expanduser() / "auth0_token"
 
 
-def _credentials(env: Mapping[str, str]) -> tuple[SecretStr | None, str | None, Path | None]:
+def _credentials(env: Environment) -> tuple[SecretStr | None, str | None, Path | None]:
     """The fal key and the variable it came from, or else the `fal auth login` token file: fal's own order."""
-    if env.get("FAL_FORCE_AUTH_BY_USER", "").strip() != "1":
+    if not env["FAL_FORCE_AUTH_BY_USER"]:
         key, source = _key(env)
         if key is not None:
             return key, source, None
@@ -211,31 +211,27 @@ def _credentials(env: Mapping[str, str]) -> tuple[SecretStr | None, str | None, 
     return None, None, None
 
 
-def _key(env: Mapping[str, str]) -> tuple[SecretStr | None, str | None]:
+def _key(env: Environment) -> tuple[SecretStr | None, str | None]:
     if key := _secret_from(env, "FAL_KEY"):
-        source = "FAL_KEY" if env.get("FAL_KEY", "").strip() else "FAL_KEY_FILE"
-        return _checked_secret(source, key), source
-    key_id, secret = env.get("FAL_KEY_ID", "").strip(), env.get("FAL_KEY_SECRET", "").strip()
+        source = "FAL_KEY" if env.raw("FAL_KEY") else "FAL_KEY_FILE"
+        return kinds.checked_secret(source, key), source
+    key_id, secret = env.raw("FAL_KEY_ID"), env.raw("FAL_KEY_SECRET")
     if key_id and secret:
-        _checked_secret("FAL_KEY_ID", key_id)
-        return _checked_secret("FAL_KEY_SECRET", f"{key_id}:{secret}"), "FAL_KEY_ID+SECRET"
+        kinds.checked_secret("FAL_KEY_ID", key_id)
+        return kinds.checked_secret("FAL_KEY_SECRET", f"{key_id}:{secret}"), "FAL_KEY_ID+SECRET"
     return None, None
 
 
-def _secret_from(env: Mapping[str, str], name: str) -> str | None:
+def _secret_from(env: Environment, name: str) -> str | None:
     """A secret from `name`, or from the file that `name`_FILE names."""
-    if value := env.get(name, "").strip():
+    if value := env.raw(name):
         return value
-    if path := env.get(f"{name}_FILE", "").strip():
+    if path := env.raw(f"{name}_FILE"):
         try:
             return Path(path).expanduser().read_text().strip() or None
         except OSError as exc:
             raise ConfigError(f"{name}_FILE cannot be read ({exc.strerror})") from exc
     return None
-
-
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
 
 def _default_data_dir() -> Path:
@@ -264,7 +260,9 @@ class Settings:
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     task_poll_ms: int = DEFAULT_TASK_POLL_MS
     http_max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
+    http_sessions_per_client: int = DEFAULT_HTTP_SESSIONS_PER_CLIENT
     http_session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
+    http_stream_seconds: float = DEFAULT_HTTP_STREAM_SECONDS
     fal_key_source: str | None = None
     fal_login_file: Path | None = None
     variables_set: tuple[str, ...] = ()
@@ -278,42 +276,42 @@ class Settings:
         return [s.get_secret_value() for s in (self.fal_key, self.http_token, self.database_url) if s is not None]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        data_dir = env.get("HAPPYHORSE_DATA_DIR", "").strip()
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = Environment(os.environ if environ is None else environ)
         fal_key, fal_key_source, fal_login_file = _credentials(env)
+        token = _secret_from(env, "HAPPYHORSE_HTTP_TOKEN")
         return cls(
             fal_key=fal_key,
             fal_key_source=fal_key_source,
             fal_login_file=fal_login_file,
-            variables_set=tuple(v.name for v in VARIABLES if env.get(v.name, "").strip()),
-            queue_url=_base_url(env, "HAPPYHORSE_FAL_QUEUE_URL", DEFAULT_QUEUE_URL),
-            rest_url=_base_url(env, "HAPPYHORSE_FAL_REST_URL", DEFAULT_REST_URL),
-            cdn_url=_base_url(env, "HAPPYHORSE_FAL_CDN_URL", DEFAULT_CDN_URL),
-            data_dir=Path(data_dir).expanduser() if data_dir else _default_data_dir(),
+            variables_set=env.set(),
+            queue_url=env["HAPPYHORSE_FAL_QUEUE_URL"],
+            rest_url=env["HAPPYHORSE_FAL_REST_URL"],
+            cdn_url=env["HAPPYHORSE_FAL_CDN_URL"],
+            data_dir=env["HAPPYHORSE_DATA_DIR"] or _default_data_dir(),
             limits=SpendLimits(
-                max_usd_per_job=_usd(env, "HAPPYHORSE_MAX_USD_PER_JOB", DEFAULT_MAX_USD_PER_JOB),
-                daily_budget_usd=_usd(env, "HAPPYHORSE_DAILY_BUDGET_USD", DEFAULT_DAILY_BUDGET_USD),
-                confirm_above_usd=_usd(env, "HAPPYHORSE_CONFIRM_ABOVE_USD", DEFAULT_CONFIRM_ABOVE_USD),
+                max_usd_per_job=env["HAPPYHORSE_MAX_USD_PER_JOB"],
+                daily_budget_usd=env["HAPPYHORSE_DAILY_BUDGET_USD"],
+                confirm_above_usd=env["HAPPYHORSE_CONFIRM_ABOVE_USD"],
             ),
-            allowed_dirs=_folders(env, "HAPPYHORSE_ALLOWED_DIRS"),
-            output_dir=_output_dir(env),
-            download_hosts=tuple(
-                _checked_url("HAPPYHORSE_DOWNLOAD_HOSTS", u.strip(), "https://media.example.com")
-                for u in _list(env, "HAPPYHORSE_DOWNLOAD_HOSTS")
-            ),
-            max_download_bytes=int(_usd(env, "HAPPYHORSE_MAX_DOWNLOAD_MB", DEFAULT_MAX_DOWNLOAD_MB) * 1024 * 1024),
-            read_only=env.get("HAPPYHORSE_READ_ONLY", "").strip().lower() in TRUE,
-            http_token=_checked_secret("HAPPYHORSE_HTTP_TOKEN", token)
-            if (token := _secret_from(env, "HAPPYHORSE_HTTP_TOKEN"))
-            else None,
-            database_url=_database_url(env),
-            lease_seconds=_count(env, "HAPPYHORSE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
-            task_poll_ms=_count(env, "HAPPYHORSE_TASK_POLL_MS", DEFAULT_TASK_POLL_MS),
-            http_max_sessions=_count(env, "HAPPYHORSE_HTTP_MAX_SESSIONS", DEFAULT_HTTP_MAX_SESSIONS),
-            http_session_idle_seconds=_count(
-                env, "HAPPYHORSE_HTTP_SESSION_IDLE_SECONDS", DEFAULT_HTTP_SESSION_IDLE_SECONDS
-            ),
-            allowed_hosts=_list(env, "HAPPYHORSE_ALLOWED_HOSTS"),
-            allowed_origins=_list(env, "HAPPYHORSE_ALLOWED_ORIGINS"),
+            allowed_dirs=env["HAPPYHORSE_ALLOWED_DIRS"],
+            output_dir=env["HAPPYHORSE_OUTPUT_DIR"],
+            download_hosts=env["HAPPYHORSE_DOWNLOAD_HOSTS"],
+            max_download_bytes=int(env["HAPPYHORSE_MAX_DOWNLOAD_MB"] * MB),
+            read_only=env["HAPPYHORSE_READ_ONLY"],
+            http_token=kinds.checked_secret("HAPPYHORSE_HTTP_TOKEN", token) if token else None,
+            database_url=env["HAPPYHORSE_DATABASE_URL"],
+            lease_seconds=env["HAPPYHORSE_LEASE_SECONDS"],
+            task_poll_ms=env["HAPPYHORSE_TASK_POLL_MS"],
+            http_max_sessions=env["HAPPYHORSE_HTTP_MAX_SESSIONS"],
+            http_sessions_per_client=env["HAPPYHORSE_HTTP_SESSIONS_PER_CLIENT"],
+            http_session_idle_seconds=env["HAPPYHORSE_HTTP_SESSION_IDLE_SECONDS"],
+            http_stream_seconds=env["HAPPYHORSE_HTTP_STREAM_SECONDS"],
+            allowed_hosts=env["HAPPYHORSE_ALLOWED_HOSTS"],
+            allowed_origins=env["HAPPYHORSE_ALLOWED_ORIGINS"],
         )
+
+    @property
+    def missing_folders(self) -> list[Path]:
+        """Allowed folders that do not exist (yet): said at start and in `check`, and to a call that needs one."""
+        return [folder for folder in self.allowed_dirs if not folder.is_dir()]

@@ -287,3 +287,15 @@ async def test_a_key_without_a_colon_refused_by_fal_is_called_malformed_in_the_t
     assert result.is_error
     assert "FAL_KEY does not look like a fal key: it has no ':' between the key id and the secret" in text_of(result)
     assert "pastedhalfakey" not in text_of(result)
+
+
+async def test_the_example_s_placeholder_key_refused_by_fal_says_to_put_a_real_one(
+    settings: Settings, fake: FakeFal
+) -> None:
+    placeholder = SecretStr("your-fal-key-id:your-fal-key-secret")
+    server = make_server(Settings(**{**settings.__dict__, "fal_key": placeholder, "fal_key_source": "FAL_KEY"}))
+    async with Client(server) as client:
+        result = await client.call_tool("generate_video", PROMPT)
+
+    assert result.is_error
+    assert "FAL_KEY is still the example's placeholder" in text_of(result)

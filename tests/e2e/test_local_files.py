@@ -305,7 +305,7 @@ async def test_the_video_resource_serves_the_bytes_and_refuses_above_the_cap(
 
     async with Client(_with(settings, max_download_bytes=100)) as client:
         made = await client.call_tool("generate_video", {"prompt": "a horse"})
-        with pytest.raises(MCPError, match="larger than 100 bytes"):
+        with pytest.raises(MCPError, match="above the 100 bytes a resource read carries"):
             await client.read_resource(made.structured_content["resource_uri"] + "/video")
 
 

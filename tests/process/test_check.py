@@ -54,6 +54,16 @@ async def test_a_missing_or_malformed_key_says_how_to_fix_it(
     assert "nocolon" not in out
 
 
+async def test_the_example_s_placeholder_key_is_not_called_well_formed(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    placeholder = SecretStr("your-fal-key-id:your-fal-key-secret")  # as README and examples/ show it
+    code, out = await _check(Settings(**{**settings.__dict__, "fal_key": placeholder}), capsys)
+    assert code == 1
+    assert "still the example's placeholder" in out
+    assert "well formed" not in out
+
+
 async def test_an_unreachable_fal_is_not_ready(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import socket
 

@@ -102,18 +102,14 @@ STDIO = _stdio_entries()
 HTTP = _http_entries()
 
 
-def _filled_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    filled = {}
-    for name, value in env.items():
-        if name == "FAL_KEY":
-            filled[name] = VALID_KEY
-        elif name.endswith(("_DIR", "_DIRS")):
-            folder = tmp_path / name.lower()
-            folder.mkdir(exist_ok=True)
-            filled[name] = str(folder)
-        else:
-            filled[name] = value
-    return filled
+def _filled_env(env: dict[str, str], host: dict[str, str]) -> dict[str, str]:
+    """The config's variables exactly as written, the key aside: a user fills in only that (and the checkout's
+    path); `${VAR}` is expanded from `host`'s environment, as Claude Code does in .mcp.json. Folders that do not
+    exist on this machine (~/Pictures under an empty home) must not stop the server."""
+    return {
+        name: VALID_KEY if name == "FAL_KEY" else re.sub(r"\$\{(\w+)\}", lambda m: host[m.group(1)], value)
+        for name, value in env.items()
+    }
 
 
 def test_the_documents_show_configs_for_every_host_both_ways() -> None:
@@ -128,18 +124,19 @@ async def test_a_stdio_config_starts_the_server_from_this_checkout(
 ) -> None:
     assert entry["command"] == "uvx", f"{where} should run the checkout with uvx"
     assert entry["args"] == ["--from", PLACEHOLDER, "happyhorse-mcp"], f"{where} should name the checkout"
+    host = {
+        # The machine's own settings (certificates, package index) pass through, as they would for a user.
+        **{k: v for k, v in os.environ.items() if not k.startswith(("FAL_", "HAPPYHORSE_"))},
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(tmp_path),
+        "PWD": str(tmp_path),
+        "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
+        "HAPPYHORSE_DATA_DIR": str(tmp_path / "data"),
+    }
     params = StdioServerParameters(
         command=str(BIN / "uvx"),
         args=[arg.replace(PLACEHOLDER, str(ROOT)) for arg in entry["args"]],
-        env={
-            # The machine's own settings (certificates, package index) pass through, as they would for a user.
-            **{k: v for k, v in os.environ.items() if not k.startswith(("FAL_", "HAPPYHORSE_"))},
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "HOME": str(tmp_path),
-            "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
-            "HAPPYHORSE_DATA_DIR": str(tmp_path / "data"),
-            **_filled_env(entry.get("env", {}), tmp_path),
-        },
+        env={**host, **_filled_env(entry.get("env", {}), host)},
     )
     with (tmp_path / "stderr.log").open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from happyhorse_mcp.cli import RedactingFilter
-from happyhorse_mcp.config import ConfigError, Settings
+from happyhorse_mcp.config import VARIABLES, ConfigError, Settings
 
 BASE = {"HAPPYHORSE_DATA_DIR": "/tmp/hh-settings"}
 
@@ -32,12 +35,54 @@ def test_an_unreadable_key_file_stops_the_server_naming_the_variable(tmp_path: P
         Settings.from_env({**BASE, "FAL_KEY_FILE": str(tmp_path / "missing")})
 
 
-def test_allowed_dirs_must_be_existing_absolute_folders(tmp_path: Path) -> None:
+def test_allowed_dirs_must_be_absolute_and_a_missing_one_is_kept_and_named_not_refused(tmp_path: Path) -> None:
     assert Settings.from_env({**BASE, "HAPPYHORSE_ALLOWED_DIRS": str(tmp_path)}).allowed_dirs == (tmp_path,)
     with pytest.raises(ConfigError, match="HAPPYHORSE_ALLOWED_DIRS"):
         Settings.from_env({**BASE, "HAPPYHORSE_ALLOWED_DIRS": "relative/folder"})
-    with pytest.raises(ConfigError, match="HAPPYHORSE_ALLOWED_DIRS"):
-        Settings.from_env({**BASE, "HAPPYHORSE_ALLOWED_DIRS": str(tmp_path / "nope")})
+    missing = Settings.from_env({**BASE, "HAPPYHORSE_ALLOWED_DIRS": f"{tmp_path}{os.pathsep}{tmp_path / 'nope'}"})
+    assert missing.allowed_dirs == (tmp_path, tmp_path / "nope")
+    assert missing.missing_folders == [tmp_path / "nope"]
+
+
+class _Recording(dict[str, str]):
+    """An environment that notes every name looked up."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"FAL_KEY": "a:b", "HAPPYHORSE_HTTP_TOKEN": "t"}, {"FAL_FORCE_AUTH_BY_USER": "1"}],
+    ids=["nothing-set", "key-and-token", "fal-login"],
+)
+def test_every_variable_the_server_reads_is_listed(extra: dict[str, str]) -> None:
+    env = _Recording({**BASE, **extra})
+    Settings.from_env(env)
+    assert env.asked - {variable.name for variable in VARIABLES} == set()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("HAPPYHORSE_MAX_DOWNLOAD_MB", "lots", "a size in MB such as"),
+        ("HAPPYHORSE_DAILY_BUDGET_USD", "ten", "an amount of US dollars such as"),
+        ("HAPPYHORSE_HTTP_SESSIONS_PER_CLIENT", "0", "a whole number above 0 such as"),
+        ("HAPPYHORSE_FAL_QUEUE_URL", "queue.fal.run", "an http(s) URL"),
+    ],
+)
+def test_a_malformed_variable_is_named_with_the_kind_of_value_it_takes(name: str, value: str, said: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"{name} must be {said}")):
+        Settings.from_env({**BASE, name: value})
 
 
 def test_the_http_token_comes_from_the_environment_or_a_file(tmp_path: Path) -> None:
@@ -75,6 +120,14 @@ def test_a_key_with_characters_no_key_has_is_refused_at_start_naming_the_variabl
     with pytest.raises(ConfigError, match="FAL_KEY holds characters a key never has") as refused:
         Settings.from_env({**BASE, "FAL_KEY": pasted})
     assert "secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize("quoted", ['"id:secret"', "'id:secret'"], ids=["double", "single"])
+@pytest.mark.parametrize("name", ["FAL_KEY", "HAPPYHORSE_HTTP_TOKEN"])
+def test_a_secret_wrapped_in_straight_quotes_is_refused_like_curly_ones(quoted: str, name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} is wrapped in quotes") as refused:
+        Settings.from_env({**BASE, name: quoted})
+    assert "secret" not in str(refused.value).replace("a secret", "")
 
 
 def test_a_pasted_key_is_trimmed_but_otherwise_kept_exactly() -> None:

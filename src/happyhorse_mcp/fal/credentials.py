@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from ..config import Settings
 from ..domain.errors import DASHBOARD_KEYS, InvalidKeyError, UpstreamError
+from ..setting_kinds import placeholder_key
 from .errors import key_refused
 
 
@@ -36,6 +37,11 @@ class KeyCredentials:
 
     @property
     def when_refused(self) -> str:
+        if placeholder_key(self.key.get_secret_value()):
+            return (
+                f"{self.source} is still the example's placeholder (your-...): put your own key from {DASHBOARD_KEYS} "
+                "in its place and restart the server."
+            )
         if ":" not in self.key.get_secret_value():
             return (
                 f"{self.source} does not look like a fal key: it has no ':' between the key id and the secret. Copy "

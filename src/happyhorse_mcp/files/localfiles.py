@@ -9,12 +9,13 @@ checks every local file a call names (against the allowed folders and fal's limi
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..domain.catalog import OperationSpec
+from ..domain.catalog import MB, OperationSpec
 from ..domain.errors import InvalidMediaError
 from .media import NO_ROOTS, LocalFile, check_local, is_local
 
@@ -68,9 +69,11 @@ def plan_media(
     base: Path | None = None,
     *,
     remote: bool = False,
+    output_dir: Path | None = None,
 ) -> MediaPlan:
-    """Check the call's local files and `save_to` (blocking: run it in a worker thread). `base` is where a relative
-    `save_to` starts: the client's first root. `remote`: the client is on another machine (HTTP)."""
+    """Check the call's local files and where its video will be saved (blocking: run it in a worker thread). `base`
+    is where a relative `save_to` starts: the client's first root. `remote`: the client is on another machine
+    (HTTP). `output_dir`: where a video without `save_to` is saved."""
     version = arguments.get("version") or spec.default_version
     plan = MediaPlan()
     try:
@@ -82,9 +85,37 @@ def plan_media(
                 plan.local[path] = check_local(path, value, roots, media.rule(version))
         if (save_to := arguments.get("save_to")) is not None:
             plan.save_to = check_destination(save_to, roots, base)
+        elif output_dir is not None and (problem := cannot_write(output_dir)) is not None:
+            raise InvalidMediaError(
+                f"HAPPYHORSE_OUTPUT_DIR: {problem}, so the video could not be saved there. Fix the setting (or the "
+                "folder) and restart the server."
+            )
     except InvalidMediaError as exc:
         raise InvalidMediaError(exc.message + " Nothing was uploaded or submitted.") from exc
     return plan
+
+
+# Below this much free space a video (tens of MB for 15 s of 1080p) may not fit: said before anything is paid for.
+MIN_FREE_BYTES = 100 * MB
+
+
+def cannot_write(folder: Path) -> str | None:
+    """Why this server could not save a video into `folder` (made at download time when missing), or None. Checked
+    before anything is paid for: a video that is billed and then cannot be saved is the worst way to learn it."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder, so {folder} cannot be made"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        made = "" if existing == folder else f" (to make {folder})"
+        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        return (
+            f"this server may not write in {existing}{made}: {'a read-only disk' if read_only else 'permission denied'}"
+        )
+    if shutil.disk_usage(existing).free < MIN_FREE_BYTES:
+        return f"the disk holding {existing} is full (less than {MIN_FREE_BYTES // MB} MB free)"
+    return None
 
 
 def check_destination(save_to: str, roots: list[Path], base: Path | None = None) -> Path:
@@ -135,6 +166,8 @@ def check_destination(save_to: str, roots: list[Path], base: Path | None = None)
         raise InvalidMediaError(
             f"save_to: {save_to!r} is outside every allowed folder ({', '.join(map(str, allowed))})."
         )
+    if (problem := cannot_write(real_folder)) is not None:
+        raise InvalidMediaError(f"save_to: {problem}. Name a folder this server can write to.")
     if not is_file:
         return real_folder
     destination = real_folder / target.name

@@ -72,10 +72,14 @@ def check_local(field: str, value: str, roots: Sequence[Path], rule: MediaRule) 
         raise InvalidMediaError(f"{field}: cannot resolve {value!r} ({exc}).") from None
     allowed = [root.resolve() for root in roots]
     if not any(real.is_relative_to(root) for root in allowed):
+        missing = [str(root) for root in allowed if not root.is_dir()]
+        note = (
+            f" ({', '.join(missing)} does not exist on this machine: fix HAPPYHORSE_ALLOWED_DIRS.)" if missing else ""
+        )
         raise InvalidMediaError(
             f"{field}: {value!r} resolves to {str(real)!r}, outside every allowed folder "
             f"({', '.join(map(str, allowed))}). Move the file into one, or allow its folder with "
-            "HAPPYHORSE_ALLOWED_DIRS."
+            f"HAPPYHORSE_ALLOWED_DIRS.{note}"
         )
     info = os.stat(real)
     if not stat.S_ISREG(info.st_mode):

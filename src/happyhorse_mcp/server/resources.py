@@ -25,10 +25,13 @@ SPEND_URI = "happyhorse://spend"
 MAX_RESOURCE_VIDEO_BYTES = 32 * MB
 
 
-def too_big_for_a_resource(size: int, *, elsewhere: str) -> DownloadError:
+def too_big_for_a_resource(size: int, limit: int, *, elsewhere: str) -> DownloadError:
+    def amount(n: int) -> str:
+        return f"{n / MB:.1f} MB" if n >= MB else f"{n} bytes"
+
     return DownloadError(
-        f"The video is {size / MB:.1f} MB, above the {MAX_RESOURCE_VIDEO_BYTES // MB} MB a resource read carries "
-        f"(it travels base64-encoded in one message). Open {elsewhere} instead."
+        f"The video is {amount(size)}, above the {amount(limit)} a resource read carries here (it travels "
+        f"base64-encoded in one message). Open {elsewhere} instead."
     )
 
 
@@ -42,7 +45,7 @@ def read_saved_copy(path: Path, identity: tuple[int, int], limit: int) -> bytes 
     with file:
         info = os.fstat(file.fileno())
         if info.st_size > limit:
-            raise too_big_for_a_resource(info.st_size, elsewhere=path.as_uri())
+            raise too_big_for_a_resource(info.st_size, limit, elsewhere=path.as_uri())
         return file.read()
 
 
@@ -75,7 +78,7 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
             if saved is not None:
                 return saved
         if video.file_size is not None and video.file_size > limit:
-            raise too_big_for_a_resource(video.file_size, elsewhere=video.url)
+            raise too_big_for_a_resource(video.file_size, limit, elsewhere=video.url)
         try:
             return await backend.downloader.read(video.url, limit)
         except HappyHorseError as exc:

@@ -104,10 +104,13 @@ def ticket_resolver(spec: OperationSpec) -> Callable[..., Any]:
         local = client_shares_disk(ctx)
         listed_roots = getattr(listed, "roots", None) if local else None
         shared = roots_from_uris(str(root.uri) for root in listed_roots or [])
-        allowed = [*app_state(ctx).settings.allowed_dirs, *shared]
+        settings = app_state(ctx).settings
+        allowed = [*settings.allowed_dirs, *shared]
         base = shared[0] if shared else None
         return await anyio.to_thread.run_sync(
-            functools.partial(plan_media, spec, arguments, allowed, base, remote=not local)
+            functools.partial(
+                plan_media, spec, arguments, allowed, base, remote=not local, output_dir=settings.output_dir
+            )
         )
 
     async def quote(plan: MediaPlan, **arguments: Any) -> Quote:
