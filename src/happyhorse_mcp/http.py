@@ -21,7 +21,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
-from .config import DEFAULT_HTTP_MAX_SESSIONS, DEFAULT_HTTP_SESSION_IDLE_SECONDS, Settings
+from .config import (
+    DEFAULT_HTTP_MAX_SESSIONS,
+    DEFAULT_HTTP_SESSION_IDLE_SECONDS,
+    DEFAULT_HTTP_SESSIONS_PER_CLIENT,
+    DEFAULT_HTTP_STREAM_SECONDS,
+    Settings,
+)
+from .http_sessions import SessionQuota
 from .server import HappyHorseServer
 
 logger = logging.getLogger(__name__)
@@ -49,7 +56,9 @@ class HttpOptions:
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
+    sessions_per_client: int = DEFAULT_HTTP_SESSIONS_PER_CLIENT
     session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
+    stream_seconds: float = DEFAULT_HTTP_STREAM_SECONDS
 
     @classmethod
     def from_settings(cls, settings: Settings, *, host: str, port: int, stateless: bool) -> HttpOptions:
@@ -62,7 +71,9 @@ class HttpOptions:
             allowed_hosts=settings.allowed_hosts,
             allowed_origins=settings.allowed_origins,
             max_sessions=settings.http_max_sessions,
+            sessions_per_client=settings.http_sessions_per_client,
             session_idle_seconds=settings.http_session_idle_seconds,
+            stream_seconds=settings.http_stream_seconds,
         )
 
     def security(self) -> TransportSecuritySettings:
@@ -135,6 +146,14 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
         session_idle_timeout=options.session_idle_seconds,
         host=options.host,
     )
+    if not options.stateless:
+        app = SessionQuota(
+            app,
+            path=MCP_PATH,
+            per_client=options.sessions_per_client,
+            idle_seconds=options.session_idle_seconds,
+            stream_seconds=options.stream_seconds,
+        )
     if options.token:
         app = BearerTokenMiddleware(app, options.token)
     return app  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import httpx2
 import pytest
@@ -270,3 +271,81 @@ def test_http_options_carry_the_session_limits_from_the_environment() -> None:
     )
     options = HttpOptions.from_settings(settings, host="127.0.0.1", port=1, stateless=False)
     assert (options.max_sessions, options.session_idle_seconds) == (7, 120)
+
+
+def _from(address: str) -> httpx.AsyncClient:
+    """A client whose connections come from `address` (another machine, as far as the server can tell)."""
+    return httpx.AsyncClient(
+        transport=httpx.AsyncHTTPTransport(local_address=address),
+        headers={"Authorization": f"Bearer {TOKEN}", **ACCEPT},
+        timeout=10,
+    )
+
+
+async def _open_session(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    return await http.post(f"{url}/mcp", json=INIT)
+
+
+async def test_one_client_holding_listening_streams_cannot_lock_other_clients_out(settings: Settings) -> None:
+    async with (
+        http_server(settings, sessions_per_client=3, max_sessions=4) as (url, _),
+        _from("127.0.0.2") as hog,
+        anyio.create_task_group() as tg,
+    ):
+        held = []
+        for _ in range(3):
+            opened = await _open_session(hog, url)
+            assert opened.status_code == 200
+            session = opened.headers["mcp-session-id"]
+            listening = hog.build_request("GET", f"{url}/mcp", headers={"mcp-session-id": session})
+            held.append(await hog.send(listening, stream=True))  # open, and never read
+        refused = await _open_session(hog, url)
+        assert refused.status_code == 429
+        assert "HAPPYHORSE_HTTP_SESSIONS_PER_CLIENT" in refused.text
+        async with _client(url) as other:  # from 127.0.0.1: another client
+            assert (await other.call_tool("estimate_cost", {"operation": "text-to-video"})).structured_content
+        for stream in held:
+            await stream.aclose()
+        tg.cancel_scope.cancel()
+
+
+async def test_ten_thousand_abandoned_initializes_from_one_client_leave_room_for_others(settings: Settings) -> None:
+    async with http_server(settings, sessions_per_client=4, max_sessions=50) as (url, _), _from("127.0.0.3") as hog:
+        answers = [(await _open_session(hog, url)).status_code for _ in range(40)]
+        assert answers.count(200) == 4
+        assert answers.count(429) == 36
+        async with _client(url) as other:
+            assert (await other.call_tool("estimate_cost", {"operation": "text-to-video"})).structured_content
+
+
+async def test_a_listening_stream_nobody_reads_is_closed_so_its_session_idles_out(settings: Settings) -> None:
+    async with (
+        http_server(settings, sessions_per_client=1, stream_seconds=0.3, session_idle_seconds=0.3) as (url, _),
+        _from("127.0.0.4") as hog,
+    ):
+        opened = await _open_session(hog, url)
+        session = opened.headers["mcp-session-id"]
+        with anyio.fail_after(10):
+            async with hog.stream("GET", f"{url}/mcp", headers={"mcp-session-id": session}) as listening:
+                async for _ in listening.aiter_raw():  # the server ends the stream; a live client would reconnect
+                    pass
+            while (again := await _open_session(hog, url)).status_code == 429:
+                await anyio.sleep(0.05)  # until the idle session is closed
+        assert again.status_code == 200
+        gone = await hog.post(f"{url}/mcp", json=INIT | {"id": 2}, headers={"mcp-session-id": session})
+        assert gone.status_code == 404
+
+
+async def test_a_client_whose_listening_stream_is_closed_goes_on_working(settings: Settings, fake: FakeFal) -> None:
+    fake.hold = True
+    async with http_server(settings, stream_seconds=0.2) as (url, _), _client(url) as client:
+        started = await client.call_tool("generate_video", {"prompt": "a horse", "duration": 3, "wait_seconds": 0})
+        assert started.structured_content is not None
+        job_id = started.structured_content["job_id"]
+        waited = await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 1})  # outlives the stream
+        fake.complete(fake.submits[0].request_id)
+        done = await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 30})
+    assert waited.structured_content is not None
+    assert waited.structured_content["status"] == "queued"
+    assert done.structured_content is not None
+    assert done.structured_content["status"] == "completed"
