@@ -141,11 +141,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     logger.info("offering tools: %s", ", ".join(offered))
 
     if args.transport == "stdio":
-        logger.info(
-            "waiting for an MCP client on stdin (this is normal: an MCP host starts the server and talks to it)"
-        )
+        import anyio
+
+        from .stdio import serve_stdio
+
         try:
-            mcp.run("stdio")
+            anyio.run(serve_stdio, mcp)
         except KeyboardInterrupt:
             raise SystemExit(130) from None
         return

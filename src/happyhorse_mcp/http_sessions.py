@@ -4,8 +4,9 @@ The SDK caps the sessions of the whole server (HAPPYHORSE_HTTP_MAX_SESSIONS) and
 of it has been in flight for a while. Two things defeat that on their own: one client opening sessions until the
 cap is reached (10,000 abandoned `initialize` calls), and listening streams that stay open without being read (an
 open GET stream counts as a request in flight, so its session never idles out). Here, in front of the SDK's app:
-- a client (one bearer token from one address) may hold at most `per_client` sessions; past that its new ones are
-  refused with 429, and every other client is unaffected;
+- a client (one bearer token from one address) holds at most `per_client` sessions: opening one more ends its least
+  recently used idle session (one it has most likely abandoned), or, when every one of them has a request or
+  stream open, is refused with 429; every other client is unaffected;
 - a listening (GET) stream is closed after `stream_seconds`; a client still there reconnects, as SSE clients do,
   and an abandoned one is gone, so its session idles out.
 A session is counted from the answer that opened it until the client deletes it, the server answers 404 for it, or
@@ -107,22 +108,16 @@ class SessionQuota:
 
     async def _open(self, scope: Scope, receive: Receive, send: Send, client: str) -> None:
         if scope["method"] == "POST" and self.open_sessions(client) >= self._per_client:
-            logger.warning("refused a new HTTP session: one client already holds %d", self._per_client)
-            body = {
-                "jsonrpc": "2.0",
-                "id": None,
-                "error": {
-                    "code": -32000,
-                    "message": f"This client already holds {self._per_client} open sessions "
-                    "(HAPPYHORSE_HTTP_SESSIONS_PER_CLIENT). End sessions it no longer uses (HTTP DELETE), or "
-                    f"wait: a session with no request for {self._idle:.0f} s is closed.",
-                },
-            }
-            response = Response(
-                json.dumps(body), status_code=429, media_type="application/json", headers={"Retry-After": "60"}
+            idle = sorted(
+                (session.last_done, session_id)
+                for session_id, session in self._sessions.items()
+                if session.client == client and session.in_flight == 0
             )
-            await response(scope, receive, send)
-            return
+            if idle:  # the client's least recently used session makes room: one it has most likely abandoned
+                await self._end(scope, idle[0][1])
+            else:
+                await self._refuse(scope, receive, send)
+                return
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] < 300:
@@ -132,6 +127,38 @@ class SessionQuota:
             await send(message)
 
         await self.app(scope, receive, sending)
+
+    async def _end(self, scope: Scope, session_id: str) -> None:
+        """End a session as its client would: a DELETE for it, through the SDK's own handling."""
+        headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", b"content-type")]
+        ending = {**scope, "method": "DELETE", "headers": [*headers, (SESSION_HEADER.encode(), session_id.encode())]}
+
+        async def nothing() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def discard(message: Message) -> None:
+            return None
+
+        logger.info("ending the least recently used session of a client at its limit of %d", self._per_client)
+        await self.app(ending, nothing, discard)
+        self._sessions.pop(session_id, None)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        logger.warning("refused a new HTTP session: one client holds %d, each with a request open", self._per_client)
+        body = {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {
+                "code": -32000,
+                "message": f"This client already holds {self._per_client} sessions, each with a request or stream "
+                "open (HAPPYHORSE_HTTP_SESSIONS_PER_CLIENT). Close streams it no longer reads, or end sessions it "
+                "no longer uses (HTTP DELETE), then try again.",
+            },
+        }
+        response = Response(
+            json.dumps(body), status_code=429, media_type="application/json", headers={"Retry-After": "60"}
+        )
+        await response(scope, receive, send)
 
 
 def _client_of(scope: Scope, headers: Headers) -> str:

@@ -95,6 +95,11 @@ class HappyHorseServer(MCPServer[AppState]):
         del self.tool_hints[name]
         self._listed = None
 
+    async def run_on(self, read_stream: Any, write_stream: Any) -> None:
+        """Serve one client on these message streams (stdio.py's transport) until they close."""
+        lowlevel = self._lowlevel_server
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
     async def list_tools(self) -> list[MCPTool]:
         # Every conversation pays for tools/list in context: send what a model uses (see schema.py). Compacted once
         # per set of tools, not on every call.

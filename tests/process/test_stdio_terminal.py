@@ -1,0 +1,134 @@
+"""The stdio server as a person starts it from README, in a real terminal: the first Ctrl+C (or a SIGTERM) ends it,
+quietly; and lines on stdin that are not JSON-RPC are answered with JSON-RPC's errors, the server going on."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import termios
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX terminals")
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "a-person", "version": "1"}},
+}
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", ""), "HAPPYHORSE_DATA_DIR": str(tmp_path / "data")}
+
+
+def _read_until(fd: int, text: bytes) -> bytes:
+    seen = b""
+    while text not in seen:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+@contextmanager
+def in_a_terminal(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """The server in a new session whose controlling terminal is a pseudo-terminal; yields it and the master side."""
+    master, slave = os.openpty()
+    attributes = termios.tcgetattr(slave)
+    attributes[3] &= ~termios.ECHO  # what is typed (a request) is not echoed back among the answers
+    termios.tcsetattr(slave, termios.TCSANOW, attributes)
+
+    def take_the_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "happyhorse_mcp"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=_env(tmp_path),
+        start_new_session=True,
+        preexec_fn=take_the_terminal,  # the child takes its new session's terminal before it runs
+    )
+    os.close(slave)
+    try:
+        yield process, master
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_the_first_ctrl_c_or_a_sigterm_ends_the_server_quietly(tmp_path: Path, how: str) -> None:
+    with in_a_terminal(tmp_path) as (server, terminal):
+        # Serving for sure: it answered a request typed into the terminal.
+        os.write(terminal, json.dumps(INITIALIZE).encode() + b"\n")
+        answered = _read_until(terminal, b'"serverInfo"')
+        assert b'"serverInfo"' in answered, answered.decode(errors="replace")
+        if how == "ctrl-c":
+            os.write(terminal, b"\x03")  # the terminal sends SIGINT to the server's process group
+        else:
+            server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=10)
+        try:
+            said = os.read(terminal, 65536)
+        except OSError:  # the terminal closed with the server
+            said = b""
+    assert code in (0, 130, -signal.SIGINT), code
+    assert b"Traceback" not in said, said.decode(errors="replace")
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "request_id"),
+    [
+        (b"{not json", -32700, None),
+        (b'{"jsonrpc": "2.0", "id": 7, "method": "ping", "params": {"x": "\xed\xa0\x80"}}', -32700, None),
+        (b"[" * 100_000, -32700, None),
+        (b'{"jsonrpc": "2.0", "id": 8, "method": 5}', -32600, 8),
+    ],
+    ids=["not-json", "lone-surrogate", "deep-nesting", "not-a-message"],
+)
+def test_a_line_that_is_not_json_rpc_is_answered_with_json_rpc_s_error_and_the_server_goes_on(
+    tmp_path: Path, line: bytes, code: int, request_id: int | None
+) -> None:
+    ping = {"jsonrpc": "2.0", "id": 99, "method": "ping"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "happyhorse_mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_env(tmp_path),
+        bufsize=0,  # unbuffered: select() sees every answer not yet read
+    ) as server:
+        assert server.stdin is not None
+        assert server.stdout is not None
+        try:
+            server.stdin.write(line + b"\n" + json.dumps(ping).encode() + b"\n")
+            server.stdin.flush()
+            answers = [json.loads(_line_within(server.stdout, 60)) for _ in range(2)]
+        finally:
+            server.kill()
+    assert answers[0]["error"]["code"] == code
+    assert answers[0]["id"] == request_id
+    assert answers[1] == {"jsonrpc": "2.0", "id": 99, "result": {}}
+
+
+def _line_within(stream: IO[bytes], seconds: float) -> bytes:
+    ready, _, _ = select.select([stream], [], [], seconds)
+    assert ready, f"no answer within {seconds} s"
+    return stream.readline()
