@@ -27,6 +27,7 @@ from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.fal.credentials import KeyCredentials
 from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client
+from happyhorse_mcp.fal.storage import FalStorage
 from happyhorse_mcp.jobs.follow import FollowPolicy
 from happyhorse_mcp.jobs.runner import JobRunner
 from happyhorse_mcp.jobs.spend import SpendGuard
@@ -193,6 +194,7 @@ class Rig:
     fal: FalQueue
     guard: SpendGuard
     tg: TaskGroup
+    storage: FalStorage
     operation: Operation = Operation.TEXT_TO_VIDEO
 
 
@@ -202,11 +204,11 @@ async def runner_rig(
 ) -> AsyncIterator[Rig]:
     async with anyio.create_task_group() as tg:
         async with default_http_client(InProcessTransport(fake.app, tg)) as http:
-            fal = FalQueue(
-                http, queue_url="http://fal.test", credentials=KeyCredentials(SecretStr(VALID_KEY)), retry=NO_BACKOFF
-            )
+            credentials = KeyCredentials(SecretStr(VALID_KEY))
+            fal = FalQueue(http, queue_url="http://fal.test", credentials=credentials, retry=NO_BACKOFF)
+            storage = FalStorage(http, rest_url="http://fal.test", cdn_url="http://fal.test", credentials=credentials)
             guard = SpendGuard(store, limits or SpendLimits(daily_budget_usd=3.0))
-            yield Rig(JobRunner(fal, store, guard, tg, policy=policy), store, fal, guard, tg)
+            yield Rig(JobRunner(fal, store, guard, tg, policy=policy), store, fal, guard, tg, storage)
         tg.cancel_scope.cancel()
 
 

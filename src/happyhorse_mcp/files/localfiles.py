@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class MediaPlan:
-    """The checked local inputs of one call (by argument path, e.g. `image_urls.1`) and where to save the video."""
+    """The checked local inputs of one call (by argument path, e.g. `image_urls.1`) and where to save the video: its
+    `save_to`, else HAPPYHORSE_OUTPUT_DIR, else nowhere."""
 
     local: dict[str, LocalFile] = field(default_factory=dict)
     save_to: Path | None = None
@@ -85,11 +86,13 @@ def plan_media(
                 plan.local[path] = check_local(path, value, roots, media.rule(version))
         if (save_to := arguments.get("save_to")) is not None:
             plan.save_to = check_destination(save_to, roots, base)
-        elif output_dir is not None and (problem := cannot_write(output_dir)) is not None:
-            raise InvalidMediaError(
-                f"HAPPYHORSE_OUTPUT_DIR: {problem}, so the video could not be saved there. Fix the setting (or the "
-                "folder) and restart the server."
-            )
+        elif output_dir is not None:
+            if (problem := cannot_write(output_dir)) is not None:
+                raise InvalidMediaError(
+                    f"HAPPYHORSE_OUTPUT_DIR: {problem}, so the video could not be saved there. Fix the setting (or "
+                    "the folder) and restart the server."
+                )
+            plan.save_to = output_dir
     except InvalidMediaError as exc:
         raise InvalidMediaError(exc.message + " Nothing was uploaded or submitted.") from exc
     return plan

@@ -18,6 +18,7 @@ from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue, default_http_client
 from ..fal.storage import FalStorage
 from ..jobs.follow import FollowPolicy
+from ..jobs.generation import Generation
 from ..jobs.runner import JobRunner
 from ..jobs.spend import SpendGuard
 from ..jobs.store import open_store
@@ -30,6 +31,7 @@ class Backend:
     guard: SpendGuard
     storage: FalStorage
     downloader: VideoDownloader
+    generation: Generation
 
 
 async def open_backend(
@@ -68,4 +70,5 @@ async def open_backend(
     )
     # Runs after the jobs' tasks are cancelled and before the store closes: a restart takes the jobs over at once.
     stack.push_async_callback(runner.release_leases)
-    return Backend(runner=runner, guard=guard, storage=storage, downloader=downloader)
+    generation = Generation(runner=runner, guard=guard, storage=storage, has_credentials=settings.has_fal_credentials)
+    return Backend(runner=runner, guard=guard, storage=storage, downloader=downloader, generation=generation)

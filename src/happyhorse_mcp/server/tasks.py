@@ -44,7 +44,7 @@ from ..domain.catalog import SPECS
 from ..domain.errors import HappyHorseError
 from ..domain.models import Job, TaskHandle, utcnow
 from .notify import _connection_of
-from .task_context import REQUESTED_TASK
+from .task_context import binding_task
 from .tools._shared import job_result
 
 if TYPE_CHECKING:
@@ -199,18 +199,14 @@ class TaskService:
         ttl = DEFAULT_TTL_MS if not isinstance(requested, int) or requested <= 0 else min(requested, MAX_TTL_MS)
         params = dict(ctx.params or {})
         params["arguments"] = {**(params.get("arguments") or {}), "wait_seconds": 0}
-        token = REQUESTED_TASK.set(TaskHandle(ttl_ms=ttl))
-        try:
+        with binding_task(TaskHandle(ttl_ms=ttl)) as binding:
             result = await call_next(replace(ctx, params=params))
-        finally:
-            REQUESTED_TASK.reset(token)
-        structured = result.get("structuredContent") if isinstance(result, dict) else None
-        job_id = structured.get("job_id") if isinstance(structured, dict) else None
-        if not isinstance(job_id, str):
+        job = binding.job
+        if job is None:
             return result  # no job came of it (refused, invalid, or input still needed): answered as a plain call
-        job = await (await self._state(ctx).backend()).runner.get(job_id)
         if job.task is None:
             return result  # an idempotent retry of a job started by a plain call: that call's answer
+        job_id = job.job_id
         logger.info("job %s runs as a task (%s)", job_id, ctx.protocol_version)
         if modern:
             return {"resultType": "task", **task_view(job, modern=True, poll_ms=self._poll_ms)}

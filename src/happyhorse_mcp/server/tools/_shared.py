@@ -1,4 +1,4 @@
-"""What the tools share: argument types with their bounds, annotations, submit-and-wait, and the result shape.
+"""What the tools share: argument types with their bounds, annotations, progress, and the result shape.
 
 Argument checks that plain types cannot express run as argument validation, before any confirmation or submit, so
 a refusal names the field, the limit and the value given, and nothing is sent. Guidance that several tools share
@@ -28,11 +28,7 @@ from ...domain.catalog import (
     price_sentence,
 )
 from ...domain.models import Job, JobResult
-from ...files.localfiles import upload_local_inputs
 from ...files.media import is_local
-from ..state import app_state
-from ..task_context import REQUESTED_TASK
-from ._resolvers import Ticket
 
 DEFAULT_WAIT_SECONDS = 50
 MAX_WAIT_SECONDS = 600
@@ -88,42 +84,6 @@ def describe(spec: OperationSpec, text: str) -> str:
     """A generation tool's description: its own text, then fal's media limits and the price, made from the spec."""
     media = media_sentence(spec)
     return f"{text} {media + ' ' if media else ''}{price_sentence(spec)} {TIMING}"
-
-
-def fal_arguments(spec: OperationSpec, arguments: dict[str, Any]) -> dict[str, Any]:
-    """The call's arguments that fal takes, in the spec's order, leaving out those not given."""
-    return {name: arguments[name] for name in spec.fal_arguments if arguments.get(name) is not None}
-
-
-async def submit_and_wait(
-    ctx: Context[Any, Any],
-    spec: OperationSpec,
-    ticket: Ticket,
-    arguments: dict[str, Any],
-) -> CallToolResult:
-    """Upload the checked local files, admit and submit the job once, then wait for it up to `wait_seconds`.
-
-    `arguments` are the tool's own (its `locals()`): the spec picks what fal takes.
-    """
-    state = app_state(ctx)
-    backend = await state.backend()
-    sent = fal_arguments(spec, arguments)
-    # A known idempotency key returns its earlier job: nothing to upload. The caller's own arguments (local paths as
-    # named) identify the call, so a retry is recognised whatever URL fal storage gave the files.
-    uploaded = sent if ticket.earlier is not None else await upload_local_inputs(backend.storage, ticket.plan, sent)
-    job = await backend.runner.submit(
-        spec.operation,
-        ticket.cost.endpoint,
-        uploaded,
-        ticket.cost.usd,
-        sent_by_caller=sent,
-        idempotency_key=arguments["idempotency_key"],
-        max_cost_usd=arguments["max_cost_usd"],
-        save_to=ticket.plan.save_to or state.settings.output_dir,
-        task=REQUESTED_TASK.get(),
-    )
-    job = await backend.runner.wait(job.job_id, arguments["wait_seconds"], progress_reporter(ctx))
-    return job_result(job, error_if_failed=True)
 
 
 def progress_reporter(ctx: Context[Any, Any]) -> Any:

@@ -10,9 +10,10 @@ from pydantic import Field
 from ...domain.catalog import MAX_EDIT_REFERENCE_IMAGES, MAX_EDIT_SOURCE_SECONDS, MIN_EDIT_SOURCE_SECONDS, AudioSetting
 from ...domain.catalog import VIDEO_EDIT as SPEC
 from ...domain.models import JobResult
+from ...jobs.generation import Quote
 from ..boundary import tool_errors
 from ..player import PLAYER_META
-from ._resolvers import Ticket, ticket_resolver
+from ._generation import Confirmation, consent_resolver, generate, quote_resolver
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
     GENERATION,
@@ -26,7 +27,6 @@ from ._shared import (
     Text,
     WaitSeconds,
     describe,
-    submit_and_wait,
 )
 
 
@@ -47,7 +47,8 @@ def register(mcp: MCPServer[Any]) -> None:
     async def edit_video(
         video_url: MediaUrl,
         prompt: Annotated[Text, Field(description="The edit, naming @Image1..@Image5.")],
-        ticket: Annotated[Ticket, Resolve(ticket_resolver(SPEC))],
+        quote: Annotated[Quote, Resolve(quote_resolver(SPEC))],
+        consent: Annotated[Confirmation, Resolve(consent_resolver(SPEC))],
         ctx: Context[Any, Any],
         reference_image_urls: Annotated[list[MediaUrl], Field(max_length=MAX_EDIT_REFERENCE_IMAGES)] = [],  # noqa: B006 - pydantic copies defaults
         resolution: ResolutionArg = "1080p",
@@ -67,4 +68,4 @@ def register(mcp: MCPServer[Any]) -> None:
         ] = None,
         save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        return await submit_and_wait(ctx, SPEC, ticket, locals())
+        return await generate(ctx, quote, consent)

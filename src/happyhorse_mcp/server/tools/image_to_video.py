@@ -9,9 +9,10 @@ from pydantic import Field
 
 from ...domain.catalog import IMAGE_TO_VIDEO as SPEC
 from ...domain.models import JobResult
+from ...jobs.generation import Quote
 from ..boundary import tool_errors
 from ..player import PLAYER_META
-from ._resolvers import Ticket, ticket_resolver
+from ._generation import Confirmation, consent_resolver, generate, quote_resolver
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
     GENERATION,
@@ -27,7 +28,6 @@ from ._shared import (
     VersionArg,
     WaitSeconds,
     describe,
-    submit_and_wait,
 )
 
 
@@ -44,7 +44,8 @@ def register(mcp: MCPServer[Any]) -> None:
     @tool_errors
     async def image_to_video(
         image_url: MediaUrl,
-        ticket: Annotated[Ticket, Resolve(ticket_resolver(SPEC))],
+        quote: Annotated[Quote, Resolve(quote_resolver(SPEC))],
+        consent: Annotated[Confirmation, Resolve(consent_resolver(SPEC))],
         ctx: Context[Any, Any],
         prompt: Annotated[Text | None, Field(description="What moves, and the sound.")] = None,
         duration: Duration = 5,
@@ -57,4 +58,4 @@ def register(mcp: MCPServer[Any]) -> None:
         max_cost_usd: MaxCost = None,
         save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        return await submit_and_wait(ctx, SPEC, ticket, locals())
+        return await generate(ctx, quote, consent)

@@ -10,9 +10,10 @@ from pydantic import Field
 from ...domain.catalog import MAX_REFERENCE_IMAGES
 from ...domain.catalog import REFERENCE_TO_VIDEO as SPEC
 from ...domain.models import JobResult
+from ...jobs.generation import Quote
 from ..boundary import tool_errors
 from ..player import PLAYER_META
-from ._resolvers import Ticket, ticket_resolver
+from ._generation import Confirmation, consent_resolver, generate, quote_resolver
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
     GENERATION,
@@ -29,7 +30,6 @@ from ._shared import (
     VersionArg,
     WaitSeconds,
     describe,
-    submit_and_wait,
 )
 
 
@@ -49,7 +49,8 @@ def register(mcp: MCPServer[Any]) -> None:
     async def reference_to_video(
         prompt: Annotated[Text, Field(description="Names subjects character1..character9.")],
         image_urls: Annotated[list[MediaUrl], Field(min_length=1, max_length=MAX_REFERENCE_IMAGES)],
-        ticket: Annotated[Ticket, Resolve(ticket_resolver(SPEC))],
+        quote: Annotated[Quote, Resolve(quote_resolver(SPEC))],
+        consent: Annotated[Confirmation, Resolve(consent_resolver(SPEC))],
         ctx: Context[Any, Any],
         duration: Duration = 5,
         resolution: ResolutionArg = "1080p",
@@ -62,4 +63,4 @@ def register(mcp: MCPServer[Any]) -> None:
         max_cost_usd: MaxCost = None,
         save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        return await submit_and_wait(ctx, SPEC, ticket, locals())
+        return await generate(ctx, quote, consent)

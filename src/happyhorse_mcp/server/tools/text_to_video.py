@@ -8,9 +8,10 @@ from mcp.types import CallToolResult
 
 from ...domain.catalog import TEXT_TO_VIDEO as SPEC
 from ...domain.models import JobResult
+from ...jobs.generation import Quote
 from ..boundary import tool_errors
 from ..player import PLAYER_META
-from ._resolvers import Ticket, ticket_resolver
+from ._generation import Confirmation, consent_resolver, generate, quote_resolver
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
     GENERATION,
@@ -26,7 +27,6 @@ from ._shared import (
     VersionArg,
     WaitSeconds,
     describe,
-    submit_and_wait,
 )
 
 
@@ -41,7 +41,8 @@ def register(mcp: MCPServer[Any]) -> None:
     @tool_errors
     async def generate_video(
         prompt: Prompt,
-        ticket: Annotated[Ticket, Resolve(ticket_resolver(SPEC))],
+        quote: Annotated[Quote, Resolve(quote_resolver(SPEC))],
+        consent: Annotated[Confirmation, Resolve(consent_resolver(SPEC))],
         ctx: Context[Any, Any],
         duration: Duration = 5,
         resolution: ResolutionArg = "1080p",
@@ -54,4 +55,4 @@ def register(mcp: MCPServer[Any]) -> None:
         max_cost_usd: MaxCost = None,
         save_to: SaveTo = None,
     ) -> Annotated[CallToolResult, JobResult]:
-        return await submit_and_wait(ctx, SPEC, ticket, locals())
+        return await generate(ctx, quote, consent)

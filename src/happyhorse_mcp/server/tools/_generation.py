@@ -1,0 +1,130 @@
+"""The MCP side of a generation call; what it decides is jobs/generation.py's.
+
+The SDK fills two parameters of every generation tool before its body runs (`Resolve` dependencies, which ask the
+client on both protocol eras: a request mid-call on 2025-11-25, an input-required result on 2026-07-28):
+- `quote`: the request bound from the tool's arguments, with the client's roots when it shares this machine's disk
+  and names a local path, quoted by `Generation.quote`;
+- `consent`: the user's answer when the quote needs one, else approval.
+The body (`generate`) then lets `Generation.start` run the job, waits for it up to `wait_seconds`, and renders it.
+
+The SDK binds a resolver's parameters by name to the tool's arguments, so each resolver is given the signature of
+exactly the arguments its spec has (`argument_names`); a spec that names an argument its tool lacks fails at
+registration.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, ListRoots, Resolve
+from mcp.types import CallToolResult
+from pydantic import BaseModel, Field
+
+from ...domain.catalog import OperationSpec
+from ...files.localfiles import names_local_path
+from ...files.media import roots_from_uris
+from ...jobs.generation import GenerationRequest, Places, Quote, argument_names, consented
+from ..boundary import tool_errors
+from ..state import app_state
+from ..task_context import bound_task
+from ._shared import job_result, progress_reporter
+
+
+class SpendConfirmation(BaseModel):
+    confirm: bool = Field(description="Make the video and pay for it")
+
+
+Confirmation = ElicitationResult[SpendConfirmation]
+APPROVED = SpendConfirmation(confirm=True)
+
+
+def client_shares_disk(ctx: Context[Any, Any]) -> bool:
+    """Whether the client runs on this machine, so its roots are folders of this disk: stdio, never HTTP. A server
+    served over HTTP says so (`client_shares_disk = False`), and a request that came with HTTP headers never
+    counts as local whatever the server says."""
+    return bool(getattr(ctx.mcp_server, "client_shares_disk", True)) and ctx.headers is None
+
+
+def _places(ctx: Context[Any, Any], listed: Any) -> Places:
+    settings = app_state(ctx).settings
+    local = client_shares_disk(ctx)
+    shared = roots_from_uris(str(root.uri) for root in (getattr(listed, "roots", None) if local else None) or [])
+    return Places(
+        allowed=(*settings.allowed_dirs, *shared),
+        base=shared[0] if shared else None,
+        remote=not local,
+        output_dir=settings.output_dir,
+    )
+
+
+def _signed(fn: Callable[..., Any], parameters: dict[str, Any], returns: Any) -> Callable[..., Any]:
+    """Give `fn(**arguments)` the signature the SDK reads: the named parameters, keyword-only, with annotations."""
+    fn.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=a) for name, a in parameters.items()],
+        return_annotation=returns,
+    )
+    fn.__annotations__ = {**parameters, "return": returns}
+    return fn
+
+
+# One resolver of each kind per operation: a call resolves each once, whichever parameters name it.
+_QUOTE_RESOLVERS: dict[str, Callable[..., Any]] = {}
+_CONSENT_RESOLVERS: dict[str, Callable[..., Any]] = {}
+
+
+def quote_resolver(spec: OperationSpec) -> Callable[..., Any]:
+    """The `quote` parameter's resolver for `spec`'s tool."""
+    if spec.operation not in _QUOTE_RESOLVERS:
+        _QUOTE_RESOLVERS[spec.operation] = _make_quote_resolver(spec)
+    return _QUOTE_RESOLVERS[spec.operation]
+
+
+def consent_resolver(spec: OperationSpec) -> Callable[..., Any]:
+    """The `consent` parameter's resolver: the question when the quote needs the user's consent, else approval."""
+    if spec.operation not in _CONSENT_RESOLVERS:
+        _CONSENT_RESOLVERS[spec.operation] = _make_consent_resolver(spec)
+    return _CONSENT_RESOLVERS[spec.operation]
+
+
+def _make_quote_resolver(spec: OperationSpec) -> Callable[..., Any]:
+    context = Context[Any, Any]
+
+    async def roots(ctx: Context[Any, Any], **arguments: Any) -> ListRoots | None:
+        capabilities = ctx.client_capabilities
+        asks = names_local_path(spec, arguments) and client_shares_disk(ctx)
+        return ListRoots() if asks and capabilities is not None and capabilities.roots is not None else None
+
+    async def quoted(ctx: Context[Any, Any], listed: Any, **arguments: Any) -> Quote:
+        request = GenerationRequest.of(spec, arguments)
+        generation = (await app_state(ctx).backend()).generation
+        return await generation.quote(request, _places(ctx, listed))
+
+    local_names = {media.name: Any for media in spec.media} | {"save_to": Any}
+    roots_fn = _signed(tool_errors(roots), {"ctx": context, **local_names}, ListRoots | None)
+    listed = Annotated[Any, Resolve(roots_fn)]
+    named = dict.fromkeys(argument_names(spec), Any)
+    return _signed(tool_errors(quoted), {"ctx": context, "listed": listed, **named}, Quote)
+
+
+def _make_consent_resolver(spec: OperationSpec) -> Callable[..., Any]:
+    async def consent(ctx: Context[Any, Any], quote: Quote) -> Any:
+        capabilities = ctx.client_capabilities
+        can_ask = capabilities is not None and capabilities.elicitation is not None
+        return Elicit(quote.question, SpendConfirmation) if quote.needs_consent(client_can_ask=can_ask) else APPROVED
+
+    parameters = {"ctx": Context[Any, Any], "quote": Annotated[Quote, Resolve(quote_resolver(spec))]}
+    return _signed(tool_errors(consent), parameters, Any)
+
+
+async def generate(ctx: Context[Any, Any], quote: Quote, consent: Confirmation) -> CallToolResult:
+    """A generation tool's body: run the quoted job once the user consented, wait for it, render it."""
+    consented(consent.action, isinstance(consent, AcceptedElicitation) and consent.data.confirm)
+    backend = await app_state(ctx).backend()
+    task = bound_task()
+    job = await backend.generation.start(quote, task=task.handle if task else None)
+    if task is not None:
+        task.job = job
+    job = await backend.runner.wait(job.job_id, quote.request.wait_seconds, progress_reporter(ctx))
+    return job_result(job, error_if_failed=True)
