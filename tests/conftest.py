@@ -23,6 +23,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "browser: runs headless Chromium and the MCP Inspector's web host (HAPPYHORSE_BROWSER_TESTS=1)"
     )
+    config.addinivalue_line("markers", "node: runs a Node tool from .tools/ (the Inspector, TypeScript SDKs, mcpb)")
+    config.addinivalue_line("markers", "postgres: needs the throwaway PostgreSQL of scripts/with-postgres")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

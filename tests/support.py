@@ -237,6 +237,12 @@ async def postgres_schema() -> AsyncIterator[str]:
             await db.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+def tool_names() -> list[str]:
+    """The names of every tool the server offers, read from a server (no fal, no backend)."""
+    server = create_server(Settings(fal_key=None))
+    return sorted(tool.name for tool in anyio.run(server.list_tools))
+
+
 def make_server(settings: Settings) -> HappyHorseServer:
     return create_server(
         settings, http_client_factory=client_factory(settings.queue_url), retry=NO_BACKOFF, follow=FAST_FOLLOW

@@ -23,6 +23,7 @@ def _load(name: str) -> dict[str, Any]:
     return json.loads((ROOT / name).read_text())  # type: ignore[no-any-return]
 
 
+@pytest.mark.node
 def test_the_mcpb_manifest_is_valid_against_the_published_schema() -> None:
     if not MCPB_SCHEMA.exists():
         if os.environ.get("CI"):

@@ -19,16 +19,14 @@ from mcp.types import CallToolResult
 from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
+from happyhorse_mcp.domain.catalog import SPECS
 
 from ..fakefal import FakeFal
-from ..support import make_server
+from ..support import make_server, tool_names
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
-TOOLS = [
-    "generate_video", "image_to_video", "reference_to_video", "edit_video", "estimate_cost", "get_job",
-    "cancel_job", "list_jobs",
-]  # fmt: skip
-WAITING_TOOLS = {"generate_video", "image_to_video", "reference_to_video", "edit_video", "get_job"}
+TOOLS = tool_names()  # every tool the server offers, read from the server itself
+WAITING_TOOLS = {spec.tool for spec in SPECS.values()} | {"get_job"}
 NAMES = [
     "prompt", "duration", "resolution", "aspect_ratio", "seed", "version", "enable_safety_checker", "wait_seconds",
     "image_url", "image_urls", "video_url", "reference_image_urls", "audio_setting", "operation", "source_duration",

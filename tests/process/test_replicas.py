@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from ..fakefal import VALID_KEY, FakeFal
 from ..support import free_port, postgres_schema
 
-pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
+pytestmark = [pytest.mark.postgres, pytest.mark.anyio, pytest.mark.real_sockets]
 
 TOKEN = "replica-token"
 

@@ -23,7 +23,7 @@ from happyhorse_mcp.http import HttpOptions, build_app
 from ..fakefal import VALID_KEY, FakeFal, serve_app
 from ..support import free_port, make_server
 
-pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
+pytestmark = [pytest.mark.node, pytest.mark.anyio, pytest.mark.real_sockets]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"

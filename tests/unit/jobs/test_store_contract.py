@@ -41,7 +41,7 @@ def within_budget(cost: float) -> Decide:
     return lambda spent: LIMITS.refusal(cost, spent_today=spent)
 
 
-@pytest.fixture(params=["sqlite", "postgres", "memory"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "memory"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
     if request.param == "postgres":
         from happyhorse_mcp.jobs.store.postgres import PostgresJobStore
