@@ -10,6 +10,7 @@ from mcp import Client
 
 from happyhorse_mcp.config import Settings
 from happyhorse_mcp.domain.catalog import Operation
+from happyhorse_mcp.domain.errors import StoreTooNewError
 from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.jobs.store.sqlite import SCHEMA_VERSION, SqliteJobStore
 
@@ -51,7 +52,7 @@ def test_a_store_from_a_newer_version_is_refused_with_a_message(tmp_path: Path) 
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(RuntimeError, match="newer happyhorse-mcp"):
+    with pytest.raises(StoreTooNewError, match="newer happyhorse-mcp"):
         SqliteJobStore(path)
 
 

@@ -9,6 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+# What a failed read means while a job is followed at fal (jobs/follow.py reads it):
+# - final: the job's outcome: following stops with this error;
+# - refused, unreadable, outage: waited out, each kind with its own patience (FollowPolicy), then `unknown`;
+# - gone: fal no longer knows the request, so how it ended cannot be learned: `unknown`.
+ReadPolicy = Literal["final", "refused", "unreadable", "outage", "gone"]
+# How a job that this error ends is recorded: failed (fal's word that the run failed, which fal does not bill) or
+# unknown (fal may have run it and billed it: its estimate stays counted).
+EndsAs = Literal["failed", "unknown"]
+
 DASHBOARD_REQUESTS = "https://fal.ai/dashboard/requests"
 DASHBOARD_KEYS = "https://fal.ai/dashboard/keys"
 DASHBOARD_BILLING = "https://fal.ai/dashboard/billing"
@@ -18,6 +27,8 @@ class HappyHorseError(Exception):
     """Base of every anticipated failure; `type` is the stable name shown in a job's `error.type`."""
 
     type: ClassVar[str] = "error"
+    while_following: ClassVar[ReadPolicy] = "final"
+    ends_job_as: ClassVar[EndsAs] = "failed"
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -38,18 +49,22 @@ class MissingKeyError(HappyHorseError):
 
 class InvalidKeyError(HappyHorseError):
     type = "invalid_key"
+    while_following = "refused"  # a key rotated meanwhile: waited out
 
 
 class NoBalanceError(HappyHorseError):
     type = "no_balance"
+    while_following = "refused"  # a balance topped up meanwhile
 
 
 class AccountLockedError(HappyHorseError):
     type = "account_locked"
+    while_following = "refused"  # a lock lifted meanwhile
 
 
 class RateLimitedError(HappyHorseError):
     type = "rate_limited"
+    while_following = "outage"
 
     def __init__(self, message: str, *, retry_after: float | None = None, status_code: int | None = 429) -> None:
         super().__init__(message, status_code=status_code)
@@ -70,12 +85,14 @@ class JobNotFoundError(HappyHorseError):
     """fal does not know the request (unknown id) or no longer keeps its result (expired)."""
 
     type = "not_found"
+    while_following = "gone"
 
 
 class UpstreamError(HappyHorseError):
     """fal is down, overloaded or timed out: 5xx, connection failures, time-outs."""
 
     type = "upstream_error"
+    while_following = "outage"
 
 
 class ModelRunError(HappyHorseError):
@@ -94,12 +111,14 @@ class SubmitUncertainError(HappyHorseError):
     """The submit may have reached fal but its answer was lost: resending it could pay for a second video."""
 
     type = "submit_uncertain"
+    ends_job_as = "unknown"
 
 
 class OutcomeUnknownError(HappyHorseError):
     """fal took the job, but how it ended could not be learned: it may have been billed."""
 
     type = "outcome_unknown"
+    ends_job_as = "unknown"
 
 
 class StoreError(HappyHorseError):
@@ -108,10 +127,15 @@ class StoreError(HappyHorseError):
     type = "store_error"
 
 
+class StoreTooNewError(StoreError):
+    """The job store was written by a newer happyhorse-mcp, whose schema this one does not know."""
+
+
 class ProtocolError(HappyHorseError):
     """fal answered with something this server cannot read (malformed JSON, a missing field)."""
 
     type = "protocol_error"
+    while_following = "unreadable"
 
 
 class InvalidArgumentError(HappyHorseError):

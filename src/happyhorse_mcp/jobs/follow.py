@@ -17,21 +17,7 @@ from typing import Any
 
 import anyio
 
-from ..domain.errors import (
-    DASHBOARD_REQUESTS,
-    AccountLockedError,
-    ContentPolicyError,
-    FalValidationError,
-    HappyHorseError,
-    InvalidKeyError,
-    JobNotFoundError,
-    ModelRunError,
-    NoBalanceError,
-    OutcomeUnknownError,
-    ProtocolError,
-    RateLimitedError,
-    UpstreamError,
-)
+from ..domain.errors import DASHBOARD_REQUESTS, HappyHorseError, OutcomeUnknownError
 from ..domain.models import Job, LocalCopy
 from ..fal.download import VideoDownloader
 from ..fal.errors import model_failure
@@ -39,8 +25,6 @@ from ..fal.queue import FalQueue, QueueStatus
 
 logger = logging.getLogger(__name__)
 
-REFUSED = (InvalidKeyError, NoBalanceError, AccountLockedError)
-OUTAGE = (UpstreamError, RateLimitedError)
 CANCELLED_ERROR_TYPE = "request_cancelled"
 
 
@@ -80,20 +64,23 @@ class _Patience:
         self.interval = policy.poll_interval
 
     async def wait_out(self, exc: HappyHorseError, *, doing: str, result: bool = False) -> None:
-        """Sleep before the next try, or raise when `exc` is not worth waiting out or has happened too often."""
-        if isinstance(exc, REFUSED):
-            kind, bound = "refused", self._policy.refused_reads
-        elif isinstance(exc, ProtocolError):
-            kind, bound = "unreadable", self._policy.unreadable_reads
-        elif isinstance(exc, OUTAGE):
-            kind, bound = "outage", self._policy.result_reads if result else 0
-        elif isinstance(exc, JobNotFoundError):
-            raise OutcomeUnknownError(
-                f"fal no longer knows request {self._job.request_id} (it keeps requests about an hour). It may have "
-                f"finished and been billed: look for it at {DASHBOARD_REQUESTS}."
-            ) from exc
-        else:
-            raise exc
+        """Sleep before the next try, or raise when `exc` is not worth waiting out (its class says which) or has
+        happened too often."""
+        kind = exc.while_following
+        match kind:
+            case "refused":
+                bound = self._policy.refused_reads
+            case "unreadable":
+                bound = self._policy.unreadable_reads
+            case "outage":
+                bound = self._policy.result_reads if result else 0  # status reads wait out any outage
+            case "gone":
+                raise OutcomeUnknownError(
+                    f"fal no longer knows request {self._job.request_id} (it keeps requests about an hour). It may "
+                    f"have finished and been billed: look for it at {DASHBOARD_REQUESTS}."
+                ) from exc
+            case _:
+                raise exc
         count = self._counts[kind] = self._counts.get(kind, 0) + 1
         if bound and count >= bound:
             raise OutcomeUnknownError(
@@ -202,14 +189,15 @@ async def _result(fal: FalQueue, job: Job, policy: FollowPolicy, completed: Queu
         try:
             output = await fal.result(job.endpoint, job.request_id)
             break
-        except JobNotFoundError as exc:
-            raise OutcomeUnknownError(
-                "fal no longer has this job's result (it keeps results 1 hour, 6 minutes when large) or does not "
-                f"know request {job.request_id}. It may have been billed: look for the video at {DASHBOARD_REQUESTS}."
-            ) from exc
-        except (ModelRunError, FalValidationError, ContentPolicyError):
-            raise  # fal's word that the run failed: not billed
         except HappyHorseError as exc:
+            if exc.while_following == "final":
+                raise  # fal's word that the run failed: not billed
+            if exc.while_following == "gone":
+                raise OutcomeUnknownError(
+                    "fal no longer has this job's result (it keeps results 1 hour, 6 minutes when large) or does not "
+                    f"know request {job.request_id}. It may have been billed: look for the video at "
+                    f"{DASHBOARD_REQUESTS}."
+                ) from exc
             if completed.error:
                 raise model_failure(completed.error_type, completed.error) from exc
             await patience.wait_out(exc, doing="fetching the job's result", result=True)

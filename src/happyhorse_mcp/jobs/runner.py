@@ -26,7 +26,6 @@ from ..domain.errors import (
     DASHBOARD_REQUESTS,
     HappyHorseError,
     IdempotencyConflictError,
-    ModelRunError,
     OutcomeUnknownError,
     StoreError,
     SubmitUncertainError,
@@ -250,7 +249,7 @@ class JobRunner(Keeping):
             try:
                 receipt = await self._fal.submit(job.endpoint, arguments)
             except HappyHorseError as exc:
-                await self._finish(job_id, "unknown" if isinstance(exc, SubmitUncertainError) else "failed", error=exc)
+                await self._finish(job_id, exc.ends_job_as, error=exc)
                 return False
             except Exception as exc:  # a bug must not take the server down; its text may quote a request
                 logger.exception("job %s: internal error while submitting", job_id)
@@ -333,14 +332,12 @@ class JobRunner(Keeping):
             await self._finish(job_id, "completed", output=outcome, **saved)
         except LeaseLost:
             raise
-        except OutcomeUnknownError as exc:
-            await self._finish(job_id, "unknown", error=exc)
         except HappyHorseError as exc:
-            cancelled = isinstance(exc, ModelRunError) and exc.error_type == CANCELLED_ERROR_TYPE
-            if cancelled or self._followed(job_id).cancel_requested:
+            cancelled = error_type(exc) == CANCELLED_ERROR_TYPE
+            if exc.ends_job_as == "failed" and (cancelled or self._followed(job_id).cancel_requested):
                 await self._finish(job_id, "cancelled")
             else:
-                await self._finish(job_id, "failed", error=exc)
+                await self._finish(job_id, exc.ends_job_as, error=exc)
         except Exception as exc:  # a bug in one job must not take down the task group
             logger.exception("job %s: internal error while following it", job_id)
             request = self._followed(job_id).request_id

@@ -213,7 +213,7 @@ def create_server(
                 options=options,
             )
             resumed = await backend.runner.resume()
-        except (OSError, RuntimeError, HappyHorseError) as exc:  # an unwritable data dir, a damaged or newer store
+        except (OSError, HappyHorseError) as exc:  # an unwritable data dir, a damaged store, one from a newer version
             message = exc.message if isinstance(exc, HappyHorseError) else str(exc)
             logger.error("cannot start the job machinery: %s", message)
             state.failed(message)

@@ -18,7 +18,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.errors import Error as PsycopgError
 from psycopg_pool import AsyncConnectionPool
 
-from ...domain.errors import BudgetExceededError, StoreError
+from ...domain.errors import BudgetExceededError, StoreError, StoreTooNewError
 from ...domain.models import TERMINAL_STATUSES, Job
 from .base import UNBILLED_STATUSES, Admission, Decide, Lease
 
@@ -111,7 +111,7 @@ class PostgresJobStore:
             row = await (await db.execute("SELECT max(version) FROM happyhorse_schema")).fetchone()
             version = row[0] if row and row[0] is not None else 0
             if version > SCHEMA_VERSION:
-                raise StoreError(
+                raise StoreTooNewError(
                     f"The {self._where} was written by a newer happyhorse-mcp (schema {version}, this one knows "
                     f"{SCHEMA_VERSION}); upgrade happyhorse-mcp or point HAPPYHORSE_DATABASE_URL elsewhere."
                 )

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from ...domain.errors import BudgetExceededError, StoreError
+from ...domain.errors import BudgetExceededError, StoreError, StoreTooNewError
 from ...domain.models import TERMINAL_STATUSES, Job
 from .base import UNBILLED_STATUSES, Admission, Decide, Lease
 
@@ -98,7 +98,7 @@ class SqliteJobStore:
     def _migrate(self) -> None:
         version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise StoreTooNewError(
                 f"{self.path} was written by a newer happyhorse-mcp (schema {version}, this one knows "
                 f"{SCHEMA_VERSION}); upgrade happyhorse-mcp or point HAPPYHORSE_DATA_DIR elsewhere."
             )
