@@ -69,6 +69,6 @@ async def open_backend(
         policy=options.follow or FollowPolicy(lease_seconds=settings.lease_seconds),
     )
     # Runs after the jobs' tasks are cancelled and before the store closes: a restart takes the jobs over at once.
-    stack.push_async_callback(runner.release_leases)
+    stack.push_async_callback(runner.leases.release)
     generation = Generation(runner=runner, guard=guard, storage=storage, has_credentials=settings.has_fal_credentials)
     return Backend(runner=runner, guard=guard, storage=storage, downloader=downloader, generation=generation)

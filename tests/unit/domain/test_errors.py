@@ -10,7 +10,8 @@ from happyhorse_mcp.domain.errors import HappyHorseError
 
 
 def _every_error() -> list[type[HappyHorseError]]:
-    found, todo = [], [HappyHorseError]
+    found: list[type[HappyHorseError]] = []
+    todo: list[type[HappyHorseError]] = [HappyHorseError]
     while todo:
         cls = todo.pop()
         found.append(cls)
@@ -48,7 +49,11 @@ def test_every_error_says_what_a_failed_read_means_and_how_a_job_it_ends_is_reco
 
 
 def test_fal_s_word_that_a_run_failed_ends_it_failed_and_what_hides_the_outcome_ends_it_unknown() -> None:
-    fal_says_failed = [errors.ModelRunError, errors.FalValidationError, errors.ContentPolicyError]
-    outcome_hidden = [errors.SubmitUncertainError, errors.OutcomeUnknownError]
+    fal_says_failed: list[type[HappyHorseError]] = [
+        errors.ModelRunError,
+        errors.FalValidationError,
+        errors.ContentPolicyError,
+    ]
+    outcome_hidden: list[type[HappyHorseError]] = [errors.SubmitUncertainError, errors.OutcomeUnknownError]
     assert {cls.ends_job_as for cls in fal_says_failed} == {"failed"}
     assert {cls.ends_job_as for cls in outcome_hidden} == {"unknown"}

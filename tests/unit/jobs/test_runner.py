@@ -93,7 +93,7 @@ async def test_on_restart_a_job_cut_off_mid_submit_is_unknown_and_a_queued_one_i
     cut_off = Job(job_id="hh_cut", operation=Operation.TEXT_TO_VIDEO, endpoint=ENDPOINT, arguments={}, cost_usd=1.4)
     await store_of(rig).put(cut_off)
     restarted = JobRunner(rig.fal, rig.store, rig.guard, rig.tg, policy=FAST_FOLLOW)
-    await rig.runner.release_leases()  # the first runner stops cleanly
+    await rig.runner.leases.release()  # the first runner stops cleanly
 
     assert await restarted.resume() == 1
     assert (await restarted.get("hh_cut")).status == "unknown"
