@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from happyhorse_mcp.domain.budget import SpendLimits
@@ -9,6 +11,7 @@ from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.jobs.spend import SpendGuard
+from happyhorse_mcp.jobs.store.base import admission_of
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 
 pytestmark = pytest.mark.anyio
@@ -59,3 +62,17 @@ async def test_the_report_counts_unbilled_jobs_as_nothing() -> None:
     guard = await guard_with(job("hh_1", 2.0, "completed"), job("hh_2", 3.0, "failed"), job("hh_3", 1.0))
     report = await guard.report()
     assert (report.today_usd, report.month_usd, report.total_usd, report.left_today_usd) == (3.0, 3.0, 3.0, 7.0)
+
+
+def test_the_admission_rule_every_store_applies_earlier_job_then_limits_then_record() -> None:
+    new = Job(job_id="hh_new", operation=Operation.TEXT_TO_VIDEO, endpoint="e", arguments={}, cost_usd=1.0)
+    earlier = new.model_copy(update={"job_id": "hh_earlier"})
+    limits = SpendLimits(daily_budget_usd=2.0)
+
+    def decide(spent: float) -> Any:
+        return limits.refusal(1.0, spent_today=spent)
+
+    assert admission_of(new, earlier, 99.0, decide) == (earlier, False), "a known key is answered, never refused"
+    assert admission_of(new, None, 1.0, decide) == (new, True)
+    with pytest.raises(BudgetExceededError):
+        admission_of(new, None, 1.5, decide)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from ...domain.errors import Refusal
+from ...domain.errors import BudgetExceededError, Refusal
 from ...domain.models import Job
 
 # Jobs that cost nothing: fal bills only runs that produce a result.
@@ -23,6 +23,17 @@ Decide = Callable[[float], Refusal | None]
 class Admission(NamedTuple):
     job: Job
     created: bool  # False: the idempotency key was known, and `job` is the earlier job
+
+
+def admission_of(job: Job, earlier: Job | None, spent: float, decide: Decide) -> Admission:
+    """The admission rule, which every store applies inside its own transaction: the earlier job of the same
+    idempotency key is the answer (nothing new is paid for); else the limits decide on what has been committed since
+    the day began (BudgetExceededError); else `job` is to be recorded (`created`)."""
+    if earlier is not None:
+        return Admission(earlier, created=False)
+    if (refusal := decide(spent)) is not None:
+        raise BudgetExceededError(refusal)
+    return Admission(job, created=True)
 
 
 class Lease(NamedTuple):

@@ -8,9 +8,8 @@ from datetime import datetime
 
 import anyio
 
-from ...domain.errors import BudgetExceededError
 from ...domain.models import TERMINAL_STATUSES, Job
-from .base import UNBILLED_STATUSES, Admission, Decide, Lease
+from .base import UNBILLED_STATUSES, Admission, Decide, Lease, admission_of
 
 
 class MemoryJobStore:
@@ -20,14 +19,13 @@ class MemoryJobStore:
 
     async def admit(self, job: Job, decide: Decide, *, day_start: datetime, lease: Lease | None = None) -> Admission:
         # No await between the look-ups and the insert: atomic on the event loop.
-        if job.idempotency_key is not None and (earlier := self._by_key(job.idempotency_key)) is not None:
-            return Admission(earlier, created=False)
-        if (refusal := decide(self._spend_since(day_start))) is not None:
-            raise BudgetExceededError(refusal)
-        self.jobs[job.job_id] = job
-        if lease is not None:
-            self.leases[job.job_id] = (lease.holder, time.time() + lease.seconds)
-        return Admission(job, created=True)
+        earlier = self._by_key(job.idempotency_key) if job.idempotency_key is not None else None
+        admission = admission_of(job, earlier, self._spend_since(day_start) if earlier is None else 0.0, decide)
+        if admission.created:
+            self.jobs[job.job_id] = job
+            if lease is not None:
+                self.leases[job.job_id] = (lease.holder, time.time() + lease.seconds)
+        return admission
 
     async def put(self, job: Job) -> None:
         self.jobs[job.job_id] = job

@@ -18,9 +18,9 @@ from psycopg import AsyncConnection, sql
 from psycopg.errors import Error as PsycopgError
 from psycopg_pool import AsyncConnectionPool
 
-from ...domain.errors import BudgetExceededError, StoreError, StoreTooNewError
+from ...domain.errors import StoreError, StoreTooNewError
 from ...domain.models import TERMINAL_STATUSES, Job
-from .base import UNBILLED_STATUSES, Admission, Decide, Lease
+from .base import UNBILLED_STATUSES, Admission, Decide, Lease, admission_of
 
 logger = logging.getLogger(__name__)
 
@@ -129,18 +129,19 @@ class PostgresJobStore:
         try:
             async with self._pool.connection() as db, db.transaction():
                 await db.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _ADMISSION_LOCK))
+                earlier = None
                 if job.idempotency_key is not None:
                     cursor = await db.execute(
                         "SELECT record FROM jobs WHERE idempotency_key = %s", (job.idempotency_key,)
                     )
-                    if (row := await cursor.fetchone()) is not None:
-                        return Admission(Job.model_validate_json(row[0]), created=False)
-                spent = await self._spend(db, day_start)
-                if (refusal := decide(spent)) is not None:
-                    raise BudgetExceededError(refusal)
-                await db.execute(_INSERT, _row(job, lease))
-                await db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job.job_id))
-                return Admission(job, created=True)
+                    row = await cursor.fetchone()
+                    earlier = Job.model_validate_json(row[0]) if row is not None else None
+                spent = await self._spend(db, day_start) if earlier is None else 0.0
+                admission = admission_of(job, earlier, spent, decide)
+                if admission.created:
+                    await db.execute(_INSERT, _row(job, lease))
+                    await db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job.job_id))
+                return admission
         except PsycopgError as exc:
             raise self._failed(exc) from exc
 

@@ -17,9 +17,9 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from ...domain.errors import BudgetExceededError, StoreError, StoreTooNewError
+from ...domain.errors import StoreError, StoreTooNewError
 from ...domain.models import TERMINAL_STATUSES, Job
-from .base import UNBILLED_STATUSES, Admission, Decide, Lease
+from .base import UNBILLED_STATUSES, Admission, Decide, Lease, admission_of
 
 T = TypeVar("T")
 
@@ -132,17 +132,19 @@ class SqliteJobStore:
         return await self._run(transaction)
 
     def _admit(self, job: Job, decide: Decide, day_start: datetime, lease: Lease | None) -> Admission:
+        earlier = None
         if job.idempotency_key is not None:
             row = self._db.execute(
                 "SELECT record FROM jobs WHERE idempotency_key = ?", (job.idempotency_key,)
             ).fetchone()
-            if row is not None:
-                return Admission(Job.model_validate_json(row[0]), created=False)
-        spent = self._db.execute(_SPEND_SQL, (day_start.isoformat(), *UNBILLED_STATUSES)).fetchone()[0]
-        if (refusal := decide(float(spent))) is not None:
-            raise BudgetExceededError(refusal)
-        self._db.execute(_INSERT_SQL, _row(job, lease))
-        return Admission(job, created=True)
+            earlier = Job.model_validate_json(row[0]) if row is not None else None
+        spent = 0.0
+        if earlier is None:
+            spent = float(self._db.execute(_SPEND_SQL, (day_start.isoformat(), *UNBILLED_STATUSES)).fetchone()[0])
+        admission = admission_of(job, earlier, spent, decide)
+        if admission.created:
+            self._db.execute(_INSERT_SQL, _row(job, lease))
+        return admission
 
     async def put(self, job: Job) -> None:
         await self._run(
