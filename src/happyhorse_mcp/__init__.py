@@ -2,9 +2,3 @@
 
 # Read by the build (pyproject's [tool.hatch.version]); a literal, since importlib.metadata costs 35 ms at start.
 __version__ = "0.1.0"
-
-
-def main() -> None:
-    from .cli import main as cli_main
-
-    cli_main()

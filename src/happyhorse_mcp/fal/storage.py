@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol
 
 import anyio
 import anyio.to_thread
 import httpx
 
 from ..domain.errors import InvalidMediaError, MissingKeyError, ProtocolError, UpstreamError
-from ..files.media import LocalFile, open_verified
 from .credentials import FalCredentials
 from .errors import error_from_response
 
@@ -19,6 +20,21 @@ logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1024 * 1024
 UPLOAD_ATTEMPTS = 3
+
+
+class UploadSource(Protocol):
+    """A checked local file: its argument, path, size and type as checked, and a way to open it again that refuses
+    it if it was swapped since (files/media.py's LocalFile)."""
+
+    @property
+    def field(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
+    def open(self) -> int: ...
 
 
 class FalStorage:
@@ -51,11 +67,11 @@ class FalStorage:
         except (ValueError, KeyError, TypeError) as exc:
             raise ProtocolError("fal's upload token answer could not be read.") from exc
 
-    async def upload(self, local: LocalFile) -> str:
+    async def upload(self, local: UploadSource) -> str:
         """Upload a checked local file; returns its public fal URL."""
         authorization = await self._token()
         for attempt in range(UPLOAD_ATTEMPTS):
-            fd = await anyio.to_thread.run_sync(open_verified, local)
+            fd = await anyio.to_thread.run_sync(local.open)
             try:
                 response = await self._http.post(
                     f"{self._cdn_url}/files/upload",
@@ -89,7 +105,7 @@ class FalStorage:
         raise AssertionError("unreachable: the loop returns or raises")
 
 
-async def _read_checked(fd: int, local: LocalFile) -> AsyncIterator[bytes]:
+async def _read_checked(fd: int, local: UploadSource) -> AsyncIterator[bytes]:
     """The file's bytes, exactly as many as were checked: a file that grew or shrank since is refused, not sent."""
     left = local.size
     while left > 0:

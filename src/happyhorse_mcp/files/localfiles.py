@@ -3,7 +3,7 @@
 The allowed folders are HAPPYHORSE_ALLOWED_DIRS, plus the client's roots when the client runs on this machine (stdio):
 over HTTP the client is elsewhere and its roots describe its own disk, so they never open this one. `plan_media`
 checks every local file a call names (against the allowed folders and fal's limits for that argument) and its
-`save_to` destination; the tool uploads the files only once the price is confirmed.
+`save_to` destination; the files are uploaded (jobs/generation.py) only once the price is confirmed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..domain.catalog import MB, OperationSpec
 from ..domain.errors import InvalidMediaError
@@ -27,9 +27,6 @@ REMOTE_NO_FOLDERS = (
     "do not count); none is set. Pass an https URL or a data: URI instead; the finished video's URL comes back in "
     "the result."
 )
-
-if TYPE_CHECKING:
-    from ..fal.storage import FalStorage
 
 
 @dataclass
@@ -182,16 +179,3 @@ def check_destination(save_to: str, roots: list[Path], base: Path | None = None)
             "folder (the video is then named after its job)."
         )
     return destination
-
-
-async def upload_local_inputs(storage: FalStorage, plan: MediaPlan, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Replace each checked local path in the fal arguments with the URL fal storage gives it."""
-    updated = {k: list(v) if isinstance(v, list) else v for k, v in arguments.items()}
-    for name, local in plan.local.items():
-        url = await storage.upload(local)
-        key, _, index = name.partition(".")
-        if index:
-            updated[key][int(index)] = url
-        else:
-            updated[key] = url
-    return updated

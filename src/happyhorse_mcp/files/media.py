@@ -36,6 +36,10 @@ class LocalFile:
     device: int
     inode: int
 
+    def open(self) -> int:
+        """The file opened again for reading, refused if it was swapped since the check (blocking)."""
+        return open_verified(self)
+
 
 def is_local(value: str) -> bool:
     return value.startswith(("/", "~", "file://")) or (len(value) > 2 and value[1] == ":" and value[2] in "\\/")

@@ -27,7 +27,7 @@ from ..domain.catalog import OperationSpec, check_aspect_ratio
 from ..domain.errors import InvalidArgumentError, MissingKeyError, NotConfirmedError
 from ..domain.models import Job, TaskHandle
 from ..domain.pricing import CostEstimate, edit_estimate, estimate
-from ..files.localfiles import MediaPlan, plan_media, upload_local_inputs
+from ..files.localfiles import MediaPlan, plan_media
 
 if TYPE_CHECKING:
     from ..fal.storage import FalStorage
@@ -236,3 +236,16 @@ class Generation:
             save_to=quote.plan.save_to,
             task=task,
         )
+
+
+async def upload_local_inputs(storage: FalStorage, plan: MediaPlan, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Replace each checked local path in the fal arguments with the URL fal storage gives it."""
+    updated = {k: list(v) if isinstance(v, list) else v for k, v in arguments.items()}
+    for name, local in plan.local.items():
+        url = await storage.upload(local)
+        key, _, index = name.partition(".")
+        if index:
+            updated[key][int(index)] = url
+        else:
+            updated[key] = url
+    return updated

@@ -38,11 +38,13 @@ from ..domain.errors import HappyHorseError
 from ..domain.models import JOB_URI_PREFIX, Job, job_uri
 from .argument_errors import explain
 from .notify import ResourceNotifier
+from .options import BackendOptions
 from .player import player_extension
 from .prompts import register_prompts
 from .resources import RECENT_JOBS_LISTED, SPEND_URI, prompt_excerpt, register_resources
 from .schema import compact
-from .state import AppState, BackendOptions
+from .sdk_hooks import lowlevel_server
+from .state import AppState
 from .tasks import TaskService, serve_tasks
 from .tools import register_tools
 
@@ -97,7 +99,7 @@ class HappyHorseServer(MCPServer[AppState]):
 
     async def run_on(self, read_stream: Any, write_stream: Any) -> None:
         """Serve one client on these message streams (stdio.py's transport) until they close."""
-        lowlevel = self._lowlevel_server
+        lowlevel = lowlevel_server(self)
         await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 
     async def list_tools(self) -> list[MCPTool]:
@@ -174,7 +176,7 @@ def serve_lowlevel_methods(mcp: HappyHorseServer, notifier: ResourceNotifier) ->
         logging.getLogger("happyhorse_mcp").setLevel(params.level.upper())
         return EmptyResult()
 
-    lowlevel = mcp._lowlevel_server
+    lowlevel = lowlevel_server(mcp)
     lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, notifier.subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, notifier.unsubscribe)

@@ -22,7 +22,7 @@ from ..jobs.generation import Generation
 from ..jobs.runner import JobRunner
 from ..jobs.spend import SpendGuard
 from ..jobs.store import open_store
-from .state import BackendOptions
+from .options import BackendOptions
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,13 @@ from typing import Any
 
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
-from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
+from .sdk_hooks import connection_of
+
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
-
-
-def _connection_of(session: ServerSession) -> Connection:
-    # The SDK gives low-level handlers a per-request session proxy, with no public way to the connection it
-    # belongs to; subscriptions must live as long as the connection. tests/unit/server/test_app.py checks this.
-    connection: Connection = session._connection
-    return connection
 
 
 class ResourceNotifier:
@@ -41,7 +35,7 @@ class ResourceNotifier:
                 INVALID_PARAMS,
                 f"No resource {uri} to subscribe to; resources/list and the job ids from list_jobs show what exists.",
             )
-        connection = _connection_of(ctx.session)
+        connection = connection_of(ctx.session)
         if connection not in self._connections:
             self._connections[connection] = set()
             connection.exit_stack.callback(self._connections.pop, connection, None)
@@ -56,7 +50,7 @@ class ResourceNotifier:
         return EmptyResult()
 
     async def unsubscribe(self, ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams) -> EmptyResult:
-        self._connections.get(_connection_of(ctx.session), set()).discard(str(params.uri))
+        self._connections.get(connection_of(ctx.session), set()).discard(str(params.uri))
         return EmptyResult()
 
     @property

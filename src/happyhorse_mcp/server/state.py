@@ -3,7 +3,6 @@ server answers `initialize` and `tools/list` without waiting for the HTTP stack 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,21 +12,9 @@ from ..config import Settings
 from ..domain.errors import ServerNotReadyError
 
 if TYPE_CHECKING:
-    import httpx
     from mcp.server.mcpserver import Context
 
-    from ..fal.queue import RetryPolicy
-    from ..jobs.follow import FollowPolicy
     from .backend import Backend
-
-
-@dataclass(frozen=True)
-class BackendOptions:
-    """Test hooks: another HTTP client (the fake fal in-process), no backoff, fast polling."""
-
-    http_client_factory: Callable[[], httpx.AsyncClient] | None = None
-    retry: RetryPolicy | None = None
-    follow: FollowPolicy | None = None
 
 
 @dataclass

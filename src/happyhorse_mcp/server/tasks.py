@@ -13,10 +13,9 @@ ends before a job exists (a refusal, a bad argument, a confirmation still to ans
 Because the job is the task, tasks survive restarts and are shared by processes and replicas like jobs, and
 `tasks/get` and `get_job` always agree.
 
-Everything that reaches into the SDK for this is here: `MCPServer(middleware=...)` (the SDK's ServerMiddleware),
-low-level request handlers for `tasks/*`, the low-level `extensions` map, and a connection's outbound channel for
-status notifications (reached as notify.py reaches it for subscriptions). tests/unit/server/test_tasks_hooks.py
-fails loudly if an SDK update moves them.
+What this needs of the SDK beyond its public API (low-level request handlers for `tasks/*`, the `extensions` map, a
+connection's outbound channel for status notifications) is reached through sdk_hooks.py; `MCPServer(middleware=...)`
+is public.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from ..domain.catalog import SPECS
 from ..domain.errors import HappyHorseError
 from ..domain.models import Job, TaskHandle, utcnow
-from .notify import _connection_of
+from .sdk_hooks import connection_of, lowlevel_server
 from .task_context import binding_task
 from .tools._shared import job_result
 
@@ -304,7 +303,7 @@ class TaskService:
     # -- notifications/tasks/status (2025-11-25) --------------------------------------------------------------------
 
     def _listen(self, ctx: ServerRequestContext[Any, Any], job_id: str) -> None:
-        connection = _connection_of(ctx.session)
+        connection = connection_of(ctx.session)
         listeners = self._listeners.setdefault(job_id, set())
         if connection not in listeners:
             listeners.add(connection)
@@ -331,7 +330,7 @@ class TaskService:
 
 def serve_tasks(mcp: MCPServer[Any], service: TaskService) -> None:
     """Register the task methods and advertise the 2026-07-28 extension (server/discover)."""
-    low = mcp._lowlevel_server
+    low = lowlevel_server(mcp)
     low.add_request_handler("tasks/get", TaskIdParams, service.get)
     low.add_request_handler("tasks/result", TaskIdParams, service.result)
     low.add_request_handler("tasks/list", ListParams, service.list)

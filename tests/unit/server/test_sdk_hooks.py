@@ -1,6 +1,7 @@
-"""The SDK internals server/tasks.py relies on, checked so an SDK update that moves one fails here, loudly, rather
-than leaving hosts without tasks: the middleware hook and its context, low-level request handlers, the extensions
-map advertised in server/discover, and a connection's outbound channel and exit stack."""
+"""The SDK internals the server relies on (server/sdk_hooks.py), checked so an SDK update that moves one fails here,
+loudly, rather than leaving hosts without tasks, subscriptions or a stdio transport: the middleware hook and its
+context, the low-level server (request handlers, the extensions map, running on given streams), and a session's
+connection with its outbound channel and exit stack."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mcp.server.lowlevel.server import Server
 
 from happyhorse_mcp.config import Settings
 from happyhorse_mcp.server import create_server
+from happyhorse_mcp.server.sdk_hooks import lowlevel_server
 from happyhorse_mcp.server.tasks import EXTENSION
 
 
@@ -26,7 +28,8 @@ def test_mcpserver_still_takes_middleware_that_wraps_every_request() -> None:
 def test_the_low_level_server_still_takes_new_request_handlers_and_advertises_extensions() -> None:
     assert "add_request_handler" in vars(Server)
     server = create_server(Settings(fal_key=None))
-    low = server._lowlevel_server
+    low = lowlevel_server(server)
+    assert "run" in vars(Server), "stdio.py serves on streams through it"
     assert EXTENSION in low.extensions
     for method in ("tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "tasks/update"):
         assert low.get_request_handler(method) is not None, method
@@ -37,3 +40,9 @@ def test_a_connection_still_has_an_outbound_channel_and_an_exit_stack() -> None:
     annotations = inspect.get_annotations(Connection, eval_str=False)
     members = set(annotations) | set(vars(Connection))
     assert {"outbound", "exit_stack"} <= members
+
+
+def test_a_session_still_knows_its_connection() -> None:
+    from mcp.server.session import ServerSession
+
+    assert "self._connection" in inspect.getsource(ServerSession)
