@@ -18,6 +18,8 @@ ReadPolicy = Literal["final", "refused", "unreadable", "outage", "gone"]
 # unknown (fal may have run it and billed it: its estimate stays counted).
 EndsAs = Literal["failed", "unknown"]
 
+# How long a model is told to wait in one get_job call, wherever it is told: under the 60 s many hosts hold a call.
+SUGGESTED_WAIT_SECONDS = 50
 DASHBOARD_REQUESTS = "https://fal.ai/dashboard/requests"
 DASHBOARD_KEYS = "https://fal.ai/dashboard/keys"
 DASHBOARD_BILLING = "https://fal.ai/dashboard/billing"
@@ -170,7 +172,7 @@ class NoVideoYetError(JobNotFoundError):
         if status in ("submitting", "queued", "running"):
             text = (
                 f"Job {job_id} has no video yet (status {status}). Call get_job with job_id '{job_id}' and "
-                "wait_seconds=50 until it is completed, then try again."
+                f"wait_seconds={SUGGESTED_WAIT_SECONDS} until it is completed, then try again."
             )
         else:
             text = f"Job {job_id} ended {status} without a video: there is nothing to look at."

@@ -8,15 +8,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .catalog import Operation
+from .errors import SUGGESTED_WAIT_SECONDS
+from .uris import job_uri
 
 JobStatus = Literal["submitting", "queued", "running", "completed", "failed", "cancelled", "unknown"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled", "unknown"})
-
-JOB_URI_PREFIX = "happyhorse://jobs/"
-
-
-def job_uri(job_id: str) -> str:
-    return f"{JOB_URI_PREFIX}{job_id}"
 
 
 def utcnow() -> datetime:
@@ -148,7 +144,8 @@ class Job(BaseModel):
         next_step = None
         if not self.finished:
             next_step = (
-                f"The video is still being made. Call get_job with job_id '{self.job_id}' (wait_seconds up to 50) "
+                f"The video is still being made. Call get_job with job_id '{self.job_id}' (wait_seconds up to "
+                f"{SUGGESTED_WAIT_SECONDS}) "
                 "to wait for it; it keeps running on the server meanwhile."
             )
         return JobResult(

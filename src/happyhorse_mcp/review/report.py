@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from ..domain.catalog import Operation
 from ..domain.models import Job
+from ..domain.uris import sheet_uri
 from .analysis import VideoFacts
 from .sheet import timestamp
 
@@ -52,10 +53,6 @@ class VideoReview(BaseModel):
     checks: list[Check] = Field(description="What was asked against what was made.")
     matches_request: bool = Field(description="True when every check matches.")
     contact_sheet_uri: str = Field(description="The contact sheet (6 frames) as an image/jpeg resource.")
-
-
-def contact_sheet_uri(job_id: str) -> str:
-    return f"happyhorse://jobs/{job_id}/contact-sheet"
 
 
 def _checks(job: Job, facts: VideoFacts) -> list[Check]:
@@ -126,7 +123,7 @@ def build_report(job: Job, facts: VideoFacts, *, source: Source, size: int) -> V
         frames_at_seconds=[moment for moment, _ in facts.frames],
         checks=checks,
         matches_request=all(check.matches for check in checks),
-        contact_sheet_uri=contact_sheet_uri(job.job_id),
+        contact_sheet_uri=sheet_uri(job.job_id),
     )
 
 

@@ -34,14 +34,15 @@ from pydantic import ValidationError
 
 from .. import __version__
 from ..config import Settings
-from ..domain.errors import HappyHorseError
-from ..domain.models import JOB_URI_PREFIX, Job, job_uri
+from ..domain.errors import SUGGESTED_WAIT_SECONDS, HappyHorseError
+from ..domain.models import Job
+from ..domain.uris import SPEND_URI, job_of, job_uri
 from .argument_errors import explain
 from .notify import ResourceNotifier
 from .options import BackendOptions
 from .player import player_extension
 from .prompts import register_prompts
-from .resources import RECENT_JOBS_LISTED, SPEND_URI, prompt_excerpt, register_resources
+from .resources import RECENT_JOBS_LISTED, prompt_excerpt, register_resources
 from .schema import compact
 from .sdk_hooks import lowlevel_server
 from .state import AppState
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-INSTRUCTIONS = """\
+INSTRUCTIONS = f"""\
 Makes videos with sound with Alibaba's HappyHorse-1.0 on fal: from text, from an image, from reference images, or \
 by swapping a subject in a video. Jobs cost money: call estimate_cost first unless the user agreed to a price.
 Prompts: describe subject, action, setting, light and mood; ask for camera moves in words ('slow dolly-in', \
@@ -65,7 +66,8 @@ Prompts: describe subject, action, setting, light and mood; ask for camera moves
 Media arguments: an https URL, a data: URI, or a local path inside an allowed folder (the client's roots or \
 HAPPYHORSE_ALLOWED_DIRS), uploaded to fal storage. save_to downloads the finished video.
 Timing: jobs take 1-3 minutes. A call waits up to wait_seconds, then returns the job_id with status 'queued' or \
-'running'; call get_job(job_id, wait_seconds=50) to keep waiting. A job is never lost or submitted twice.
+'running'; call get_job(job_id, wait_seconds={SUGGESTED_WAIT_SECONDS}) to keep waiting. A job is never lost or \
+submitted twice.
 Checking: review_video(job_id) shows a finished video's frames and sound levels; look before making more."""
 
 
@@ -240,8 +242,8 @@ def create_server(
         """Whether `uri` names a resource this server has: what a client may subscribe to."""
         if uri == SPEND_URI:
             return True
-        job_id, _, part = uri.removeprefix(JOB_URI_PREFIX).partition("/")
-        if not uri.startswith(JOB_URI_PREFIX) or part not in ("", "video", "contact-sheet") or mcp.state is None:
+        job_id = job_of(uri)
+        if job_id is None or mcp.state is None:
             return False
         try:
             await (await mcp.state.backend()).runner.get(job_id)

@@ -12,12 +12,12 @@ from mcp.server.mcpserver import Context
 from ..domain.catalog import MB
 from ..domain.errors import DownloadError, HappyHorseError, NoVideoYetError, ServerNotReadyError
 from ..domain.models import Job, excerpt
+from ..domain.uris import JOB_TEMPLATE, JOB_VIDEO_TEMPLATE, SPEND_URI
 from ..files.saved_copy import open_saved_copy
 from .boundary import resource_errors
 from .state import AppState, app_state
 
 RECENT_JOBS_LISTED = 50
-SPEND_URI = "happyhorse://spend"
 
 
 # A blob resource travels base64-encoded in one JSON-RPC message, and the SDK holds several copies of it while it
@@ -55,7 +55,7 @@ def prompt_excerpt(job: Job) -> str:
 
 def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState | None]) -> None:
     @mcp.resource(
-        "happyhorse://jobs/{job_id}/video",
+        JOB_VIDEO_TEMPLATE,
         name="job-video",
         title="HappyHorse job video",
         description="A finished job's MP4 as a blob: from the saved copy when there is one, else from fal. "
@@ -100,7 +100,7 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
         return report.model_dump_json(indent=2)
 
     @mcp.resource(
-        "happyhorse://jobs/{job_id}",
+        JOB_TEMPLATE,
         name="job",
         title="HappyHorse job",
         description="A video job as JSON: status, video URL when done, cost, error.",

@@ -27,10 +27,11 @@ from ...domain.catalog import (
     media_sentence,
     price_sentence,
 )
+from ...domain.errors import SUGGESTED_WAIT_SECONDS
 from ...domain.models import Job, JobResult
 from ...files.media import is_local
 
-DEFAULT_WAIT_SECONDS = 50
+DEFAULT_WAIT_SECONDS = SUGGESTED_WAIT_SECONDS
 MAX_WAIT_SECONDS = 600
 TIMING = "Returns the video, or a job_id for get_job if it takes longer than wait_seconds."
 

@@ -14,7 +14,15 @@ from ..state import app_state
 
 if TYPE_CHECKING:
     from ...jobs.runner import CancelReport  # the runner pulls in the HTTP stack: imported off the event loop
-from ._shared import MAX_WAIT_SECONDS, READ_ONLY_LOCAL, JobId, job_result, progress_reporter, summary
+from ._shared import (
+    DEFAULT_WAIT_SECONDS,
+    MAX_WAIT_SECONDS,
+    READ_ONLY_LOCAL,
+    JobId,
+    job_result,
+    progress_reporter,
+    summary,
+)
 
 
 def job_line(job: JobResult) -> str:
@@ -63,7 +71,7 @@ def register(mcp: MCPServer[Any]) -> None:
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True),
         meta=PLAYER_META,
         description="A job's status, and its video when done. With wait_seconds it waits that long for the job to "
-        "finish (use 50 while it is queued or running).",
+        f"finish (use {DEFAULT_WAIT_SECONDS} while it is queued or running).",
     )
     @tool_errors
     async def get_job(

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
+from ...domain.uris import JOB_SHEET_TEMPLATE
 from ...review.report import VideoReview, review_text
 from ..boundary import resource_errors, tool_errors
 from ..state import app_state
@@ -62,7 +63,7 @@ def register(mcp: MCPServer[Any]) -> None:
     sheets: OrderedDict[str, bytes] = OrderedDict()
 
     @mcp.resource(
-        "happyhorse://jobs/{job_id}/contact-sheet",
+        JOB_SHEET_TEMPLATE,
         name="job-contact-sheet",
         title="HappyHorse job contact sheet",
         description=f"{DEFAULT_FRAMES} evenly spaced frames of a finished job's video in one JPEG, each labelled with "
