@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 
 from ..domain.budget import SpendLimits
-from ..domain.catalog import OperationSpec, check_aspect_ratio
+from ..domain.catalog import MAX_EDIT_SOURCE_SECONDS, OperationSpec, check_aspect_ratio
 from ..domain.errors import InvalidArgumentError, MissingKeyError, NotConfirmedError
 from ..domain.models import Job, TaskHandle
 from ..domain.pricing import CostEstimate, edit_estimate, estimate
@@ -105,7 +105,11 @@ def price(request: GenerationRequest, plan: MediaPlan) -> tuple[CostEstimate, st
     if spec.billing == "source_plus_output":
         # A local source's length is read from the file; a URL's is what the caller says, else the longest.
         seconds = source_seconds(arguments.get("source_duration"), plan)
-        assumption = "" if seconds else " The source's length was not given, so 60 s was assumed: pass source_duration."
+        assumption = (
+            f" The source's length was not given, so {MAX_EDIT_SOURCE_SECONDS} s was assumed: pass source_duration."
+            if not seconds
+            else ""
+        )
         return edit_estimate(spec, arguments["resolution"], seconds), assumption
     return estimate(
         spec, duration=arguments["duration"], resolution=arguments["resolution"], version=request.version

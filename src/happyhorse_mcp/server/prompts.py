@@ -5,6 +5,8 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field
 
+from ..domain.catalog import MAX_DURATION, MAX_EDIT_SOURCE_SECONDS, MIN_DURATION, MIN_EDIT_SOURCE_SECONDS
+
 
 def register_prompts(mcp: MCPServer[Any]) -> None:
     @mcp.prompt(
@@ -19,7 +21,7 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
         camera: Annotated[str, Field(description="The camera move in words, e.g. 'slow dolly-in'.")] = "static camera",
         light: Annotated[str, Field(description="Light and mood, e.g. 'soft golden backlight'.")] = "natural light",
         sound: Annotated[str, Field(description="What we hear: ambience, effects, spoken lines.")] = "ambient sound",
-        duration: Annotated[str, Field(description="Seconds, 3 to 15.")] = "5",
+        duration: Annotated[str, Field(description=f"Seconds, {MIN_DURATION} to {MAX_DURATION}.")] = "5",
     ) -> str:
         return (
             f"Make a video of {duration} seconds with HappyHorse (generate_video). First call estimate_cost for "
@@ -41,7 +43,7 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
         product_image: Annotated[str, Field(description="The product photo: https URL or a local path.")],
         product: Annotated[str, Field(description="What the product is, e.g. 'a ceramic pour-over coffee set'.")],
         scene: Annotated[str, Field(description="Where it is shown, e.g. 'a sunlit kitchen counter'.")],
-        duration: Annotated[str, Field(description="Seconds, 3 to 15.")] = "8",
+        duration: Annotated[str, Field(description=f"Seconds, {MIN_DURATION} to {MAX_DURATION}.")] = "8",
     ) -> str:
         return (
             f"Make a product video of {duration} seconds with HappyHorse reference_to_video, using image_urls "
@@ -57,7 +59,13 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
         description="Replace a subject in an existing video with the one in a reference image (edit_video).",
     )
     def subject_swap(
-        video: Annotated[str, Field(description="The source video (MP4/MOV, 3-60 s): https URL or local path.")],
+        video: Annotated[
+            str,
+            Field(
+                description=f"The source video (MP4/MOV, {MIN_EDIT_SOURCE_SECONDS}-{MAX_EDIT_SOURCE_SECONDS} s): https URL "
+                "or local path."
+            ),
+        ],
         replace: Annotated[str, Field(description="What to replace in the video, e.g. 'the rider'.")],
         reference_image: Annotated[str, Field(description="The new subject: https URL or local path.")],
         keep_audio: Annotated[str, Field(description="'yes' keeps the source audio, 'no' generates new.")] = "yes",

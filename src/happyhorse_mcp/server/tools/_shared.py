@@ -53,7 +53,7 @@ def _media_url(value: str) -> str:
 
 def _has_text(value: str) -> str:
     if not value.strip():
-        raise ValueError("must contain text (1 to 2500 characters), not only spaces")
+        raise ValueError(f"must contain text (1 to {MAX_PROMPT_CHARS} characters), not only spaces")
     return value
 
 

@@ -7,7 +7,13 @@ from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from ...domain.catalog import MAX_EDIT_REFERENCE_IMAGES, MAX_EDIT_SOURCE_SECONDS, MIN_EDIT_SOURCE_SECONDS, AudioSetting
+from ...domain.catalog import (
+    MAX_EDIT_OUTPUT_SECONDS,
+    MAX_EDIT_REFERENCE_IMAGES,
+    MAX_EDIT_SOURCE_SECONDS,
+    MIN_EDIT_SOURCE_SECONDS,
+    AudioSetting,
+)
 from ...domain.catalog import VIDEO_EDIT as SPEC
 from ...domain.models import JobResult
 from ...jobs.generation import Quote
@@ -39,14 +45,14 @@ def register(mcp: MCPServer[Any]) -> None:
         description=describe(
             SPEC,
             "Replace or restyle a subject in a video, keeping the motion; the output keeps the source's aspect and "
-            "length (at most 15 s). Name reference images @Image1..@Image5 in the prompt, e.g. 'replace the man "
-            "with @Image1'.",
+            f"length (at most {MAX_EDIT_OUTPUT_SECONDS} s). Name reference images @Image1..@Image"
+            f"{MAX_EDIT_REFERENCE_IMAGES} in the prompt, e.g. 'replace the man with @Image1'.",
         ),
     )
     @tool_errors
     async def edit_video(
         video_url: MediaUrl,
-        prompt: Annotated[Text, Field(description="The edit, naming @Image1..@Image5.")],
+        prompt: Annotated[Text, Field(description=f"The edit, naming @Image1..@Image{MAX_EDIT_REFERENCE_IMAGES}.")],
         quote: Annotated[Quote, Resolve(quote_resolver(SPEC))],
         consent: Annotated[Confirmation, Resolve(consent_resolver(SPEC))],
         ctx: Context[Any, Any],
@@ -63,7 +69,8 @@ def register(mcp: MCPServer[Any]) -> None:
             Field(
                 ge=MIN_EDIT_SOURCE_SECONDS,
                 le=MAX_EDIT_SOURCE_SECONDS,
-                description="A URL source's length in seconds, for the price (else 60 s is assumed).",
+                description=f"A URL source's length in seconds, for the price (else {MAX_EDIT_SOURCE_SECONDS} s is "
+                "assumed).",
             ),
         ] = None,
         save_to: SaveTo = None,
