@@ -62,8 +62,8 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
         video: Annotated[
             str,
             Field(
-                description=f"The source video (MP4/MOV, {MIN_EDIT_SOURCE_SECONDS}-{MAX_EDIT_SOURCE_SECONDS} s): https URL "
-                "or local path."
+                description=f"The source video (MP4/MOV, {MIN_EDIT_SOURCE_SECONDS}-{MAX_EDIT_SOURCE_SECONDS} s): "
+                "https URL or local path."
             ),
         ],
         replace: Annotated[str, Field(description="What to replace in the video, e.g. 'the rider'.")],
