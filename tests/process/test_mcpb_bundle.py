@@ -77,20 +77,18 @@ def test_the_bundle_s_manifest_validates_and_names_its_platform_and_python(unpac
 async def test_the_unpacked_bundle_lists_its_tools_over_stdio_from_its_own_libraries(
     unpacked: Path, tmp_path: Path
 ) -> None:
-    config = _manifest(unpacked)["server"]["mcp_config"]
-    user_config = {
-        "fal_key": VALID_KEY,
-        "output_dir": str(tmp_path / "videos"),
-        "allowed_dir": str(tmp_path),
-        "daily_budget_usd": "5",
-    }
-    (tmp_path / "videos").mkdir()
+    manifest = _manifest(unpacked)
+    config = manifest["server"]["mcp_config"]
+    # What a person who only pastes the key gets: every other setting at its default (folders under an empty home
+    # that do not exist, such as ~/Pictures, must not stop the server).
+    user_config = {name: str(spec.get("default", "")) for name, spec in manifest["user_config"].items()}
+    user_config["fal_key"] = VALID_KEY
 
     def expand(value: str) -> str:
         value = value.replace("${__dirname}", str(unpacked))
         for name, given in user_config.items():
             value = value.replace(f"${{user_config.{name}}}", given)
-        return value
+        return value.replace("${HOME}", str(tmp_path))  # in the defaults too, as the host expands it
 
     # The host runs `python3` from PATH; `-S` keeps this interpreter's own site-packages (the test venv) out, so
     # only the bundle's libraries can be imported.
@@ -112,3 +110,38 @@ async def test_the_unpacked_bundle_lists_its_tools_over_stdio_from_its_own_libra
     assert {tool.name for tool in tools.tools} == {tool["name"] for tool in _manifest(unpacked)["tools"]}
     assert estimate.structured_content is not None
     assert estimate.structured_content["usd"] == 0.42
+
+
+@pytest.mark.parametrize(
+    ("python_platform", "label"),
+    [("aarch64-apple-darwin", "darwin"), ("x86_64-pc-windows-msvc", "win32")],
+    ids=["apple-silicon-mac", "windows"],
+)
+def test_each_documented_build_for_another_platform_builds_and_validates(
+    python_platform: str, label: str, tmp_path: Path
+) -> None:
+    _mcpb("--version")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "build-mcpb"),
+            "--out",
+            str(tmp_path),
+            "--python-platform",
+            python_platform,
+            "--python-version",
+            "3.12",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    bundle = Path(done.stdout.strip())
+    target = tmp_path / "unpacked"
+    _mcpb("unpack", str(bundle), str(target))
+    manifest = _manifest(target)
+    assert manifest["compatibility"]["platforms"] == [label]
+    assert manifest["compatibility"]["runtimes"]["python"] == ">=3.12,<3.13"
+    assert list((target / "server" / "lib").glob("av/__init__.py")), "PyAV's wheel for that platform is inside"
