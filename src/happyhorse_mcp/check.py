@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
+from pathlib import Path
 
 from . import __version__
-from .config import Settings
+from .config import ConfigError, Settings
 from .files.localfiles import cannot_write
 from .setting_kinds import placeholder_key
 
@@ -66,7 +69,46 @@ def _probe(settings: Settings) -> tuple[str, bool]:
     return f"fal answered HTTP {response.status_code}: {response.text[:200]}", False
 
 
-def run_check(settings: Settings, *, offline: bool = False) -> int:
+def host_environment(config: Path) -> dict[str, str]:
+    """The environment a host starts the server with, from its config file: the happyhorse entry's `env` (`${VAR}`
+    expanded from this shell, as hosts do), over this shell's variables but none of its FAL_ or HAPPYHORSE_ ones (the
+    host does not see them)."""
+    try:
+        data = json.loads(config.expanduser().read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--config: {config} cannot be read as JSON ({exc})") from exc
+    servers = (data.get("mcpServers") or data.get("servers") or {}) if isinstance(data, dict) else {}
+    entry = servers.get("happyhorse")
+    if not isinstance(entry, dict):
+        raise ConfigError(f"--config: {config} has no happyhorse entry under mcpServers (or servers)")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("FAL_", "HAPPYHORSE_"))}
+    for name, value in (entry.get("env") or {}).items():
+        env[name] = re.sub(r"\$\{(\w+)\}", lambda m: os.environ.get(m.group(1), ""), str(value))
+    return env
+
+
+def check_command(*, offline: bool, config: Path | None) -> int:
+    """`check`: every setting that can be read, and each that cannot, named; never stops at the first."""
+    try:
+        env = host_environment(config) if config is not None else dict(os.environ)
+    except ConfigError as exc:
+        sys.stderr.write(f"happyhorse-mcp: {exc}\n")
+        return 2
+    problems: list[str] = []
+    while True:
+        try:
+            settings = Settings.from_env(env)
+            break
+        except ConfigError as exc:
+            if exc.variable is None or exc.variable not in env:
+                sys.stderr.write(f"happyhorse-mcp: {exc}\n")
+                return 2
+            problems.append(str(exc))
+            env = {name: value for name, value in env.items() if name != exc.variable}
+    return run_check(settings, offline=offline, problems=problems)
+
+
+def run_check(settings: Settings, *, offline: bool = False, problems: list[str] | None = None) -> int:
     key_text, key_ok = _key_line(settings)
     writable = os.access(settings.data_dir if settings.data_dir.exists() else settings.data_dir.parent, os.W_OK)
     output_problem = cannot_write(settings.output_dir) if settings.output_dir else None
@@ -107,7 +149,8 @@ def run_check(settings: Settings, *, offline: bool = False) -> int:
     elif key_ok:
         probe_text, reachable = _probe(settings)
         rows.append(("fal", probe_text))
-    ready = key_ok and reachable and writable and output_problem is None
+    rows += [("NOT usable", problem + " (its default is shown above)") for problem in problems or []]
+    ready = key_ok and reachable and writable and output_problem is None and not problems
     lines = [f"happyhorse-mcp {__version__}", *(f"  {label + ':':<17}{value}" for label, value in rows)]
     lines.append(f"verdict: {'ready' if ready else 'NOT ready: fix the lines above'}")
     sys.stdout.write("\n".join(lines) + "\n")  # `check` is a command, not the stdio server: stdout is the user's

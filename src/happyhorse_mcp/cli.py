@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .config import VARIABLES, ConfigError, Settings
@@ -55,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve (default) runs the server; check prints the configuration and asks fal if it answers",
     )
     parser.add_argument("--offline", action="store_true", help="check: do not contact fal")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="check: run with the environment a host config file gives the server (its happyhorse entry's env), "
+        "e.g. ~/Library/Application Support/Claude/claude_desktop_config.json",
+    )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="http: address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="http: port (default 8000)")
@@ -86,15 +93,15 @@ def configure_logging(level: str, secrets: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command == "check":
+        from .check import check_command
+
+        raise SystemExit(check_command(offline=args.offline, config=args.config))
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
-    if args.command == "check":
-        from .check import run_check
-
-        raise SystemExit(run_check(settings, offline=args.offline))
     configure_logging(args.log_level, settings.secrets())
     logger = logging.getLogger(__name__)
     logger.info("happyhorse-mcp %s starting (pid %d), data in %s", __version__, os.getpid(), settings.data_dir)

@@ -188,7 +188,11 @@ class Environment:
         variable = _BY_NAME[name]
         assert variable.parse is not None, f"{name} is read with others, not on its own"
         value = self.raw(name)
-        return variable.parse(name, value) if value else variable.default
+        try:
+            return variable.parse(name, value) if value else variable.default
+        except ConfigError as exc:
+            exc.variable = name
+            raise
 
     def set(self) -> tuple[str, ...]:
         return tuple(v.name for v in VARIABLES if self.raw(v.name))

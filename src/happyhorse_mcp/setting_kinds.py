@@ -16,7 +16,11 @@ _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
+    """A setting is missing or malformed; the message names the variable (`variable`, when it is one)."""
+
+    def __init__(self, message: str, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
 
 
 def checked_url(name: str, value: str, example: str) -> str:
@@ -107,8 +111,9 @@ def checked_secret(name: str, value: str) -> SecretStr:
     config that quoted it twice). The message never shows the value."""
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         raise ConfigError(
-            f"{name} is wrapped in quotes ({value[0]}...{value[0]}), which became part of the value: a key never has "
-            "them. Remove the inner quotes (a JSON config already quotes its strings) and restart."
+            variable=name.split("+")[0],
+            message=f"{name} is wrapped in quotes ({value[0]}...{value[0]}), which became part of the value: a key "
+            "never has them. Remove the inner quotes (a JSON config already quotes its strings) and restart.",
         )
     if not _TOKEN_CHARS.fullmatch(value):
         odd = sorted(
@@ -119,7 +124,8 @@ def checked_secret(name: str, value: str) -> SecretStr:
             }
         )
         raise ConfigError(
-            f"{name} holds characters a key never has ({', '.join(odd[:5])}: curly quotes, spaces or a line break "
-            "pasted with it?). Copy it again, plain, from https://fal.ai/dashboard/keys."
+            variable=name.split("+")[0],
+            message=f"{name} holds characters a key never has ({', '.join(odd[:5])}: curly quotes, spaces or a line "
+            "break pasted with it?). Copy it again, plain, from https://fal.ai/dashboard/keys.",
         )
     return SecretStr(value)

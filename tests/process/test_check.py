@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import anyio.to_thread
@@ -108,3 +112,52 @@ async def test_with_no_key_check_names_the_fal_login_and_probes_with_its_token(
     assert f"the `fal auth login` token in {token_file}" in out
     assert fake.authorizations == [f"Bearer {access}"]
     assert access not in out
+
+
+def _check_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "happyhorse_mcp", "check", *args],
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_check_runs_with_the_environment_a_host_config_gives_the_server(tmp_path: Path, fal_url: str) -> None:
+    config = tmp_path / "claude_desktop_config.json"
+    server_env = {
+        "FAL_KEY": VALID_KEY,
+        "HAPPYHORSE_FAL_QUEUE_URL": fal_url,
+        "HAPPYHORSE_DATA_DIR": "${HOME}/happyhorse-data",
+    }
+    config.write_text(json.dumps({"mcpServers": {"happyhorse": {"command": "uvx", "args": [], "env": server_env}}}))
+    done = await anyio.to_thread.run_sync(
+        functools.partial(_check_command, "--config", str(config), env={"HOME": str(tmp_path)})
+    )  # the shell has no key
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "set (FAL_KEY), well formed" in done.stdout
+    assert str(tmp_path / "happyhorse-data") in done.stdout
+    assert "verdict: ready" in done.stdout
+
+
+async def test_a_bad_setting_is_named_and_the_rest_of_the_table_still_printed(tmp_path: Path) -> None:
+    done = await anyio.to_thread.run_sync(
+        functools.partial(
+            _check_command,
+            "--offline",
+            env={
+                "HAPPYHORSE_DATA_DIR": str(tmp_path),
+                "HAPPYHORSE_ALLOWED_DIRS": "relative/folder",
+                "HAPPYHORSE_DAILY_BUDGET_USD": "lots",
+                "FAL_KEY": VALID_KEY,
+            },
+        )
+    )
+    assert done.returncode == 1
+    assert "NOT usable:      HAPPYHORSE_ALLOWED_DIRS must list folders by absolute path" in done.stdout
+    assert "NOT usable:      HAPPYHORSE_DAILY_BUDGET_USD must be an amount of US dollars" in done.stdout
+    assert "spend limits:" in done.stdout
+    assert "fal key:         set (FAL_KEY), well formed" in done.stdout
+    assert "verdict: NOT ready" in done.stdout

@@ -144,7 +144,7 @@ def test_a_traceback_in_the_log_never_carries_the_key() -> None:
     assert "[redacted]" in logging.Formatter().format(record)
 
 
-def test_check_with_a_mangled_key_exits_with_the_reason_and_not_the_key(
+def test_check_with_a_mangled_key_says_why_and_is_not_ready_never_showing_the_key(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from happyhorse_mcp.cli import main
@@ -152,10 +152,11 @@ def test_check_with_a_mangled_key_exits_with_the_reason_and_not_the_key(
     monkeypatch.setenv("FAL_KEY", "\u201cid:secret\u201d")
     with pytest.raises(SystemExit) as exited:
         main(["check", "--offline"])
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    assert "FAL_KEY holds characters" in err
-    assert "secret" not in err
+    assert exited.value.code == 1
+    shown = capsys.readouterr()
+    assert "FAL_KEY holds characters" in shown.out
+    assert "verdict: NOT ready" in shown.out
+    assert "secret" not in shown.out.replace("key-secret", "") + shown.err
 
 
 def test_the_output_dir_is_resolved_once_so_links_the_operator_chose_are_kept(tmp_path: Path) -> None:
