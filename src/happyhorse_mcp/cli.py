@@ -82,11 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str, secrets: Sequence[str]) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(secrets))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+def configure_logging(level: str, secrets: Sequence[str], log_file: Path | None = None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as exc:
+            sys.stderr.write(f"happyhorse-mcp: HAPPYHORSE_LOG_FILE {log_file} cannot be written ({exc.strerror})\n")
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(RedactingFilter(secrets))
+    logging.basicConfig(level=level, handlers=handlers, force=True)
     # httpx logs every request at INFO; keep that for DEBUG.
     logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
 
@@ -102,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
-    configure_logging(args.log_level, settings.secrets())
+    configure_logging(args.log_level, settings.secrets(), settings.log_file)
     logger = logging.getLogger(__name__)
     logger.info("happyhorse-mcp %s starting (pid %d), data in %s", __version__, os.getpid(), settings.data_dir)
     if settings.fal_login_file is not None:

@@ -130,6 +130,12 @@ VARIABLES: tuple[Variable, ...] = (
         **kinds.count(DEFAULT_TASK_POLL_MS),
     ),
     Variable("HAPPYHORSE_READ_ONLY", "1 offers only read-only tools (as --read-only).", kinds.flag, False),
+    Variable(
+        "HAPPYHORSE_LOG_FILE",
+        "also write the server's log to this file (appended; for hosts that show no server log), e.g. "
+        "~/happyhorse-mcp.log.",
+        kinds.absolute_folder,
+    ),
     Variable("HAPPYHORSE_HTTP_TOKEN", "http: the bearer token clients must send; required off loopback."),
     Variable(
         "HAPPYHORSE_HTTP_TOKEN_FILE", "http: a file holding that token, read when HAPPYHORSE_HTTP_TOKEN is not set."
@@ -267,6 +273,7 @@ class Settings:
     http_sessions_per_client: int = DEFAULT_HTTP_SESSIONS_PER_CLIENT
     http_session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
     http_stream_seconds: float = DEFAULT_HTTP_STREAM_SECONDS
+    log_file: Path | None = None
     fal_key_source: str | None = None
     fal_login_file: Path | None = None
     variables_set: tuple[str, ...] = ()
@@ -303,6 +310,7 @@ class Settings:
             download_hosts=env["HAPPYHORSE_DOWNLOAD_HOSTS"],
             max_download_bytes=int(env["HAPPYHORSE_MAX_DOWNLOAD_MB"] * MB),
             read_only=env["HAPPYHORSE_READ_ONLY"],
+            log_file=env["HAPPYHORSE_LOG_FILE"],
             http_token=kinds.checked_secret("HAPPYHORSE_HTTP_TOKEN", token) if token else None,
             database_url=env["HAPPYHORSE_DATABASE_URL"],
             lease_seconds=env["HAPPYHORSE_LEASE_SECONDS"],

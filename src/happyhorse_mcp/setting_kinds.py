@@ -69,7 +69,7 @@ def folders(name: str, value: str) -> tuple[Path, ...]:
     return tuple(folders)
 
 
-def absolute_folder(name: str, value: str) -> Path:
+def absolute_folder(name: str, value: str) -> Path:  # also an absolute file: the same rule
     folder = Path(value).expanduser()
     if not folder.is_absolute():
         raise ConfigError(f"{name} must be an absolute path, got {value!r}")

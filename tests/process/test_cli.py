@@ -65,3 +65,26 @@ def test_a_key_that_does_not_look_like_a_fal_key_is_warned_about_at_start_withou
     )
     assert "FAL_KEY does not look like a fal key" in done.stderr
     assert "justonepiece" not in done.stderr
+
+
+def test_the_log_can_also_go_to_a_file_the_user_names_and_never_shows_the_key(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "happyhorse-mcp.log"
+    done = subprocess.run(
+        [sys.executable, "-m", "happyhorse_mcp"],
+        input="",
+        capture_output=True,
+        text=True,
+        env={
+            **_env(tmp_path),
+            "HAPPYHORSE_LOG_FILE": "~/logs/happyhorse-mcp.log",
+            "FAL_KEY": "key-id:the-secret-part",
+            "HAPPYHORSE_ALLOWED_DIRS": "~/Pictures",
+        },
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    written = log.read_text()
+    assert "waiting for an MCP client on stdin" in written
+    assert f"HAPPYHORSE_ALLOWED_DIRS names {tmp_path / 'Pictures'}, which does not exist" in written
+    assert "the-secret-part" not in written + done.stderr
