@@ -14,6 +14,8 @@ from .config import VARIABLES, ConfigError, Settings
 from .setting_kinds import placeholder_key
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The tools annotated read-only, named here for --help without building a server (a test keeps the two in step).
+READ_ONLY_TOOLS = ("estimate_cost", "get_job", "list_jobs", "review_video")
 
 
 class RedactingFilter(logging.Filter):
@@ -74,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--read-only",
         action="store_true",
         default=None,
-        help="offer only read-only tools: estimate_cost, get_job, list_jobs (or HAPPYHORSE_READ_ONLY=1)",
+        help=f"offer only read-only tools: {', '.join(READ_ONLY_TOOLS)} (or HAPPYHORSE_READ_ONLY=1)",
     )
     parser.add_argument("--tools", help="comma-separated tool names to offer, e.g. estimate_cost,generate_video")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="INFO", type=str.upper, help="stderr log level")
@@ -167,11 +169,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import anyio
 
-    from .http import HttpOptions, InsecureBindError, check_bind, serve_http
+    from .http import HttpOptions, InsecureBindError, check_bind, check_port, serve_http
 
     options = HttpOptions.from_settings(settings, host=args.host, port=args.port, stateless=args.stateless)
     try:
         check_bind(options)
+        check_port(options.host, options.port)
     except InsecureBindError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc

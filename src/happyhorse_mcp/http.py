@@ -7,10 +7,12 @@ and the fal key stays in this process: it is never taken from a client or sent t
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import json
 import logging
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +94,22 @@ class HttpOptions:
 
 class InsecureBindError(ValueError):
     pass
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse an address and port another program already listens on, before anything says it serves there."""
+    try:
+        family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host.strip("[]"), port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise InsecureBindError(
+                f"port {port} on {host} is already in use by another program: choose another with --port"
+            ) from exc
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            raise InsecureBindError(f"cannot listen on {host}: this machine has no such address ({exc})") from exc
 
 
 def check_bind(options: HttpOptions) -> None:

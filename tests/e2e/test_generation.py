@@ -73,7 +73,10 @@ async def test_each_generation_tool_submits_to_its_endpoint_and_returns_the_vide
     assert out["video"]["content_type"] == "video/mp4"
     assert out["resource_uri"] == f"happyhorse://jobs/{out['job_id']}"
     links = [c for c in result.content if isinstance(c, ResourceLink)]
-    assert [(str(link.uri), link.mime_type) for link in links] == [(out["video"]["url"], "video/mp4")]
+    video = f"happyhorse://jobs/{out['job_id']}/video"
+    assert [(str(link.uri), link.mime_type) for link in links] == [(video, "video/mp4")]
+    (read,) = (await client.read_resource(video)).contents  # the link is one this server serves
+    assert read.mime_type == "video/mp4"
     assert isinstance(result.content[0], TextContent)
     assert "Video ready" in result.content[0].text
 

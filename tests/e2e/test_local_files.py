@@ -60,6 +60,7 @@ async def test_a_local_image_inside_an_allowed_folder_arrives_intact_at_fal_stor
     assert stored[0].endswith("/horse.png")
     assert fake.submits[0].arguments["image_url"].endswith(stored[0])
     assert fake.upload_headers[0]["content-type"] == "image/png"
+    assert "Uploaded to fal's storage, where each is a public URL: image_url (horse.png)." in text_of(result)
 
 
 async def test_tilde_and_file_urls_name_local_files_too(
@@ -196,8 +197,9 @@ async def test_the_finished_video_is_saved_with_a_matching_checksum_and_a_file_l
     saved = result.structured_content["local_file"]
     assert saved["path"] == str(target)
     assert saved["sha256"] == hashlib.sha256(FAKE_VIDEO).hexdigest() == hashlib.sha256(target.read_bytes()).hexdigest()
-    links = [str(c.uri) for c in result.content if isinstance(c, ResourceLink)]
-    assert target.as_uri() in links
+    (link,) = [c for c in result.content if isinstance(c, ResourceLink)]
+    assert (str(link.uri), link.name) == (f"happyhorse://jobs/{result.structured_content['job_id']}/video", target.name)
+    assert str(target) in text_of(result)
     assert not [p for p in target.parent.iterdir() if p.name.endswith(".part")]
 
 

@@ -88,3 +88,12 @@ def test_the_log_can_also_go_to_a_file_the_user_names_and_never_shows_the_key(tm
     assert "waiting for an MCP client on stdin" in written
     assert f"HAPPYHORSE_ALLOWED_DIRS names {tmp_path / 'Pictures'}, which does not exist" in written
     assert "the-secret-part" not in written + done.stderr
+
+
+def test_help_names_exactly_the_tools_read_only_offers() -> None:
+    from happyhorse_mcp.cli import READ_ONLY_TOOLS, build_parser
+    from happyhorse_mcp.config import Settings
+    from happyhorse_mcp.server import create_server, select_tools
+
+    assert list(READ_ONLY_TOOLS) == select_tools(create_server(Settings(fal_key=None)), read_only=True)
+    assert ", ".join(READ_ONLY_TOOLS) in " ".join(build_parser().format_help().split())

@@ -351,3 +351,23 @@ async def test_a_client_whose_listening_stream_is_closed_goes_on_working(setting
     assert waited.structured_content["status"] == "queued"
     assert done.structured_content is not None
     assert done.structured_content["status"] == "completed"
+
+
+def test_a_port_another_program_listens_on_is_refused_before_the_server_says_it_serves(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)],
+            env={"HAPPYHORSE_DATA_DIR": str(tmp_path), "PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use by another program: choose another with --port" in done.stderr
+    assert "serving MCP at" not in done.stderr

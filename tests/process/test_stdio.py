@@ -71,7 +71,8 @@ async def test_a_video_over_stdio_reports_progress_structured_output_and_a_resou
     assert result.structured_content["cost_usd"] == 0.42
     links = [c for c in result.content if isinstance(c, ResourceLink)]
     assert links
-    assert str(links[0].uri) == result.structured_content["video"]["url"]
+    assert str(links[0].uri) == f"happyhorse://jobs/{result.structured_content['job_id']}/video"
+    assert result.structured_content["video"]["url"] in result.content[0].text
     assert any(m and "Queued at fal (position 2)" in m for m in messages)
     logs = stderr_path.read_text()
     assert "submitted to alibaba/happy-horse/text-to-video" in logs

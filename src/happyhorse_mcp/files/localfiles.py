@@ -17,8 +17,18 @@ from typing import Any
 
 from ..domain.catalog import MB, OperationSpec
 from ..domain.errors import InvalidMediaError
-from .media import NO_ROOTS, LocalFile, check_local, is_local
+from .media import LocalFile, check_local, is_local
 
+NO_SAVE_FOLDER = (
+    "No folder is allowed to save into. Add one with HAPPYHORSE_ALLOWED_DIRS (folders separated by '{sep}') or "
+    "HAPPYHORSE_OUTPUT_DIR in the server's environment, or use a client that shares its roots; or leave save_to out: "
+    "the video's URL comes back in the result."
+)
+
+# Names a person may give a video or picture file that is not an MP4: refused, rather than made into a folder.
+OTHER_MEDIA_SUFFIXES = frozenset(
+    {".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".gif", ".png", ".jpg", ".jpeg", ".webp"}
+)
 NAME_MAX_BYTES = 255  # the longest file name ext4, APFS, NTFS and most others take
 
 REMOTE_NO_FOLDERS = (
@@ -123,7 +133,7 @@ def check_destination(save_to: str, roots: list[Path], base: Path | None = None)
     inside an allowed folder. A relative path is taken from `base` (the client's first root); folders that do not
     exist yet are made at download time, inside the allowed folder. Blocking: run it in a worker thread."""
     if not roots:
-        raise InvalidMediaError("save_to: " + NO_ROOTS.format(sep=os.pathsep))
+        raise InvalidMediaError("save_to: " + NO_SAVE_FOLDER.format(sep=os.pathsep))
     if "\x00" in save_to:
         raise InvalidMediaError("save_to: the path holds a NUL character, which no file name can; name the file again.")
     try:
@@ -150,6 +160,11 @@ def check_destination(save_to: str, roots: list[Path], base: Path | None = None)
     if ".." in target.parts:
         raise InvalidMediaError(f"save_to: {save_to!r} may not contain '..'; name the folder directly.")
     is_file = target.suffix.lower() == ".mp4"
+    if target.suffix.lower() in OTHER_MEDIA_SUFFIXES:
+        raise InvalidMediaError(
+            f"save_to: {save_to!r} names a {target.suffix} file, but the video is an MP4: end the name in .mp4, or "
+            "name a folder (the video is then named after its job)."
+        )
     if not is_file and target.exists() and not target.is_dir():
         raise InvalidMediaError(f"save_to: {save_to!r} must be a folder or a file name ending in .mp4.")
     folder = target.parent if is_file else target

@@ -173,8 +173,8 @@ class Quote:
             cut = prompt if len(prompt) <= PROMPT_SHOWN_IN_QUESTION else prompt[: PROMPT_SHOWN_IN_QUESTION - 3] + "..."
             shown = f' of "{cut}"'
         return (
-            f"Make this {cost.operation} video{shown} for USD {cost.usd:.2f} ({cost.seconds_billed} s billed at USD "
-            f"{cost.rate_usd_per_second:.2f}/s, {cost.resolution}, HappyHorse {cost.version})? USD "
+            f"Make the video{shown} for USD {cost.usd:.2f}? ({cost.operation}, {cost.seconds_billed} s billed at USD "
+            f"{cost.rate_usd_per_second:.2f}/s, {cost.resolution}, HappyHorse {cost.version}.) USD "
             f"{self.limits.left_today(self.spent_today):.2f} of today's budget is left."
         )
 

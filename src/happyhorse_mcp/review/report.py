@@ -127,12 +127,20 @@ def build_report(job: Job, facts: VideoFacts, *, source: Source, size: int) -> V
     )
 
 
+def file_size(size: int) -> str:
+    """A size as people read it: bytes, KB or MB (decimal), never "0.0 MB" for a small file."""
+    if size < 1000:
+        return f"{size} bytes"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} KB"
+    return f"{size / 1_000_000:.1f} MB"
+
+
 def review_text(review: VideoReview) -> str:
     """The review in a few lines, for the model to read next to the contact sheet."""
-    megabytes = review.file_size_bytes / 1_000_000
     lines = [
         f"Job {review.job_id} ({review.source}): {review.duration_seconds:.2f} s, {review.width}x{review.height}, "
-        f"{review.fps:g} fps, {review.codec}, {megabytes:.1f} MB."
+        f"{review.fps:g} fps, {review.codec}, {file_size(review.file_size_bytes)}."
     ]
     audio = review.audio
     if not audio.present:

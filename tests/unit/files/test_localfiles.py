@@ -65,3 +65,16 @@ def test_over_http_a_local_path_with_no_allowed_folder_says_the_client_s_roots_d
     with pytest.raises(InvalidMediaError, match="reached over HTTP") as refused:
         plan_media(IMAGE_TO_VIDEO, {"image_url": str(tmp_path / "horse.png")}, [], remote=True)
     assert str(refused.value).startswith("image_url:")
+
+
+@pytest.mark.parametrize("name", ["clip.mov", "clip.webm", "still.png"])
+def test_a_save_to_naming_another_kind_of_file_is_refused_not_made_a_folder(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InvalidMediaError, match=r"the video is an MP4: end the name in \.mp4"):
+        check_destination(str(tmp_path / name), [tmp_path])
+    assert not (tmp_path / name).exists()
+
+
+def test_with_no_folder_to_save_into_the_advice_is_about_folders_not_urls() -> None:
+    with pytest.raises(InvalidMediaError, match="leave save_to out") as refused:
+        check_destination("/tmp/clip.mp4", [])
+    assert "https URL" not in str(refused.value)

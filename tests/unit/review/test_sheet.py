@@ -38,3 +38,9 @@ def test_wide_frames_go_in_fewer_columns_than_tall_ones() -> None:
 def test_timestamps_read_as_minutes_and_tenths() -> None:
     assert timestamp(0.5) == "0:00.5"
     assert timestamp(75.25) == "1:15.2"
+
+
+def test_a_file_size_reads_as_people_read_it() -> None:
+    from happyhorse_mcp.review.report import file_size
+
+    assert [file_size(n) for n in (512, 31_000, 2_500_000)] == ["512 bytes", "31 KB", "2.5 MB"]

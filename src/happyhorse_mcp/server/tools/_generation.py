@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, ListRoots, Resolve
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from ...domain.catalog import OperationSpec
@@ -127,4 +127,15 @@ async def generate(ctx: Context[Any, Any], quote: Quote, consent: Confirmation) 
     if task is not None:
         task.job = job
     job = await backend.runner.wait(job.job_id, quote.request.wait_seconds, progress_reporter(ctx))
-    return job_result(job, error_if_failed=True)
+    rendered = job_result(job, error_if_failed=True)
+    if uploaded := uploaded_note(quote):
+        rendered.content[0] = TextContent(type="text", text=f"{rendered.content[0].text} {uploaded}")  # type: ignore[union-attr]
+    return rendered
+
+
+def uploaded_note(quote: Quote) -> str:
+    """What of the user's own files went to fal's storage, where they are public URLs (a retry uploads nothing)."""
+    if quote.earlier is not None or not quote.plan.local:
+        return ""
+    named = ", ".join(f"{name} ({local.path.name})" for name, local in quote.plan.local.items())
+    return f"Uploaded to fal's storage, where each is a public URL: {named}."

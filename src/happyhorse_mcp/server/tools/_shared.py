@@ -29,6 +29,7 @@ from ...domain.catalog import (
 )
 from ...domain.errors import SUGGESTED_WAIT_SECONDS
 from ...domain.models import Job, JobResult
+from ...domain.uris import video_uri
 from ...files.media import is_local
 
 DEFAULT_WAIT_SECONDS = SUGGESTED_WAIT_SECONDS
@@ -95,29 +96,21 @@ def progress_reporter(ctx: Context[Any, Any]) -> Any:
 
 
 def job_result(job: Job, *, error_if_failed: bool = False, text: str | None = None) -> CallToolResult:
-    """The job as a tool result: `text` (by default its summary), resource links to the video, structured output."""
+    """The job as a tool result: `text` (by default its summary), a link to the video as a resource this server
+    serves (resources/read gives its bytes: the saved copy when there is one, else fal's), structured output. The
+    fal URL and the saved file's path are in the text and the structured output."""
     result = job.result()
     content: list[Any] = [TextContent(type="text", text=text or summary(result))]
     if result.video is not None:
+        saved = result.local_file
         content.append(
             ResourceLink(
                 type="resource_link",
-                uri=result.video.url,
-                name=result.video.file_name or f"{job.job_id}.mp4",
+                uri=video_uri(job.job_id),
+                name=Path(saved.path).name if saved else result.video.file_name or f"{job.job_id}.mp4",
                 title=f"HappyHorse video {job.job_id}",
                 mime_type=result.video.content_type or "video/mp4",
-                size=result.video.file_size,
-            )
-        )
-    if result.local_file is not None:
-        content.append(
-            ResourceLink(
-                type="resource_link",
-                uri=Path(result.local_file.path).as_uri(),
-                name=Path(result.local_file.path).name,
-                title=f"HappyHorse video {job.job_id} (saved copy)",
-                mime_type="video/mp4",
-                size=result.local_file.size,
+                size=saved.size if saved else result.video.file_size,
             )
         )
     failed = result.status in ("failed", "unknown")
