@@ -105,3 +105,20 @@ async def test_a_job_the_limits_refuse_is_refused_without_asking(server: HappyHo
     assert result.is_error
     assert "HAPPYHORSE_MAX_USD_PER_JOB" in result.content[0].text  # type: ignore[union-attr]
     assert answer.asked == []
+
+
+@MODES
+async def test_an_answer_of_the_wrong_shape_says_what_was_wrong_never_an_internal_name(
+    server: HappyHorseServer, fake: FakeFal, mode: str
+) -> None:
+    async def answer(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action="accept", content={"confirm": "maybe"})
+
+    async with Client(server, mode=mode, elicitation_callback=answer) as client:
+        result = await client.call_tool("generate_video", DEAR)
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "the answer to the price question was not a yes or a no" in text
+    assert "Resolver" not in text
+    assert "_generation" not in text
+    assert fake.requests == []

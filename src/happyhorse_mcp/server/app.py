@@ -71,6 +71,10 @@ submitted twice.
 Checking: review_video(job_id) shows a finished video's frames and sound levels; look before making more."""
 
 
+# How the SDK says an elicitation answer did not fit the schema asked for (tests/e2e/test_confirmation.py checks it).
+ELICITATION_MISMATCH = "elicitation whose content does not match the requested schema"
+
+
 class HappyHorseServer(MCPServer[AppState]):
     """MCPServer with compact tool schemas, jobs in resources/list, and a record of each tool's annotations."""
 
@@ -130,6 +134,12 @@ class HappyHorseServer(MCPServer[AppState]):
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
+            if ELICITATION_MISMATCH in str(exc) and not isinstance(exc, UnexpectedToolError):
+                # The SDK names its resolver (an internal name); the user needs to know what went wrong.
+                raise ToolError(
+                    f"Error executing tool {name}: the answer to the price question was not a yes or a no (confirm "
+                    "must be true or false). Nothing was submitted or billed; call again to be asked again."
+                ) from exc
             if isinstance(exc.__cause__, ValidationError) and not isinstance(exc, UnexpectedToolError):
                 hints = self.tool_hints.get(name)
                 submits = not (hints is not None and hints.read_only_hint)
