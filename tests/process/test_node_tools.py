@@ -161,3 +161,19 @@ def test_the_official_conformance_suite_passes_every_scenario_but_those_needing_
         "completion-complete",
     } <= genuine  # resources-subscribe needs the suite's fixture resource: tests/e2e/test_subscriptions.py covers it
     assert {"localhost-host-rebinding-rejected", "localhost-host-valid-accepted"} <= genuine
+
+
+def test_the_inspector_s_strict_mode_finds_no_schema_portability_problem(tmp_path: Path) -> None:
+    command = ["-e", f"HAPPYHORSE_DATA_DIR={tmp_path / 'data'}", sys.executable, "-m", "happyhorse_mcp"]
+    done = subprocess.run(
+        [str(_tool("mcp-inspector")), "--cli", *command, "--method", "tools/list", "--strict"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Warning: tool" not in done.stderr, done.stderr[-3000:]
+    assert "portability" not in done.stderr
+    assert json.loads(done.stdout[done.stdout.index("{") :])["tools"]

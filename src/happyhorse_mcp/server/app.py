@@ -122,7 +122,7 @@ class HappyHorseServer(MCPServer[AppState]):
                     "input_schema": compact(tool.input_schema),
                     "output_schema": None
                     if tool.output_schema is None
-                    else compact(tool.output_schema, keep_descriptions=False),
+                    else compact(tool.output_schema, keep_descriptions=False, input_schema=False),
                 }
             )
             for tool in await super().list_tools()
