@@ -48,6 +48,7 @@ from .sdk_hooks import lowlevel_server
 from .state import AppState
 from .tasks import TaskService, serve_tasks
 from .tools import register_tools
+from .versions import version_gate
 
 if TYPE_CHECKING:
     import httpx
@@ -271,7 +272,7 @@ def create_server(
         lifespan=lifespan,
         subscriptions=notifier.bus,
         extensions=[player_extension(settings)],
-        middleware=[tasks.middleware],
+        middleware=[version_gate, tasks.middleware],  # outermost first
     )
     serve_tasks(mcp, tasks)
     mcp.notifier = notifier
