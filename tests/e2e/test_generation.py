@@ -15,6 +15,7 @@ from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.server import HappyHorseServer
 
 from ..fakefal import FakeFal
+from ..support import text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -298,3 +299,53 @@ async def test_cancelling_a_queued_job_says_what_may_still_be_billed(client: Cli
     text = cancelled.content[0].text  # type: ignore[union-attr]
     assert "not billed" in text
     assert "get_job" in text or "nothing was billed" in text
+
+
+async def test_a_client_that_asked_for_no_progress_is_never_held_past_what_hosts_bear(
+    server: HappyHorseServer, fake: FakeFal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from happyhorse_mcp.server.tools import _shared
+
+    monkeypatch.setattr(_shared, "WAIT_WITHOUT_PROGRESS", 0.2)  # 50 s in earnest
+    fake.hold = True
+    async with Client(server) as client:
+        started = await client.call_tool("generate_video", {"prompt": "a horse", "wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        with anyio.fail_after(10):
+            waited = await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 120})
+    assert waited.structured_content["status"] == "queued"
+    assert "waited 0.2 s of the 120 asked: the client asked for no progress updates" in text_of(waited)
+
+
+async def test_a_client_that_asked_for_progress_waits_as_long_as_it_asked(
+    server: HappyHorseServer, fake: FakeFal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from happyhorse_mcp.jobs import runner
+    from happyhorse_mcp.server.tools import _shared
+
+    monkeypatch.setattr(_shared, "WAIT_WITHOUT_PROGRESS", 0.2)
+    monkeypatch.setattr(runner, "PROGRESS_INTERVAL_SECONDS", 0.3)  # so a second report comes after the 0.2 s cap
+    fake.hold = True
+    heard = anyio.Event()
+    reports: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append(progress)
+        if len(reports) == 2:
+            heard.set()
+
+    async with Client(server, mode="legacy") as client, anyio.create_task_group() as tg:  # a progress token
+        started = await client.call_tool("generate_video", {"prompt": "a horse", "wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        results: list[Any] = []
+
+        async def wait() -> None:
+            arguments = {"job_id": job_id, "wait_seconds": 120}
+            results.append(await client.call_tool("get_job", arguments, progress_callback=on_progress))
+
+        tg.start_soon(wait)
+        with anyio.fail_after(10):
+            await heard.wait()
+            await anyio.wait_all_tasks_blocked()
+            fake.complete(fake.submits[0].request_id)
+    assert results[0].structured_content["status"] == "completed"

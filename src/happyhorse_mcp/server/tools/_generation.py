@@ -29,7 +29,7 @@ from ...jobs.generation import GenerationRequest, Places, Quote, argument_names,
 from ..boundary import tool_errors
 from ..state import app_state
 from ..task_context import bound_task
-from ._shared import job_result, progress_reporter
+from ._shared import bearable_wait, job_result, progress_reporter
 
 
 class SpendConfirmation(BaseModel):
@@ -126,8 +126,9 @@ async def generate(ctx: Context[Any, Any], quote: Quote, consent: Confirmation) 
     job = await backend.generation.start(quote, task=task.handle if task else None)
     if task is not None:
         task.job = job
-    job = await backend.runner.wait(job.job_id, quote.request.wait_seconds, progress_reporter(ctx))
-    rendered = job_result(job, error_if_failed=True)
+    wait = bearable_wait(ctx, quote.request.wait_seconds)
+    job = await backend.runner.wait(job.job_id, wait.seconds, progress_reporter(ctx))
+    rendered = job_result(job, error_if_failed=True, note=wait.note)
     if uploaded := uploaded_note(quote):
         rendered.content[0] = TextContent(type="text", text=f"{rendered.content[0].text} {uploaded}")  # type: ignore[union-attr]
     return rendered

@@ -7,11 +7,13 @@ a refusal names the field, the limit and the value given, and nothing is sent. G
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import Context
+from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -88,6 +90,30 @@ def describe(spec: OperationSpec, text: str) -> str:
     return f"{text} {media + ' ' if media else ''}{price_sentence(spec)} {TIMING}"
 
 
+# A host that asked for no progress times the call out on its own clock (the TypeScript SDK's default is 60 s): it is
+# never held longer than this. A host that asked for progress hears of the job every few seconds, which keeps one
+# that resets its time-out on progress waiting as long as it was asked.
+WAIT_WITHOUT_PROGRESS = SUGGESTED_WAIT_SECONDS
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+    note: str = ""  # said in the result when the wait was cut short
+
+
+def bearable_wait(ctx: Context[Any, Any], asked: float) -> Wait:
+    """How long this call may wait for its job: what was asked, unless the client asked for no progress and that
+    is more than a host without progress bears."""
+    if asked <= WAIT_WITHOUT_PROGRESS or progress_token_from_params(ctx.request_context.params) is not None:
+        return Wait(asked)
+    return Wait(
+        WAIT_WITHOUT_PROGRESS,
+        f"This call waited {WAIT_WITHOUT_PROGRESS:g} s of the {asked:g} asked: the client asked for no progress "
+        "updates, and hosts without them give up on a call after about 60 s.",
+    )
+
+
 def progress_reporter(ctx: Context[Any, Any]) -> Any:
     async def report(job: Job, elapsed: float) -> None:
         await ctx.report_progress(round(elapsed, 1), None, f"{job.phase}; {elapsed:.0f} s elapsed (job {job.job_id})")
@@ -95,12 +121,15 @@ def progress_reporter(ctx: Context[Any, Any]) -> Any:
     return report
 
 
-def job_result(job: Job, *, error_if_failed: bool = False, text: str | None = None) -> CallToolResult:
+def job_result(job: Job, *, error_if_failed: bool = False, text: str | None = None, note: str = "") -> CallToolResult:
     """The job as a tool result: `text` (by default its summary), a link to the video as a resource this server
     serves (resources/read gives its bytes: the saved copy when there is one, else fal's), structured output. The
     fal URL and the saved file's path are in the text and the structured output."""
     result = job.result()
-    content: list[Any] = [TextContent(type="text", text=text or summary(result))]
+    said = text or summary(result)
+    if note and not job.finished:
+        said = f"{said} {note}"
+    content: list[Any] = [TextContent(type="text", text=said)]
     if result.video is not None:
         saved = result.local_file
         content.append(

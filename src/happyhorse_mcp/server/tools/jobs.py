@@ -19,6 +19,7 @@ from ._shared import (
     MAX_WAIT_SECONDS,
     READ_ONLY_LOCAL,
     JobId,
+    bearable_wait,
     job_result,
     progress_reporter,
     summary,
@@ -82,8 +83,9 @@ def register(mcp: MCPServer[Any]) -> None:
         ] = 0,
     ) -> Annotated[CallToolResult, JobResult]:
         runner = (await app_state(ctx).backend()).runner
-        job = await runner.wait(job_id.strip(), wait_seconds, progress_reporter(ctx))
-        return job_result(job)
+        wait = bearable_wait(ctx, wait_seconds)
+        job = await runner.wait(job_id.strip(), wait.seconds, progress_reporter(ctx))
+        return job_result(job, note=wait.note)
 
     @mcp.tool(
         name="cancel_job",
