@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import anyio
@@ -162,6 +163,8 @@ class FakeFal:
         self.app = Starlette(
             routes=[
                 Route("/storage/auth/token", self._storage_token, methods=["POST"]),
+                Route("/storage/upload/initiate", self._upload_initiate, methods=["POST"]),
+                Route("/files/put/{file_id}/{name}", self._upload_put, methods=["PUT"]),
                 Route("/oauth/token", self._oauth_token, methods=["POST"]),
                 Route("/files/upload", self._upload, methods=["POST"]),
                 Route("/files/{file_id}/{name}", self._download, methods=["GET"]),
@@ -192,17 +195,19 @@ class FakeFal:
 
     # -- job clock ----------------------------------------------------------------------------------------------
 
-    def _set(self, job: FakeJob, state: State) -> None:
+    def _set(self, job: FakeJob, state: State, at: float | None = None) -> None:
+        """Move `job` to `state`, as of `at` (when its clock said it would, not when someone looked)."""
         job.state = state
         job.next_transition = None
         if not self.hold and state == "IN_PROGRESS":
-            job.next_transition = time.monotonic() + self.run_seconds
+            job.next_transition = (at if at is not None else time.monotonic()) + self.run_seconds
         previous, job.changed = job.changed, anyio.Event()
         previous.set()
 
     def _tick(self, job: FakeJob) -> None:
+        """A job's clock runs from its submit whether or not anyone polls it, as fal's does."""
         while job.next_transition is not None and time.monotonic() >= job.next_transition:
-            self._set(job, "IN_PROGRESS" if job.state == "IN_QUEUE" else "COMPLETED")
+            self._set(job, "IN_PROGRESS" if job.state == "IN_QUEUE" else "COMPLETED", at=job.next_transition)
 
     def _status_body(self, job: FakeJob, base: str) -> dict[str, Any]:
         self._tick(job)
@@ -467,7 +472,28 @@ class FakeFal:
         if denied := self._auth_error(request):
             return denied
         base = str(request.base_url).rstrip("/")
-        return JSONResponse({"token": secrets.token_hex(8), "token_type": "Bearer", "base_url": base})
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        return JSONResponse(
+            {"token": secrets.token_hex(8), "token_type": "Bearer", "base_url": base, "expires_at": expires.isoformat()}
+        )
+
+    async def _upload_initiate(self, request: Request) -> Response:
+        """fal's other upload path (fal-client's fallback, the JS client's only one): a URL to PUT the bytes to."""
+        if denied := self._auth_error(request):
+            return denied
+        body = json.loads(await request.body() or b"{}")
+        name = str(body.get("file_name") or "upload.bin")
+        file_id = secrets.token_hex(8)
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {"upload_url": f"{base}/files/put/{file_id}/{name}", "file_url": f"{base}/files/{file_id}/{name}"}
+        )
+
+    async def _upload_put(self, request: Request) -> Response:
+        key = f"{request.path_params['file_id']}/{request.path_params['name']}"
+        self.upload_headers.append(dict(request.headers))
+        self.uploads[key] = await request.body()
+        return Response(status_code=200)
 
     async def _upload(self, request: Request) -> Response:
         if not request.headers.get("authorization", "").startswith("Bearer "):
