@@ -30,6 +30,7 @@ from .config import (
     DEFAULT_HTTP_STREAM_SECONDS,
     Settings,
 )
+from .http_events import BoundedEventStore
 from .http_sessions import SessionQuota
 from .server import HappyHorseServer
 
@@ -162,6 +163,7 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
         transport_security=options.security(),
         max_sessions=options.max_sessions,
         session_idle_timeout=options.session_idle_seconds,
+        event_store=None if options.stateless else BoundedEventStore(),
         host=options.host,
     )
     if not options.stateless:

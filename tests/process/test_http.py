@@ -371,3 +371,12 @@ def test_a_port_another_program_listens_on_is_refused_before_the_server_says_it_
     assert done.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use by another program: choose another with --port" in done.stderr
     assert "serving MCP at" not in done.stderr
+
+
+async def test_every_event_on_a_stream_carries_an_id_a_client_can_resume_from(settings: Settings) -> None:
+    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+        answer = await http.post(f"{url}/mcp", json=INIT, headers={**ACCEPT, "Authorization": f"Bearer {TOKEN}"})
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    events = [block for block in answer.text.split("\n\n") if block.strip()]
+    assert events
+    assert all(any(line.startswith("id:") for line in event.splitlines()) for event in events), answer.text
