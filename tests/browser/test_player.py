@@ -178,23 +178,55 @@ async def test_the_player_shows_the_job_s_progress_then_plays_its_video(
     assert not [line for line in console if "violates" in line], console
 
 
-async def test_a_video_from_a_host_outside_the_csp_does_not_load(
-    settings: Settings, fake: FakeFal, clip: bytes
+def _a_host_that_ignores_the_declared_media_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The player declares no media hosts, as a host that ignores `resourceDomains` (claude.ai today) treats it:
+    fal's CDN is blocked. (The Inspector then sets media-src 'none', stricter than the spec's default 'self' data:,
+    so the server's copy is blocked too, and the view ends at its poster.)"""
+    from happyhorse_mcp.server import player
+
+    monkeypatch.setattr(player, "ResourceCsp", lambda **declared: None)
+
+
+async def test_a_video_the_host_blocks_is_tried_from_the_server_s_copy_then_shown_as_its_contact_sheet(
+    settings: Settings, fake: FakeFal, clip: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The player may load media only from the hosts the server declares; here the CDN setting names another
-    # origin than the one the fake serves the video from, so the host's CSP must block it.
+    _a_host_that_ignores_the_declared_media_hosts(monkeypatch)
     fake.video_bytes = clip
-    elsewhere = settings.cdn_url.replace("127.0.0.1", "localhost")
     console: list[str] = []
-    async with happyhorse_over_http(Settings(**{**settings.__dict__, "cdn_url": elsewhere})) as server:
+    async with happyhorse_over_http(settings) as server:
         with inspector_web() as (web, token):
             async with chromium_page(console) as page:
                 await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 30}))
                 await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
                 player = await _player_frame(page)
-                await player.wait_for_selector('body[data-video="error"]', timeout=60_000)
-                assert "could not be played here" in await player.inner_text("#problem")
-    assert any("violates" in line and "media-src" in line for line in console), console
+                await player.wait_for_selector('body[data-source="poster"]', timeout=60_000)
+                assert "Showing the contact sheet" in await player.inner_text("#source")
+                assert await player.is_visible("#open")
+                await player.wait_for_selector("#storyboard:not([hidden])", timeout=30_000)
+                await page.screenshot(path=artifact("player-poster.png"))
+    blocked = [line for line in console if "violates" in line and "media-src" in line]
+    assert any("output.mp4" in line for line in blocked), "the CDN was tried first"
+    assert any("data:video/mp4;base64," in line for line in blocked), "then the server's copy, read through the host"
+
+
+async def test_a_video_too_big_for_the_server_s_copy_goes_straight_to_the_contact_sheet(
+    settings: Settings, fake: FakeFal, clip: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from happyhorse_mcp.server import resources
+
+    _a_host_that_ignores_the_declared_media_hosts(monkeypatch)
+    monkeypatch.setattr(resources, "MAX_RESOURCE_VIDEO_BYTES", len(clip) - 1)  # the player is told the same bound
+    fake.video_bytes = clip
+    console: list[str] = []
+    async with happyhorse_over_http(settings) as server:
+        with inspector_web() as (web, token):
+            async with chromium_page(console) as page:
+                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 30}))
+                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
+                player = await _player_frame(page)
+                await player.wait_for_selector('body[data-source="poster"]', timeout=60_000)
+                assert await player.is_visible("#open")
+    assert not [line for line in console if "data:video/mp4" in line], "nothing read that is above the bound"
 
 
 async def test_a_refused_job_shows_fal_s_words_and_what_to_do_next(settings: Settings, fake: FakeFal) -> None:
@@ -265,7 +297,9 @@ document.getElementById("other").srcdoc = `<script>
 
 
 async def test_the_player_ignores_messages_from_any_window_but_its_host() -> None:
-    player_html = (ROOT / "src" / "happyhorse_mcp" / "server" / "player.html").read_text()
+    from happyhorse_mcp.server.player import player_html as made
+
+    player_html = made()
     async with chromium_page([]) as page:
         await page.set_content(HOSTILE_PAGE.replace("PLAYER", json.dumps(player_html).replace("</", "<\\/")))
         await page.wait_for_function("window.hostSaw.includes('ui/notifications/initialized')", timeout=10_000)
