@@ -84,7 +84,6 @@ class JobRunner:
         self._tg = task_group
         self.policy = policy or FollowPolicy()
         self._guard = guard
-        self._on_status_change = on_status_change  # also told when a job given up elsewhere is followed again
         self._downloader = downloader
         self.lease = Lease(f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}", self.policy.lease_seconds)
         self.changes = ChangeFeed(
