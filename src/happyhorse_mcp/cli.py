@@ -169,13 +169,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import anyio
 
-    from .http import HttpOptions, InsecureBindError, check_bind, check_port, serve_http
+    from .http import BindError, HttpOptions, check_bind, check_port, serve_http
 
     options = HttpOptions.from_settings(settings, host=args.host, port=args.port, stateless=args.stateless)
     try:
         check_bind(options)
         check_port(options.host, options.port)
-    except InsecureBindError as exc:
+    except BindError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
     if not options.token:

@@ -93,8 +93,8 @@ class HttpOptions:
         )
 
 
-class InsecureBindError(ValueError):
-    pass
+class BindError(ValueError):
+    """The server cannot or must not listen where asked: no token off loopback, a busy port, no such address."""
 
 
 def check_port(host: str, port: int) -> None:
@@ -106,16 +106,16 @@ def check_port(host: str, port: int) -> None:
             probe.bind((host.strip("[]"), port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise InsecureBindError(
+            raise BindError(
                 f"port {port} on {host} is already in use by another program: choose another with --port"
             ) from exc
         if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
-            raise InsecureBindError(f"cannot listen on {host}: this machine has no such address ({exc})") from exc
+            raise BindError(f"cannot listen on {host}: this machine has no such address ({exc})") from exc
 
 
 def check_bind(options: HttpOptions) -> None:
     if not is_loopback(options.host) and not options.token:
-        raise InsecureBindError(
+        raise BindError(
             f"refusing to listen on {options.host} without a token: anyone who can reach it could spend your fal "
             "balance. Set HAPPYHORSE_HTTP_TOKEN (or HAPPYHORSE_HTTP_TOKEN_FILE), or bind to 127.0.0.1."
         )

@@ -19,7 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ListRootsResult, Root
 
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.http import HttpOptions, InsecureBindError, build_app, check_bind
+from happyhorse_mcp.http import BindError, HttpOptions, build_app, check_bind
 from happyhorse_mcp.server import select_tools
 
 from .. import media_factory
@@ -194,7 +194,7 @@ async def test_a_whole_http_session_never_shows_the_fal_key(
 
 
 def test_a_non_loopback_bind_without_a_token_is_refused() -> None:
-    with pytest.raises(InsecureBindError, match="HAPPYHORSE_HTTP_TOKEN"):
+    with pytest.raises(BindError, match="HAPPYHORSE_HTTP_TOKEN"):
         check_bind(HttpOptions(host="0.0.0.0", token=None))
     check_bind(HttpOptions(host="0.0.0.0", token=TOKEN))
     check_bind(HttpOptions(host="::1", token=None))
