@@ -74,6 +74,14 @@ def settings(fal_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def allowed(tmp_path: Path) -> Path:
+    """A folder the server may read from and write to (HAPPYHORSE_ALLOWED_DIRS) in tests about local files."""
+    folder = tmp_path / "allowed"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
 def server(settings: Settings) -> HappyHorseServer:
     return make_server(settings)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ PROMPT = {"prompt": "a horse in the rain", "duration": 3, "resolution": "720p"}
 
 @pytest.fixture
 async def keyless_client(settings: Settings) -> AsyncIterator[Client]:
-    server = make_server(Settings(**{**settings.__dict__, "fal_key": None}))
+    server = make_server(dataclasses.replace(settings, fal_key=None))
     async with Client(server) as client:
         yield client
 
@@ -48,7 +49,7 @@ async def test_estimate_cost_needs_no_key(keyless_client: Client, fake: FakeFal)
 
 
 async def test_an_invalid_key_is_reported_as_such(settings: Settings, fake: FakeFal) -> None:
-    server = make_server(Settings(**{**settings.__dict__, "fal_key": SecretStr("wrong:key")}))
+    server = make_server(dataclasses.replace(settings, fal_key=SecretStr("wrong:key")))
     async with Client(server) as client:
         result = await client.call_tool("generate_video", PROMPT)
     assert result.is_error
@@ -278,9 +279,7 @@ def test_default_http_client_never_follows_redirects() -> None:
 async def test_a_key_without_a_colon_refused_by_fal_is_called_malformed_in_the_tool_error(
     settings: Settings, fake: FakeFal
 ) -> None:
-    server = make_server(
-        Settings(**{**settings.__dict__, "fal_key": SecretStr("pastedhalfakey"), "fal_key_source": "FAL_KEY"})
-    )
+    server = make_server(dataclasses.replace(settings, fal_key=SecretStr("pastedhalfakey"), fal_key_source="FAL_KEY"))
     async with Client(server) as client:
         result = await client.call_tool("generate_video", PROMPT)
 
@@ -293,7 +292,7 @@ async def test_the_example_s_placeholder_key_refused_by_fal_says_to_put_a_real_o
     settings: Settings, fake: FakeFal
 ) -> None:
     placeholder = SecretStr("your-fal-key-id:your-fal-key-secret")
-    server = make_server(Settings(**{**settings.__dict__, "fal_key": placeholder, "fal_key_source": "FAL_KEY"}))
+    server = make_server(dataclasses.replace(settings, fal_key=placeholder, fal_key_source="FAL_KEY"))
     async with Client(server) as client:
         result = await client.call_tool("generate_video", PROMPT)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -91,7 +92,7 @@ async def test_text_to_video_cost_is_the_price_table_figure(client: Client) -> N
 async def test_edit_cost_is_known_from_the_output_length_when_below_the_cap(settings: Settings) -> None:
     from ..support import make_server
 
-    roomy = Settings(**{**settings.__dict__, "limits": SpendLimits(max_usd_per_job=25.0)})
+    roomy = dataclasses.replace(settings, limits=SpendLimits(max_usd_per_job=25.0))
     async with Client(make_server(roomy)) as client:
         result = await client.call_tool(
             "edit_video", {"video_url": VIDEO, "prompt": "make it night", "max_cost_usd": 21.0}

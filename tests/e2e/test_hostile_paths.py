@@ -4,6 +4,7 @@ crash, whose cause stays on the server)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,8 @@ from ..support import make_server, text_of
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def allowed(tmp_path: Path) -> Path:
-    folder = tmp_path / "allowed"
-    folder.mkdir()
-    return folder
-
-
 def _server(settings: Settings, allowed: Path, **changes: Any) -> Any:
-    return make_server(Settings(**{**settings.__dict__, "allowed_dirs": (allowed,), **changes}))
+    return make_server(dataclasses.replace(settings, allowed_dirs=(allowed,), **changes))
 
 
 @pytest.mark.parametrize(

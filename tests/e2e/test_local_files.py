@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import stat
@@ -25,13 +26,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def allowed(tmp_path: Path) -> Path:
-    folder = tmp_path / "allowed"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def outside(tmp_path: Path) -> Path:
     folder = tmp_path / "outside"
     folder.mkdir()
@@ -39,7 +33,7 @@ def outside(tmp_path: Path) -> Path:
 
 
 def _with(settings: Settings, **changes: Any) -> HappyHorseServer:
-    return make_server(Settings(**{**settings.__dict__, **changes}))
+    return make_server(dataclasses.replace(settings, **changes))
 
 
 @pytest.fixture

@@ -23,13 +23,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def allowed(tmp_path: Path) -> Path:
-    folder = tmp_path / "allowed"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def server_settings(settings: Settings, allowed: Path) -> Settings:
     return dataclasses.replace(settings, allowed_dirs=(allowed,))
 

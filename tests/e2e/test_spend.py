@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 
@@ -28,7 +29,7 @@ def _text(result: object) -> str:
 @pytest.fixture
 async def tight(settings: Settings) -> AsyncIterator[Client]:
     limits = SpendLimits(max_usd_per_job=2.0, daily_budget_usd=3.0)
-    async with Client(make_server(Settings(**{**settings.__dict__, "limits": limits}))) as client:
+    async with Client(make_server(dataclasses.replace(settings, limits=limits))) as client:
         yield client
 
 

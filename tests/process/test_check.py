@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -39,7 +40,7 @@ async def test_a_good_setup_is_ready_and_the_secret_is_never_printed(
 
 
 async def test_a_refused_key_is_not_ready(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = await _check(Settings(**{**settings.__dict__, "fal_key": SecretStr("wrong:key")}), capsys)
+    code, out = await _check(dataclasses.replace(settings, fal_key=SecretStr("wrong:key")), capsys)
     assert code == 1
     assert "fal refused the key (HTTP 401)" in out
     assert "NOT ready" in out
@@ -49,10 +50,10 @@ async def test_a_refused_key_is_not_ready(settings: Settings, capsys: pytest.Cap
 async def test_a_missing_or_malformed_key_says_how_to_fix_it(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = await _check(Settings(**{**settings.__dict__, "fal_key": None}), capsys)
+    code, out = await _check(dataclasses.replace(settings, fal_key=None), capsys)
     assert code == 1
     assert "missing: set FAL_KEY" in out
-    code, out = await _check(Settings(**{**settings.__dict__, "fal_key": SecretStr("nocolon")}), capsys)
+    code, out = await _check(dataclasses.replace(settings, fal_key=SecretStr("nocolon")), capsys)
     assert code == 1
     assert "malformed" in out
     assert "nocolon" not in out
@@ -62,7 +63,7 @@ async def test_the_example_s_placeholder_key_is_not_called_well_formed(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     placeholder = SecretStr("your-fal-key-id:your-fal-key-secret")  # as README and examples/ show it
-    code, out = await _check(Settings(**{**settings.__dict__, "fal_key": placeholder}), capsys)
+    code, out = await _check(dataclasses.replace(settings, fal_key=placeholder), capsys)
     assert code == 1
     assert "still the example's placeholder" in out
     assert "well formed" not in out

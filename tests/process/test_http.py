@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -84,7 +85,7 @@ async def test_over_http_only_the_operator_s_allowed_folders_count(
     allowed.mkdir()
     inside = media_factory.image(allowed / "horse.png")
     outside = media_factory.image(tmp_path / "private.png")
-    operator = Settings(**{**settings.__dict__, "allowed_dirs": (allowed,)})
+    operator = dataclasses.replace(settings, allowed_dirs=(allowed,))
     async with http_server(operator) as (url, _), _client(url, list_roots_callback=_whole_disk) as client:
         refused = await client.call_tool("image_to_video", {"image_url": str(outside)})
         made = await client.call_tool("image_to_video", {"image_url": str(inside)})

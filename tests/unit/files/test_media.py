@@ -16,13 +16,6 @@ from happyhorse_mcp.files.media import check_local, open_verified, roots_from_ur
 from ... import media_factory
 
 
-@pytest.fixture
-def allowed(tmp_path: Path) -> Path:
-    folder = tmp_path / "allowed"
-    folder.mkdir()
-    return folder
-
-
 @pytest.mark.parametrize(
     ("size", "reference", "message"),
     [((200, 600), False, "each side at least 300 px"), ((1000, 300), False, "aspect ratio between 1:2.5 and 2.5:1"),
