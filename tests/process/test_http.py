@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -194,6 +195,18 @@ async def test_a_whole_http_session_never_shows_the_fal_key(
     assert VALID_KEY not in everything
 
 
+def _start_http_server(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the server over HTTP in a process of its own, for the refusals that stop it before it serves."""
+    return subprocess.run(
+        [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", *args],
+        env={"HAPPYHORSE_DATA_DIR": str(data_dir), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_a_non_loopback_bind_without_a_token_is_refused() -> None:
     with pytest.raises(BindError, match="HAPPYHORSE_HTTP_TOKEN"):
         check_bind(HttpOptions(host="0.0.0.0", token=None))
@@ -202,14 +215,7 @@ def test_a_non_loopback_bind_without_a_token_is_refused() -> None:
 
 
 def test_the_server_will_not_start_on_an_open_address_without_a_token(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--host", "0.0.0.0"],
-        env={"HAPPYHORSE_DATA_DIR": str(tmp_path), "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _start_http_server(tmp_path, "--host", "0.0.0.0")
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0 without a token" in done.stderr
     assert done.stdout == ""
@@ -355,20 +361,11 @@ async def test_a_client_whose_listening_stream_is_closed_goes_on_working(setting
 
 
 def test_a_port_another_program_listens_on_is_refused_before_the_server_says_it_serves(tmp_path: Path) -> None:
-    import socket
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)],
-            env={"HAPPYHORSE_DATA_DIR": str(tmp_path), "PATH": ""},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = _start_http_server(tmp_path, "--port", str(port))
     assert done.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use by another program: choose another with --port" in done.stderr
     assert "serving MCP at" not in done.stderr
