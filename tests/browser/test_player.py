@@ -139,42 +139,49 @@ async def chromium_page(console: list[str], *, dark: bool = False) -> AsyncItera
             await browser.close()
 
 
+@asynccontextmanager
+async def player_in_inspector(
+    settings: Settings, console: list[str], *, wait_seconds: int = 30, dark: bool = False
+) -> AsyncIterator[tuple[Any, Any]]:
+    """generate_video opened in the Inspector's MCP Apps host: yields the page and the player's frame in it."""
+    async with happyhorse_over_http(settings) as server:
+        with inspector_web() as (web, token):
+            async with chromium_page(console, dark=dark) as page:
+                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": wait_seconds}))
+                await page.wait_for_selector('[data-testid="connection-status"][data-status="connected"]')
+                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
+                yield page, await _player_frame(page)
+
+
 async def test_the_player_shows_the_job_s_progress_then_plays_its_video(
     settings: Settings, fake: FakeFal, clip: bytes
 ) -> None:
     fake.hold = True  # queued until the test lets fal finish
     fake.video_bytes = clip
     console: list[str] = []
-    async with happyhorse_over_http(settings) as server:
-        with inspector_web() as (web, token):
-            async with chromium_page(console) as page:
-                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 0}))
-                await page.wait_for_selector('[data-testid="connection-status"][data-status="connected"]')
-                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
-                player = await _player_frame(page)
+    async with player_in_inspector(settings, console, wait_seconds=0) as (page, player):
+        await player.wait_for_selector('body[data-state="queued"]', timeout=30_000)
+        assert await player.inner_text("#phase") == "Queued at fal (next in line)"
+        assert "USD 0.56" in await player.inner_text("#progress")
+        assert await player.inner_text("#prompt") == ASK["prompt"]
+        await page.screenshot(path=artifact("player-progress.png"))
 
-                await player.wait_for_selector('body[data-state="queued"]', timeout=30_000)
-                assert await player.inner_text("#phase") == "Queued at fal (next in line)"
-                assert "USD 0.56" in await player.inner_text("#progress")
-                assert await player.inner_text("#prompt") == ASK["prompt"]
-                await page.screenshot(path=artifact("player-progress.png"))
+        (submitted,) = fake.submits
+        fake.start(submitted.request_id)
+        fake.complete(submitted.request_id)
+        await player.wait_for_selector('body[data-video="loaded"]', timeout=60_000)
 
-                (submitted,) = fake.submits
-                fake.start(submitted.request_id)
-                fake.complete(submitted.request_id)
-                await player.wait_for_selector('body[data-video="loaded"]', timeout=60_000)
-
-                facts = await player.inner_text("#facts")
-                assert "320x180" in facts
-                assert "4.0 s" in facts
-                assert "USD 0.56" in facts
-                job_id = await player.get_attribute("body", "data-job-id")
-                assert job_id is not None
-                assert job_id in facts
-                assert await player.is_visible("#open")
-                # The poster is the job's contact sheet, read through the host from the server's resources.
-                await player.wait_for_selector('body[data-poster="storyboard"]', timeout=30_000)
-                await page.screenshot(path=artifact("player.png"))
+        facts = await player.inner_text("#facts")
+        assert "320x180" in facts
+        assert "4.0 s" in facts
+        assert "USD 0.56" in facts
+        job_id = await player.get_attribute("body", "data-job-id")
+        assert job_id is not None
+        assert job_id in facts
+        assert await player.is_visible("#open")
+        # The poster is the job's contact sheet, read through the host from the server's resources.
+        await player.wait_for_selector('body[data-poster="storyboard"]', timeout=30_000)
+        await page.screenshot(path=artifact("player.png"))
     assert not [line for line in console if "violates" in line], console
 
 
@@ -193,17 +200,12 @@ async def test_a_video_the_host_blocks_is_tried_from_the_server_s_copy_then_show
     _a_host_that_ignores_the_declared_media_hosts(monkeypatch)
     fake.video_bytes = clip
     console: list[str] = []
-    async with happyhorse_over_http(settings) as server:
-        with inspector_web() as (web, token):
-            async with chromium_page(console) as page:
-                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 30}))
-                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
-                player = await _player_frame(page)
-                await player.wait_for_selector('body[data-source="poster"]', timeout=60_000)
-                assert "Showing the contact sheet" in await player.inner_text("#source")
-                assert await player.is_visible("#open")
-                await player.wait_for_selector("#storyboard:not([hidden])", timeout=30_000)
-                await page.screenshot(path=artifact("player-poster.png"))
+    async with player_in_inspector(settings, console) as (page, player):
+        await player.wait_for_selector('body[data-source="poster"]', timeout=60_000)
+        assert "Showing the contact sheet" in await player.inner_text("#source")
+        assert await player.is_visible("#open")
+        await player.wait_for_selector("#storyboard:not([hidden])", timeout=30_000)
+        await page.screenshot(path=artifact("player-poster.png"))
     blocked = [line for line in console if "violates" in line and "media-src" in line]
     assert any("output.mp4" in line for line in blocked), "the CDN was tried first"
     assert any("data:video/mp4;base64," in line for line in blocked), "then the server's copy, read through the host"
@@ -218,46 +220,31 @@ async def test_a_video_too_big_for_the_server_s_copy_goes_straight_to_the_contac
     monkeypatch.setattr(resources, "MAX_RESOURCE_VIDEO_BYTES", len(clip) - 1)  # the player is told the same bound
     fake.video_bytes = clip
     console: list[str] = []
-    async with happyhorse_over_http(settings) as server:
-        with inspector_web() as (web, token):
-            async with chromium_page(console) as page:
-                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 30}))
-                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
-                player = await _player_frame(page)
-                await player.wait_for_selector('body[data-source="poster"]', timeout=60_000)
-                assert await player.is_visible("#open")
+    async with player_in_inspector(settings, console) as (_page, player):
+        await player.wait_for_selector('body[data-source="poster"]', timeout=60_000)
+        assert await player.is_visible("#open")
     assert not [line for line in console if "data:video/mp4" in line], "nothing read that is above the bound"
 
 
 async def test_a_refused_job_shows_fal_s_words_and_what_to_do_next(settings: Settings, fake: FakeFal) -> None:
     fake.outcomes.append("content_policy")  # fal takes the job, then its checker refuses the prompt
     console: list[str] = []
-    async with happyhorse_over_http(settings) as server:
-        with inspector_web() as (web, token):
-            async with chromium_page(console) as page:
-                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 30}))
-                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
-                player = await _player_frame(page)
-                await player.wait_for_selector('body[data-state="failed"]', timeout=60_000)
+    async with player_in_inspector(settings, console) as (_page, player):
+        await player.wait_for_selector('body[data-state="failed"]', timeout=60_000)
 
-                assert await player.inner_text("#status") == "Failed"
-                problem = await player.inner_text("#problem")
-                assert "content" in problem.lower()
-                assert "Nothing was billed." in problem
-                assert not await player.is_visible("#video")
+        assert await player.inner_text("#status") == "Failed"
+        problem = await player.inner_text("#problem")
+        assert "content" in problem.lower()
+        assert "Nothing was billed." in problem
+        assert not await player.is_visible("#video")
 
 
 async def test_the_player_takes_the_host_s_dark_theme(settings: Settings, fake: FakeFal, clip: bytes) -> None:
     fake.video_bytes = clip
-    async with happyhorse_over_http(settings) as server:
-        with inspector_web() as (web, token):
-            async with chromium_page([], dark=True) as page:
-                await page.goto(deep_link(web, token, server, "generate_video", {**ASK, "wait_seconds": 30}))
-                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
-                player = await _player_frame(page)
-                await player.wait_for_selector('html[data-theme="dark"]', timeout=30_000)
-                background = await player.evaluate("getComputedStyle(document.body).backgroundColor")
-                await page.screenshot(path=artifact("player-dark.png"))
+    async with player_in_inspector(settings, [], dark=True) as (page, player):
+        await player.wait_for_selector('html[data-theme="dark"]', timeout=30_000)
+        background = await player.evaluate("getComputedStyle(document.body).backgroundColor")
+        await page.screenshot(path=artifact("player-dark.png"))
 
     red, green, blue = (int(part) for part in background.removeprefix("rgb(").removesuffix(")").split(",")[:3])
     assert max(red, green, blue) < 80, background  # a dark page, whichever shade the host's variables chose
