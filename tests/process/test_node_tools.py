@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,7 +69,8 @@ def http_server(tmp_path: Path, *args: str, **env: str) -> Iterator[str]:
             server.stderr.close()
 
 
-def _inspector(tmp_path: Path, *args: str) -> dict[str, object]:
+def _run_inspector(tmp_path: Path, *args: str) -> tuple[dict[str, Any], str]:
+    """The Inspector's CLI: the JSON it printed, and what it said on stderr (its warnings)."""
     done = subprocess.run(
         [str(_tool("mcp-inspector")), "--cli", *args],
         env=_env(tmp_path),
@@ -78,14 +80,18 @@ def _inspector(tmp_path: Path, *args: str) -> dict[str, object]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout[done.stdout.index("{") :])  # type: ignore[no-any-return]
+    return json.loads(done.stdout[done.stdout.index("{") :]), done.stderr
+
+
+def _inspector(tmp_path: Path, *args: str) -> dict[str, Any]:
+    return _run_inspector(tmp_path, *args)[0]
 
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
 def test_the_inspector_cli_lists_tools_and_estimates_a_cost_over_stdio(tmp_path: Path, era: str) -> None:
     command = ["-e", f"HAPPYHORSE_DATA_DIR={tmp_path / 'data'}", sys.executable, "-m", "happyhorse_mcp"]
     listed = _inspector(tmp_path, *command, "--protocol-era", era, "--method", "tools/list")
-    names = {tool["name"] for tool in listed["tools"]}  # type: ignore[attr-defined]
+    names = {tool["name"] for tool in listed["tools"]}
     assert {"generate_video", "estimate_cost", "get_job"} <= names
 
     called = _inspector(
@@ -102,7 +108,7 @@ def test_the_inspector_cli_lists_tools_and_estimates_a_cost_over_stdio(tmp_path:
         "--tool-arg",
         "duration=10",
     )
-    assert called["structuredContent"]["usd"] == 2.8  # type: ignore[index]
+    assert called["structuredContent"]["usd"] == 2.8
 
 
 def test_the_inspector_cli_estimates_a_cost_over_http_with_the_token(tmp_path: Path) -> None:
@@ -121,7 +127,7 @@ def test_the_inspector_cli_estimates_a_cost_over_http_with_the_token(tmp_path: P
             "--tool-arg",
             "operation=generate_video",
         )
-    assert called["structuredContent"]["usd"] == 1.4  # type: ignore[index]
+    assert called["structuredContent"]["usd"] == 1.4
 
 
 def test_the_official_conformance_suite_passes_every_scenario_but_those_needing_its_fixtures(tmp_path: Path) -> None:
@@ -165,15 +171,7 @@ def test_the_official_conformance_suite_passes_every_scenario_but_those_needing_
 
 def test_the_inspector_s_strict_mode_finds_no_schema_portability_problem(tmp_path: Path) -> None:
     command = ["-e", f"HAPPYHORSE_DATA_DIR={tmp_path / 'data'}", sys.executable, "-m", "happyhorse_mcp"]
-    done = subprocess.run(
-        [str(_tool("mcp-inspector")), "--cli", *command, "--method", "tools/list", "--strict"],
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Warning: tool" not in done.stderr, done.stderr[-3000:]
-    assert "portability" not in done.stderr
-    assert json.loads(done.stdout[done.stdout.index("{") :])["tools"]
+    listed, warnings = _run_inspector(tmp_path, *command, "--method", "tools/list", "--strict")
+    assert "Warning: tool" not in warnings, warnings[-3000:]
+    assert "portability" not in warnings
+    assert listed["tools"]
