@@ -84,7 +84,7 @@ async def stdio_streams() -> AsyncIterator[Streams]:
     os.dup2(null, 0)
     os.dup2(2, 1)
     os.close(null)
-    pipe = os.fdopen(wire_in, "rb", buffering=0)
+    pipe = os.fdopen(os.dup(wire_in), "rb", buffering=0)  # asyncio's own: it closes it at end of input
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
@@ -127,12 +127,15 @@ async def stdio_streams() -> AsyncIterator[Streams]:
             yield read_stream, write_stream
             tg.cancel_scope.cancel()
     finally:
-        transport.close()  # closes wire_in
-        os.dup2(wire_out, 1)
-        os.close(wire_out)
-        # asyncio made the shared stdin non-blocking: a terminal left so would break the shell that started us.
+        # asyncio made stdin non-blocking, a mode every holder of the terminal or pipe shares: left so, the shell that
+        # started us would fail its next read.
+        transport.close()
         with contextlib.suppress(OSError):
-            os.set_blocking(0, True)
+            os.set_blocking(wire_in, True)
+        os.dup2(wire_in, 0)
+        os.dup2(wire_out, 1)
+        os.close(wire_in)
+        os.close(wire_out)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -132,3 +132,26 @@ def _line_within(stream: IO[bytes], seconds: float) -> bytes:
     ready, _, _ = select.select([stream], [], [], seconds)
     assert ready, f"no answer within {seconds} s"
     return stream.readline()
+
+
+def test_stdin_is_left_blocking_for_the_programs_that_share_it_when_the_server_stops(tmp_path: Path) -> None:
+    """The event loop reads stdin non-blocking, a mode shared by every process holding the same terminal or pipe:
+    left so, the shell that started the server would fail its next read."""
+    shared, client = os.pipe()
+    try:
+        with subprocess.Popen(
+            [sys.executable, "-m", "happyhorse_mcp"],
+            stdin=shared,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_env(tmp_path),
+        ) as server:
+            os.write(client, json.dumps(INITIALIZE).encode() + b"\n")
+            os.close(client)  # the client closes stdin: the server stops
+            client = -1
+            assert server.wait(timeout=60) == 0
+        assert os.get_blocking(shared)
+    finally:
+        os.close(shared)
+        if client != -1:
+            os.close(client)
