@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -25,6 +27,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "node: runs a Node tool from .tools/ (the Inspector, TypeScript SDKs, mcpb)")
     config.addinivalue_line("markers", "postgres: needs the throwaway PostgreSQL of scripts/with-postgres")
+    config.addinivalue_line(
+        "markers", "packaging: builds this checkout and runs it as users install it (uv build, uvx, pipx)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -34,6 +39,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _schemas_checked_once() -> Iterator[None]:
+    """The SDK's client checks each tool's output schema against JSON Schema's metaschema in every new session
+    (about 50 ms a schema, a quarter of the in-process suite's time). The server's schemas are the same in every
+    test: check each distinct one once per test process. Results are still validated against them every call."""
+    from jsonschema.validators import Draft202012Validator
+
+    checked: set[str] = set()
+    original = Draft202012Validator.check_schema
+
+    def check_once(schema: Any, *args: Any, **kwargs: Any) -> None:
+        key = json.dumps(schema, sort_keys=True)
+        if key not in checked:
+            original(schema, *args, **kwargs)
+            checked.add(key)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Draft202012Validator, "check_schema", staticmethod(check_once))
+        yield
 
 
 @pytest.fixture

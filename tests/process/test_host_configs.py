@@ -118,6 +118,7 @@ def test_the_documents_show_configs_for_every_host_both_ways() -> None:
     assert len(HTTP) == 4  # Claude Code, VS Code, Cursor, Windsurf
 
 
+@pytest.mark.packaging
 @pytest.mark.parametrize(("where", "entry"), _distinct(STDIO), ids=[w for w, _ in _distinct(STDIO)])
 async def test_a_stdio_config_starts_the_server_from_this_checkout(
     where: str, entry: dict[str, Any], tmp_path: Path

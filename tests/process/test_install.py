@@ -13,6 +13,8 @@ from mcp import Client, StdioServerParameters
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
+pytestmark = pytest.mark.packaging
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:

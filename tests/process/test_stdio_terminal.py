@@ -93,20 +93,17 @@ def test_the_first_ctrl_c_or_a_sigterm_ends_the_server_quietly(tmp_path: Path, h
     assert b"Traceback" not in said, said.decode(errors="replace")
 
 
-@pytest.mark.parametrize(
-    ("line", "code", "request_id"),
-    [
-        (b"{not json", -32700, None),
-        (b'{"jsonrpc": "2.0", "id": 7, "method": "ping", "params": {"x": "\xed\xa0\x80"}}', -32700, None),
-        (b"[" * 100_000, -32700, None),
-        (b'{"jsonrpc": "2.0", "id": 8, "method": 5}', -32600, 8),
-    ],
-    ids=["not-json", "lone-surrogate", "deep-nesting", "not-a-message"],
-)
-def test_a_line_that_is_not_json_rpc_is_answered_with_json_rpc_s_error_and_the_server_goes_on(
-    tmp_path: Path, line: bytes, code: int, request_id: int | None
+MALFORMED = [  # (line, the error code it is answered with, the id the answer carries)
+    (b"{not json", -32700, None),
+    (b'{"jsonrpc": "2.0", "id": 7, "method": "ping", "params": {"x": "\xed\xa0\x80"}}', -32700, None),  # surrogate
+    (b"[" * 100_000, -32700, None),  # nested too deep to parse
+    (b'{"jsonrpc": "2.0", "id": 8, "method": 5}', -32600, 8),  # JSON, not a message
+]
+
+
+def test_each_line_that_is_not_json_rpc_is_answered_with_json_rpc_s_error_and_the_server_goes_on(
+    tmp_path: Path,
 ) -> None:
-    ping = {"jsonrpc": "2.0", "id": 99, "method": "ping"}
     with subprocess.Popen(
         [sys.executable, "-m", "happyhorse_mcp"],
         stdin=subprocess.PIPE,
@@ -118,14 +115,15 @@ def test_a_line_that_is_not_json_rpc_is_answered_with_json_rpc_s_error_and_the_s
         assert server.stdin is not None
         assert server.stdout is not None
         try:
-            server.stdin.write(line + b"\n" + json.dumps(ping).encode() + b"\n")
-            server.stdin.flush()
-            answers = [json.loads(_line_within(server.stdout, 60)) for _ in range(2)]
+            for number, (line, code, request_id) in enumerate(MALFORMED, start=100):
+                ping = {"jsonrpc": "2.0", "id": number, "method": "ping"}
+                server.stdin.write(line + b"\n" + json.dumps(ping).encode() + b"\n")
+                server.stdin.flush()
+                error, pong = (json.loads(_line_within(server.stdout, 60)) for _ in range(2))
+                assert (error["error"]["code"], error["id"]) == (code, request_id), line[:40]
+                assert pong == {"jsonrpc": "2.0", "id": number, "result": {}}, line[:40]
         finally:
             server.kill()
-    assert answers[0]["error"]["code"] == code
-    assert answers[0]["id"] == request_id
-    assert answers[1] == {"jsonrpc": "2.0", "id": 99, "result": {}}
 
 
 def _line_within(stream: IO[bytes], seconds: float) -> bytes:

@@ -47,7 +47,8 @@ from .schema import compact
 from .sdk_hooks import lowlevel_server
 from .state import AppState
 from .tasks import TaskService, serve_tasks
-from .tools import register_tools
+from .tools import tool_definitions
+from .tools.review import register_sheet
 from .versions import version_gate
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class HappyHorseServer(MCPServer[AppState]):
     """MCPServer with compact tool schemas, jobs in resources/list, and a record of each tool's annotations."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.tool_hints: dict[str, ToolAnnotations | None] = {}
+        self.tool_hints = {tool.name: tool.annotations for tool in kwargs.get("tools") or []}
         self.state: AppState | None = None
         self.notifier: ResourceNotifier | None = None
         self._listed: list[MCPTool] | None = None
@@ -273,6 +274,7 @@ def create_server(
         subscriptions=notifier.bus,
         extensions=[player_extension(settings)],
         middleware=[version_gate, tasks.middleware],  # outermost first
+        tools=tool_definitions(),
     )
     serve_tasks(mcp, tasks)
     mcp.notifier = notifier
@@ -288,7 +290,7 @@ def create_server(
             return Completion(values=matches[:100], total=len(matches), has_more=len(matches) > 100)
         return None
 
-    register_tools(mcp)
+    register_sheet(mcp)
     register_resources(mcp, lambda: mcp.state)
     register_prompts(mcp)
     return mcp

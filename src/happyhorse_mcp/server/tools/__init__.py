@@ -2,15 +2,24 @@
 here that registers it with its explicit signature; everything else (checks, price, confirmation, submit, docs)
 follows from the spec."""
 
-from typing import Any
+import functools
 
-from mcp.server import MCPServer
+from mcp.server.mcpserver.tools import Tool
 
 from . import edit_video, estimate, image_to_video, jobs, reference_to_video, review, text_to_video
+from ._shelf import ToolShelf
 
 MODULES = (text_to_video, image_to_video, reference_to_video, edit_video, estimate, jobs, review)
 
 
-def register_tools(mcp: MCPServer[Any]) -> None:
+@functools.cache
+def _shelved() -> tuple[Tool, ...]:
+    shelf = ToolShelf()
     for module in MODULES:
-        module.register(mcp)
+        module.register(shelf)
+    return tuple(shelf.tools)
+
+
+def tool_definitions() -> list[Tool]:
+    """Every tool, to pass to a new server (`MCPServer(tools=...)`)."""
+    return list(_shelved())

@@ -2,7 +2,6 @@
 
 from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
@@ -12,6 +11,7 @@ from ...domain.pricing import CostBreakdown, estimate
 from ..boundary import tool_errors
 from ..state import app_state
 from ._shared import READ_ONLY_LOCAL, Duration, ResolutionArg, VersionArg
+from ._shelf import ToolShelf
 
 
 class BudgetCheck(BaseModel):
@@ -29,8 +29,8 @@ class CostReport(BaseModel):
     summary: str
 
 
-def register(mcp: MCPServer[Any]) -> None:
-    @mcp.tool(
+def register(shelf: ToolShelf) -> None:
+    @shelf.tool(
         name="estimate_cost",
         title="Estimate the cost of a video",
         annotations=READ_ONLY_LOCAL,

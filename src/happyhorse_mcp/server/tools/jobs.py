@@ -2,7 +2,6 @@
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
@@ -24,6 +23,7 @@ from ._shared import (
     progress_reporter,
     summary,
 )
+from ._shelf import ToolShelf
 
 
 def job_line(job: JobResult) -> str:
@@ -65,8 +65,8 @@ class JobList(BaseModel):
     count: int
 
 
-def register(mcp: MCPServer[Any]) -> None:
-    @mcp.tool(
+def register(shelf: ToolShelf) -> None:
+    @shelf.tool(
         name="get_job",
         title="Get a video job",
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True),
@@ -87,7 +87,7 @@ def register(mcp: MCPServer[Any]) -> None:
         job = await runner.wait(job_id.strip(), wait.seconds, progress_reporter(ctx))
         return job_result(job, note=wait.note)
 
-    @mcp.tool(
+    @shelf.tool(
         name="cancel_job",
         title="Cancel a video job",
         annotations=ToolAnnotations(
@@ -103,7 +103,7 @@ def register(mcp: MCPServer[Any]) -> None:
         report = await runner.cancel(before.job_id)
         return job_result(report.job, text=cancel_summary(before, report))
 
-    @mcp.tool(
+    @shelf.tool(
         name="list_jobs",
         title="List video jobs",
         annotations=READ_ONLY_LOCAL,

@@ -2,7 +2,6 @@
 
 from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -31,10 +30,11 @@ from ._shared import (
     WaitSeconds,
     describe,
 )
+from ._shelf import ToolShelf
 
 
-def register(mcp: MCPServer[Any]) -> None:
-    @mcp.tool(
+def register(shelf: ToolShelf) -> None:
+    @shelf.tool(
         name=SPEC.tool,
         title="Make a video of subjects from reference images",
         annotations=GENERATION,

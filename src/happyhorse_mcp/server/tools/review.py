@@ -15,6 +15,7 @@ from ...review.report import VideoReview, review_text
 from ..boundary import resource_errors, tool_errors
 from ..state import app_state
 from ._shared import JobId
+from ._shelf import ToolShelf
 
 MAX_FRAMES = 16
 SHEETS_KEPT = 32
@@ -23,8 +24,8 @@ DEFAULT_FRAMES = 6
 READ_ONLY_REMOTE = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
 
 
-def register(mcp: MCPServer[Any]) -> None:
-    @mcp.tool(
+def register(shelf: ToolShelf) -> None:
+    @shelf.tool(
         name="review_video",
         title="Look at a finished video",
         annotations=READ_ONLY_REMOTE,
@@ -58,6 +59,9 @@ def register(mcp: MCPServer[Any]) -> None:
             structured_content=review.model_dump(mode="json"),
         )
 
+
+def register_sheet(mcp: MCPServer[Any]) -> None:
+    """The contact sheet as a resource, with a cache of its own for each server."""
     # A finished job's video never changes, and the player asks for its contact sheet on every view: keep the last
     # few sheets (about 50 KB each) rather than fetch and decode the video again each time.
     sheets: OrderedDict[str, bytes] = OrderedDict()
