@@ -29,6 +29,7 @@ from happyhorse_mcp.http import HttpOptions, build_app
 
 from ..fakefal import FakeFal, serve_app
 from ..media_factory import encoded_video
+from ..prices import dollars, usd
 from ..support import free_port, make_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser, pytest.mark.real_sockets]
@@ -162,7 +163,7 @@ async def test_the_player_shows_the_job_s_progress_then_plays_its_video(
     async with player_in_inspector(settings, console, wait_seconds=0) as (page, player):
         await player.wait_for_selector('body[data-state="queued"]', timeout=30_000)
         assert await player.inner_text("#phase") == "Queued at fal (next in line)"
-        assert "USD 0.56" in await player.inner_text("#progress")
+        assert dollars(usd(duration=4, resolution="720p")) in await player.inner_text("#progress")
         assert await player.inner_text("#prompt") == ASK["prompt"]
         await page.screenshot(path=artifact("player-progress.png"))
 
@@ -174,7 +175,7 @@ async def test_the_player_shows_the_job_s_progress_then_plays_its_video(
         facts = await player.inner_text("#facts")
         assert "320x180" in facts
         assert "4.0 s" in facts
-        assert "USD 0.56" in facts
+        assert dollars(usd(duration=4, resolution="720p")) in facts
         job_id = await player.get_attribute("body", "data-job-id")
         assert job_id is not None
         assert job_id in facts

@@ -15,12 +15,13 @@ from mcp import Client
 from happyhorse_mcp.config import Settings
 
 from ..fakefal import FakeFal, Fault
+from ..prices import usd
 from ..support import make_server, text_of
 
 pytestmark = pytest.mark.anyio
 
 PROMPT = {"prompt": "a horse in the rain", "duration": 3, "resolution": "720p"}
-BILLED = 0.42
+BILLED = usd(duration=3, resolution="720p")
 FAL_REFUSES = Fault(status=403, body=b'{"detail": "User is locked. Reason: Admin lock"}')
 MODEL_ERROR = Fault(
     status=500,

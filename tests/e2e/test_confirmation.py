@@ -11,11 +11,13 @@ from mcp.types import ElicitRequestParams, ElicitResult
 from happyhorse_mcp.server import HappyHorseServer
 
 from ..fakefal import FakeFal
+from ..prices import dollars, usd
 
 pytestmark = pytest.mark.anyio
 
-DEAR = {"prompt": "a horse race", "duration": 15}  # USD 4.20 at 1080p on 1.0, above the default USD 3.00
-CHEAP = {"prompt": "a horse", "duration": 5}  # USD 1.40
+DEAR = {"prompt": "a horse race", "duration": 15}  # above the default confirmation threshold
+DEAR_USD = usd(duration=15)
+CHEAP = {"prompt": "a horse", "duration": 5}  # below it
 MODES = pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 
 
@@ -39,7 +41,7 @@ async def test_a_job_above_the_threshold_is_submitted_once_the_user_confirms(
         result = await client.call_tool("generate_video", DEAR)
     assert not result.is_error, result.content
     assert len(answer.asked) == 1
-    assert "USD 4.20" in answer.asked[0]
+    assert dollars(DEAR_USD) in answer.asked[0]
     assert '"a horse race"' in answer.asked[0], "the user sees what they pay for"
     assert len(fake.submits) == 1
 
@@ -75,11 +77,11 @@ async def test_a_client_that_cannot_elicit_is_told_to_pass_max_cost_usd(
 ) -> None:
     async with Client(server, mode=mode) as client:
         refused = await client.call_tool("generate_video", DEAR)
-        allowed = await client.call_tool("generate_video", {**DEAR, "max_cost_usd": 4.20})
+        allowed = await client.call_tool("generate_video", {**DEAR, "max_cost_usd": DEAR_USD})
     assert refused.is_error
     text = refused.content[0].text  # type: ignore[union-attr]
     assert "cannot ask the user to confirm" in text
-    assert "max_cost_usd=4.20" in text
+    assert f"max_cost_usd={DEAR_USD:.2f}" in text
     assert not allowed.is_error
     assert len(fake.submits) == 1
 

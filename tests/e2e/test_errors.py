@@ -17,6 +17,7 @@ from happyhorse_mcp.fal.queue import default_http_client
 from happyhorse_mcp.server import create_server
 
 from ..fakefal import VALID_KEY, FakeFal, Fault
+from ..prices import CLIP_USD, usd
 from ..support import FAST_FOLLOW, NO_BACKOFF, make_server, text_of
 
 pytestmark = pytest.mark.anyio
@@ -44,7 +45,7 @@ async def test_estimate_cost_needs_no_key(keyless_client: Client, fake: FakeFal)
     result = await keyless_client.call_tool("estimate_cost", {"operation": "generate_video"})
     assert not result.is_error
     assert result.structured_content is not None
-    assert result.structured_content["usd"] == 1.40
+    assert result.structured_content["usd"] == CLIP_USD
     assert fake.requests == []
 
 
@@ -225,7 +226,8 @@ async def test_an_expired_result_is_unknown_may_be_billed_with_where_to_look(cli
     assert final.structured_content["error"]["type"] == "outcome_unknown"
     assert "may have been billed" in text_of(final)
     assert "fal.ai/dashboard/requests" in text_of(final)
-    assert final.structured_content["cost_usd"] == 0.42  # the run finished, so fal billed it
+    # The run finished, so fal billed it.
+    assert final.structured_content["cost_usd"] == usd(duration=3, resolution="720p")
 
 
 async def test_an_unknown_job_id_is_a_tool_error_pointing_to_list_jobs(client: Client) -> None:

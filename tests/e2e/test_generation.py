@@ -16,6 +16,7 @@ from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.server import HappyHorseServer
 
 from ..fakefal import FakeFal
+from ..prices import usd
 from ..support import text_of
 
 pytestmark = pytest.mark.anyio
@@ -84,9 +85,10 @@ async def test_each_generation_tool_submits_to_its_endpoint_and_returns_the_vide
 
 
 async def test_text_to_video_cost_is_the_price_table_figure(client: Client) -> None:
-    result = await client.call_tool("generate_video", {"prompt": "waves", "duration": 15, "max_cost_usd": 4.20})
+    price = usd(duration=15)
+    result = await client.call_tool("generate_video", {"prompt": "waves", "duration": 15, "max_cost_usd": price})
     assert result.structured_content is not None
-    assert result.structured_content["cost_usd"] == 4.20
+    assert result.structured_content["cost_usd"] == price
 
 
 async def test_edit_cost_is_known_from_the_output_length_when_below_the_cap(settings: Settings) -> None:
@@ -98,9 +100,9 @@ async def test_edit_cost_is_known_from_the_output_length_when_below_the_cap(sett
             "edit_video", {"video_url": VIDEO, "prompt": "make it night", "max_cost_usd": 21.0}
         )
     assert result.structured_content is not None
-    # Budgeted at the longest source (60 s + 15 s at USD 0.28 = USD 21.00); the fake's output lasts 5 s, so the
-    # source did too and the bill is (5 + 5) s x USD 0.28.
-    assert result.structured_content["cost_usd"] == 2.80
+    # Budgeted at the longest source (60 s in, 15 s out); the fake's output lasts 5 s, so the source did too and
+    # the bill is for 5 s in and 5 s out.
+    assert result.structured_content["cost_usd"] == usd("edit_video", source_duration=5)
 
 
 async def test_progress_notifications_follow_the_job_from_queue_to_result(

@@ -20,6 +20,7 @@ from happyhorse_mcp.server import HappyHorseServer
 from .. import media_factory
 from ..fakefal import FakeFal
 from ..fakefal.app import FAKE_VIDEO
+from ..prices import dollars, usd
 from ..support import make_server, text_of
 
 pytestmark = pytest.mark.anyio
@@ -156,11 +157,13 @@ async def test_a_local_source_video_prices_the_edit_by_its_own_length(
     settings: Settings, fake: FakeFal, allowed: Path
 ) -> None:
     clip = media_factory.video(allowed / "ride.mp4", seconds=10)
+    price = usd("edit_video", source_duration=10)
     async with Client(_with(settings, allowed_dirs=(allowed,))) as client:
-        too_low = await client.call_tool("edit_video", {"video_url": str(clip), "prompt": "night", "max_cost_usd": 5.5})
-        enough = await client.call_tool("edit_video", {"video_url": str(clip), "prompt": "night", "max_cost_usd": 5.6})
+        edit = {"video_url": str(clip), "prompt": "night"}
+        too_low = await client.call_tool("edit_video", {**edit, "max_cost_usd": round(price - 0.01, 2)})
+        enough = await client.call_tool("edit_video", {**edit, "max_cost_usd": price})
     assert too_low.is_error
-    assert "USD 5.60" in text_of(too_low)
+    assert dollars(price) in text_of(too_low)
     assert not enough.is_error, text_of(enough)
     assert len(fake.submits) == 1
 
@@ -271,7 +274,8 @@ async def test_a_local_source_s_own_length_prices_an_edit_and_a_contradicting_so
         "edit_video", {"video_url": str(clip), "prompt": "night", "max_cost_usd": 5, "wait_seconds": 0}
     )
     assert priced.structured_content is not None, text_of(priced)
-    assert priced.structured_content["cost_usd"] == 4.48  # (8 + 8) s x USD 0.28, committed against the budget
+    # Priced on the 8 s the frames say, committed against the budget.
+    assert priced.structured_content["cost_usd"] == usd("edit_video", source_duration=8)
 
 
 async def test_a_retry_with_the_same_idempotency_key_and_a_local_file_returns_the_first_job(

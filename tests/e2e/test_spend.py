@@ -12,14 +12,19 @@ from mcp import Client
 from mcp.types import TextResourceContents
 
 from happyhorse_mcp.config import ConfigError, Settings
-from happyhorse_mcp.domain.budget import SpendLimits
+from happyhorse_mcp.domain.budget import DEFAULT_DAILY_BUDGET_USD, SpendLimits
+from happyhorse_mcp.domain.catalog import MAX_EDIT_SOURCE_SECONDS
 
 from ..fakefal import FakeFal
+from ..prices import CLIP_USD, dollars, usd
 from ..support import make_server
 
 pytestmark = pytest.mark.anyio
 
-CLIP = {"prompt": "a horse", "duration": 5, "resolution": "1080p"}  # USD 1.40
+CLIP = {"prompt": "a horse", "duration": 5, "resolution": "1080p"}  # CLIP_USD
+# Tight limits: one clip fits a job, a clip twice as long does not; two clips fit a day, a third does not.
+PER_JOB = round(1.5 * CLIP_USD, 2)
+DAILY = round(2 * CLIP_USD + 0.20, 2)
 
 
 def _text(result: object) -> str:
@@ -28,7 +33,7 @@ def _text(result: object) -> str:
 
 @pytest.fixture
 async def tight(settings: Settings) -> AsyncIterator[Client]:
-    limits = SpendLimits(max_usd_per_job=2.0, daily_budget_usd=3.0)
+    limits = SpendLimits(max_usd_per_job=PER_JOB, daily_budget_usd=DAILY)
     async with Client(make_server(dataclasses.replace(settings, limits=limits))) as client:
         yield client
 
@@ -37,8 +42,8 @@ async def test_a_job_above_the_per_job_limit_is_refused_and_not_submitted(tight:
     result = await tight.call_tool("generate_video", {**CLIP, "duration": 10})
     assert result.is_error
     text = _text(result)
-    assert "USD 2.80" in text
-    assert "HAPPYHORSE_MAX_USD_PER_JOB; USD 3.00 of today's budget is left" in text
+    assert dollars(usd(duration=10)) in text
+    assert f"HAPPYHORSE_MAX_USD_PER_JOB; {dollars(DAILY)} of today's budget is left" in text
     assert "Nothing was submitted" in text
     assert fake.requests == []
 
@@ -51,7 +56,7 @@ async def test_the_daily_budget_counts_earlier_jobs_and_says_what_is_left(tight:
     assert not first.is_error
     assert not second.is_error
     assert third.is_error
-    assert "only USD 0.20 of today's budget of USD 3.00 is left" in _text(third)
+    assert f"only {dollars(DAILY - 2 * CLIP_USD)} of today's budget of {dollars(DAILY)} is left" in _text(third)
     assert "HAPPYHORSE_DAILY_BUDGET_USD" in _text(third)
     assert len(fake.submits) == 2
 
@@ -78,17 +83,19 @@ async def test_concurrent_calls_cannot_overspend_the_budget(tight: Client, fake:
 
 
 async def test_max_cost_usd_refuses_a_dearer_job(client: Client, fake: FakeFal) -> None:
-    result = await client.call_tool("generate_video", {**CLIP, "max_cost_usd": 1.0})
+    below = round(CLIP_USD - 0.01, 2)
+    result = await client.call_tool("generate_video", {**CLIP, "max_cost_usd": below})
     assert result.is_error
-    assert "above this call's max_cost_usd of USD 1.00 (USD 30.00 of today's budget is left)" in _text(result)
+    left = dollars(DEFAULT_DAILY_BUDGET_USD)
+    assert f"above this call's max_cost_usd of {dollars(below)} ({left} of today's budget is left)" in _text(result)
     assert fake.requests == []
-    assert not (await client.call_tool("generate_video", {**CLIP, "max_cost_usd": 1.40})).is_error
+    assert not (await client.call_tool("generate_video", {**CLIP, "max_cost_usd": CLIP_USD})).is_error
 
 
 async def test_an_edit_of_unknown_length_is_budgeted_at_the_longest_source(client: Client, fake: FakeFal) -> None:
     result = await client.call_tool("edit_video", {"video_url": "https://example.com/v.mp4", "prompt": "night"})
     assert result.is_error
-    assert "USD 21.00" in _text(result)
+    assert dollars(usd("edit_video", source_duration=MAX_EDIT_SOURCE_SECONDS)) in _text(result)
     assert "pass source_duration" in _text(result)
     assert fake.requests == []
 
@@ -124,15 +131,15 @@ async def test_estimate_cost_reports_what_the_budget_leaves_today(tight: Client)
     assert fits.structured_content is not None
     assert fits.structured_content["budget"] == {
         "allowed": True,
-        "left_today_usd": 1.60,
-        "daily_budget_usd": 3.0,
-        "max_usd_per_job": 2.0,
+        "left_today_usd": round(DAILY - CLIP_USD, 2),
+        "daily_budget_usd": DAILY,
+        "max_usd_per_job": PER_JOB,
         "reason": None,
     }
-    assert "USD 1.60 of today's budget is left" in fits.structured_content["summary"]
+    assert f"{dollars(DAILY - CLIP_USD)} of today's budget is left" in fits.structured_content["summary"]
     assert too_dear.structured_content is not None
     assert too_dear.structured_content["budget"]["allowed"] is False
-    assert "only USD 1.60" in too_dear.structured_content["budget"]["reason"]
+    assert f"only {dollars(DAILY - CLIP_USD)}" in too_dear.structured_content["budget"]["reason"]
 
 
 async def test_the_spend_resource_shows_today_month_total_and_limits(tight: Client) -> None:
@@ -141,8 +148,9 @@ async def test_the_spend_resource_shows_today_month_total_and_limits(tight: Clie
     content = read.contents[0]
     assert isinstance(content, TextResourceContents)
     spend = json.loads(content.text)
-    assert (spend["today_usd"], spend["month_usd"], spend["total_usd"]) == (1.40, 1.40, 1.40)
-    assert (spend["daily_budget_usd"], spend["max_usd_per_job"], spend["left_today_usd"]) == (3.0, 2.0, 1.60)
+    assert (spend["today_usd"], spend["month_usd"], spend["total_usd"]) == (CLIP_USD, CLIP_USD, CLIP_USD)
+    left = round(DAILY - CLIP_USD, 2)
+    assert (spend["daily_budget_usd"], spend["max_usd_per_job"], spend["left_today_usd"]) == (DAILY, PER_JOB, left)
 
 
 async def test_list_jobs_filters_by_status_newest_first(client: Client, fake: FakeFal) -> None:

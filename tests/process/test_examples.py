@@ -12,6 +12,8 @@ import pytest
 
 from happyhorse_mcp.config import VARIABLES
 
+from ..prices import dollars, usd
+
 EXAMPLES = Path(__file__).parents[2] / "examples"
 CONFIGS = sorted([*EXAMPLES.rglob("*.json"), *EXAMPLES.rglob(".mcp.json")])
 
@@ -49,8 +51,15 @@ def test_the_vscode_config_asks_for_the_key_as_a_secret_input() -> None:
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        ("estimate_and_generate.py", ["USD 0.42 for text-to-video at 720p", "Set FAL_KEY"]),
-        ("three_shot_story.py", ["shot 1: 5 s, USD 0.70", "total: USD 1.96 for 3 shots", "Stopping here"]),
+        ("estimate_and_generate.py", [f"{dollars(usd(duration=3, resolution='720p'))} for", "Set FAL_KEY"]),
+        (
+            "three_shot_story.py",
+            [
+                f"shot 1: 5 s, {dollars(usd(duration=5, resolution='720p'))}",
+                f"total: {dollars(sum(usd(duration=s, resolution='720p') for s in (5, 5, 4)))} for 3 shots",
+                "Stopping here",
+            ],
+        ),
     ],
 )
 def test_the_python_examples_estimate_without_a_key(tmp_path: Path, script: str, expected: list[str]) -> None:

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from happyhorse_mcp.config import Settings
 
 from ..fakefal import VALID_KEY, FakeFal, Fault, serve
+from ..prices import usd
 from ..support import make_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
@@ -40,7 +41,7 @@ APPLIES = {
     "expired result": {"result"},
     "401 once (auth blip)": {"status", "stream", "result"},
 }
-PRICE = 0.84  # 3 s at 1080p
+PRICE = usd(duration=3)
 INVALID = json.dumps({"detail": [{"loc": ["body", "prompt"], "msg": "Too vague", "type": "value_error"}]}).encode()
 TYPED_5XX = Fault(
     status=503,

@@ -26,6 +26,7 @@ from happyhorse_mcp.server import select_tools
 
 from .. import media_factory
 from ..fakefal import VALID_KEY, FakeFal, serve_app
+from ..prices import CLIP_USD
 from ..support import make_server, text_of
 
 pytestmark = pytest.mark.anyio
@@ -106,7 +107,7 @@ async def test_a_client_with_the_token_makes_a_video_over_http(
         estimate = await client.call_tool("estimate_cost", {"operation": "text-to-video"})
         made = await client.call_tool("generate_video", {"prompt": "a horse", "duration": 3})
     assert estimate.structured_content is not None
-    assert estimate.structured_content["usd"] == 1.40
+    assert estimate.structured_content["usd"] == CLIP_USD
     assert made.structured_content is not None
     assert made.structured_content["status"] == "completed"
     assert len(fake.submits) == 1

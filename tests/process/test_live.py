@@ -14,10 +14,12 @@ from mcp import Client
 from happyhorse_mcp.config import Settings
 from happyhorse_mcp.server import create_server
 
+from ..prices import usd
+
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.live,
-    pytest.mark.skipif(not os.environ.get("FAL_KEY"), reason="needs FAL_KEY; spends USD 0.42"),
+    pytest.mark.skipif(not os.environ.get("FAL_KEY"), reason="needs FAL_KEY; spends a 3 s 720p clip's price"),
 ]
 
 
@@ -33,4 +35,4 @@ async def test_the_cheapest_real_job_completes_with_a_video(tmp_path: Path) -> N
     assert result.structured_content is not None
     assert result.structured_content["status"] == "completed"
     assert result.structured_content["video"]["url"].startswith("https://")
-    assert result.structured_content["cost_usd"] == 0.42
+    assert result.structured_content["cost_usd"] == usd(duration=3, resolution="720p")

@@ -17,6 +17,7 @@ from mcp.client.stdio import stdio_client
 from happyhorse_mcp import __version__
 
 from ..fakefal import VALID_KEY
+from ..prices import usd
 
 pytestmark = pytest.mark.node
 
@@ -109,7 +110,7 @@ async def test_the_unpacked_bundle_lists_its_tools_over_stdio_from_its_own_libra
             )
     assert {tool.name for tool in tools.tools} == {tool["name"] for tool in _manifest(unpacked)["tools"]}
     assert estimate.structured_content is not None
-    assert estimate.structured_content["usd"] == 0.42
+    assert estimate.structured_content["usd"] == usd(duration=3, resolution="720p")
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from ..fakefal import VALID_KEY, FakeFal
+from ..prices import usd
 from ..support import free_port, postgres_schema
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio, pytest.mark.real_sockets]
@@ -41,7 +42,7 @@ def replica(fal_url: str, database_url: str, tmp_path: Path, name: str) -> Itera
         "HAPPYHORSE_DATABASE_URL": database_url,
         "HAPPYHORSE_HTTP_TOKEN": TOKEN,
         "HAPPYHORSE_LEASE_SECONDS": "1",
-        "HAPPYHORSE_DAILY_BUDGET_USD": "4.20",
+        "HAPPYHORSE_DAILY_BUDGET_USD": str(usd(duration=15)),  # after a 5 s clip, a 5 s and a 10 s one do not both fit
         "HAPPYHORSE_CONFIRM_ABOVE_USD": "100",
     }
     ready = threading.Event()
@@ -116,7 +117,7 @@ async def test_replicas_share_jobs_keys_and_budget_and_finish_the_jobs_of_a_kill
             arguments = {"prompt": "x", "duration": duration, "wait_seconds": 0}
             results.append(await replica_client.call_tool("generate_video", arguments))
 
-        async with anyio.create_task_group() as tg:  # USD 1.40 and 2.80 at once on two replicas; 2.80 is left today
+        async with anyio.create_task_group() as tg:  # a 5 s and a 10 s clip at once: the 10 s one's price is left
             tg.start_soon(spend, a, 5)
             tg.start_soon(spend, b, 10)
         admitted = [r.structured_content for r in results if not r.is_error]

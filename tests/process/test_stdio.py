@@ -14,6 +14,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceLink
 
 from ..fakefal import VALID_KEY, FakeFal
+from ..prices import usd
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -68,7 +69,7 @@ async def test_a_video_over_stdio_reports_progress_structured_output_and_a_resou
     result = results[0]
     assert not result.is_error
     assert result.structured_content["status"] == "completed"
-    assert result.structured_content["cost_usd"] == 0.42
+    assert result.structured_content["cost_usd"] == usd(duration=3, resolution="720p")
     links = [c for c in result.content if isinstance(c, ResourceLink)]
     assert links
     assert str(links[0].uri) == f"happyhorse://jobs/{result.structured_content['job_id']}/video"
@@ -154,7 +155,9 @@ async def test_two_servers_on_one_data_dir_share_jobs_keys_and_budget_and_one_ta
 
     fake.hold = True
     data = tmp_path / "data"
-    env = {**QUICK, "HAPPYHORSE_DAILY_BUDGET_USD": "4.20", "HAPPYHORSE_CONFIRM_ABOVE_USD": "100"}
+    # A day's budget for a 15 s clip: after a 5 s one, a 5 s and a 10 s one do not both fit.
+    budget = usd(duration=15)
+    env = {**QUICK, "HAPPYHORSE_DAILY_BUDGET_USD": str(budget), "HAPPYHORSE_CONFIRM_ABOVE_USD": "100"}
     a_log, b_log = tmp_path / "a.log", tmp_path / "b.log"
     with a_log.open("w") as a_err, b_log.open("w") as b_err, pytest.RaisesGroup(MCPError, flatten_subgroups=True):
         async with (
@@ -176,7 +179,7 @@ async def test_two_servers_on_one_data_dir_share_jobs_keys_and_budget_and_one_ta
                 )
                 results.append(made)
 
-            async with anyio.create_task_group() as tg:  # USD 1.40 and 2.80 at once; 2.80 is left today
+            async with anyio.create_task_group() as tg:  # a 5 s and a 10 s clip at once; the 10 s one's price is left
                 tg.start_soon(spend, a, 5)
                 tg.start_soon(spend, b, 10)
             admitted = [r.structured_content for r in results if not r.is_error]
