@@ -20,7 +20,7 @@ from ..support import make_server
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_version_1_store_is_migrated_in_place_keeping_its_jobs(tmp_path: Path) -> None:
+async def test_a_version_1_store_is_migrated_in_place_keeping_its_jobs_for_the_local_user(tmp_path: Path) -> None:
     path = tmp_path / "jobs.sqlite3"
     db = sqlite3.connect(path)
     db.executescript(
@@ -30,7 +30,13 @@ async def test_a_version_1_store_is_migrated_in_place_keeping_its_jobs(tmp_path:
     job = Job(job_id="hh_old", operation=Operation.TEXT_TO_VIDEO, endpoint="e", arguments={}, status="completed")
     db.execute(
         "INSERT INTO jobs VALUES (?, ?, ?, ?, ?)",
-        (job.job_id, job.status, job.created_at.isoformat(), job.updated_at.isoformat(), job.model_dump_json()),
+        (
+            job.job_id,
+            job.status,
+            job.created_at.isoformat(),
+            job.updated_at.isoformat(),
+            job.model_dump_json(exclude={"owner"}),
+        ),
     )
     db.commit()
     db.close()
@@ -39,12 +45,14 @@ async def test_a_version_1_store_is_migrated_in_place_keeping_its_jobs(tmp_path:
     try:
         version = store._db.execute("PRAGMA user_version").fetchone()[0]
         mode = store._db.execute("PRAGMA journal_mode").fetchone()[0]
-        kept = store._db.execute("SELECT job_id, idempotency_key FROM jobs").fetchall()
+        kept = store._db.execute("SELECT job_id, idempotency_key, owner FROM jobs").fetchall()
+        mine, theirs = await store.get("hh_old", "local"), await store.get("hh_old", "alice")
     finally:
         await store.close()
     assert version == SCHEMA_VERSION
     assert mode == "wal"
-    assert kept == [("hh_old", None)]
+    assert kept == [("hh_old", None, "local")]
+    assert (mine is not None, theirs) == (True, None)
 
 
 def test_a_store_from_a_newer_version_is_refused_with_a_message(tmp_path: Path) -> None:

@@ -190,9 +190,21 @@ class UnknownJobError(HappyHorseError):
 
     def __init__(self, job_id: str) -> None:
         super().__init__(
-            f"No job '{job_id}' on this server. Job ids look like 'hh_0123456789abcdef'; "
-            "list_jobs shows the jobs this server knows."
+            f"No job '{job_id}' on this server. Job ids look like 'hh_0123456789abcdef'; list_jobs shows your jobs."
         )
+
+
+class NotAllowedError(HappyHorseError):
+    """The caller's sign-in does not grant what the call needs (a scope)."""
+
+    type = "not_allowed"
+
+    def __init__(self, scope: str, what: str) -> None:
+        super().__init__(
+            f"Your sign-in does not allow {what}: it lacks the scope {scope}. Nothing was submitted or billed. Sign "
+            f"in again asking for {scope}, or ask the server's operator to grant it."
+        )
+        self.scope = scope
 
 
 class IdempotencyConflictError(HappyHorseError):
@@ -205,7 +217,7 @@ class IdempotencyConflictError(HappyHorseError):
         )
 
 
-RefusalKind = Literal["max_cost", "per_job", "daily_budget"]
+RefusalKind = Literal["max_cost", "per_job", "jobs_in_flight", "user_daily_budget", "daily_budget"]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .catalog import Operation
 from .errors import SUGGESTED_WAIT_SECONDS
+from .principal import LOCAL_USER
 from .uris import job_uri
 
 JobStatus = Literal["submitting", "queued", "running", "completed", "failed", "cancelled", "unknown"]
@@ -96,6 +97,8 @@ class Job(BaseModel):
     """The stored record: the result plus what is needed to follow the job at fal."""
 
     job_id: str
+    # The user the job belongs to (domain/principal.py): only they see, wait on or cancel it.
+    owner: str = LOCAL_USER
     status: JobStatus = "submitting"
     operation: Operation
     endpoint: str

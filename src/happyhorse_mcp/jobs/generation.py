@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from ..domain.budget import SpendLimits
+from ..domain.budget import Committed, SpendLimits
 from ..domain.catalog import MAX_EDIT_SOURCE_SECONDS, OperationSpec, check_aspect_ratio
-from ..domain.errors import InvalidArgumentError, MissingKeyError, NotConfirmedError
+from ..domain.errors import InvalidArgumentError, MissingKeyError, NotAllowedError, NotConfirmedError
 from ..domain.models import Job, TaskHandle
 from ..domain.pricing import CostEstimate, edit_estimate, estimate
+from ..domain.principal import GENERATE_SCOPE, LOCAL, Principal
 from ..files.localfiles import MediaPlan, plan_media
 
 if TYPE_CHECKING:
@@ -49,14 +50,15 @@ def argument_names(spec: OperationSpec) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One call of a generation tool: its operation and its arguments."""
+    """One call of a generation tool: its operation, its arguments, and who makes it (who owns and pays for it)."""
 
     spec: OperationSpec
     arguments: Mapping[str, Any]
+    principal: Principal = LOCAL
 
     @classmethod
-    def of(cls, spec: OperationSpec, arguments: Mapping[str, Any]) -> GenerationRequest:
-        return cls(spec, {name: arguments.get(name) for name in argument_names(spec)})
+    def of(cls, spec: OperationSpec, arguments: Mapping[str, Any], principal: Principal = LOCAL) -> GenerationRequest:
+        return cls(spec, {name: arguments.get(name) for name in argument_names(spec)}, principal)
 
     @property
     def version(self) -> str:
@@ -138,7 +140,7 @@ class Quote:
     plan: MediaPlan
     cost: CostEstimate
     limits: SpendLimits
-    spent_today: float
+    committed: Committed
     earlier: Job | None = None
 
     @property
@@ -175,7 +177,7 @@ class Quote:
         return (
             f"Make the video{shown} for USD {cost.usd:.2f}? ({cost.operation}, {cost.seconds_billed} s billed at USD "
             f"{cost.rate_usd_per_second:.2f}/s, {cost.resolution}, HappyHorse {cost.version}.) USD "
-            f"{self.limits.left_today(self.spent_today):.2f} of today's budget is left."
+            f"{self.limits.left_today(self.committed):.2f} of today's budget is left."
         )
 
 
@@ -211,15 +213,17 @@ class Generation:
             )
         )
         cost, assumption = price(request, plan)
+        if not request.principal.may_generate:
+            raise NotAllowedError(GENERATE_SCOPE, "making videos (they cost money)")
         if not self._has_credentials:
             raise MissingKeyError()
-        key = request.idempotency_key
-        earlier = await self._runner.by_idempotency_key(key) if key is not None else None
+        key, owner = request.idempotency_key, request.principal.user
+        earlier = await self._runner.by_idempotency_key(key, owner) if key is not None else None
         if earlier is not None:  # a retry: the earlier job is returned, nothing new is paid for
-            return Quote(request, plan, cost, self._guard.limits, spent_today=0.0, earlier=earlier)
+            return Quote(request, plan, cost, self._guard.limits, Committed(), earlier=earlier)
         # Refuse what the limits refuse before anyone is asked to pay; admission checks again, atomically.
-        spent = await self._guard.check(cost.usd, max_cost_usd=request.max_cost_usd, hint=assumption)
-        return Quote(request, plan, cost, self._guard.limits, spent_today=spent)
+        committed = await self._guard.check(cost.usd, owner, max_cost_usd=request.max_cost_usd, hint=assumption)
+        return Quote(request, plan, cost, self._guard.limits, committed)
 
     async def start(self, quote: Quote, *, task: TaskHandle | None = None) -> Job:
         """Upload the checked local files, admit the job and submit it once; returns it as fal's answer left it
@@ -239,6 +243,7 @@ class Generation:
             max_cost_usd=request.max_cost_usd,
             save_to=quote.plan.save_to,
             task=task,
+            owner=request.principal.user,
         )
 
 

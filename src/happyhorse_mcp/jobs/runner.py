@@ -34,6 +34,7 @@ from ..domain.errors import (
 )
 from ..domain.models import Job, JobError, JobStatus, TaskHandle, utcnow
 from ..domain.pricing import billed_cost
+from ..domain.principal import LOCAL_USER
 from ..fal.download import VideoDownloader
 from ..fal.queue import CancelOutcome, FalQueue, QueueStatus
 from .arguments import fingerprint, redact_data_uris
@@ -156,8 +157,9 @@ class JobRunner:
         max_cost_usd: float | None = None,
         save_to: Path | None = None,
         task: TaskHandle | None = None,
+        owner: str = LOCAL_USER,
     ) -> Job:
-        """Check the budget, record the job, submit it once and follow it in the background.
+        """Check the budget, record the job as `owner`'s, submit it once and follow it in the background.
 
         `arguments` go to fal; `sent_by_caller` (default: the same) are what the call named, local paths and all,
         and identify a retry with the same `idempotency_key`. Returns once fal has answered the submit, or at once
@@ -170,6 +172,7 @@ class JobRunner:
         identity = fingerprint(endpoint, sent_by_caller if sent_by_caller is not None else arguments)
         draft = Job(
             job_id=job_id,
+            owner=owner,
             operation=operation,
             endpoint=endpoint,
             arguments=redact_data_uris(arguments),
@@ -195,25 +198,29 @@ class JobRunner:
         await answered.wait()
         return await self.get(job.job_id)
 
-    async def get(self, job_id: str) -> Job:
-        job = self._jobs.get(job_id) or await self._store.get(job_id)
+    async def get(self, job_id: str, owner: str | None = None) -> Job:
+        """The job, when it is `owner`'s (any job when None): another user's job is as unknown as no job at all."""
+        live = self._jobs.get(job_id)
+        job = live if live is not None and owner in (None, live.owner) else await self._store.get(job_id, owner)
         if job is None:
             raise UnknownJobError(job_id)
         return job
 
-    async def by_idempotency_key(self, key: str) -> Job | None:
-        return await self._store.by_idempotency_key(key)
+    async def by_idempotency_key(self, key: str, owner: str) -> Job | None:
+        return await self._store.by_idempotency_key(key, owner)
 
-    async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]:
-        return await self._store.recent(limit, status)
+    async def recent(self, limit: int = 50, status: str | None = None, owner: str | None = None) -> list[Job]:
+        return await self._store.recent(limit, status, owner)
 
-    async def wait(self, job_id: str, wait_seconds: float, progress: ProgressFn | None = None) -> Job:
+    async def wait(
+        self, job_id: str, wait_seconds: float, progress: ProgressFn | None = None, *, owner: str | None = None
+    ) -> Job:
         """Wait up to `wait_seconds` for the job to finish, reporting progress on every change and every few seconds.
 
         A job followed here wakes the wait the moment it changes; one followed by another process, when the store
         reports a change (PostgreSQL's NOTIFY, SQLite's data version)."""
         started = time.monotonic()
-        job = await self.get(job_id)
+        job = await self.get(job_id, owner)
         reported: tuple[str, int | None, float] | None = None
         while not job.finished:
             now = time.monotonic()
@@ -233,12 +240,12 @@ class JobRunner:
             job = await self.get(job_id)
         return job
 
-    async def cancel(self, job_id: str) -> CancelReport:
+    async def cancel(self, job_id: str, owner: str | None = None) -> CancelReport:
         """Record the cancel, then ask fal when the written record holds fal's request id. The decision comes from
         the write itself, never from an earlier read: a submit whose answer lands meanwhile is either in the record
         written here (then fal is asked here) or reads the cancel when it records its request id (then its
         submitter asks fal)."""
-        job = await self.get(job_id)
+        job = await self.get(job_id, owner)
         if job.finished:
             return CancelReport(job)
         written: Job | None = None

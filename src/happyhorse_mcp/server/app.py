@@ -38,6 +38,7 @@ from ..domain.errors import SUGGESTED_WAIT_SECONDS, HappyHorseError
 from ..domain.models import Job
 from ..domain.uris import SPEND_URI, job_of, job_uri
 from .argument_errors import explain
+from .identity import caller, identify
 from .notify import ResourceNotifier
 from .options import BackendOptions
 from .player import player_extension
@@ -169,7 +170,7 @@ class HappyHorseServer(MCPServer[AppState]):
         listed = await super().list_resources()
         backend = self.state.running if self.state is not None else None
         if backend is not None:
-            for job in await backend.runner.recent(RECENT_JOBS_LISTED):
+            for job in await backend.runner.recent(RECENT_JOBS_LISTED, owner=caller().user):
                 listed.append(
                     MCPResource(
                         uri=job_uri(job.job_id),
@@ -258,7 +259,7 @@ def create_server(
         if job_id is None or mcp.state is None:
             return False
         try:
-            await (await mcp.state.backend()).runner.get(job_id)
+            await (await mcp.state.backend()).runner.get(job_id, caller().user)
         except HappyHorseError:
             return False
         return True
@@ -273,7 +274,7 @@ def create_server(
         lifespan=lifespan,
         subscriptions=notifier.bus,
         extensions=[player_extension(settings)],
-        middleware=[version_gate, tasks.middleware],  # outermost first
+        middleware=[version_gate, identify, tasks.middleware],  # outermost first
         tools=tool_definitions(),
     )
     serve_tasks(mcp, tasks)
@@ -285,7 +286,7 @@ def create_server(
         """Offer the ids of recent jobs for `happyhorse://jobs/{job_id}`."""
         backend = mcp.state.running if mcp.state is not None else None
         if isinstance(ref, ResourceTemplateReference) and argument.name == "job_id" and backend is not None:
-            ids = [job.job_id for job in await backend.runner.recent(RECENT_JOBS_LISTED)]
+            ids = [job.job_id for job in await backend.runner.recent(RECENT_JOBS_LISTED, owner=caller().user)]
             matches = [job_id for job_id in ids if job_id.startswith(argument.value)]
             return Completion(values=matches[:100], total=len(matches), has_more=len(matches) > 100)
         return None

@@ -15,6 +15,7 @@ from ..domain.models import Job, excerpt
 from ..domain.uris import JOB_TEMPLATE, JOB_VIDEO_TEMPLATE, SPEND_URI
 from ..files.saved_copy import open_saved_copy
 from .boundary import resource_errors
+from .identity import caller
 from .state import AppState, app_state
 
 RECENT_JOBS_LISTED = 50
@@ -66,7 +67,7 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
     async def job_video(job_id: str, ctx: Context[Any, Any]) -> bytes:
         state = app_state(ctx)
         backend = await state.backend()
-        job = await backend.runner.get(job_id)
+        job = await backend.runner.get(job_id, caller().user)
         video = job.video
         if video is None:
             raise NoVideoYetError(job.job_id, job.status)
@@ -88,7 +89,7 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
         SPEND_URI,
         name="spend",
         title="HappyHorse spend",
-        description="Spend today (UTC), this month and in total, and the limits in force, as JSON.",
+        description="Your spend today (UTC), this month and in total, and the limits in force, as JSON.",
         mime_type="application/json",
     )
     @resource_errors
@@ -96,7 +97,7 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
         state = current_state()
         if state is None:
             raise ServerNotReadyError("The server is not running.")
-        report = await (await state.backend()).guard.report()
+        report = await (await state.backend()).guard.report(caller().user)
         return report.model_dump_json(indent=2)
 
     @mcp.resource(
@@ -108,5 +109,5 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
     )
     @resource_errors
     async def job_resource(job_id: str, ctx: Context[Any, Any]) -> str:
-        job = await (await app_state(ctx).backend()).runner.get(job_id)
+        job = await (await app_state(ctx).backend()).runner.get(job_id, caller().user)
         return job.result().model_dump_json(indent=2)

@@ -42,6 +42,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from ..domain.catalog import SPECS
 from ..domain.errors import HappyHorseError
 from ..domain.models import Job, TaskHandle, utcnow
+from .identity import caller
 from .sdk_hooks import connection_of, lowlevel_server
 from .task_context import binding_task
 from .tools._shared import job_result
@@ -229,7 +230,7 @@ class TaskService:
         job = await self._task(ctx, params.task_id)
         runner = (await self._state(ctx).backend()).runner
         while not job.finished:
-            job = await runner.wait(job.job_id, RESULT_WAIT_SECONDS)
+            job = await runner.wait(job.job_id, RESULT_WAIT_SECONDS, owner=job.owner)
         if job.status == "cancelled":
             raise MCPError(INVALID_PARAMS, f"Task {job.job_id} was cancelled: it has no result.")
         result = _tool_result(job)
@@ -243,7 +244,7 @@ class TaskService:
         now = utcnow()
         jobs = [
             job
-            for job in await runner.recent(LISTED_TASKS)
+            for job in await runner.recent(LISTED_TASKS, owner=caller().user)
             if job.task is not None and not job.task.expired(job.created_at, now)
         ]
         return {"tasks": [task_view(job, modern=False, poll_ms=self._poll_ms) for job in jobs]}
@@ -257,7 +258,7 @@ class TaskService:
             raise MCPError(INVALID_PARAMS, f"Cannot cancel task {job.job_id}: it already ended ({job.status}).")
         runner = (await self._state(ctx).backend()).runner
         try:
-            after = (await runner.cancel(job.job_id)).job
+            after = (await runner.cancel(job.job_id, job.owner)).job
             if not after.finished:  # fal took the cancel: the job ends as soon as its follower hears so
                 after = await runner.wait(job.job_id, CANCEL_SETTLE_SECONDS)
         except HappyHorseError as exc:
@@ -286,7 +287,7 @@ class TaskService:
             )
         _check_name_header(ctx, task_id)
         try:
-            job = await (await self._state(ctx).backend()).runner.get(task_id)
+            job = await (await self._state(ctx).backend()).runner.get(task_id, caller().user)
         except HappyHorseError:
             raise _not_found(task_id) from None
         if job.task is None:

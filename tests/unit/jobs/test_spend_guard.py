@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from happyhorse_mcp.domain.budget import SpendLimits
+from happyhorse_mcp.domain.budget import Committed, SpendLimits
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job
@@ -17,9 +17,10 @@ from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 pytestmark = pytest.mark.anyio
 
 
-def job(job_id: str, cost: float, status: str = "running") -> Job:
+def job(job_id: str, cost: float, status: str = "running", owner: str = "local") -> Job:
     return Job(
         job_id=job_id,
+        owner=owner,
         operation=Operation.TEXT_TO_VIDEO,
         endpoint="alibaba/happy-horse/text-to-video",
         arguments={},
@@ -28,17 +29,17 @@ def job(job_id: str, cost: float, status: str = "running") -> Job:
     )
 
 
-async def guard_with(*jobs: Job) -> SpendGuard:
+async def guard_with(*jobs: Job, limits: SpendLimits | None = None) -> SpendGuard:
     store = MemoryJobStore()
     for each in jobs:
         await store.put(each)
-    return SpendGuard(store, SpendLimits(max_usd_per_job=5.0, daily_budget_usd=10.0))
+    return SpendGuard(store, limits or SpendLimits(max_usd_per_job=5.0, daily_budget_usd=10.0))
 
 
 async def test_a_refusal_is_reported_with_today_s_spend_and_nothing_is_recorded() -> None:
     guard = await guard_with(job("hh_1", 8.0))
-    refusal, spent = await guard.refusal(3.0)
-    assert spent == 8.0
+    refusal, committed = await guard.refusal(3.0, "local")
+    assert committed == Committed.alone(8.0)
     assert refusal is not None
     assert refusal.kind == "daily_budget"
 
@@ -46,7 +47,7 @@ async def test_a_refusal_is_reported_with_today_s_spend_and_nothing_is_recorded(
 async def test_check_raises_with_the_hint_appended() -> None:
     guard = await guard_with()
     with pytest.raises(BudgetExceededError, match="pass source_duration"):
-        await guard.check(6.0, hint=" pass source_duration.")
+        await guard.check(6.0, "local", hint=" pass source_duration.")
 
 
 async def test_admission_records_the_job_only_when_it_fits() -> None:
@@ -55,13 +56,33 @@ async def test_admission_records_the_job_only_when_it_fits() -> None:
     assert created
     with pytest.raises(BudgetExceededError):
         await guard.admit(job("hh_3", 0.5, status="submitting"), max_cost_usd=None)
-    assert (await guard.spent_today()) == 10.0
+    assert (await guard.committed("local")).deployment_usd == 10.0
 
 
 async def test_the_report_counts_unbilled_jobs_as_nothing() -> None:
     guard = await guard_with(job("hh_1", 2.0, "completed"), job("hh_2", 3.0, "failed"), job("hh_3", 1.0))
-    report = await guard.report()
+    report = await guard.report("local")
     assert (report.today_usd, report.month_usd, report.total_usd, report.left_today_usd) == (3.0, 3.0, 3.0, 7.0)
+
+
+SHARED = SpendLimits(max_usd_per_job=5.0, daily_budget_usd=10.0, user_daily_budget_usd=4.0, user_max_jobs_in_flight=2)
+
+
+async def test_a_user_s_report_shows_their_own_spend_and_what_is_left_for_them() -> None:
+    guard = await guard_with(job("hh_1", 3.0, "completed", owner="alice"), job("hh_2", 5.0, owner="bob"), limits=SHARED)
+    alice, bob = await guard.report("alice"), await guard.report("bob")
+    assert (alice.today_usd, alice.total_usd, alice.left_today_usd) == (3.0, 3.0, 1.0)
+    assert (bob.today_usd, bob.total_usd, bob.left_today_usd) == (5.0, 5.0, 0.0)
+    assert (alice.user_daily_budget_usd, alice.user_max_jobs_in_flight) == (4.0, 2)
+
+
+async def test_admission_counts_the_user_s_own_spend_and_jobs_in_flight_and_everyone_s_for_the_deployment() -> None:
+    guard = await guard_with(job("hh_1", 3.0, "completed", owner="alice"), job("hh_2", 0.1, owner="bob"), limits=SHARED)
+    with pytest.raises(BudgetExceededError, match="HAPPYHORSE_USER_DAILY_BUDGET_USD"):
+        await guard.admit(job("hh_3", 1.5, "submitting", owner="alice"), max_cost_usd=None)
+    assert (await guard.admit(job("hh_4", 1.5, "submitting", owner="bob"), max_cost_usd=None)).created
+    with pytest.raises(BudgetExceededError, match="HAPPYHORSE_USER_MAX_JOBS_IN_FLIGHT"):
+        await guard.admit(job("hh_5", 0.1, "submitting", owner="bob"), max_cost_usd=None)
 
 
 def test_the_admission_rule_every_store_applies_earlier_job_then_limits_then_record() -> None:
@@ -69,10 +90,13 @@ def test_the_admission_rule_every_store_applies_earlier_job_then_limits_then_rec
     earlier = new.model_copy(update={"job_id": "hh_earlier"})
     limits = SpendLimits(daily_budget_usd=2.0)
 
-    def decide(spent: float) -> Any:
-        return limits.refusal(1.0, spent_today=spent)
+    def decide(committed: Committed) -> Any:
+        return limits.refusal(1.0, committed)
 
-    assert admission_of(new, earlier, 99.0, decide) == (earlier, False), "a known key is answered, never refused"
-    assert admission_of(new, None, 1.0, decide) == (new, True)
+    def spent(usd: float) -> Any:
+        return lambda: Committed.alone(usd)
+
+    assert admission_of(new, earlier, spent(99.0), decide) == (earlier, False), "a known key is never refused"
+    assert admission_of(new, None, spent(1.0), decide) == (new, True)
     with pytest.raises(BudgetExceededError):
-        admission_of(new, None, 1.5, decide)
+        admission_of(new, None, spent(1.5), decide)

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from happyhorse_mcp.domain.budget import SpendLimits, start_of_day
+from happyhorse_mcp.domain.budget import Committed, SpendLimits, start_of_day
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job, utcnow
@@ -38,7 +38,7 @@ def job(job_id: str, cost: float = 1.4, key: str | None = None, **fields: object
 
 
 def within_budget(cost: float) -> Decide:
-    return lambda spent: LIMITS.refusal(cost, spent_today=spent)
+    return lambda committed: LIMITS.refusal(cost, committed)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "memory"])
@@ -184,3 +184,42 @@ async def test_an_expired_lease_is_claimable_and_a_finished_job_releases_its_lea
     assert finished is not None
     assert await store.claimable() == []
     assert not await store.claim("hh_1", MINE), "a finished job is never followed again"
+
+
+async def test_a_job_is_found_for_its_owner_and_for_the_server_and_for_nobody_else(store: JobStore) -> None:
+    await admit(store, job("hh_1", owner="alice"))
+    assert (await store.get("hh_1", "alice")) is not None
+    assert (await store.get("hh_1")) is not None
+    assert (await store.get("hh_1", "bob")) is None
+
+
+async def test_one_idempotency_key_of_two_users_makes_two_jobs(store: JobStore) -> None:
+    first, _ = await admit(store, job("hh_1", key="shot-1", owner="alice"))
+    second, created = await admit(store, job("hh_2", key="shot-1", owner="bob"))
+    assert created
+    assert (first.job_id, second.job_id) == ("hh_1", "hh_2")
+    assert (await store.by_idempotency_key("shot-1", "bob")) == second
+    assert (await store.by_idempotency_key("shot-1", "carol")) is None
+
+
+async def test_recent_and_spend_are_one_user_s_when_asked_for_one(store: JobStore) -> None:
+    await admit(store, job("hh_1", cost=1.0, owner="alice"))
+    await admit(store, job("hh_2", cost=0.5, owner="bob"))
+    assert [j.job_id for j in await store.recent(owner="alice")] == ["hh_1"]
+    assert len(await store.recent()) == 2
+    day = start_of_day()
+    assert (await store.spend_since(day, "bob"), await store.spend_since(day)) == (0.5, 1.5)
+
+
+async def test_admission_is_told_what_the_user_and_the_deployment_committed_and_the_user_s_jobs_in_flight(
+    store: JobStore,
+) -> None:
+    await admit(store, job("hh_1", cost=1.0, owner="alice"))
+    await admit(store, job("hh_2", cost=0.5, owner="bob", status="completed"))
+    seen: list[Committed] = []
+
+    def record(committed: Committed) -> None:
+        seen.append(committed)
+
+    await store.admit(job("hh_3", owner="bob"), record, day_start=start_of_day())
+    assert seen == [Committed(deployment_usd=1.5, user_usd=0.5, user_in_flight=0)]

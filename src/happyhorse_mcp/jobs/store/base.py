@@ -2,6 +2,9 @@
 
 Admission (idempotency key, today's spend, the limits and the insert) is one store operation, so a backend can make
 it one transaction and no two callers, threads or processes can overspend between the check and the insert.
+
+Every job has an owner. A read given `owner` finds only that user's jobs, in the same query that finds the job, so
+another user's job id reads exactly as an unknown one; `owner=None` is the server's own view (following, takeover).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+from ...domain.budget import Committed
 from ...domain.errors import BudgetExceededError, Refusal
 from ...domain.models import Job
 
@@ -17,7 +21,7 @@ from ...domain.models import Job
 UNBILLED_STATUSES = ("failed", "cancelled")
 
 # Given what has been committed since the start of the budget day, why the job may not run (None: it may).
-Decide = Callable[[float], Refusal | None]
+Decide = Callable[[Committed], Refusal | None]
 
 
 class Admission(NamedTuple):
@@ -25,13 +29,14 @@ class Admission(NamedTuple):
     created: bool  # False: the idempotency key was known, and `job` is the earlier job
 
 
-def admission_of(job: Job, earlier: Job | None, spent: float, decide: Decide) -> Admission:
-    """The admission rule, which every store applies inside its own transaction: the earlier job of the same
+def admission_of(job: Job, earlier: Job | None, committed: Callable[[], Committed], decide: Decide) -> Admission:
+    """The admission rule, which every store applies inside its own transaction: the earlier job of the same user's
     idempotency key is the answer (nothing new is paid for); else the limits decide on what has been committed since
-    the day began (BudgetExceededError); else `job` is to be recorded (`created`)."""
+    the day began (BudgetExceededError); else `job` is to be recorded (`created`). `committed` is read only when
+    the limits are asked."""
     if earlier is not None:
         return Admission(earlier, created=False)
-    if (refusal := decide(spent)) is not None:
+    if (refusal := decide(committed())) is not None:
         raise BudgetExceededError(refusal)
     return Admission(job, created=True)
 
@@ -45,9 +50,9 @@ class Lease(NamedTuple):
 
 class JobStore(Protocol):
     async def admit(self, job: Job, decide: Decide, *, day_start: datetime, lease: Lease | None = None) -> Admission:
-        """Return the job already recorded under `job.idempotency_key`, or, when `decide` allows it given the spend
-        since `day_start`, insert `job` (its lease held by `lease`); all as one atomic step. Raises
-        BudgetExceededError on a refusal."""
+        """Return the job `job.owner` already recorded under `job.idempotency_key`, or, when `decide` allows it
+        given what is committed since `day_start` (by everyone, and by `job.owner`), insert `job` (its lease held by
+        `lease`); all as one atomic step. Raises BudgetExceededError on a refusal."""
         ...
 
     async def put(self, job: Job) -> None:
@@ -76,15 +81,16 @@ class JobStore(Protocol):
         """Unfinished jobs whose lease is free or expired (their follower is gone), oldest first."""
         ...
 
-    async def get(self, job_id: str) -> Job | None: ...
+    async def get(self, job_id: str, owner: str | None = None) -> Job | None: ...
 
-    async def by_idempotency_key(self, key: str) -> Job | None: ...
+    async def by_idempotency_key(self, key: str, owner: str) -> Job | None: ...
 
-    async def spend_since(self, since: datetime | None) -> float:
-        """USD committed by jobs created since `since` (all time when None): finished or still running."""
+    async def spend_since(self, since: datetime | None, owner: str | None = None) -> float:
+        """USD committed by jobs created since `since` (all time when None), by `owner` or by everyone: finished or
+        still running."""
         ...
 
-    async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]: ...
+    async def recent(self, limit: int = 50, status: str | None = None, owner: str | None = None) -> list[Job]: ...
 
     async def unfinished(self) -> list[Job]: ...
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import anyio
 
+from ...domain.budget import Committed
 from ...domain.models import TERMINAL_STATUSES, Job
 from .base import UNBILLED_STATUSES, Admission, Decide, Lease, admission_of
 
@@ -19,8 +20,16 @@ class MemoryJobStore:
 
     async def admit(self, job: Job, decide: Decide, *, day_start: datetime, lease: Lease | None = None) -> Admission:
         # No await between the look-ups and the insert: atomic on the event loop.
-        earlier = self._by_key(job.idempotency_key) if job.idempotency_key is not None else None
-        admission = admission_of(job, earlier, self._spend_since(day_start) if earlier is None else 0.0, decide)
+        earlier = self._by_key(job.idempotency_key, job.owner) if job.idempotency_key is not None else None
+
+        def committed() -> Committed:
+            return Committed(
+                deployment_usd=self._spend_since(day_start),
+                user_usd=self._spend_since(day_start, job.owner),
+                user_in_flight=sum(1 for j in self.jobs.values() if j.owner == job.owner and not j.finished),
+            )
+
+        admission = admission_of(job, earlier, committed, decide)
         if admission.created:
             self.jobs[job.job_id] = job
             if lease is not None:
@@ -66,18 +75,19 @@ class MemoryJobStore:
             job for job in await self.unfinished() if job.job_id not in self.leases or self.leases[job.job_id][1] < now
         ]
 
-    async def get(self, job_id: str) -> Job | None:
-        return self.jobs.get(job_id)
+    async def get(self, job_id: str, owner: str | None = None) -> Job | None:
+        job = self.jobs.get(job_id)
+        return job if job is not None and owner in (None, job.owner) else None
 
-    async def by_idempotency_key(self, key: str) -> Job | None:
-        return self._by_key(key)
+    async def by_idempotency_key(self, key: str, owner: str) -> Job | None:
+        return self._by_key(key, owner)
 
-    async def spend_since(self, since: datetime | None) -> float:
-        return self._spend_since(since)
+    async def spend_since(self, since: datetime | None, owner: str | None = None) -> float:
+        return self._spend_since(since, owner)
 
-    async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]:
+    async def recent(self, limit: int = 50, status: str | None = None, owner: str | None = None) -> list[Job]:
         jobs = sorted(self.jobs.values(), key=lambda job: job.created_at, reverse=True)
-        return [job for job in jobs if status is None or job.status == status][:limit]
+        return [j for j in jobs if status in (None, j.status) and owner in (None, j.owner)][:limit]
 
     async def unfinished(self) -> list[Job]:
         jobs = sorted(self.jobs.values(), key=lambda job: job.created_at)
@@ -90,12 +100,14 @@ class MemoryJobStore:
     async def close(self) -> None:
         return None
 
-    def _by_key(self, key: str) -> Job | None:
-        return next((job for job in self.jobs.values() if job.idempotency_key == key), None)
+    def _by_key(self, key: str, owner: str) -> Job | None:
+        return next((j for j in self.jobs.values() if j.idempotency_key == key and j.owner == owner), None)
 
-    def _spend_since(self, since: datetime | None) -> float:
+    def _spend_since(self, since: datetime | None, owner: str | None = None) -> float:
         return sum(
             job.cost_usd or 0.0
             for job in self.jobs.values()
-            if (since is None or job.created_at >= since) and job.status not in UNBILLED_STATUSES
+            if (since is None or job.created_at >= since)
+            and job.status not in UNBILLED_STATUSES
+            and owner in (None, job.owner)
         )

@@ -18,13 +18,14 @@ from psycopg import AsyncConnection, sql
 from psycopg.errors import Error as PsycopgError
 from psycopg_pool import AsyncConnectionPool
 
+from ...domain.budget import Committed
 from ...domain.errors import StoreError, StoreTooNewError
 from ...domain.models import TERMINAL_STATUSES, Job
 from .base import UNBILLED_STATUSES, Admission, Decide, Lease, admission_of
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CHANNEL = "happyhorse_jobs"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Advisory lock keys (two ints, so they keep apart from other applications' locks): 0x4848 is "HH".
@@ -48,13 +49,21 @@ _MIGRATIONS: dict[int, str] = {
         CREATE INDEX jobs_created_at ON jobs (created_at);
         CREATE INDEX jobs_unfinished ON jobs (status, lease_expires);
     """,
+    # Every job belongs to a user; those recorded before users existed, to the local one. Keys are per user.
+    2: """
+        ALTER TABLE jobs ADD COLUMN owner text NOT NULL DEFAULT 'local';
+        DROP INDEX jobs_idempotency_key;
+        CREATE UNIQUE INDEX jobs_owner_idempotency_key ON jobs (owner, idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX jobs_owner_created_at ON jobs (owner, created_at);
+    """,
 }
 _UNFINISHED = sql.SQL("status <> ALL({})").format(sql.Literal(sorted(TERMINAL_STATUSES)))
 _UNBILLED = sql.Literal(list(UNBILLED_STATUSES))
 _INSERT = sql.SQL(
     "INSERT INTO jobs (job_id, status, created_at, updated_at, record, idempotency_key, cost_usd, version, "
-    "lease_holder, lease_expires) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
-    "CASE WHEN %s::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => %s::float8) END)"
+    "lease_holder, lease_expires, owner) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
+    "CASE WHEN %s::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => %s::float8) END, %s)"
 )
 
 
@@ -72,6 +81,7 @@ def _row(job: Job, lease: Lease | None = None) -> tuple[Any, ...]:
         lease.holder if lease else None,
         seconds,
         seconds,
+        job.owner,
     )
 
 
@@ -132,12 +142,22 @@ class PostgresJobStore:
                 earlier = None
                 if job.idempotency_key is not None:
                     cursor = await db.execute(
-                        "SELECT record FROM jobs WHERE idempotency_key = %s", (job.idempotency_key,)
+                        "SELECT record FROM jobs WHERE owner = %s AND idempotency_key = %s",
+                        (job.owner, job.idempotency_key),
                     )
                     row = await cursor.fetchone()
                     earlier = Job.model_validate_json(row[0]) if row is not None else None
-                spent = await self._spend(db, day_start) if earlier is None else 0.0
-                admission = admission_of(job, earlier, spent, decide)
+                committed = Committed()
+                if earlier is None:  # read here: the rule itself runs without awaiting
+                    in_flight = await db.execute(
+                        sql.SQL("SELECT count(*) FROM jobs WHERE owner = %s AND {}").format(_UNFINISHED), (job.owner,)
+                    )
+                    committed = Committed(
+                        deployment_usd=await self._spend(db, day_start, None),
+                        user_usd=await self._spend(db, day_start, job.owner),
+                        user_in_flight=int(((await in_flight.fetchone()) or (0,))[0]),
+                    )
+                admission = admission_of(job, earlier, lambda: committed, decide)
                 if admission.created:
                     await db.execute(_INSERT, _row(job, lease))
                     await db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job.job_id))
@@ -145,9 +165,12 @@ class PostgresJobStore:
         except PsycopgError as exc:
             raise self._failed(exc) from exc
 
-    async def _spend(self, db: AsyncConnection[Any], since: datetime | None) -> float:
-        query = sql.SQL("SELECT COALESCE(sum(cost_usd), 0) FROM jobs WHERE created_at >= %s AND status <> ALL({})")
-        cursor = await db.execute(query.format(_UNBILLED), (since or EPOCH,))
+    async def _spend(self, db: AsyncConnection[Any], since: datetime | None, owner: str | None) -> float:
+        query = sql.SQL(
+            "SELECT COALESCE(sum(cost_usd), 0) FROM jobs WHERE created_at >= %s AND (%s::text IS NULL OR owner = %s) "
+            "AND status <> ALL({})"
+        )
+        cursor = await db.execute(query.format(_UNBILLED), (since or EPOCH, owner, owner))
         row = await cursor.fetchone()
         return float(row[0]) if row else 0.0
 
@@ -238,25 +261,28 @@ class PostgresJobStore:
         ).format(_UNFINISHED)
         return [Job.model_validate_json(row[0]) for row in await self._execute(query)]
 
-    async def get(self, job_id: str) -> Job | None:
-        rows = await self._execute("SELECT record FROM jobs WHERE job_id = %s", (job_id,))
+    async def get(self, job_id: str, owner: str | None = None) -> Job | None:
+        rows = await self._execute(
+            "SELECT record FROM jobs WHERE job_id = %s AND (%s::text IS NULL OR owner = %s)", (job_id, owner, owner)
+        )
         return Job.model_validate_json(rows[0][0]) if rows else None
 
-    async def by_idempotency_key(self, key: str) -> Job | None:
-        rows = await self._execute("SELECT record FROM jobs WHERE idempotency_key = %s", (key,))
+    async def by_idempotency_key(self, key: str, owner: str) -> Job | None:
+        rows = await self._execute("SELECT record FROM jobs WHERE owner = %s AND idempotency_key = %s", (owner, key))
         return Job.model_validate_json(rows[0][0]) if rows else None
 
-    async def spend_since(self, since: datetime | None) -> float:
+    async def spend_since(self, since: datetime | None, owner: str | None = None) -> float:
         try:
             async with self._pool.connection() as db:
-                return await self._spend(db, since)
+                return await self._spend(db, since, owner)
         except PsycopgError as exc:
             raise self._failed(exc) from exc
 
-    async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]:
+    async def recent(self, limit: int = 50, status: str | None = None, owner: str | None = None) -> list[Job]:
         rows = await self._execute(
-            "SELECT record FROM jobs WHERE %s::text IS NULL OR status = %s ORDER BY created_at DESC LIMIT %s",
-            (status, status, limit),
+            "SELECT record FROM jobs WHERE (%s::text IS NULL OR status = %s) AND (%s::text IS NULL OR owner = %s) "
+            "ORDER BY created_at DESC LIMIT %s",
+            (status, status, owner, owner, limit),
         )
         return [Job.model_validate_json(row[0]) for row in rows]
 

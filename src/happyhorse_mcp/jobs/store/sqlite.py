@@ -17,13 +17,14 @@ from typing import TypeVar
 
 import anyio.to_thread
 
+from ...domain.budget import Committed
 from ...domain.errors import StoreError, StoreTooNewError
 from ...domain.models import TERMINAL_STATUSES, Job
 from .base import UNBILLED_STATUSES, Admission, Decide, Lease, admission_of
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE jobs (
@@ -46,16 +47,28 @@ _MIGRATIONS: dict[int, str] = {
         ALTER TABLE jobs ADD COLUMN lease_holder TEXT;
         ALTER TABLE jobs ADD COLUMN lease_expires REAL;
     """,
+    # Every job belongs to a user; those recorded before users existed, to the local one. Keys are per user.
+    4: """
+        ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT 'local';
+        DROP INDEX jobs_idempotency_key;
+        CREATE UNIQUE INDEX jobs_owner_idempotency_key ON jobs (owner, idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX jobs_owner_created_at ON jobs (owner, created_at);
+    """,
 }
 # How often other processes' writes are looked for (a call waiting on a job another process follows).
 WATCH_SECONDS = 0.1
 # How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 10_000
 _UNBILLED_MARKS = ",".join("?" * len(UNBILLED_STATUSES))
-_SPEND_SQL = f"SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE created_at >= ? AND status NOT IN ({_UNBILLED_MARKS})"  # noqa: S608
+# Spend since a time, by one owner or (owner NULL) by everyone.
+_SPEND_SQL = (
+    "SELECT COALESCE(SUM(cost_usd), 0) FROM jobs WHERE created_at >= ? AND (? IS NULL OR owner = ?) "  # noqa: S608
+    f"AND status NOT IN ({_UNBILLED_MARKS})"
+)
 _INSERT_SQL = (
     "INSERT INTO jobs (job_id, status, created_at, updated_at, record, idempotency_key, cost_usd, version, "
-    "lease_holder, lease_expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "lease_holder, lease_expires, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _UNFINISHED = f"status NOT IN ({','.join(repr(s) for s in sorted(TERMINAL_STATUSES))})"
 
@@ -72,6 +85,7 @@ def _row(job: Job, lease: Lease | None = None) -> tuple[object, ...]:
         job.version,
         lease.holder if lease else None,
         time.time() + lease.seconds if lease else None,
+        job.owner,
     )
 
 
@@ -132,16 +146,20 @@ class SqliteJobStore:
         return await self._run(transaction)
 
     def _admit(self, job: Job, decide: Decide, day_start: datetime, lease: Lease | None) -> Admission:
-        earlier = None
-        if job.idempotency_key is not None:
-            row = self._db.execute(
-                "SELECT record FROM jobs WHERE idempotency_key = ?", (job.idempotency_key,)
+        earlier = self._by_key(job.idempotency_key, job.owner) if job.idempotency_key is not None else None
+
+        def committed() -> Committed:
+            (in_flight,) = self._db.execute(
+                f"SELECT count(*) FROM jobs WHERE owner = ? AND {_UNFINISHED}",  # noqa: S608
+                (job.owner,),
             ).fetchone()
-            earlier = Job.model_validate_json(row[0]) if row is not None else None
-        spent = 0.0
-        if earlier is None:
-            spent = float(self._db.execute(_SPEND_SQL, (day_start.isoformat(), *UNBILLED_STATUSES)).fetchone()[0])
-        admission = admission_of(job, earlier, spent, decide)
+            return Committed(
+                deployment_usd=self._spend(day_start, None),
+                user_usd=self._spend(day_start, job.owner),
+                user_in_flight=int(in_flight),
+            )
+
+        admission = admission_of(job, earlier, committed, decide)
         if admission.created:
             self._db.execute(_INSERT_SQL, _row(job, lease))
         return admission
@@ -224,29 +242,36 @@ class SqliteJobStore:
         )
         return [Job.model_validate_json(r[0]) for r in rows]
 
-    async def by_idempotency_key(self, key: str) -> Job | None:
+    def _by_key(self, key: str, owner: str) -> Job | None:
+        row = self._db.execute(
+            "SELECT record FROM jobs WHERE owner = ? AND idempotency_key = ?", (owner, key)
+        ).fetchone()
+        return Job.model_validate_json(row[0]) if row is not None else None
+
+    def _spend(self, since: datetime | None, owner: str | None) -> float:
+        since_text = since.isoformat() if since else ""
+        return float(self._db.execute(_SPEND_SQL, (since_text, owner, owner, *UNBILLED_STATUSES)).fetchone()[0])
+
+    async def by_idempotency_key(self, key: str, owner: str) -> Job | None:
+        return await self._run(lambda: self._by_key(key, owner))
+
+    async def spend_since(self, since: datetime | None, owner: str | None = None) -> float:
+        return await self._run(lambda: self._spend(since, owner))
+
+    async def get(self, job_id: str, owner: str | None = None) -> Job | None:
         row = await self._run(
-            lambda: self._db.execute("SELECT record FROM jobs WHERE idempotency_key = ?", (key,)).fetchone()
+            lambda: self._db.execute(
+                "SELECT record FROM jobs WHERE job_id = ? AND (? IS NULL OR owner = ?)", (job_id, owner, owner)
+            ).fetchone()
         )
         return Job.model_validate_json(row[0]) if row else None
 
-    async def spend_since(self, since: datetime | None) -> float:
-        row = await self._run(
-            lambda: self._db.execute(_SPEND_SQL, ((since.isoformat() if since else ""), *UNBILLED_STATUSES)).fetchone()
-        )
-        return float(row[0])
-
-    async def get(self, job_id: str) -> Job | None:
-        row = await self._run(
-            lambda: self._db.execute("SELECT record FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-        )
-        return Job.model_validate_json(row[0]) if row else None
-
-    async def recent(self, limit: int = 50, status: str | None = None) -> list[Job]:
+    async def recent(self, limit: int = 50, status: str | None = None, owner: str | None = None) -> list[Job]:
         rows = await self._run(
             lambda: self._db.execute(
-                "SELECT record FROM jobs WHERE ? IS NULL OR status = ? ORDER BY created_at DESC LIMIT ?",
-                (status, status, limit),
+                "SELECT record FROM jobs WHERE (? IS NULL OR status = ?) AND (? IS NULL OR owner = ?) "
+                "ORDER BY created_at DESC LIMIT ?",
+                (status, status, owner, owner, limit),
             ).fetchall()
         )
         return [Job.model_validate_json(r[0]) for r in rows]

@@ -27,6 +27,7 @@ from ...files.localfiles import names_local_path
 from ...files.media import roots_from_uris
 from ...jobs.generation import GenerationRequest, Places, Quote, argument_names, consented
 from ..boundary import tool_errors
+from ..identity import caller
 from ..state import app_state
 from ..task_context import bound_task
 from ._shared import bearable_wait, job_result, progress_reporter
@@ -97,7 +98,7 @@ def _make_quote_resolver(spec: OperationSpec) -> Callable[..., Any]:
         return ListRoots() if asks and capabilities is not None and capabilities.roots is not None else None
 
     async def quoted(ctx: Context[Any, Any], listed: Any, **arguments: Any) -> Quote:
-        request = GenerationRequest.of(spec, arguments)
+        request = GenerationRequest.of(spec, arguments, caller())
         generation = (await app_state(ctx).backend()).generation
         return await generation.quote(request, _places(ctx, listed))
 
@@ -127,7 +128,7 @@ async def generate(ctx: Context[Any, Any], quote: Quote, consent: Confirmation) 
     if task is not None:
         task.job = job
     wait = bearable_wait(ctx, quote.request.wait_seconds)
-    job = await backend.runner.wait(job.job_id, wait.seconds, progress_reporter(ctx))
+    job = await backend.runner.wait(job.job_id, wait.seconds, progress_reporter(ctx), owner=job.owner)
     rendered = job_result(job, error_if_failed=True, note=wait.note)
     if uploaded := uploaded_note(quote):
         rendered.content[0] = TextContent(type="text", text=f"{rendered.content[0].text} {uploaded}")  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from ...domain.catalog import MAX_EDIT_SOURCE_SECONDS, MIN_EDIT_SOURCE_SECONDS, Operation, parse_operation
 from ...domain.pricing import CostBreakdown, estimate
 from ..boundary import tool_errors
+from ..identity import caller
 from ..state import app_state
 from ._shared import READ_ONLY_LOCAL, Duration, ResolutionArg, VersionArg
 from ._shelf import ToolShelf
@@ -54,8 +55,8 @@ def register(shelf: ToolShelf) -> None:
             spec, duration=duration, resolution=resolution, version=version, source_duration=source_duration
         )
         guard = (await app_state(ctx).backend()).guard
-        refusal, spent_today = await guard.refusal(cost.usd)
-        left = guard.limits.left_today(spent_today)
+        refusal, committed = await guard.refusal(cost.usd, caller().user)
+        left = guard.limits.left_today(committed)
         budget = BudgetCheck(
             allowed=refusal is None,
             left_today_usd=left,

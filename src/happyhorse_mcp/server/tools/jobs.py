@@ -13,6 +13,7 @@ from ..state import app_state
 
 if TYPE_CHECKING:
     from ...jobs.runner import CancelReport  # the runner pulls in the HTTP stack: imported off the event loop
+from ..identity import caller
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
     MAX_WAIT_SECONDS,
@@ -84,7 +85,7 @@ def register(shelf: ToolShelf) -> None:
     ) -> Annotated[CallToolResult, JobResult]:
         runner = (await app_state(ctx).backend()).runner
         wait = bearable_wait(ctx, wait_seconds)
-        job = await runner.wait(job_id.strip(), wait.seconds, progress_reporter(ctx))
+        job = await runner.wait(job_id.strip(), wait.seconds, progress_reporter(ctx), owner=caller().user)
         return job_result(job, note=wait.note)
 
     @shelf.tool(
@@ -99,15 +100,16 @@ def register(shelf: ToolShelf) -> None:
     @tool_errors
     async def cancel_job(job_id: JobId, ctx: Context[Any, Any]) -> Annotated[CallToolResult, JobResult]:
         runner = (await app_state(ctx).backend()).runner
-        before = await runner.get(job_id.strip())
-        report = await runner.cancel(before.job_id)
+        owner = caller().user
+        before = await runner.get(job_id.strip(), owner)
+        report = await runner.cancel(before.job_id, owner)
         return job_result(report.job, text=cancel_summary(before, report))
 
     @shelf.tool(
         name="list_jobs",
         title="List video jobs",
         annotations=READ_ONLY_LOCAL,
-        description="The jobs this server recorded, newest first, with status, video URL and cost.",
+        description="Your jobs, newest first, with status, video URL and cost.",
     )
     @tool_errors
     async def list_jobs(
@@ -115,7 +117,8 @@ def register(shelf: ToolShelf) -> None:
         status: JobStatus | None = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> Annotated[CallToolResult, JobList]:
-        jobs = [job.result() for job in await (await app_state(ctx).backend()).runner.recent(limit, status)]
+        runner = (await app_state(ctx).backend()).runner
+        jobs = [job.result() for job in await runner.recent(limit, status, caller().user)]
         listed = JobList(jobs=jobs, count=len(jobs))
         lines = [job_line(job) for job in jobs] or ["No jobs recorded yet."]
         return CallToolResult(

@@ -13,6 +13,7 @@ from pydantic import Field
 from ...domain.uris import JOB_SHEET_TEMPLATE
 from ...review.report import VideoReview, review_text
 from ..boundary import resource_errors, tool_errors
+from ..identity import caller
 from ..state import app_state
 from ._shared import JobId
 from ._shelf import ToolShelf
@@ -48,7 +49,7 @@ def register(shelf: ToolShelf) -> None:
         from ...review.reviewing import review_job  # PyAV and Pillow load on the first review, not at start
 
         backend = await app_state(ctx).backend()
-        job = await backend.runner.get(job_id.strip())
+        job = await backend.runner.get(job_id.strip(), caller().user)
         count = len(at_seconds) if at_seconds else frames
         review, sheet = await review_job(job, backend.downloader, count=count, at_seconds=at_seconds or None)
         return CallToolResult(
@@ -78,11 +79,11 @@ def register_sheet(mcp: MCPServer[Any]) -> None:
     async def contact_sheet(job_id: str, ctx: Context[Any, Any]) -> bytes:
         from ...review.reviewing import review_job
 
+        backend = await app_state(ctx).backend()
+        job = await backend.runner.get(job_id, caller().user)  # first: the cache is the server's, not the user's
         if (kept := sheets.get(job_id)) is not None:
             sheets.move_to_end(job_id)
             return kept
-        backend = await app_state(ctx).backend()
-        job = await backend.runner.get(job_id)
         _, sheet = await review_job(job, backend.downloader, count=DEFAULT_FRAMES, at_seconds=None)
         sheets[job_id] = sheet
         if len(sheets) > SHEETS_KEPT:

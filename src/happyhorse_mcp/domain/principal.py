@@ -1,0 +1,37 @@
+"""Who is calling: the user every job, budget and key belongs to, and what they may do. Pure.
+
+On stdio, and over HTTP with no sign-in or the single shared token, everyone is the one local user, who owns every
+job recorded before users existed. Behind sign-in a user is the token's issuer and subject (or a static token's
+name), and may read (jobs, estimates, reviews) and, with the second scope, spend money.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOCAL_USER = "local"
+READ_SCOPE = "happyhorse:read"
+GENERATE_SCOPE = "happyhorse:generate"
+SCOPES = (READ_SCOPE, GENERATE_SCOPE)
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: str
+    scopes: frozenset[str] = frozenset(SCOPES)
+
+    @property
+    def may_generate(self) -> bool:
+        return GENERATE_SCOPE in self.scopes
+
+    @property
+    def is_local(self) -> bool:
+        return self.user == LOCAL_USER
+
+
+LOCAL = Principal(LOCAL_USER)
+
+
+def user_of(issuer: str | None, subject: str) -> str:
+    """A signed-in user's name in the store: the subject, which is unique only within its issuer."""
+    return f"{issuer}#{subject}" if issuer else subject

@@ -1,0 +1,49 @@
+"""Who makes a request: the principal its bearer token stands for (auth/ verified it at the HTTP front door), or
+the one local user on stdio and on an HTTP server without sign-in or with the single shared token.
+
+`identify` (a middleware around every request) sets the caller once; tools, resources (static ones and
+resources/list too, which get no request context) and task methods ask `caller()` and pass the user to the job
+machinery, which finds only that user's jobs in the same query that finds the job."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+
+from ..domain.principal import LOCAL, Principal, user_of
+
+_caller: ContextVar[Principal] = ContextVar("happyhorse_caller", default=LOCAL)
+
+
+def principal_of_token(token: AccessToken) -> Principal:
+    """The user a verified token names: its issuer and subject (a static token's name has no issuer)."""
+    issuer = (token.claims or {}).get("iss")
+    return Principal(
+        user_of(issuer if isinstance(issuer, str) else None, token.subject or token.client_id),
+        frozenset(token.scopes),
+    )
+
+
+def principal_of(ctx: Any) -> Principal:
+    """The principal of a request context: from the HTTP request's verified token, else the local user."""
+    request = getattr(ctx, "request", None)
+    scope = getattr(request, "scope", None)
+    user = scope.get("user") if isinstance(scope, dict) else None
+    return principal_of_token(user.access_token) if isinstance(user, AuthenticatedUser) else LOCAL
+
+
+async def identify(ctx: Any, call_next: Any) -> Any:
+    """Middleware: the request runs as its caller, whatever handler answers it."""
+    token = _caller.set(principal_of(ctx))
+    try:
+        return await call_next(ctx)
+    finally:
+        _caller.reset(token)
+
+
+def caller() -> Principal:
+    """Who makes the request being answered (the local user outside one)."""
+    return _caller.get()
