@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from . import setting_kinds as kinds
+from .auth.tokens_file import NamedToken, read_tokens_file
 from .domain.budget import DEFAULT_CONFIRM_ABOVE_USD, DEFAULT_DAILY_BUDGET_USD, DEFAULT_MAX_USD_PER_JOB, SpendLimits
 from .domain.catalog import MB
 from .setting_kinds import ConfigError as ConfigError
@@ -136,7 +137,35 @@ VARIABLES: tuple[Variable, ...] = (
         "~/happyhorse-mcp.log.",
         kinds.absolute_folder,
     ),
+    Variable(
+        "HAPPYHORSE_USER_DAILY_BUDGET_USD",
+        "http with sign-in: each user's own spend per UTC day (default: only the whole server's budget).",
+        kinds.usd(0.0)["parse"],
+    ),
+    Variable(
+        "HAPPYHORSE_USER_MAX_JOBS_IN_FLIGHT",
+        "http with sign-in: unfinished jobs one user may have at once (default: no limit; fal queues all it gets).",
+        kinds.count(1)["parse"],
+    ),
     Variable("HAPPYHORSE_HTTP_TOKEN", "http: the bearer token clients must send; required off loopback."),
+    Variable(
+        "HAPPYHORSE_HTTP_TOKENS_FILE",
+        "http: named tokens, one user a line (`name token [scopes]`, or `name sha256:<hex>`): each person their own "
+        "jobs and budget. Instead of HAPPYHORSE_HTTP_TOKEN.",
+        read_tokens_file,
+        (),
+    ),
+    Variable(
+        "HAPPYHORSE_AUTH_ISSUER",
+        "http: the OAuth 2.1 / OpenID issuer whose JWT access tokens sign people in (its metadata and keys are read "
+        "from it); needs HAPPYHORSE_RESOURCE_URL.",
+        lambda name, value: kinds.checked_url(name, value, "https://login.example.com/realms/team"),
+    ),
+    Variable(
+        "HAPPYHORSE_RESOURCE_URL",
+        "http: this server's public MCP URL, e.g. https://mcp.example.com/mcp: the audience its tokens must carry.",
+        lambda name, value: kinds.checked_url(name, value, "https://mcp.example.com/mcp"),
+    ),
     Variable(
         "HAPPYHORSE_HTTP_TOKEN_FILE", "http: a file holding that token, read when HAPPYHORSE_HTTP_TOKEN is not set."
     ),
@@ -264,6 +293,9 @@ class Settings:
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_MB * 1024 * 1024
     read_only: bool = False
     http_token: SecretStr | None = field(default=None, repr=False)
+    http_tokens: tuple[NamedToken, ...] = field(default=(), repr=False)
+    auth_issuer: str | None = None
+    resource_url: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     database_url: SecretStr | None = field(default=None, repr=False)
@@ -304,6 +336,8 @@ class Settings:
                 max_usd_per_job=env["HAPPYHORSE_MAX_USD_PER_JOB"],
                 daily_budget_usd=env["HAPPYHORSE_DAILY_BUDGET_USD"],
                 confirm_above_usd=env["HAPPYHORSE_CONFIRM_ABOVE_USD"],
+                user_daily_budget_usd=env["HAPPYHORSE_USER_DAILY_BUDGET_USD"],
+                user_max_jobs_in_flight=env["HAPPYHORSE_USER_MAX_JOBS_IN_FLIGHT"],
             ),
             allowed_dirs=env["HAPPYHORSE_ALLOWED_DIRS"],
             output_dir=env["HAPPYHORSE_OUTPUT_DIR"],
@@ -312,6 +346,9 @@ class Settings:
             read_only=env["HAPPYHORSE_READ_ONLY"],
             log_file=env["HAPPYHORSE_LOG_FILE"],
             http_token=kinds.checked_secret("HAPPYHORSE_HTTP_TOKEN", token) if token else None,
+            http_tokens=env["HAPPYHORSE_HTTP_TOKENS_FILE"],
+            auth_issuer=env["HAPPYHORSE_AUTH_ISSUER"],
+            resource_url=env["HAPPYHORSE_RESOURCE_URL"],
             database_url=env["HAPPYHORSE_DATABASE_URL"],
             lease_seconds=env["HAPPYHORSE_LEASE_SECONDS"],
             task_poll_ms=env["HAPPYHORSE_TASK_POLL_MS"],

@@ -16,13 +16,16 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+from mcp.server.auth.provider import TokenVerifier
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
+from .auth.tokens_file import NamedToken
 from .config import (
     DEFAULT_HTTP_MAX_SESSIONS,
     DEFAULT_HTTP_SESSION_IDLE_SECONDS,
@@ -30,6 +33,9 @@ from .config import (
     DEFAULT_HTTP_STREAM_SECONDS,
     Settings,
 )
+from .domain.catalog import SPECS
+from .domain.principal import SCOPES
+from .http_auth import FrontDoor
 from .http_events import BoundedEventStore
 from .http_sessions import SessionQuota
 from .server import HappyHorseServer
@@ -38,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/healthz"
+WELL_KNOWN_RESOURCE = "/.well-known/oauth-protected-resource"
 LOOPBACK_NAMES = ("localhost",)
 
 
@@ -55,6 +62,10 @@ class HttpOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = field(default=None, repr=False)
+    # Sign-in, instead of the one shared token: named tokens, or an authorization server's JWTs for this resource.
+    tokens: tuple[NamedToken, ...] = field(default=(), repr=False)
+    auth_issuer: str | None = None
+    resource_url: str | None = None
     stateless: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
@@ -70,6 +81,9 @@ class HttpOptions:
             host=host,
             port=port,
             token=token,
+            tokens=settings.http_tokens,
+            auth_issuer=settings.auth_issuer,
+            resource_url=settings.resource_url,
             stateless=stateless,
             allowed_hosts=settings.allowed_hosts,
             allowed_origins=settings.allowed_origins,
@@ -78,6 +92,11 @@ class HttpOptions:
             session_idle_seconds=settings.http_session_idle_seconds,
             stream_seconds=settings.http_stream_seconds,
         )
+
+    @property
+    def signs_in(self) -> bool:
+        """Whether each request names its user (named tokens or an authorization server)."""
+        return bool(self.tokens or self.auth_issuer)
 
     def security(self) -> TransportSecuritySettings:
         """Host and Origin allow-lists for the bound address, plus what the operator added."""
@@ -114,10 +133,31 @@ def check_port(host: str, port: int) -> None:
 
 
 def check_bind(options: HttpOptions) -> None:
-    if not is_loopback(options.host) and not options.token:
+    given = {
+        "HAPPYHORSE_HTTP_TOKEN": options.token,
+        "HAPPYHORSE_HTTP_TOKENS_FILE": options.tokens,
+        "HAPPYHORSE_AUTH_ISSUER": options.auth_issuer,
+    }
+    ways = [name for name, value in given.items() if value]
+    if len(ways) > 1:
+        raise BindError(f"{' and '.join(ways)} are both set: choose one way for clients to sign in")
+    if options.auth_issuer and not options.resource_url:
+        raise BindError(
+            "HAPPYHORSE_AUTH_ISSUER needs HAPPYHORSE_RESOURCE_URL: this server's public MCP URL (e.g. "
+            "https://mcp.example.com/mcp), which its access tokens must name as their audience"
+        )
+    for name, url in [
+        ("HAPPYHORSE_RESOURCE_URL", options.resource_url),
+        ("HAPPYHORSE_AUTH_ISSUER", options.auth_issuer),
+    ]:
+        parts = urlsplit(url or "")
+        if url and parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+            raise BindError(f"{name} must be an https URL (plain http only on loopback), got {url}")
+    if not is_loopback(options.host) and not ways:
         raise BindError(
             f"refusing to listen on {options.host} without a token: anyone who can reach it could spend your fal "
-            "balance. Set HAPPYHORSE_HTTP_TOKEN (or HAPPYHORSE_HTTP_TOKEN_FILE), or bind to 127.0.0.1."
+            "balance. Set HAPPYHORSE_HTTP_TOKEN (or HAPPYHORSE_HTTP_TOKEN_FILE; or sign-in: "
+            "HAPPYHORSE_HTTP_TOKENS_FILE or HAPPYHORSE_AUTH_ISSUER), or bind to 127.0.0.1."
         )
 
 
@@ -176,7 +216,46 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
         )
     if options.token:
         app = BearerTokenMiddleware(app, options.token)
+    elif options.signs_in:
+        app = FrontDoor(
+            app,
+            _verifier(options),
+            path=MCP_PATH,
+            generation_tools=frozenset(spec.tool for spec in SPECS.values()),
+            resource_metadata_url=_publish_resource_metadata(mcp, options),
+        )
     return app  # type: ignore[no-any-return]
+
+
+def _verifier(options: HttpOptions) -> TokenVerifier:
+    if options.auth_issuer and options.resource_url:
+        from .auth.jwt_tokens import JwtVerifier
+
+        return JwtVerifier(options.auth_issuer, options.resource_url)
+    from .auth.static_tokens import StaticTokenVerifier
+
+    return StaticTokenVerifier(options.tokens)
+
+
+def _publish_resource_metadata(mcp: HappyHorseServer, options: HttpOptions) -> str | None:
+    """With an authorization server: Protected Resource Metadata (RFC 9728) at the path-suffixed well-known URL and
+    at the bare one, naming the issuer and the scopes. Named tokens publish none: a client that finds OAuth
+    metadata starts an OAuth flow even when it was given a static header."""
+    if not (options.auth_issuer and options.resource_url):
+        return None
+    from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+    from pydantic import AnyHttpUrl
+
+    resource = AnyHttpUrl(options.resource_url)
+    (route,) = create_protected_resource_routes(
+        resource_url=resource,
+        authorization_servers=[AnyHttpUrl(options.auth_issuer)],
+        scopes_supported=list(SCOPES),
+        resource_name="HappyHorse video",
+    )
+    for path in {route.path, WELL_KNOWN_RESOURCE}:
+        mcp.custom_route(path, methods=["GET", "OPTIONS"], include_in_schema=False)(route.endpoint)
+    return str(build_resource_metadata_url(resource))
 
 
 async def serve_http(mcp: HappyHorseServer, options: HttpOptions, log_level: str) -> None:

@@ -1,0 +1,130 @@
+"""The front door of a shared deployment: every request to the MCP endpoint carries a bearer token that a verifier
+(auth/) turns into a user with scopes, or is refused before the MCP layer sees it.
+
+- no valid token: 401, `WWW-Authenticate: Bearer error="invalid_token", resource_metadata="..."` (the Protected
+  Resource Metadata URL when an authorization server signs people in, so a client can start the OAuth flow);
+- a token without `happyhorse:read`: 403 `insufficient_scope`, naming the scope;
+- a `tools/call` of a tool that spends money by a token without `happyhorse:generate`: 403 `insufficient_scope`
+  naming it (step-up: the client may ask the user to sign in again with more). The tools check the scope too.
+
+The SDK's RequireAuthMiddleware checks one set of scopes for every request and names no scope in its challenge, so
+this middleware does the checking; the SDK's AccessToken, AuthenticatedUser, auth context and metadata routes are
+used as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import TokenVerifier
+from starlette.authentication import AuthCredentials
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .domain.principal import GENERATE_SCOPE, READ_SCOPE
+
+# A tools/call body is small; one larger than this is read no further here (the SDK refuses it anyway).
+MAX_PEEK_BYTES = 4 * 1024 * 1024
+
+
+class FrontDoor:
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: TokenVerifier,
+        *,
+        path: str,
+        generation_tools: frozenset[str],
+        resource_metadata_url: str | None = None,
+    ) -> None:
+        self.app = app
+        self._verifier = verifier
+        self._path = path
+        self._spending = generation_tools
+        self._metadata = resource_metadata_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self._path or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)  # health, metadata, CORS preflights: open
+            return
+        headers = Headers(scope=scope)
+        scheme, _, presented = headers.get("authorization", "").partition(" ")
+        access = await self._verifier.verify_token(presented.strip()) if scheme.lower() == "bearer" else None
+        if access is None or (access.expires_at is not None and access.expires_at < time.time()):
+            reason = "A valid bearer token is required." if scheme else "No bearer token was sent."
+            await self._refuse(send, 401, "invalid_token", f"{reason} Sign in again.", scope_needed=READ_SCOPE)
+            return
+        if READ_SCOPE not in access.scopes:
+            await self._refuse(send, 403, "insufficient_scope", f"The token lacks {READ_SCOPE}.", READ_SCOPE)
+            return
+        if scope["method"] == "POST" and GENERATE_SCOPE not in access.scopes:
+            body, receive = await _peek(receive)
+            if spending := sorted(_called_tools(body) & self._spending):
+                message = f"{spending[0]} spends money: the token lacks {GENERATE_SCOPE}. Nothing was submitted."
+                await self._refuse(send, 403, "insufficient_scope", message, GENERATE_SCOPE)
+                return
+        scope["user"] = AuthenticatedUser(access)
+        scope["auth"] = AuthCredentials(access.scopes)
+        token = auth_context_var.set(scope["user"])
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            auth_context_var.reset(token)
+
+    async def _refuse(self, send: Send, status: int, error: str, description: str, scope_needed: str) -> None:
+        parts = [f'error="{error}"', f'error_description="{description}"', f'scope="{scope_needed}"']
+        if self._metadata:
+            parts.append(f'resource_metadata="{self._metadata}"')
+        body = json.dumps({"error": error, "error_description": description, "scope": scope_needed}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", f"Bearer {', '.join(parts)}".encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _peek(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the request body, and a `receive` that hands it on unchanged to the app."""
+    messages: list[Message] = []
+    body = b""
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if not message.get("more_body", False) or len(body) > MAX_PEEK_BYTES:
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return body, replay
+
+
+def _called_tools(body: bytes) -> set[str]:
+    """The tools a JSON-RPC message (or batch) calls."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return set()
+    calls: Sequence[object] = parsed if isinstance(parsed, list) else [parsed]
+    return {
+        name
+        for call in calls
+        if isinstance(call, dict)
+        and call.get("method") == "tools/call"
+        and isinstance(call.get("params"), dict)
+        and isinstance(name := call["params"].get("name"), str)
+    }

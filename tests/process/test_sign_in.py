@@ -1,0 +1,201 @@
+"""Many people on one server, each signed in with a named token (HAPPYHORSE_HTTP_TOKENS_FILE): everyone sees,
+waits on, cancels and spends on their own jobs only, and another user's job id answers exactly as an unknown one."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from happyhorse_mcp.auth.tokens_file import read_tokens_file
+from happyhorse_mcp.config import ConfigError, Settings
+from happyhorse_mcp.domain.budget import SpendLimits
+from happyhorse_mcp.http import HttpOptions, build_app
+
+from ..fakefal import FakeFal, serve_app
+from ..prices import CLIP_USD, dollars
+from ..support import free_port, make_server, text_of
+
+pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
+
+ALICE, BOB, READER = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef", "reader-token-0123456789abcdef"
+CLIP = {"prompt": "a horse", "duration": 5, "wait_seconds": 0}
+
+
+def tokens_file(folder: Path) -> Path:
+    path = folder / "tokens"
+    reader_digest = hashlib.sha256(READER.encode()).hexdigest()
+    path.write_text(f"# team\nalice {ALICE}\nbob   {BOB}\n\nreader sha256:{reader_digest} happyhorse:read\n")
+    return path
+
+
+@asynccontextmanager
+async def team_server(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
+    port = free_port()
+    tokens = read_tokens_file("HAPPYHORSE_HTTP_TOKENS_FILE", str(tokens_file(tmp_path)))
+    options = HttpOptions(host="127.0.0.1", port=port, tokens=tokens)
+    async with serve_app(build_app(make_server(settings), options), port, lifespan=True) as url:
+        yield url
+
+
+@asynccontextmanager
+async def signed_in(url: str, token: str, mode: str = "legacy") -> AsyncIterator[Client]:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), mode=mode) as client,
+    ):
+        yield client
+
+
+def _error_text(result: Any) -> str:
+    assert result.is_error, result
+    return text_of(result).replace("hh_", "").split("'")[0]  # the message up to the job id it names
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_another_user_s_job_answers_as_an_unknown_one_by_every_path(
+    settings: Settings, fake: FakeFal, tmp_path: Path, mode: str
+) -> None:
+    fake.hold = True
+    async with team_server(settings, tmp_path) as url:
+        async with signed_in(url, ALICE, mode) as alice:
+            made = await alice.call_tool("generate_video", CLIP)
+            assert made.structured_content is not None, text_of(made)
+            job_id = made.structured_content["job_id"]
+            assert (await alice.call_tool("get_job", {"job_id": job_id})).structured_content is not None
+        async with signed_in(url, BOB, mode) as bob:
+            theirs = {
+                "get_job": await bob.call_tool("get_job", {"job_id": job_id}),
+                "cancel_job": await bob.call_tool("cancel_job", {"job_id": job_id}),
+                "review_video": await bob.call_tool("review_video", {"job_id": job_id}),
+            }
+            unknown = await bob.call_tool("get_job", {"job_id": "hh_0000000000000000"})
+            listed = await bob.call_tool("list_jobs", {})
+            resources = [str(r.uri) for r in (await bob.list_resources()).resources]
+            with pytest.raises(Exception) as read:  # noqa: PT011  # the SDK's error type differs by era
+                await bob.read_resource(f"happyhorse://jobs/{job_id}")
+    for tool, result in theirs.items():
+        assert result.is_error, tool
+        assert f"No job '{job_id}' on this server" in text_of(result), tool
+    assert text_of(unknown).replace("hh_0000000000000000", job_id) == text_of(theirs["get_job"])
+    assert listed.structured_content == {"jobs": [], "count": 0}
+    assert not any(job_id in uri for uri in resources)
+    assert job_id in str(read.value)
+    assert fake.calls("cancel") == 0, "bob's cancel reached fal"
+    assert len(fake.submits) == 1
+
+
+async def test_one_idempotency_key_of_two_users_is_two_jobs_and_each_sees_only_their_spend(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    async with team_server(settings, tmp_path) as url, signed_in(url, ALICE) as alice, signed_in(url, BOB) as bob:
+        a = await alice.call_tool("generate_video", {**CLIP, "idempotency_key": "shot-1"})
+        b = await bob.call_tool("generate_video", {**CLIP, "idempotency_key": "shot-1"})
+        again = await alice.call_tool("generate_video", {**CLIP, "idempotency_key": "shot-1"})
+        spend_a = (await alice.read_resource("happyhorse://spend")).contents[0]
+        listed_b = await bob.call_tool("list_jobs", {})
+    assert a.structured_content is not None
+    assert b.structured_content is not None
+    assert again.structured_content
+    assert a.structured_content["job_id"] != b.structured_content["job_id"]
+    assert again.structured_content["job_id"] == a.structured_content["job_id"]
+    assert len(fake.submits) == 2
+    assert f'"today_usd": {CLIP_USD}' in getattr(spend_a, "text", "")
+    assert listed_b.structured_content is not None
+    assert [j["job_id"] for j in listed_b.structured_content["jobs"]] == [b.structured_content["job_id"]]
+
+
+async def test_each_user_s_daily_budget_holds_while_others_still_spend(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    limits = SpendLimits(user_daily_budget_usd=CLIP_USD, confirm_above_usd=100)
+    async with (
+        team_server(dataclasses.replace(settings, limits=limits), tmp_path) as url,
+        signed_in(url, ALICE) as alice,
+        signed_in(url, BOB) as bob,
+    ):
+        first = await alice.call_tool("generate_video", CLIP)
+        second = await alice.call_tool("generate_video", CLIP)
+        bobs = await bob.call_tool("generate_video", CLIP)
+    assert not first.is_error
+    assert not bobs.is_error
+    assert second.is_error
+    assert f"only {dollars(0)} of your daily budget of {dollars(CLIP_USD)} is left" in text_of(second)
+    assert "HAPPYHORSE_USER_DAILY_BUDGET_USD" in text_of(second)
+    assert len(fake.submits) == 2
+
+
+async def test_a_read_only_user_reads_and_estimates_but_a_generation_is_refused_with_403_naming_the_scope(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    async with team_server(settings, tmp_path) as url:
+        async with signed_in(url, READER) as reader:
+            estimate = await reader.call_tool("estimate_cost", {"operation": "text-to-video"})
+            listed = await reader.call_tool("list_jobs", {})
+        async with httpx.AsyncClient() as http:
+            refused = await http.post(
+                f"{url}/mcp",
+                headers={"Authorization": f"Bearer {READER}", "Accept": "application/json, text/event-stream"},
+                json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "generate_video", "arguments": CLIP}},
+            )  # fmt: skip
+    assert not estimate.is_error
+    assert not listed.is_error
+    assert refused.status_code == 403
+    challenge = refused.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert 'error="insufficient_scope"' in challenge
+    assert 'scope="happyhorse:generate"' in challenge
+    assert "Nothing was submitted" in refused.json()["error_description"]
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer not-a-token-of-anyone-here", f"Basic {ALICE}", "Bearer"], ids=str
+)
+async def test_a_request_without_a_known_token_is_refused_with_401_and_a_bearer_challenge(
+    settings: Settings, fake: FakeFal, tmp_path: Path, authorization: str | None
+) -> None:
+    headers = {"Accept": "application/json, text/event-stream"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    async with team_server(settings, tmp_path) as url, httpx.AsyncClient() as http:
+        answer = await http.post(f"{url}/mcp", headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        health = await http.get(f"{url}/healthz")
+        metadata = await http.get(f"{url}/.well-known/oauth-protected-resource")
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    assert health.status_code == 200
+    assert metadata.status_code == 404, "named tokens advertise no OAuth: clients would start an OAuth flow"
+
+
+@pytest.mark.parametrize(
+    ("line", "complaint"),
+    [
+        ("alice short", "too short"),
+        ("local " + "x" * 30, "not a usable name"),
+        (f"alice {ALICE}\nalice {BOB}", "named twice"),
+        (f"alice {ALICE}\nbob {ALICE}", "also another user's"),
+        (f"alice {ALICE} happyhorse:admin", "unknown scope"),
+        ("alice", "no token"),
+        ("# nobody", "names no user"),
+    ],
+)
+def test_a_tokens_file_that_cannot_be_right_is_refused_at_start_naming_the_line(
+    tmp_path: Path, line: str, complaint: str
+) -> None:
+    path = tmp_path / "tokens"
+    path.write_text(line + "\n")
+    with pytest.raises(ConfigError, match=complaint) as refused:
+        read_tokens_file("HAPPYHORSE_HTTP_TOKENS_FILE", str(path))
+    assert ALICE not in str(refused.value)
+    assert BOB not in str(refused.value)
