@@ -1,0 +1,147 @@
+"""JWT access tokens are accepted only when signed by a key the issuer publishes, current, from the issuer, and for
+this resource; the issuer's keys are read through its metadata and read again for a key not seen yet."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from happyhorse_mcp.auth.jwt_tokens import LEEWAY_SECONDS, REFETCH_SECONDS, JwtVerifier
+
+pytestmark = pytest.mark.anyio
+
+ISSUER = "https://login.example.com/realms/team"
+RESOURCE = "https://mcp.example.com/mcp"
+
+
+class Issuer:
+    """An authorization server's metadata and JWKS, served to the verifier's HTTP client."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, Any] = {"k1": rsa.generate_private_key(public_exponent=65537, key_size=2048)}
+        self.requests: list[str] = []
+
+    def jwks(self) -> dict[str, Any]:
+        published = []
+        for kid, key in self.keys.items():
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+            published.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return {"keys": published}
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request.url.path)
+        if request.url.path.endswith("/.well-known/openid-configuration"):
+            return httpx.Response(200, json={"issuer": ISSUER, "jwks_uri": f"{ISSUER}/jwks"})
+        if request.url.path.endswith("/jwks"):
+            return httpx.Response(200, json=self.jwks())
+        return httpx.Response(404)
+
+    def token(self, kid: str = "k1", key: Any = None, **claims: Any) -> str:
+        now = int(time.time())
+        body = {
+            "iss": ISSUER,
+            "sub": "alice",
+            "aud": RESOURCE,
+            "iat": now,
+            "exp": now + 600,
+            "scope": "happyhorse:read",
+        }
+        body.update(claims)
+        body = {name: value for name, value in body.items() if value is not None}
+        return jwt.encode(body, key or self.keys[kid], algorithm="RS256", headers={"kid": kid})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def issuer() -> Issuer:
+    return Issuer()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def verifier(issuer: Issuer, clock: Clock) -> JwtVerifier:
+    transport = httpx.MockTransport(issuer.handler)
+    return JwtVerifier(
+        ISSUER, RESOURCE, http_client_factory=lambda: httpx.AsyncClient(transport=transport), clock=clock
+    )
+
+
+async def test_a_token_of_the_issuer_for_this_resource_names_its_user_and_scopes(
+    verifier: JwtVerifier, issuer: Issuer
+) -> None:
+    access = await verifier.verify_token(issuer.token(scope="happyhorse:read happyhorse:generate", client_id="app"))
+    assert access is not None
+    assert (access.subject, access.client_id, access.resource) == ("alice", "app", RESOURCE)
+    assert access.scopes == ["happyhorse:read", "happyhorse:generate"]
+    assert access.claims == {"iss": ISSUER}
+
+
+@pytest.mark.parametrize(
+    ("claims", "why"),
+    [
+        ({"exp": int(time.time()) - LEEWAY_SECONDS - 5}, "expired"),
+        ({"nbf": int(time.time()) + LEEWAY_SECONDS + 60}, "not valid yet"),
+        ({"aud": "https://other.example.com/mcp"}, "another resource"),
+        ({"iss": "https://evil.example.com"}, "another issuer"),
+        ({"sub": None}, "sub"),
+    ],
+    ids=["expired", "not-yet-valid", "wrong-audience", "wrong-issuer", "no-subject"],
+)
+async def test_a_token_that_is_not_current_or_not_for_this_resource_and_issuer_is_refused_and_the_log_says_why(
+    verifier: JwtVerifier, issuer: Issuer, caplog: pytest.LogCaptureFixture, claims: dict[str, Any], why: str
+) -> None:
+    token = issuer.token(**claims)
+    with caplog.at_level("INFO", logger="happyhorse_mcp.auth.jwt_tokens"):
+        assert await verifier.verify_token(token) is None
+    assert why in caplog.text
+    assert token not in caplog.text
+
+
+async def test_a_token_signed_with_another_key_under_a_published_kid_is_refused(
+    verifier: JwtVerifier, issuer: Issuer
+) -> None:
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert await verifier.verify_token(issuer.token(key=forger)) is None
+
+
+async def test_a_shared_secret_or_unsigned_token_is_refused(verifier: JwtVerifier) -> None:
+    claims = {"iss": ISSUER, "sub": "alice", "aud": RESOURCE, "exp": int(time.time()) + 600}
+    assert (
+        await verifier.verify_token(jwt.encode(claims, "secret" * 8, algorithm="HS256", headers={"kid": "k1"})) is None
+    )
+    unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": "k1"})  # type: ignore[arg-type]
+    assert await verifier.verify_token(unsigned) is None
+    assert await verifier.verify_token("not.a.jwt") is None
+
+
+async def test_a_new_key_is_fetched_when_a_token_names_it_but_not_more_often_than_the_refetch_interval(
+    verifier: JwtVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    assert await verifier.verify_token(issuer.token()) is not None
+    fetched = issuer.requests.count("/realms/team/jwks")
+    issuer.keys["k2"] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    unknown = issuer.token(kid="k3", key=issuer.keys["k2"])
+    assert await verifier.verify_token(issuer.token(kid="k2")) is None, "within the interval: keys not read again"
+    clock.now += REFETCH_SECONDS
+    assert await verifier.verify_token(issuer.token(kid="k2")) is not None, "a rotated-in key is found"
+    assert issuer.requests.count("/realms/team/jwks") == fetched + 1
+    for _ in range(5):
+        assert await verifier.verify_token(unknown) is None, "an unknown kid is refused"
+    assert issuer.requests.count("/realms/team/jwks") == fetched + 1, "a flood of unknown kids fetches nothing"
