@@ -196,6 +196,7 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
         return JSONResponse({"status": "ok", "version": __version__})
 
     mcp.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(health)
+    metadata_url = _publish_resource_metadata(mcp, options)  # routes first: the app is built from them
 
     app: Any = mcp.streamable_http_app(
         streamable_http_path=MCP_PATH,
@@ -222,7 +223,7 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
             _verifier(options),
             path=MCP_PATH,
             generation_tools=frozenset(spec.tool for spec in SPECS.values()),
-            resource_metadata_url=_publish_resource_metadata(mcp, options),
+            resource_metadata_url=metadata_url,
         )
     return app  # type: ignore[no-any-return]
 
