@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -57,6 +58,11 @@ class Issuer:
         return jwt.encode(body, key or self.keys[kid], algorithm="RS256", headers={"kid": kid})
 
 
+@dataclass(frozen=True)
+class FromNow:
+    seconds: int
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -96,8 +102,8 @@ async def test_a_token_of_the_issuer_for_this_resource_names_its_user_and_scopes
 @pytest.mark.parametrize(
     ("claims", "why"),
     [
-        ({"exp": int(time.time()) - LEEWAY_SECONDS - 5}, "expired"),
-        ({"nbf": int(time.time()) + LEEWAY_SECONDS + 60}, "not valid yet"),
+        ({"exp": FromNow(-LEEWAY_SECONDS - 5)}, "expired"),
+        ({"nbf": FromNow(LEEWAY_SECONDS + 60)}, "not valid yet"),
         ({"aud": "https://other.example.com/mcp"}, "another resource"),
         ({"iss": "https://evil.example.com"}, "another issuer"),
         ({"sub": None}, "sub"),
@@ -107,7 +113,8 @@ async def test_a_token_of_the_issuer_for_this_resource_names_its_user_and_scopes
 async def test_a_token_that_is_not_current_or_not_for_this_resource_and_issuer_is_refused_and_the_log_says_why(
     verifier: JwtVerifier, issuer: Issuer, caplog: pytest.LogCaptureFixture, claims: dict[str, Any], why: str
 ) -> None:
-    token = issuer.token(**claims)
+    now = int(time.time())  # when the test runs, not when it was collected
+    token = issuer.token(**{k: now + v.seconds if isinstance(v, FromNow) else v for k, v in claims.items()})
     with caplog.at_level("INFO", logger="happyhorse_mcp.auth.jwt_tokens"):
         assert await verifier.verify_token(token) is None
     assert why in caplog.text
