@@ -114,7 +114,8 @@ async def test_a_token_that_is_not_current_or_not_for_this_resource_and_issuer_i
     verifier: JwtVerifier, issuer: Issuer, caplog: pytest.LogCaptureFixture, claims: dict[str, Any], why: str
 ) -> None:
     now = int(time.time())  # when the test runs, not when it was collected
-    token = issuer.token(**{k: now + v.seconds if isinstance(v, FromNow) else v for k, v in claims.items()})
+    resolved: dict[str, Any] = {k: now + v.seconds if isinstance(v, FromNow) else v for k, v in claims.items()}
+    token = issuer.token(**resolved)
     with caplog.at_level("INFO", logger="happyhorse_mcp.auth.jwt_tokens"):
         assert await verifier.verify_token(token) is None
     assert why in caplog.text
