@@ -21,6 +21,7 @@ from happyhorse_mcp.config import ConfigError, Settings
 from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.http import HttpOptions, build_app
 
+from .. import media_factory
 from ..fakefal import FakeFal, serve_app
 from ..prices import CLIP_USD, dollars
 from ..support import free_port, make_server, text_of
@@ -199,3 +200,25 @@ def test_a_tokens_file_that_cannot_be_right_is_refused_at_start_naming_the_line(
         read_tokens_file("HAPPYHORSE_HTTP_TOKENS_FILE", str(path))
     assert ALICE not in str(refused.value)
     assert BOB not in str(refused.value)
+
+
+async def test_each_user_has_a_folder_of_their_own_and_cannot_read_or_write_another_s(
+    settings: Settings, fake: FakeFal, tmp_path: Path, allowed: Path
+) -> None:
+    shared = dataclasses.replace(settings, allowed_dirs=(allowed,))
+    async with team_server(shared, tmp_path) as url:
+        async with signed_in(url, ALICE) as alice:
+            saved = await alice.call_tool("generate_video", {**CLIP, "wait_seconds": 30, "save_to": "first.mp4"})
+        alices = allowed / "users" / "alice"
+        picture = media_factory.image(alices / "secret.png")
+        async with signed_in(url, BOB) as bob:
+            read = await bob.call_tool("image_to_video", {"image_url": str(picture), "prompt": "x", "wait_seconds": 0})
+            write = await bob.call_tool("generate_video", {**CLIP, "save_to": str(alices / "planted.mp4")})
+    assert saved.structured_content is not None, text_of(saved)
+    assert saved.structured_content["local_file"]["path"] == str(alices / "first.mp4")
+    assert read.is_error
+    assert "allowed folder" in text_of(read)
+    assert write.is_error
+    assert "allowed folder" in text_of(write)
+    assert not (alices / "planted.mp4").exists()
+    assert len(fake.submits) == 1, "only alice's job was sent"

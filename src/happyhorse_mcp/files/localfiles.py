@@ -1,14 +1,18 @@
 """Local paths in tool arguments: the checks before any money or upload, and the uploads after.
 
 The allowed folders are HAPPYHORSE_ALLOWED_DIRS, plus the client's roots when the client runs on this machine (stdio):
-over HTTP the client is elsewhere and its roots describe its own disk, so they never open this one. `plan_media`
+over HTTP the client is elsewhere and its roots describe its own disk, so they never open this one. On a server
+people sign in to, each person has a folder of their own inside each allowed folder (`user_folder`), and never
+reads or writes anyone else's. `plan_media`
 checks every local file a call names (against the allowed folders and fal's limits for that argument) and its
 `save_to` destination; the files are uploaded (jobs/generation.py) only once the price is confirmed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +55,15 @@ class MediaPlan:
     def source_seconds(self) -> float | None:
         video = self.local.get("video_url")
         return video.duration if video is not None else None
+
+
+def user_folder(base: Path, user: str) -> Path:
+    """A signed-in user's own folder inside an allowed folder (or HAPPYHORSE_OUTPUT_DIR): `<base>/users/<name>`, the
+    name made safe for a path and, when it had to be changed, told apart by a digest of the user."""
+    safe = re.sub(r"[^A-Za-z0-9._@-]", "_", user).strip(".")[:64]
+    if safe != user:
+        safe = f"{safe}-{hashlib.sha256(user.encode()).hexdigest()[:12]}"
+    return base / "users" / safe
 
 
 def media_values(spec: OperationSpec, arguments: Mapping[str, Any]) -> list[tuple[str, str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 
 from happyhorse_mcp.domain.catalog import IMAGE_TO_VIDEO, TEXT_TO_VIDEO
 from happyhorse_mcp.domain.errors import InvalidMediaError
-from happyhorse_mcp.files.localfiles import cannot_write, check_destination, names_local_path, plan_media
+from happyhorse_mcp.files.localfiles import cannot_write, check_destination, names_local_path, plan_media, user_folder
 
 from ... import media_factory
 
@@ -78,3 +78,17 @@ def test_with_no_folder_to_save_into_the_advice_is_about_folders_not_urls() -> N
     with pytest.raises(InvalidMediaError, match="leave save_to out") as refused:
         check_destination("/tmp/clip.mp4", [])
     assert "https URL" not in str(refused.value)
+
+
+def test_a_user_s_folder_is_named_by_them_and_a_name_that_is_not_a_safe_path_is_made_one_and_told_apart(
+    tmp_path: Path,
+) -> None:
+    assert user_folder(tmp_path, "alice") == tmp_path / "users" / "alice"
+    jwt_user = user_folder(tmp_path, "https://login.example.com#alice")
+    other_issuer = user_folder(tmp_path, "https://login.example.org#alice")
+    for folder in (jwt_user, other_issuer):
+        assert folder.parent == tmp_path / "users"
+        assert "/" not in folder.name
+        assert ".." not in folder.name
+    assert jwt_user != other_issuer
+    assert user_folder(tmp_path, "../..").parent == tmp_path / "users"

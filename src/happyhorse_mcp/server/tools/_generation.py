@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, ListRoots, Resolve
@@ -23,7 +24,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from ...domain.catalog import OperationSpec
-from ...files.localfiles import names_local_path
+from ...files.localfiles import names_local_path, user_folder
 from ...files.media import roots_from_uris
 from ...jobs.generation import GenerationRequest, Places, Quote, argument_names, consented
 from ..boundary import tool_errors
@@ -52,12 +53,22 @@ def _places(ctx: Context[Any, Any], listed: Any) -> Places:
     settings = app_state(ctx).settings
     local = client_shares_disk(ctx)
     shared = roots_from_uris(str(root.uri) for root in (getattr(listed, "roots", None) if local else None) or [])
+    allowed, output_dir, base = settings.allowed_dirs, settings.output_dir, shared[0] if shared else None
+    if not (principal := caller()).is_local:  # a signed-in person: their own folder in each, made on first use
+        allowed = tuple(_made(user_folder(folder, principal.user)) for folder in allowed if folder.is_dir())
+        output_dir = _made(user_folder(output_dir, principal.user)) if output_dir and output_dir.is_dir() else None
+        base = allowed[0] if allowed else None  # a relative save_to lands in their own folder
     return Places(
-        allowed=(*settings.allowed_dirs, *shared),
-        base=shared[0] if shared else None,
+        allowed=(*allowed, *shared),
+        base=base,
         remote=not local,
-        output_dir=settings.output_dir,
+        output_dir=output_dir,
     )
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
 
 
 def _signed(fn: Callable[..., Any], parameters: dict[str, Any], returns: Any) -> Callable[..., Any]:
