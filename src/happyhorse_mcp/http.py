@@ -225,7 +225,39 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
             generation_tools=frozenset(spec.tool for spec in SPECS.values()),
             resource_metadata_url=metadata_url,
         )
+    if options.allowed_origins:
+        app = _cors(app, options.allowed_origins)
     return app  # type: ignore[no-any-return]
+
+
+# What a browser page on an allowed origin may send and read: the MCP headers of both protocol eras, the token.
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "Last-Event-ID",
+    "Mcp-Session-Id",
+    "Mcp-Protocol-Version",
+    "Mcp-Method",
+    "Mcp-Name",
+)
+CORS_EXPOSED_HEADERS = ("Mcp-Session-Id", "Mcp-Protocol-Version", "WWW-Authenticate")
+
+
+def _cors(app: ASGIApp, origins: tuple[str, ...]) -> ASGIApp:
+    """Browser clients on the configured origins (HAPPYHORSE_ALLOWED_ORIGINS): preflights answered before any token
+    is asked for, the MCP headers allowed, the session id and the bearer challenge readable. Other origins get no
+    CORS headers at all, so a page elsewhere cannot read an answer. Starlette's middleware, outermost."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    return CORSMiddleware(
+        app,
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=list(CORS_REQUEST_HEADERS),
+        expose_headers=list(CORS_EXPOSED_HEADERS),
+        max_age=600,
+    )
 
 
 def _verifier(options: HttpOptions) -> TokenVerifier:
