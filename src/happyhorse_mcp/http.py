@@ -191,6 +191,7 @@ class BearerTokenMiddleware:
 def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
     check_bind(options)
     mcp.client_shares_disk = False  # a remote client's roots describe its disk, never this one
+    mcp.stateless = options.stateless
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})

@@ -149,10 +149,12 @@ class Quote:
         cap = self.request.max_cost_usd
         return cap is not None and cap >= self.cost.usd
 
-    def needs_consent(self, *, client_can_ask: bool) -> bool:
+    def needs_consent(
+        self, *, client_can_ask: bool, why_not: str = "this MCP client cannot ask the user to confirm"
+    ) -> bool:
         """Whether the user must be asked before this is paid for. A retry of a known key pays nothing; a job at or
-        below HAPPYHORSE_CONFIRM_ABOVE_USD needs no question. Above it, a client that cannot ask (no elicitation)
-        runs the job only when `max_cost_usd` covers it, and is otherwise refused with what to do."""
+        below HAPPYHORSE_CONFIRM_ABOVE_USD needs no question. Above it, a client that cannot ask (no elicitation, or
+        `why_not`) runs the job only when `max_cost_usd` covers it, and is otherwise refused with what to do."""
         if self.earlier is not None or self.cost.usd <= self.limits.confirm_above_usd:
             return False
         if client_can_ask:
@@ -161,7 +163,7 @@ class Quote:
             return False
         raise NotConfirmedError(
             f"This job is estimated at USD {self.cost.usd:.2f}, above USD {self.limits.confirm_above_usd:.2f} "
-            "(HAPPYHORSE_CONFIRM_ABOVE_USD), and this MCP client cannot ask the user to confirm. Nothing was "
+            f"(HAPPYHORSE_CONFIRM_ABOVE_USD), and {why_not}. Nothing was "
             f"submitted. Once the user has agreed to the price, call again with max_cost_usd={self.cost.usd:.2f} "
             "(or more)."
         )

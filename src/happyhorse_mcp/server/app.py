@@ -47,6 +47,7 @@ from .resources import RECENT_JOBS_LISTED, prompt_excerpt, register_resources
 from .schema import compact
 from .sdk_hooks import lowlevel_server
 from .state import AppState
+from .stateless import stateless_truth
 from .tasks import TaskService, serve_tasks
 from .tools import tool_definitions
 from .tools.review import register_sheet
@@ -88,6 +89,8 @@ class HappyHorseServer(MCPServer[AppState]):
         self._listed: list[MCPTool] | None = None
         # False when served over HTTP: the client is on another machine, and its roots never open this disk.
         self.client_shares_disk = True
+        # True when served over HTTP with --stateless (server/stateless.py).
+        self.stateless = False
         super().__init__(*args, **kwargs)
 
     def add_tool(  # type: ignore[override]  # the same parameters, passed on as they are
@@ -264,6 +267,9 @@ def create_server(
             return False
         return True
 
+    def served_stateless() -> bool:
+        return mcp.stateless
+
     notifier = ResourceNotifier(exists)
     tasks = TaskService(poll_ms=settings.task_poll_ms)
     mcp = HappyHorseServer(
@@ -274,7 +280,12 @@ def create_server(
         lifespan=lifespan,
         subscriptions=notifier.bus,
         extensions=[player_extension(settings)],
-        middleware=[version_gate, identify, tasks.middleware],  # outermost first
+        middleware=[
+            version_gate,
+            identify,
+            stateless_truth(served_stateless),
+            tasks.middleware,
+        ],  # outermost first
         tools=tool_definitions(),
     )
     serve_tasks(mcp, tasks)

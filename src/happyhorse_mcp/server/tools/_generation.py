@@ -30,6 +30,7 @@ from ...jobs.generation import GenerationRequest, Places, Quote, argument_names,
 from ..boundary import tool_errors
 from ..identity import caller
 from ..state import app_state
+from ..stateless import STATELESS_CANNOT_ASK, stateless_legacy
 from ..task_context import bound_task
 from ._shared import bearable_wait, job_result, progress_reporter
 
@@ -124,7 +125,12 @@ def _make_consent_resolver(spec: OperationSpec) -> Callable[..., Any]:
     async def consent(ctx: Context[Any, Any], quote: Quote) -> Any:
         capabilities = ctx.client_capabilities
         can_ask = capabilities is not None and capabilities.elicitation is not None
-        return Elicit(quote.question, SpendConfirmation) if quote.needs_consent(client_can_ask=can_ask) else APPROVED
+        why_not = "this MCP client cannot ask the user to confirm"
+        if stateless_legacy(ctx):
+            can_ask = False
+            why_not = STATELESS_CANNOT_ASK
+        asks = quote.needs_consent(client_can_ask=can_ask, why_not=why_not)
+        return Elicit(quote.question, SpendConfirmation) if asks else APPROVED
 
     parameters = {"ctx": Context[Any, Any], "quote": Annotated[Quote, Resolve(quote_resolver(spec))]}
     return _signed(tool_errors(consent), parameters, Any)
