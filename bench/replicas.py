@@ -9,6 +9,10 @@
    replica has completed all of them once fal finishes.
 3. Budget races: `--races` runs of 36 submits at once over the three replicas against a USD 3.00 budget: how often
    the replicas together overspent, and whether a job that fitted was refused.
+4. Two users' budget races: the same, with two signed-in users (named tokens) each sending 18, each with a USD 2.00
+   daily budget of their own within the USD 3.00 of the deployment: how often either budget was overspent.
+
+`--only races,team` runs only the parts named (load, takeover, races, team).
 """
 
 from __future__ import annotations
@@ -124,13 +128,13 @@ def contextmanager_stack() -> Iterator[Any]:
 
 
 @asynccontextmanager
-async def client(url: str) -> AsyncIterator[Any]:
+async def client(url: str, token: str = TOKEN) -> AsyncIterator[Any]:
     import httpx2
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120) as http,
         Client(streamable_http_client(url, http_client=http), mode="legacy") as connected,
     ):
         yield connected
@@ -259,25 +263,86 @@ async def races(base: str, runs: int) -> str:
     )
 
 
-async def run(jobs: int, runs: int) -> None:
+USERS = {"alice": "alice-bench-token-0123456789", "bob": "bob-bench-token-0123456789"}
+
+
+async def team_race(urls: list[str]) -> dict[str, float]:
+    """18 submits of each user at once (5 s at 720p, USD 0.70 each), round-robin over the replicas."""
+    committed = {user: 0.0 for user in USERS}
+    async with AsyncExitStack() as stack:
+        clients = {
+            (user, n): await stack.enter_async_context(client(url, token))
+            for user, token in USERS.items()
+            for n, url in enumerate(urls)
+        }
+
+        async def one(user: str, n: int) -> None:
+            call = {"prompt": f"{user} {n}", "wait_seconds": 0, "duration": 5, "resolution": "720p"}
+            if not (await clients[user, n % 3].call_tool("generate_video", call)).is_error:
+                committed[user] = round(committed[user] + 0.70, 2)
+
+        async with anyio.create_task_group() as tg:
+            for n in range(18):
+                for user in USERS:
+                    tg.start_soon(one, user, n)
+    return committed
+
+
+async def team_races(base: str, runs: int) -> str:
+    user_overspent = deployment_overspent = refused_that_fitted = 0
+    totals = []
+    with tempfile.TemporaryDirectory() as data, fake_fal(run_seconds=0.0) as fal_url:
+        tokens = Path(data) / "tokens"
+        tokens.write_text("".join(f"{user} {token}\n" for user, token in USERS.items()))
+        team = {
+            "HAPPYHORSE_HTTP_TOKEN": "",
+            "HAPPYHORSE_HTTP_TOKENS_FILE": str(tokens),
+            "HAPPYHORSE_USER_DAILY_BUDGET_USD": "2.00",
+            "HAPPYHORSE_DAILY_BUDGET_USD": "3.00",
+        }
+        for _ in range(runs):
+            database_url = await fresh_database(base)
+            with replicas(fal_url, database_url, data, **team) as started:
+                committed = await team_race([url for url, _ in started])
+            total = round(sum(committed.values()), 2)
+            totals.append(total)
+            user_overspent += any(usd > 2.0 for usd in committed.values())
+            deployment_overspent += total > 3.0
+            # A 0.70 job still fitted both budgets of someone, yet was refused.
+            refused_that_fitted += any(3.0 - total >= 0.70 and 2.0 - usd >= 0.70 for usd in committed.values())
+    return (
+        f"| two users' budget races: {runs} runs of 18 submits each at once over 3 replicas, USD 2.00 a user within "
+        f"USD 3.00 | a user's budget overspent in {user_overspent}/{runs} runs, the deployment's in "
+        f"{deployment_overspent}/{runs}; committed USD {min(totals):.2f}-{max(totals):.2f}; runs where a job that "
+        f"fitted was refused: {refused_that_fitted} |"
+    )
+
+
+async def run(jobs: int, runs: int, parts: set[str]) -> None:
     base = os.environ.get("HAPPYHORSE_TEST_DATABASE_URL")
     if not base:
         raise SystemExit("run through scripts/with-postgres, which starts a throwaway PostgreSQL")
     print("| run | result |\n|---|---|")
-    print(await load(base, jobs))
-    seen = SEEN[-1]
-    per_job = sum(seen["requests"].values()) / max(seen["submits"], 1)
-    print(f"| fal requests per job in that run | {per_job:.2f} ({seen['requests']}, {seen['submits']} submits) |")
-    print(await takeover(base))
-    print(await races(base, runs))
+    if "load" in parts:
+        print(await load(base, jobs))
+        seen = SEEN[-1]
+        per_job = sum(seen["requests"].values()) / max(seen["submits"], 1)
+        print(f"| fal requests per job in that run | {per_job:.2f} ({seen['requests']}, {seen['submits']} submits) |")
+    if "takeover" in parts:
+        print(await takeover(base))
+    if "races" in parts:
+        print(await races(base, runs))
+    if "team" in parts:
+        print(await team_races(base, runs))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--races", type=int, default=10)
+    parser.add_argument("--only", default="load,takeover,races,team")
     args = parser.parse_args()
-    anyio.run(run, args.jobs, args.races)
+    anyio.run(run, args.jobs, args.races, set(args.only.split(",")))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,10 @@ TOKEN = "replica-token"
 
 
 @contextmanager
-def replica(fal_url: str, database_url: str, tmp_path: Path, name: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def replica(
+    fal_url: str, database_url: str, tmp_path: Path, name: str, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A replica's process; `settings` are environment variables set (or, empty, unset) for it."""
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -45,6 +48,7 @@ def replica(fal_url: str, database_url: str, tmp_path: Path, name: str) -> Itera
         "HAPPYHORSE_DAILY_BUDGET_USD": str(usd(duration=15)),  # after a 5 s clip, a 5 s and a 10 s one do not both fit
         "HAPPYHORSE_CONFIRM_ABOVE_USD": "100",
     }
+    env = {name: value for name, value in {**env, **settings}.items() if value}
     ready = threading.Event()
 
     def copy_log(stream: IO[str]) -> None:  # drains the pipe, so a chatty replica never blocks on it
@@ -76,9 +80,9 @@ def replica(fal_url: str, database_url: str, tmp_path: Path, name: str) -> Itera
 
 
 @asynccontextmanager
-async def client(url: str, mode: str = "legacy") -> AsyncIterator[Client]:
+async def client(url: str, mode: str = "legacy", token: str = TOKEN) -> AsyncIterator[Client]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http,
         Client(streamable_http_client(url, http_client=http), mode=mode) as connected,
     ):
         yield connected
@@ -137,3 +141,56 @@ async def test_replicas_share_jobs_keys_and_budget_and_finish_the_jobs_of_a_kill
         listed = await b.call_tool("list_jobs", {})
         assert listed.structured_content is not None
         assert listed.structured_content["count"] == 2
+
+
+ALICE, BOB = "alice-replica-token-0123456789", "bob-replica-token-0123456789"
+
+
+async def test_two_users_on_three_replicas_see_only_their_own_jobs_and_neither_budget_is_overspent(
+    fake: FakeFal, fal_url: str, tmp_path: Path
+) -> None:
+    fake.hold = True  # every admitted job stays running: all of it is committed
+    clip = usd(duration=5)
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"alice {ALICE}\nbob {BOB}\n")
+    team = {
+        "HAPPYHORSE_HTTP_TOKEN": "",
+        "HAPPYHORSE_HTTP_TOKENS_FILE": str(tokens),
+        "HAPPYHORSE_USER_DAILY_BUDGET_USD": str(round(3 * clip, 2)),  # three clips each
+        "HAPPYHORSE_DAILY_BUDGET_USD": str(round(5 * clip, 2)),  # five clips for both
+    }
+    async with postgres_schema() as database_url, AsyncExitStack() as stack:
+        urls = [stack.enter_context(replica(fal_url, database_url, tmp_path, name, **team))[0] for name in "abc"]
+        sessions = {
+            (user, url): await stack.enter_async_context(client(url, token=token))
+            for user, token in (("alice", ALICE), ("bob", BOB))
+            for url in urls
+        }
+        admitted: dict[str, list[str]] = {"alice": [], "bob": []}
+        refused: list[str] = []
+
+        async def make(user: str, url: str) -> None:
+            made = await sessions[user, url].call_tool("generate_video", {"prompt": user, "wait_seconds": 0})
+            if made.is_error:
+                refused.append(" ".join(getattr(c, "text", "") for c in made.content))
+            else:
+                assert made.structured_content is not None
+                admitted[user].append(made.structured_content["job_id"])
+
+        async with anyio.create_task_group() as tg:  # six calls each, two on every replica, all at once
+            for user in ("alice", "bob"):
+                for url in urls * 2:
+                    tg.start_soon(make, user, url)
+
+        alices_job = admitted["alice"][0]
+        seen_by_bob = await sessions["bob", urls[2]].call_tool("get_job", {"job_id": alices_job})
+        bobs_list = await sessions["bob", urls[1]].call_tool("list_jobs", {})
+
+    assert len(admitted["alice"]) <= 3, "alice's own budget held"
+    assert len(admitted["bob"]) <= 3, "bob's own budget held"
+    assert len(admitted["alice"]) + len(admitted["bob"]) == 5, "the deployment's budget filled exactly"
+    assert len(fake.submits) == 5
+    assert all("budget" in reason for reason in refused)
+    assert f"No job '{alices_job}' on this server" in " ".join(getattr(c, "text", "") for c in seen_by_bob.content)
+    assert bobs_list.structured_content is not None
+    assert {job["job_id"] for job in bobs_list.structured_content["jobs"]} == set(admitted["bob"])
