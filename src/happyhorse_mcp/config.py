@@ -147,6 +147,14 @@ VARIABLES: tuple[Variable, ...] = (
         "http with sign-in: unfinished jobs one user may have at once (default: no limit; fal queues all it gets).",
         kinds.count(1)["parse"],
     ),
+    Variable(
+        "HAPPYHORSE_USER_KEYS_SECRET",
+        "http with sign-in: lets each user give the server their own fal key (their jobs then bill their fal "
+        "account), kept sealed under this secret (32+ characters; several comma-separated: the first seals, all "
+        "open, for rotation). Never logged.",
+        kinds.secrets,
+        (),
+    ),
     Variable("HAPPYHORSE_HTTP_TOKEN", "http: the bearer token clients must send; required off loopback."),
     Variable(
         "HAPPYHORSE_HTTP_TOKENS_FILE",
@@ -296,6 +304,7 @@ class Settings:
     http_tokens: tuple[NamedToken, ...] = field(default=(), repr=False)
     auth_issuer: str | None = None
     resource_url: str | None = None
+    user_keys_secrets: tuple[str, ...] = field(default=(), repr=False)
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     database_url: SecretStr | None = field(default=None, repr=False)
@@ -316,7 +325,8 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Values no log line may show."""
-        return [s.get_secret_value() for s in (self.fal_key, self.http_token, self.database_url) if s is not None]
+        kept = [s.get_secret_value() for s in (self.fal_key, self.http_token, self.database_url) if s is not None]
+        return [*kept, *self.user_keys_secrets]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -349,6 +359,7 @@ class Settings:
             http_tokens=env["HAPPYHORSE_HTTP_TOKENS_FILE"],
             auth_issuer=env["HAPPYHORSE_AUTH_ISSUER"],
             resource_url=env["HAPPYHORSE_RESOURCE_URL"],
+            user_keys_secrets=env["HAPPYHORSE_USER_KEYS_SECRET"],
             database_url=env["HAPPYHORSE_DATABASE_URL"],
             lease_seconds=env["HAPPYHORSE_LEASE_SECONDS"],
             task_poll_ms=env["HAPPYHORSE_TASK_POLL_MS"],

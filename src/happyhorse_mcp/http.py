@@ -198,6 +198,10 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
 
     mcp.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(health)
     metadata_url = _publish_resource_metadata(mcp, options)  # routes first: the app is built from them
+    if options.signs_in:
+        from .key_page import serve_key_page
+
+        serve_key_page(mcp)
 
     app: Any = mcp.streamable_http_app(
         streamable_http_path=MCP_PATH,

@@ -96,6 +96,16 @@ def flag(name: str, value: str) -> bool:
     return value.lower() in TRUE
 
 
+def secrets(name: str, value: str) -> tuple[str, ...]:
+    """Comma-separated secrets of 32 characters or more (generate one with `openssl rand -base64 32`)."""
+    listed = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not listed or any(len(secret) < 32 for secret in listed):
+        raise ConfigError(
+            f"{name} must be one or more secrets of 32+ characters, comma-separated (openssl rand -base64 32)"
+        )
+    return listed
+
+
 def text(name: str, value: str) -> str:
     return value
 

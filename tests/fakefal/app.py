@@ -119,6 +119,7 @@ class FakeJob:
     cancelled: bool = False
     expired: bool = False
     problems: list[dict[str, Any]] = field(default_factory=list)  # a 422 answered at the result
+    account: str = ""  # whose request it is: only that fal account may read or cancel it
     next_transition: float | None = None
     changed: anyio.Event = field(default_factory=anyio.Event)
 
@@ -243,9 +244,15 @@ class FakeFal:
             return JSONResponse({"detail": "Invalid authentication credentials"}, status_code=401)
         return None
 
+    @staticmethod
+    def _account(request: Request) -> str:
+        """The fal account a request is signed for: a key is its own account; `fal auth login` tokens, one."""
+        header = request.headers.get("authorization", "")
+        return "login" if header.startswith("Bearer ") else header.removeprefix("Key ")
+
     def _job(self, request: Request) -> FakeJob | Response:
         job = self.jobs.get(request.path_params["request_id"])
-        if job is None:
+        if job is None or job.account != self._account(request):  # another account's request is not found, as at fal
             return JSONResponse({"detail": "Request not found"}, status_code=404)
         return job
 
@@ -275,6 +282,7 @@ class FakeFal:
             outcome=self.outcomes.pop(0) if self.outcomes else "success",
             problems=problems,
             queue_position=self.initial_queue_position,
+            account=self._account(request),
         )
         if not self.hold:
             job.next_transition = time.monotonic() + self.queue_seconds

@@ -99,6 +99,8 @@ class Job(BaseModel):
     job_id: str
     # The user the job belongs to (domain/principal.py): only they see, wait on or cancel it.
     owner: str = LOCAL_USER
+    # Sent with the owner's own fal key (jobs/accounts.py), so it is read and cancelled with it too.
+    own_fal_key: bool = False
     status: JobStatus = "submitting"
     operation: Operation
     endpoint: str

@@ -7,7 +7,7 @@ name), and may read (jobs, estimates, reviews) and, with the second scope, spend
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LOCAL_USER = "local"
 READ_SCOPE = "happyhorse:read"
@@ -30,6 +30,14 @@ class Principal:
 
 
 LOCAL = Principal(LOCAL_USER)
+
+
+@dataclass(frozen=True)
+class SealedKey:
+    """A user's own fal key as stored: sealed (auth/key_vault.py) under the deployment secret `key_id` names."""
+
+    key_id: str
+    blob: bytes = field(repr=False)
 
 
 def user_of(issuer: str | None, subject: str) -> str:

@@ -102,6 +102,10 @@ class FalQueue:
         self._credentials = credentials
         self._retry = retry or RetryPolicy()
 
+    def signed_by(self, credentials: FalCredentials) -> FalQueue:
+        """The same queue over the same connections, for another account."""
+        return FalQueue(self._http, queue_url=self._queue_url, credentials=credentials, retry=self._retry)
+
     async def _headers(self) -> dict[str, str]:
         if self._credentials is None:
             raise MissingKeyError()

@@ -48,6 +48,10 @@ class FalStorage:
         self._cdn_url = cdn_url.rstrip("/")
         self._credentials = credentials
 
+    def signed_by(self, credentials: FalCredentials) -> FalStorage:
+        """The same storage over the same connections, for another account."""
+        return FalStorage(self._http, rest_url=self._rest_url, cdn_url=self._cdn_url, credentials=credentials)
+
     async def _token(self) -> str:
         if self._credentials is None:
             raise MissingKeyError()

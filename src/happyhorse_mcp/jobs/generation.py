@@ -32,6 +32,7 @@ from ..files.localfiles import MediaPlan, plan_media
 
 if TYPE_CHECKING:
     from ..fal.storage import FalStorage
+    from .accounts import FalAccounts
     from .runner import JobRunner
     from .spend import SpendGuard
 
@@ -195,12 +196,19 @@ class Generation:
     """Quote and start generation jobs on one runner, spend guard and fal storage."""
 
     def __init__(
-        self, *, runner: JobRunner, guard: SpendGuard, storage: FalStorage, has_credentials: bool = True
+        self,
+        *,
+        runner: JobRunner,
+        guard: SpendGuard,
+        storage: FalStorage,
+        has_credentials: bool = True,
+        accounts: FalAccounts | None = None,
     ) -> None:
         self._runner = runner
         self._guard = guard
         self._storage = storage
         self._has_credentials = has_credentials
+        self._accounts = accounts
 
     async def quote(self, request: GenerationRequest, places: Places) -> Quote:
         plan = await anyio.to_thread.run_sync(
@@ -217,9 +225,9 @@ class Generation:
         cost, assumption = price(request, plan)
         if not request.principal.may_generate:
             raise NotAllowedError(GENERATE_SCOPE, "making videos (they cost money)")
-        if not self._has_credentials:
-            raise MissingKeyError()
         key, owner = request.idempotency_key, request.principal.user
+        if not self._has_credentials and not (self._accounts is not None and await self._accounts.has_own_key(owner)):
+            raise MissingKeyError()
         earlier = await self._runner.by_idempotency_key(key, owner) if key is not None else None
         if earlier is not None:  # a retry: the earlier job is returned, nothing new is paid for
             return Quote(request, plan, cost, self._guard.limits, Committed(), earlier=earlier)
@@ -231,10 +239,13 @@ class Generation:
         """Upload the checked local files, admit the job and submit it once; returns it as fal's answer left it
         (or the earlier job of a known key, with nothing uploaded or paid)."""
         request = quote.request
+        owner = request.principal.user
+        own_key = self._accounts is not None and await self._accounts.has_own_key(owner)
+        storage = await self._accounts.storage_for(owner) if self._accounts is not None else self._storage
         sent = request.fal_arguments
         # The caller's own arguments (local paths as named) identify the call, so a retry is recognised whatever URL
         # fal storage gave the files.
-        uploaded = sent if quote.earlier is not None else await upload_local_inputs(self._storage, quote.plan, sent)
+        uploaded = sent if quote.earlier is not None else await upload_local_inputs(storage, quote.plan, sent)
         return await self._runner.submit(
             request.spec.operation,
             quote.cost.endpoint,
@@ -245,7 +256,8 @@ class Generation:
             max_cost_usd=request.max_cost_usd,
             save_to=quote.plan.save_to,
             task=task,
-            owner=request.principal.user,
+            owner=owner,
+            own_fal_key=own_key,
         )
 
 

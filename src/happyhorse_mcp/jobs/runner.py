@@ -37,6 +37,7 @@ from ..domain.pricing import billed_cost
 from ..domain.principal import LOCAL_USER
 from ..fal.download import VideoDownloader
 from ..fal.queue import CancelOutcome, FalQueue, QueueStatus
+from .accounts import FalAccounts
 from .arguments import fingerprint, redact_data_uris
 from .changes import ChangeFeed
 from .follow import CANCELLED_ERROR_TYPE, Cancelled, FollowPolicy, follow, save_copy
@@ -79,8 +80,10 @@ class JobRunner:
         on_status_change: Callable[[Job], Awaitable[None]] | None = None,
         on_change_elsewhere: Callable[[str], Awaitable[None]] | None = None,
         policy: FollowPolicy | None = None,
+        accounts: FalAccounts | None = None,
     ) -> None:
         self._fal = fal
+        self._accounts = accounts
         self._store = store
         self._tg = task_group
         self.policy = policy or FollowPolicy()
@@ -158,6 +161,7 @@ class JobRunner:
         save_to: Path | None = None,
         task: TaskHandle | None = None,
         owner: str = LOCAL_USER,
+        own_fal_key: bool = False,
     ) -> Job:
         """Check the budget, record the job as `owner`'s, submit it once and follow it in the background.
 
@@ -173,6 +177,7 @@ class JobRunner:
         draft = Job(
             job_id=job_id,
             owner=owner,
+            own_fal_key=own_fal_key,
             operation=operation,
             endpoint=endpoint,
             arguments=redact_data_uris(arguments),
@@ -260,9 +265,13 @@ class JobRunner:
             return CancelReport(written)
         if written.request_id is None:
             return CancelReport(written, deferred=True)
-        answer = await self._fal.cancel(written.endpoint, written.request_id)
+        answer = await (await self._queue_for(written)).cancel(written.endpoint, written.request_id)
         logger.info("cancel of %s at fal: %s", job_id, answer)
         return CancelReport(await self.get(job_id), fal_answer=answer)
+
+    async def _queue_for(self, job: Job) -> FalQueue:
+        """fal's queue signed for the account the job was sent with."""
+        return await self._accounts.queue_for(job) if self._accounts is not None else self._fal
 
     async def _write_elsewhere(self, job_id: str, **changes: Any) -> Job:
         """Change a job another process follows: from the version read, again after a conflict."""
@@ -292,7 +301,7 @@ class JobRunner:
         job = self._jobs.followed(job_id)
         try:
             try:
-                receipt = await self._fal.submit(job.endpoint, arguments)
+                receipt = await (await self._queue_for(job)).submit(job.endpoint, arguments)
             except HappyHorseError as exc:
                 await self._finish(job_id, exc.ends_job_as, error=exc)
                 return False
@@ -313,7 +322,7 @@ class JobRunner:
             answered.set()
         if (self._jobs.get(job_id) or recorded).cancel_requested:
             try:
-                await self._fal.cancel(job.endpoint, receipt.request_id)
+                await (await self._queue_for(job)).cancel(job.endpoint, receipt.request_id)
             except HappyHorseError as exc:
                 logger.warning("cancel of %s at fal failed: %s", job_id, exc.message)
         return True
@@ -327,9 +336,8 @@ class JobRunner:
     async def _follow_to_end(self, job_id: str) -> None:
         """Follow a submitted job to its end; whatever happens ends that job, never the server."""
         try:
-            outcome = await follow(
-                self._fal, self._jobs.followed(job_id), self.policy, lambda s: self._apply(job_id, s)
-            )
+            job = self._jobs.followed(job_id)
+            outcome = await follow(await self._queue_for(job), job, self.policy, lambda s: self._apply(job_id, s))
             if isinstance(outcome, Cancelled):
                 await self._finish(job_id, "cancelled")
                 return

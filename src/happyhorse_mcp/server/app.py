@@ -50,6 +50,7 @@ from .state import AppState
 from .stateless import stateless_truth
 from .tasks import TaskService, serve_tasks
 from .tools import tool_definitions
+from .tools.keys import TOOL as KEYS_TOOL
 from .tools.review import register_sheet
 from .versions import version_gate
 
@@ -303,6 +304,8 @@ def create_server(
         return None
 
     register_sheet(mcp)
+    if not settings.user_keys_secrets:  # users' own keys are not taken here: the tool would only refuse
+        mcp.remove_tool(KEYS_TOOL)
     register_resources(mcp, lambda: mcp.state)
     register_prompts(mcp)
     return mcp

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 from anyio.abc import TaskGroup
 
+from ..auth.key_vault import KeyVault
 from ..config import DOWNLOAD_TIMEOUT_SECONDS, Settings
 from ..domain.models import Job
 from ..fal.credentials import credentials_for
 from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue, default_http_client
 from ..fal.storage import FalStorage
+from ..jobs.accounts import FalAccounts
 from ..jobs.follow import FollowPolicy
 from ..jobs.generation import Generation
 from ..jobs.runner import JobRunner
@@ -32,6 +34,7 @@ class Backend:
     storage: FalStorage
     downloader: VideoDownloader
     generation: Generation
+    accounts: FalAccounts
 
 
 async def open_backend(
@@ -58,6 +61,8 @@ async def open_backend(
         timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS,
     )
     guard = SpendGuard(store, settings.limits)
+    vault = KeyVault(settings.user_keys_secrets) if settings.user_keys_secrets else None
+    accounts = FalAccounts(fal, storage, store, vault)
     runner = JobRunner(
         fal,
         store,
@@ -67,8 +72,17 @@ async def open_backend(
         on_status_change=on_status_change,
         on_change_elsewhere=on_change_elsewhere,
         policy=options.follow or FollowPolicy(lease_seconds=settings.lease_seconds),
+        accounts=accounts,
     )
     # Runs after the jobs' tasks are cancelled and before the store closes: a restart takes the jobs over at once.
     stack.push_async_callback(runner.leases.release)
-    generation = Generation(runner=runner, guard=guard, storage=storage, has_credentials=settings.has_fal_credentials)
-    return Backend(runner=runner, guard=guard, storage=storage, downloader=downloader, generation=generation)
+    generation = Generation(
+        runner=runner,
+        guard=guard,
+        storage=storage,
+        has_credentials=settings.has_fal_credentials,
+        accounts=accounts,
+    )
+    return Backend(
+        runner=runner, guard=guard, storage=storage, downloader=downloader, generation=generation, accounts=accounts
+    )

@@ -13,6 +13,7 @@ from happyhorse_mcp.domain.budget import Committed, SpendLimits, start_of_day
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job, utcnow
+from happyhorse_mcp.domain.principal import SealedKey
 from happyhorse_mcp.jobs.store import Decide, JobStore
 from happyhorse_mcp.jobs.store.base import Lease
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
@@ -223,3 +224,13 @@ async def test_admission_is_told_what_the_user_and_the_deployment_committed_and_
 
     await store.admit(job("hh_3", owner="bob"), record, day_start=start_of_day())
     assert seen == [Committed(deployment_usd=1.5, user_usd=0.5, user_in_flight=0)]
+
+
+async def test_a_user_s_sealed_fal_key_is_kept_replaced_and_deleted_for_that_user_only(store: JobStore) -> None:
+    await store.put_fal_key("alice", SealedKey("k1", b"first"))
+    await store.put_fal_key("alice", SealedKey("k2", b"second"))
+    assert await store.fal_key("alice") == SealedKey("k2", b"second")
+    assert await store.fal_key("bob") is None
+    assert await store.delete_fal_key("bob") is False
+    assert await store.delete_fal_key("alice") is True
+    assert await store.fal_key("alice") is None

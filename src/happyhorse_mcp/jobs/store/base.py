@@ -16,6 +16,7 @@ from typing import NamedTuple, Protocol
 from ...domain.budget import Committed
 from ...domain.errors import BudgetExceededError, Refusal
 from ...domain.models import Job
+from ...domain.principal import SealedKey
 
 # Jobs that cost nothing: fal bills only runs that produce a result.
 UNBILLED_STATUSES = ("failed", "cancelled")
@@ -93,6 +94,16 @@ class JobStore(Protocol):
     async def recent(self, limit: int = 50, status: str | None = None, owner: str | None = None) -> list[Job]: ...
 
     async def unfinished(self) -> list[Job]: ...
+
+    async def put_fal_key(self, owner: str, sealed: SealedKey) -> None:
+        """Keep `owner`'s own fal key (sealed), replacing the one they had."""
+        ...
+
+    async def fal_key(self, owner: str) -> SealedKey | None: ...
+
+    async def delete_fal_key(self, owner: str) -> bool:
+        """Forget `owner`'s own fal key; False when there was none."""
+        ...
 
     def changes(self) -> AsyncIterator[set[str] | None]:
         """Each time another process changes jobs: their ids, or None when the store cannot tell which (read again

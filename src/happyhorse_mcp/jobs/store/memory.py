@@ -10,6 +10,7 @@ import anyio
 
 from ...domain.budget import Committed
 from ...domain.models import TERMINAL_STATUSES, Job
+from ...domain.principal import SealedKey
 from .base import UNBILLED_STATUSES, Admission, Decide, Lease, admission_of
 
 
@@ -17,6 +18,7 @@ class MemoryJobStore:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.leases: dict[str, tuple[str, float]] = {}  # job id: (holder, expires at, time.time())
+        self.fal_keys: dict[str, SealedKey] = {}
 
     async def admit(self, job: Job, decide: Decide, *, day_start: datetime, lease: Lease | None = None) -> Admission:
         # No await between the look-ups and the insert: atomic on the event loop.
@@ -92,6 +94,15 @@ class MemoryJobStore:
     async def unfinished(self) -> list[Job]:
         jobs = sorted(self.jobs.values(), key=lambda job: job.created_at)
         return [job for job in jobs if job.status not in TERMINAL_STATUSES]
+
+    async def put_fal_key(self, owner: str, sealed: SealedKey) -> None:
+        self.fal_keys[owner] = sealed
+
+    async def fal_key(self, owner: str) -> SealedKey | None:
+        return self.fal_keys.get(owner)
+
+    async def delete_fal_key(self, owner: str) -> bool:
+        return self.fal_keys.pop(owner, None) is not None
 
     async def changes(self) -> AsyncIterator[set[str] | None]:
         await anyio.sleep_forever()  # one process: its own changes are published in memory

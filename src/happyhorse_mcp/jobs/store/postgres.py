@@ -21,11 +21,12 @@ from psycopg_pool import AsyncConnectionPool
 from ...domain.budget import Committed
 from ...domain.errors import StoreError, StoreTooNewError
 from ...domain.models import TERMINAL_STATUSES, Job
+from ...domain.principal import SealedKey
 from .base import UNBILLED_STATUSES, Admission, Decide, Lease, admission_of
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CHANNEL = "happyhorse_jobs"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Advisory lock keys (two ints, so they keep apart from other applications' locks): 0x4848 is "HH".
@@ -56,6 +57,12 @@ _MIGRATIONS: dict[int, str] = {
         CREATE UNIQUE INDEX jobs_owner_idempotency_key ON jobs (owner, idempotency_key)
             WHERE idempotency_key IS NOT NULL;
         CREATE INDEX jobs_owner_created_at ON jobs (owner, created_at);
+    """,
+    # Users' own fal keys, sealed (auth/key_vault.py): never the key itself.
+    3: """
+        CREATE TABLE fal_keys (
+            owner text PRIMARY KEY, key_id text NOT NULL, sealed bytea NOT NULL, saved_at timestamptz NOT NULL
+        );
     """,
 }
 _UNFINISHED = sql.SQL("status <> ALL({})").format(sql.Literal(sorted(TERMINAL_STATUSES)))
@@ -289,6 +296,21 @@ class PostgresJobStore:
     async def unfinished(self) -> list[Job]:
         query = sql.SQL("SELECT record FROM jobs WHERE {} ORDER BY created_at").format(_UNFINISHED)
         return [Job.model_validate_json(row[0]) for row in await self._execute(query)]
+
+    async def put_fal_key(self, owner: str, sealed: SealedKey) -> None:
+        await self._execute(
+            "INSERT INTO fal_keys (owner, key_id, sealed, saved_at) VALUES (%s, %s, %s, now()) ON CONFLICT (owner) "
+            "DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, saved_at = excluded.saved_at",
+            (owner, sealed.key_id, sealed.blob),
+        )
+
+    async def fal_key(self, owner: str) -> SealedKey | None:
+        rows = await self._execute("SELECT key_id, sealed FROM fal_keys WHERE owner = %s", (owner,))
+        return SealedKey(rows[0][0], bytes(rows[0][1])) if rows else None
+
+    async def delete_fal_key(self, owner: str) -> bool:
+        ((count,),) = await self._execute("DELETE FROM fal_keys WHERE owner = %s", (owner,))
+        return bool(count)
 
     async def changes(self) -> AsyncIterator[set[str] | None]:
         """Job ids from NOTIFY, on a connection of its own (a pooled one would be held by LISTEN). After a lost

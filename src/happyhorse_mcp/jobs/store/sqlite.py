@@ -20,11 +20,12 @@ import anyio.to_thread
 from ...domain.budget import Committed
 from ...domain.errors import StoreError, StoreTooNewError
 from ...domain.models import TERMINAL_STATUSES, Job
+from ...domain.principal import SealedKey
 from .base import UNBILLED_STATUSES, Admission, Decide, Lease, admission_of
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE jobs (
@@ -54,6 +55,12 @@ _MIGRATIONS: dict[int, str] = {
         CREATE UNIQUE INDEX jobs_owner_idempotency_key ON jobs (owner, idempotency_key)
             WHERE idempotency_key IS NOT NULL;
         CREATE INDEX jobs_owner_created_at ON jobs (owner, created_at);
+    """,
+    # Users' own fal keys, sealed (auth/key_vault.py): never the key itself.
+    5: """
+        CREATE TABLE fal_keys (
+            owner TEXT PRIMARY KEY, key_id TEXT NOT NULL, sealed BLOB NOT NULL, saved_at REAL NOT NULL
+        );
     """,
 }
 # How often other processes' writes are looked for (a call waiting on a job another process follows).
@@ -283,6 +290,25 @@ class SqliteJobStore:
             ).fetchall()
         )
         return [Job.model_validate_json(r[0]) for r in rows]
+
+    async def put_fal_key(self, owner: str, sealed: SealedKey) -> None:
+        await self._run(
+            lambda: self._db.execute(
+                "INSERT INTO fal_keys (owner, key_id, sealed, saved_at) VALUES (?, ?, ?, ?) ON CONFLICT (owner) DO "
+                "UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, saved_at = excluded.saved_at",
+                (owner, sealed.key_id, sealed.blob, time.time()),
+            )
+        )
+
+    async def fal_key(self, owner: str) -> SealedKey | None:
+        row = await self._run(
+            lambda: self._db.execute("SELECT key_id, sealed FROM fal_keys WHERE owner = ?", (owner,)).fetchone()
+        )
+        return SealedKey(row[0], bytes(row[1])) if row else None
+
+    async def delete_fal_key(self, owner: str) -> bool:
+        cursor = await self._run(lambda: self._db.execute("DELETE FROM fal_keys WHERE owner = ?", (owner,)))
+        return bool(cursor.rowcount)
 
     async def changes(self) -> AsyncIterator[set[str] | None]:
         """SQLite has no notifications: `PRAGMA data_version` changes when another connection commits."""

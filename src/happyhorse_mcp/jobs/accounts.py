@@ -1,0 +1,85 @@
+"""Which fal account a job is sent to, read from and cancelled at: the user's own key when they gave one
+(HAPPYHORSE_USER_KEYS_SECRET set: "bring your own key"), else the server's. The choice is made once, at admission,
+and kept on the job (`own_fal_key`), so whichever process follows the job later asks fal with the same account.
+
+A user's key is kept sealed in the store (auth/key_vault.py) and opened only to sign a request; it is never logged,
+never returned, and gone from the store once deleted. A job still running when its owner deletes their key can no
+longer be read at fal: it ends `unknown`, saying so (its fal request id is in the record).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+from ..auth.key_vault import KeyVault, SealedKeyUnreadable
+from ..domain.errors import InvalidArgumentError, InvalidKeyError, OutcomeUnknownError
+from ..domain.models import Job
+from ..fal.credentials import KeyCredentials
+from ..fal.queue import FalQueue
+from ..fal.storage import FalStorage
+from .store import JobStore
+
+OWN_KEY = "your own fal key"
+
+
+@dataclass(frozen=True)
+class OwnKeyCredentials(KeyCredentials):
+    key: SecretStr = field(repr=False)
+    source: str = OWN_KEY
+
+    @property
+    def when_refused(self) -> str:
+        return "fal refused your own fal key: enter a valid one again with fal_key(action='set'), or delete it."
+
+
+class FalAccounts:
+    def __init__(self, fal: FalQueue, storage: FalStorage, store: JobStore, vault: KeyVault | None) -> None:
+        self._fal = fal
+        self._storage = storage
+        self._store = store
+        self.vault = vault
+
+    @property
+    def own_keys_allowed(self) -> bool:
+        return self.vault is not None
+
+    async def has_own_key(self, owner: str) -> bool:
+        return self.vault is not None and await self._store.fal_key(owner) is not None
+
+    async def save(self, owner: str, fal_key: str) -> None:
+        key = fal_key.strip()
+        if self.vault is None:
+            raise InvalidArgumentError("This server does not take users' own fal keys (HAPPYHORSE_USER_KEYS_SECRET).")
+        if ":" not in key or len(key) < 20 or any(c.isspace() for c in key):
+            raise InvalidArgumentError(
+                "That does not look like a fal key (key-id:key-secret, from https://fal.ai/dashboard/keys)."
+            )
+        await self._store.put_fal_key(owner, self.vault.seal(owner, key))
+
+    async def delete(self, owner: str) -> bool:
+        return await self._store.delete_fal_key(owner)
+
+    async def _credentials(self, owner: str) -> OwnKeyCredentials:
+        sealed = await self._store.fal_key(owner) if self.vault is not None else None
+        if sealed is None or self.vault is None:
+            raise OutcomeUnknownError(
+                "This job was sent with your own fal key, which has since been deleted, so fal can no longer be "
+                "asked about it. It may still finish and be billed to your fal account: see "
+                "https://fal.ai/dashboard/requests."
+            )
+        try:
+            return OwnKeyCredentials(SecretStr(self.vault.open(owner, sealed)))
+        except SealedKeyUnreadable as exc:
+            raise InvalidKeyError(
+                f"Your own fal key cannot be opened ({exc}): enter it again with fal_key(action='set')."
+            ) from exc
+
+    async def queue_for(self, job: Job) -> FalQueue:
+        return self._fal.signed_by(await self._credentials(job.owner)) if job.own_fal_key else self._fal
+
+    async def storage_for(self, owner: str) -> FalStorage:
+        return (
+            self._storage.signed_by(await self._credentials(owner)) if await self.has_own_key(owner) else self._storage
+        )

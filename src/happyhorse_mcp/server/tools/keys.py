@@ -1,0 +1,76 @@
+"""fal_key: a signed-in person's own fal key, so their videos bill their own fal account (offered when the server
+sets HAPPYHORSE_USER_KEYS_SECRET). The key is never typed into the chat: `set` opens a page this server serves
+(key_page.py), by URL elicitation when the client can, else the error says where to go."""
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from ..boundary import tool_errors
+from ..identity import caller
+from ..state import app_state
+from ._shelf import ToolShelf
+
+TOOL = "fal_key"
+KEY_PAGE = "/keys/"
+
+
+def _page_url(ctx: Context[Any, Any], token: str) -> str:
+    """The key page's public URL: from HAPPYHORSE_RESOURCE_URL when set, else from the request's own address."""
+    public = app_state(ctx).settings.resource_url
+    if public:
+        base = public.split("://", 1)[0] + "://" + public.split("://", 1)[1].split("/", 1)[0]
+    else:
+        base = str(getattr(ctx.request_context.request, "base_url", "")).rstrip("/")
+    return f"{base}{KEY_PAGE}{token}"
+
+
+def register(shelf: ToolShelf) -> None:
+    @shelf.tool(
+        name=TOOL,
+        title="Your own fal key",
+        annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=False),
+        description="Use your own fal key, so your videos bill your fal account: set (opens a page to enter it; "
+        "never type a key in the chat), delete, or status.",
+    )
+    @tool_errors
+    async def fal_key(
+        ctx: Context[Any, Any],
+        action: Annotated[Literal["set", "delete", "status"], Field(description="What to do.")] = "status",
+    ) -> str:
+        principal = caller()
+        accounts = (await app_state(ctx).backend()).accounts
+        if principal.is_local or accounts.vault is None:
+            raise ToolError(
+                "Your own fal key is for people signed in to a shared server; this server's key is its FAL_KEY."
+            )
+        if action == "status":
+            if await accounts.has_own_key(principal.user):
+                return "Your own fal key is set: your videos bill your fal account."
+            return "You have no fal key of your own here: your videos bill the server's fal account."
+        if action == "delete":
+            if await accounts.delete(principal.user):
+                return (
+                    "Your fal key is deleted from this server; your next videos bill the server's fal account. A job "
+                    "still running on your key can no longer be followed here (see fal.ai/dashboard/requests)."
+                )
+            return "You had no fal key of your own here; nothing changed."
+        url = _page_url(ctx, accounts.vault.page_token(principal.user))
+        capabilities = ctx.client_capabilities
+        elicitation = capabilities.elicitation if capabilities is not None else None
+        if elicitation is not None and elicitation.url is not None and ctx.protocol_version == "2025-11-25":
+            answer = await ctx.elicit_url(
+                "Enter your fal key on this page (it is kept sealed on the server, never in the chat).",
+                url,
+                elicitation_id=url.rsplit("/", 1)[1][:32],
+            )
+            if answer.action == "accept":
+                return "Enter your fal key on the page that opened; your next videos use it once it is saved."
+            return "The page was not opened; nothing changed."
+        raise ToolError(
+            f"This client cannot open a page for you. Open {url} in your browser within ten minutes and enter your "
+            "fal key there (never in this chat); your next videos use it once it is saved."
+        )
