@@ -1,6 +1,8 @@
 // A real OpenID provider for the sign-in tests: oidc-provider (a certified implementation) on a free loopback port,
-// issuing RS256 JWT access tokens for one resource (argv[2], this server's MCP URL) by client credentials. Prints
-// {"issuer": ...} once it listens; runs until killed. Clients: alice and bob may read and generate, reader may read.
+// issuing RS256 JWT access tokens for one resource (argv[2], this server's MCP URL). Prints {"issuer": ...} once it
+// listens; runs until killed. Machine clients (client credentials): alice and bob may read and generate, reader
+// may read. People sign in with the authorization code flow and PKCE: an MCP client registers itself (dynamic
+// registration), and the provider's development login and consent pages accept any name.
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -16,9 +18,11 @@ server.listen(0, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
     clients: [client('alice', BOTH), client('bob', BOTH), client('reader', 'happyhorse:read')],
-    scopes: ['happyhorse:read', 'happyhorse:generate'],
+    scopes: ['openid', 'happyhorse:read', 'happyhorse:generate'],
+    pkce: { required: () => true },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: true },
+      registration: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       resourceIndicators: {

@@ -13,9 +13,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import httpx2
 import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -154,3 +156,40 @@ async def test_a_token_for_another_resource_or_none_gets_401_pointing_at_the_res
         assert document["authorization_servers"] in ([issuer], [issuer + "/"])
         assert document["scopes_supported"] == ["happyhorse:read", "happyhorse:generate"]
     assert fake.requests == []
+
+
+SIGN_IN = TOOLS / "clients" / "oauth-sign-in.mjs"
+
+
+@pytest.mark.browser
+async def test_a_person_signs_in_from_a_typescript_sdk_host_with_the_code_flow_and_pkce_in_a_browser(
+    settings: Settings, fake: FakeFal, port: int, issuer: str, resource: str
+) -> None:
+    from playwright.async_api import async_playwright
+
+    from ..browser.test_player import CHROMIUM
+
+    async with signed_in_server(settings, port, issuer, resource):
+        host = await anyio.open_process([str(NODE), str(SIGN_IN), resource], stderr=subprocess.PIPE)
+        async with host:
+            assert host.stdout is not None
+            lines = BufferedByteReceiveStream(host.stdout)
+            authorize = json.loads(await _line(lines))["authorize"]
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+                page = await browser.new_page()
+                await page.goto(authorize)
+                await page.fill("input[name=login]", "carol")
+                await page.fill("input[name=password]", "any")
+                await page.click("button[type=submit]")
+                await page.click("button[type=submit]")  # consent: "Continue"
+                await page.wait_for_url("http://127.0.0.1:*/callback*")
+                await browser.close()
+            done = json.loads(await _line(lines))
+    assert done["listed"] == {"jobs": [], "count": 0}
+    assert "happyhorse:read" in (done["scope"] or "")
+
+
+async def _line(lines: BufferedByteReceiveStream) -> str:
+    with anyio.fail_after(60):
+        return (await lines.receive_until(b"\n", 1 << 20)).decode()
