@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -222,3 +223,56 @@ async def test_each_user_has_a_folder_of_their_own_and_cannot_read_or_write_anot
     assert "allowed folder" in text_of(write)
     assert not (alices / "planted.mp4").exists()
     assert len(fake.submits) == 1, "only alice's job was sent"
+
+
+class RawSession:
+    """A 2025-11-25 session spoken as raw JSON-RPC over Streamable HTTP, for methods the SDK client wraps away."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str, token: str) -> None:
+        self.http, self.url, self.number = http, f"{url}/mcp", 0
+        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+
+    async def open(self) -> RawSession:
+        hello = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}
+        answer = await self.http.post(self.url, headers=self.headers, json=self._message("initialize", hello))
+        self.headers |= {"Mcp-Session-Id": answer.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-11-25"}
+        await self.http.post(
+            self.url, headers=self.headers, json={"jsonrpc": "2.0", "method": "notifications/initialized"}
+        )
+        return self
+
+    async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        answer = await self.http.post(self.url, headers=self.headers, json=self._message(method, params))
+        data = [line[6:] for line in answer.text.splitlines() if line.startswith("data: ")] or [answer.text]
+        return json.loads(data[-1])  # type: ignore[no-any-return]
+
+    def _message(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.number += 1
+        return {"jsonrpc": "2.0", "id": self.number, "method": method, "params": params}
+
+
+async def test_another_user_s_task_and_job_resource_are_neither_read_cancelled_listed_nor_subscribed_to(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.hold = True
+    async with team_server(settings, tmp_path) as url, httpx.AsyncClient(timeout=30) as http:
+        alice = await RawSession(http, url, ALICE).open()
+        bob = await RawSession(http, url, BOB).open()
+        started = await alice.ask("tools/call", {"name": "generate_video", "arguments": CLIP, "task": {"ttl": 60000}})
+        task_id = started["result"]["task"]["taskId"]
+        mine = await alice.ask("tasks/get", {"taskId": task_id})
+        answers = {
+            "tasks/get": await bob.ask("tasks/get", {"taskId": task_id}),
+            "tasks/cancel": await bob.ask("tasks/cancel", {"taskId": task_id}),
+            "resources/subscribe": await bob.ask("resources/subscribe", {"uri": f"happyhorse://jobs/{task_id}"}),
+        }
+        listed = await bob.ask("tasks/list", {})
+        unknown = await bob.ask("tasks/get", {"taskId": "hh_0000000000000000"})
+    assert mine["result"]["taskId"] == task_id
+    for method, answer in answers.items():
+        assert "error" in answer, method
+    assert answers["tasks/get"]["error"]["message"].replace(task_id, "X") == unknown["error"]["message"].replace(
+        "hh_0000000000000000", "X"
+    )
+    assert listed["result"]["tasks"] == []
+    assert fake.calls("cancel") == 0
