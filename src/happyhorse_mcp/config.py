@@ -170,6 +170,13 @@ VARIABLES: tuple[Variable, ...] = (
         lambda name, value: kinds.checked_url(name, value, "https://login.example.com/realms/team"),
     ),
     Variable(
+        "HAPPYHORSE_AUTH_CLIENT_ID",
+        "http: this server's client id at the issuer, to introspect opaque (non-JWT) access tokens (RFC 7662); "
+        "with HAPPYHORSE_AUTH_CLIENT_SECRET.",
+        kinds.text,
+    ),
+    Variable("HAPPYHORSE_AUTH_CLIENT_SECRET", "http: see HAPPYHORSE_AUTH_CLIENT_ID. Never logged.", kinds.text),
+    Variable(
         "HAPPYHORSE_RESOURCE_URL",
         "http: this server's public MCP URL, e.g. https://mcp.example.com/mcp: the audience its tokens must carry.",
         lambda name, value: kinds.checked_url(name, value, "https://mcp.example.com/mcp"),
@@ -281,6 +288,15 @@ def _secret_from(env: Environment, name: str) -> str | None:
     return None
 
 
+def _auth_client(env: Environment) -> tuple[str, str] | None:
+    client_id, secret = env["HAPPYHORSE_AUTH_CLIENT_ID"], env["HAPPYHORSE_AUTH_CLIENT_SECRET"]
+    if bool(client_id) != bool(secret):
+        raise ConfigError(
+            "HAPPYHORSE_AUTH_CLIENT_ID and HAPPYHORSE_AUTH_CLIENT_SECRET go together: set both or neither"
+        )
+    return (client_id, secret) if client_id and secret else None
+
+
 def _default_data_dir() -> Path:
     from platformdirs import user_data_path
 
@@ -305,6 +321,7 @@ class Settings:
     auth_issuer: str | None = None
     resource_url: str | None = None
     user_keys_secrets: tuple[str, ...] = field(default=(), repr=False)
+    auth_client: tuple[str, str] | None = field(default=None, repr=False)
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     database_url: SecretStr | None = field(default=None, repr=False)
@@ -326,7 +343,7 @@ class Settings:
     def secrets(self) -> list[str]:
         """Values no log line may show."""
         kept = [s.get_secret_value() for s in (self.fal_key, self.http_token, self.database_url) if s is not None]
-        return [*kept, *self.user_keys_secrets]
+        return [*kept, *self.user_keys_secrets, *(self.auth_client[1:] if self.auth_client else ())]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -360,6 +377,7 @@ class Settings:
             auth_issuer=env["HAPPYHORSE_AUTH_ISSUER"],
             resource_url=env["HAPPYHORSE_RESOURCE_URL"],
             user_keys_secrets=env["HAPPYHORSE_USER_KEYS_SECRET"],
+            auth_client=_auth_client(env),
             database_url=env["HAPPYHORSE_DATABASE_URL"],
             lease_seconds=env["HAPPYHORSE_LEASE_SECONDS"],
             task_poll_ms=env["HAPPYHORSE_TASK_POLL_MS"],

@@ -66,6 +66,7 @@ class HttpOptions:
     tokens: tuple[NamedToken, ...] = field(default=(), repr=False)
     auth_issuer: str | None = None
     resource_url: str | None = None
+    auth_client: tuple[str, str] | None = field(default=None, repr=False)
     stateless: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
@@ -84,6 +85,7 @@ class HttpOptions:
             tokens=settings.http_tokens,
             auth_issuer=settings.auth_issuer,
             resource_url=settings.resource_url,
+            auth_client=settings.auth_client,
             stateless=stateless,
             allowed_hosts=settings.allowed_hosts,
             allowed_origins=settings.allowed_origins,
@@ -269,7 +271,7 @@ def _verifier(options: HttpOptions) -> TokenVerifier:
     if options.auth_issuer and options.resource_url:
         from .auth.jwt_tokens import JwtVerifier
 
-        return JwtVerifier(options.auth_issuer, options.resource_url)
+        return JwtVerifier(options.auth_issuer, options.resource_url, introspection_client=options.auth_client)
     from .auth.static_tokens import StaticTokenVerifier
 
     return StaticTokenVerifier(options.tokens)

@@ -193,3 +193,29 @@ async def test_a_person_signs_in_from_a_typescript_sdk_host_with_the_code_flow_a
 async def _line(lines: BufferedByteReceiveStream) -> str:
     with anyio.fail_after(60):
         return (await lines.receive_until(b"\n", 1 << 20)).decode()
+
+
+async def test_an_opaque_token_is_introspected_at_the_provider_and_names_its_user(
+    settings: Settings, fake: FakeFal, port: int, issuer: str, resource: str
+) -> None:
+    opaque = await access_token(issuer, "dave", resource=resource)
+    assert opaque.count(".") != 2, "dave's tokens are not JWTs"
+    options = HttpOptions(
+        host="127.0.0.1",
+        port=port,
+        auth_issuer=issuer,
+        resource_url=resource,
+        auth_client=("happyhorse-mcp", "happyhorse-mcp-secret"),
+    )
+    async with serve_app(build_app(make_server(settings), options), port, lifespan=True) as url:
+        async with as_user(url, opaque) as client:
+            made = await client.call_tool("generate_video", {"prompt": "a horse", "wait_seconds": 0})
+            mine = await client.call_tool("list_jobs", {})
+        async with httpx.AsyncClient(headers=HEADERS) as http:
+            forged = await http.post(
+                f"{url}/mcp", json=_call("list_jobs", {}), headers={"Authorization": "Bearer not-a-token-it-issued"}
+            )
+    assert made.structured_content is not None, text_of(made)
+    assert mine.structured_content is not None
+    assert [job["job_id"] for job in mine.structured_content["jobs"]] == [made.structured_content["job_id"]]
+    assert forged.status_code == 401

@@ -153,3 +153,46 @@ async def test_a_new_key_is_fetched_when_a_token_names_it_but_not_more_often_tha
     for _ in range(5):
         assert await verifier.verify_token(unknown) is None, "an unknown kid is refused"
     assert issuer.requests.count("/realms/team/jwks") == fetched + 1, "a flood of unknown kids fetches nothing"
+
+
+class Introspection:
+    """An issuer that answers token introspection with `answers[token]`."""
+
+    def __init__(self, answers: dict[str, dict[str, Any]]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/.well-known/openid-configuration"):
+            return httpx.Response(200, json={"issuer": ISSUER, "introspection_endpoint": f"{ISSUER}/introspect"})
+        assert request.headers["authorization"].startswith("Basic ")
+        token = dict(pair.split("=") for pair in request.content.decode().split("&"))["token"]
+        self.asked.append(token)
+        return httpx.Response(200, json=self.answers.get(token, {"active": False}))
+
+
+async def test_an_opaque_token_is_accepted_only_when_the_issuer_says_it_is_active_and_for_this_resource() -> None:
+    later = int(time.time()) + 600
+    good = {
+        "active": True,
+        "iss": ISSUER,
+        "aud": RESOURCE,
+        "exp": later,
+        "client_id": "dave",
+        "scope": "happyhorse:read",
+    }
+    issuer = Introspection({"good": good, "elsewhere": {**good, "aud": "https://other.example.com/mcp"}})
+    transport = httpx.MockTransport(issuer.handler)
+    verifier = JwtVerifier(
+        ISSUER,
+        RESOURCE,
+        http_client_factory=lambda: httpx.AsyncClient(transport=transport),
+        introspection_client=("happyhorse-mcp", "secret"),
+    )
+    first, again = await verifier.verify_token("good"), await verifier.verify_token("good")
+    assert first is not None
+    assert (first.subject, first.scopes) == ("dave", ["happyhorse:read"])
+    assert again == first
+    assert issuer.asked.count("good") == 1, "kept for a while, not asked on every request"
+    assert await verifier.verify_token("elsewhere") is None
+    assert await verifier.verify_token("revoked") is None
