@@ -178,7 +178,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BindError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
-    if not options.token:
+    if options.tokens:
+        logger.info("sign-in: named tokens for %d user(s); each has their own jobs and budget", len(options.tokens))
+    elif options.auth_issuer:
+        logger.info("sign-in: access tokens of %s for %s", options.auth_issuer, options.resource_url)
+    elif not options.token:
         logger.warning(
             "serving HTTP without a token: any program on this machine can call the tools and spend the fal balance; "
             "set HAPPYHORSE_HTTP_TOKEN"

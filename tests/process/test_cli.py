@@ -30,11 +30,12 @@ def test_the_stdio_server_says_it_waits_for_a_client_and_exits_quietly_when_stdi
     assert done.returncode == 0
 
 
-def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(tmp_path: Path) -> None:
+def _http_start_log(tmp_path: Path, **env: str) -> list[str]:
+    """What an HTTP server says on stderr until it serves."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)],
-        env=_env(tmp_path),
+        env={**_env(tmp_path), **env},
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -50,7 +51,21 @@ def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(t
         server.wait(timeout=30)
         if server.stderr is not None:
             server.stderr.close()
+    return seen
+
+
+def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(tmp_path: Path) -> None:
+    seen = _http_start_log(tmp_path)
     assert any("serving HTTP without a token" in line for line in seen), "".join(seen)
+
+
+def test_an_http_server_with_named_tokens_says_how_many_users_sign_in_and_warns_of_nothing(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("alice alice-token-0123456789abcdef\nbob bob-token-0123456789abcdef\n")
+    seen = "".join(_http_start_log(tmp_path, HAPPYHORSE_HTTP_TOKENS_FILE=str(tokens)))
+    assert "sign-in: named tokens for 2 user(s)" in seen
+    assert "without a token" not in seen
+    assert "alice-token" not in seen
 
 
 def test_a_key_that_does_not_look_like_a_fal_key_is_warned_about_at_start_without_showing_it(tmp_path: Path) -> None:
