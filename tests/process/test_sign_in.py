@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import httpx2
 import pytest
@@ -276,3 +277,27 @@ async def test_another_user_s_task_and_job_resource_are_neither_read_cancelled_l
     )
     assert listed["result"]["tasks"] == []
     assert fake.calls("cancel") == 0
+
+
+async def test_a_listener_of_the_2026_07_28_era_follows_only_its_own_jobs(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.hold = True
+    async with (
+        team_server(settings, tmp_path) as url,
+        signed_in(url, ALICE, "2026-07-28") as alice,
+        signed_in(url, BOB, "2026-07-28") as bob,
+    ):
+        alices = await alice.call_tool("generate_video", CLIP)
+        bobs = await bob.call_tool("generate_video", CLIP)
+        assert alices.structured_content is not None
+        assert bobs.structured_content is not None
+        theirs, mine = alices.structured_content["resource_uri"], bobs.structured_content["resource_uri"]
+        unknown = "happyhorse://jobs/hh_0000000000000000"
+        async with bob.listen(resource_subscriptions=[theirs, unknown, mine]) as listening:
+            for job in fake.submits:
+                fake.complete(job.request_id)
+            with anyio.fail_after(10):
+                event = await listening.__anext__()
+    assert listening.honored.resource_subscriptions == [mine], "another's job is left out as an unknown one is"
+    assert getattr(event, "uri", None) == mine

@@ -271,6 +271,9 @@ def create_server(
     def served_stateless() -> bool:
         return mcp.stateless
 
+    async def listen_filter(ctx: Any, call_next: Any) -> Any:
+        return await notifier.only_existing(ctx, call_next)
+
     notifier = ResourceNotifier(exists)
     tasks = TaskService(poll_ms=settings.task_poll_ms)
     mcp = HappyHorseServer(
@@ -285,6 +288,7 @@ def create_server(
             version_gate,
             identify,
             stateless_truth(served_stateless),
+            listen_filter,
             tasks.middleware,
         ],  # outermost first
         tools=tool_definitions(),

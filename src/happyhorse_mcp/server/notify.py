@@ -9,6 +9,7 @@ go when it closes (a callback on its exit stack), however it ends.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from mcp.server.connection import Connection
@@ -48,6 +49,19 @@ class ResourceNotifier:
             )
         uris.add(uri)
         return EmptyResult()
+
+    async def only_existing(self, ctx: ServerRequestContext[Any], call_next: Any) -> Any:
+        """Middleware: a 2026-07-28 `subscriptions/listen` follows only resources that exist for the caller (another
+        user's job is left out exactly as an unknown one is), as `resources/subscribe` does."""
+        if ctx.method != "subscriptions/listen":
+            return await call_next(ctx)
+        params = dict(ctx.params or {})
+        notifications = dict(params.get("notifications") or {})
+        if uris := notifications.get("resourceSubscriptions"):
+            notifications["resourceSubscriptions"] = [uri for uri in uris if await self._exists(str(uri))]
+            params["notifications"] = notifications
+            ctx = replace(ctx, params=params)
+        return await call_next(ctx)
 
     async def unsubscribe(self, ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams) -> EmptyResult:
         self._connections.get(connection_of(ctx.session), set()).discard(str(params.uri))
