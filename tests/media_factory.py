@@ -59,9 +59,11 @@ def encoded_video(
     fps: int = 12,
     audio: str | None = "tone",
     codec: str = "libx264",
+    volume: float = 0.5,
+    hertz: float = 440.0,
 ) -> Path:
-    """A real H.264/AAC MP4: second N is filled with SECOND_COLOURS[N]; the sound is a 440 Hz tone, silence, or
-    absent (audio=None)."""
+    """A real H.264/AAC MP4: second N is filled with SECOND_COLOURS[N]; the sound is a tone (`hertz`, amplitude
+    `volume`), silence, or absent (audio=None)."""
     import array
     import math
     from fractions import Fraction
@@ -86,7 +88,7 @@ def encoded_video(
             for start in range(0, total, samples_per_frame):
                 count = min(samples_per_frame, total - start)
                 if audio == "tone":
-                    values = [0.5 * math.sin(2 * math.pi * 440 * (start + i) / 48000) for i in range(count)]
+                    values = [volume * math.sin(2 * math.pi * hertz * (start + i) / 48000) for i in range(count)]
                 else:
                     values = [0.0] * count
                 frame = av.AudioFrame(format="flt", layout="mono", samples=count)

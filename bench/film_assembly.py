@@ -1,0 +1,70 @@
+"""Assembling a film: four 15 s 1080p shots (60 s) with 0.5 s crossfades, loudness brought to one target, written as
+one H.264/AAC MP4 by media/assemble.py. Wall time and peak RSS of a fresh process doing only that.
+
+    .venv/bin/python bench/film_assembly.py [--shots 4] [--seconds 15] [--runs 3]
+
+The shots are made first (bench/review.py's clip: moving shapes over a gradient with grain, and a tone; each shot
+at another level) and not timed. Goal (issue 24): under 10 s and 300 MB on this 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+RUN = r"""
+import json, sys, time
+from pathlib import Path
+from happyhorse_mcp.media.assemble import Canvas, assemble
+shots = [Path(p) for p in sys.argv[2:]]
+started = time.perf_counter()
+film = assemble(shots, Path(sys.argv[1]), canvas=Canvas(1920, 1080), crossfade_seconds=0.5)
+seconds = time.perf_counter() - started
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) / 1024
+print(json.dumps({"seconds": seconds, "peak_mb": peak, "film_seconds": film.seconds}))
+"""
+
+
+def main() -> None:
+    from review import make_clip
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shots", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        shots = []
+        for n in range(args.shots):
+            shot = Path(folder) / f"shot{n}.mp4"
+            make_clip(shot, args.seconds)
+            shots.append(str(shot))
+        runs = []
+        for _ in range(args.runs):
+            done = subprocess.run(
+                [sys.executable, "-c", RUN, str(Path(folder) / "film.mp4"), *shots],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
+            runs.append(json.loads(done.stdout))
+    seconds = [r["seconds"] for r in runs]
+    peaks = [r["peak_mb"] for r in runs]
+    print(
+        f"| {args.shots} shots of {args.seconds} s at 1920x1080, 0.5 s crossfades: a {runs[0]['film_seconds']:.1f} s "
+        f"film | {statistics.median(seconds):.1f} s (min {min(seconds):.1f}, max {max(seconds):.1f}) | peak RSS "
+        f"{statistics.median(peaks):.0f} MB (max {max(peaks):.0f}) | {args.runs} fresh processes |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Small helpers over PyAV filter graphs: build a chain, push frames through it, take what comes out."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import av
+
+
+def chain(graph: av.filter.Graph, source: Any, filters: Iterable[tuple[str, str]], sink: str) -> Any:
+    """Link `source` through `filters` (name, arguments) into a new sink of kind `sink`; configures the graph."""
+    previous = source
+    for name, arguments in filters:
+        node = graph.add(name, arguments)
+        previous.link_to(node)
+        previous = node
+    out = graph.add(sink)
+    previous.link_to(out)
+    graph.configure()
+    return out
+
+
+def drain(sink: Any) -> Iterator[Any]:
+    """Every frame the sink has ready now."""
+    while True:
+        try:
+            yield sink.pull()
+        except (av.BlockingIOError, av.EOFError):
+            return
+
+
+def run(source: Any, sink: Any, frames: Iterable[Any]) -> Iterator[Any]:
+    """Push `frames` (then the end) into `source`, yielding what `sink` gives back as it comes; stops pushing once the
+    graph has all it wants (a trim that has passed its end)."""
+    for frame in frames:
+        try:
+            source.push(frame)
+        except av.EOFError:
+            break
+        yield from drain(sink)
+    with contextlib.suppress(av.EOFError):
+        source.push(None)
+    yield from drain(sink)

@@ -1,0 +1,91 @@
+"""Shots become one film on real media: one picture and one sound stream, the planned length less the overlaps, no
+gap in the sound at a join, every shot at one loudness, whatever each shot's size and level."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+
+from happyhorse_mcp.media.assemble import TARGET_LUFS, Canvas, assemble
+from happyhorse_mcp.media.frames import last_frame_png
+from happyhorse_mcp.media.loudness import integrated_loudness, silences
+
+from ... import media_factory
+
+CANVAS = Canvas(640, 360)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> list[Path]:
+    """Four shots of different sizes, lengths and levels: loud, quiet, loud again, and a quiet low tone."""
+    plan = [(3, 320, 180, 0.8, 440.0), (4, 480, 270, 0.05, 660.0), (3, 640, 360, 0.5, 550.0), (5, 320, 240, 0.1, 220.0)]
+    return [
+        media_factory.encoded_video(tmp_path / f"shot{n}.mp4", seconds=s, width=w, height=h, fps=12, volume=v, hertz=hz)
+        for n, (s, w, h, v, hz) in enumerate(plan)
+    ]
+
+
+def _streams(path: Path) -> list[tuple[str, str]]:
+    with av.open(str(path)) as container:
+        return [(stream.type, stream.codec_context.name) for stream in container.streams]
+
+
+def test_a_crossfaded_film_lasts_the_plan_less_the_overlaps_with_one_picture_and_one_sound_stream(
+    shots: list[Path], tmp_path: Path
+) -> None:
+    film = assemble(shots, tmp_path / "film.mp4", canvas=CANVAS, crossfade_seconds=0.5)
+    planned = 3 + 4 + 3 + 5 - 3 * 0.5
+    assert abs(film.seconds - planned) <= 1 / CANVAS.fps
+    assert film.shot_frames == (72, 96, 72, 120)
+    assert _streams(film.path) == [("video", "h264"), ("audio", "aac")]
+    with av.open(str(film.path)) as container:
+        decoded = sum(1 for _ in container.decode(video=0))
+        sizes = {(s.codec_context.width, s.codec_context.height) for s in container.streams.video}
+    assert decoded == film.frames
+    assert sizes == {(640, 360)}
+
+
+def test_the_sound_never_drops_out_at_a_join_and_every_shot_ends_at_one_loudness(
+    shots: list[Path], tmp_path: Path
+) -> None:
+    film = assemble(shots, tmp_path / "film.mp4", canvas=CANVAS, crossfade_seconds=0.5)
+    assert silences(film.path, below_db=-50, longer_than=0.2) == []
+    bounds, start = [], 0.0
+    for frames in film.shot_frames:
+        length = frames / CANVAS.fps
+        bounds.append((start + 0.5, start + length - 0.5))  # each shot away from the fades
+        start += length - 0.5
+    levels = [integrated_loudness(film.path, begin, end) for begin, end in bounds]
+    assert all(level is not None and abs(level - TARGET_LUFS) <= 2.0 for level in levels), levels
+    before = [level for shot in shots if (level := integrated_loudness(shot)) is not None]
+    assert max(before) - min(before) > 20, "the shots differ in level to begin with"
+
+
+def test_cut_joins_add_up_to_the_whole_plan_and_a_shot_without_sound_is_silence_not_a_shorter_soundtrack(
+    tmp_path: Path,
+) -> None:
+    shots = [
+        media_factory.encoded_video(tmp_path / "a.mp4", seconds=3, fps=12),
+        media_factory.encoded_video(tmp_path / "b.mp4", seconds=3, fps=12, audio=None),
+    ]
+    film = assemble(shots, tmp_path / "film.mp4", canvas=CANVAS)
+    assert film.frames == 6 * CANVAS.fps
+    with av.open(str(film.path)) as container:
+        sound_seconds = sum(frame.samples for frame in container.decode(audio=0)) / CANVAS.sample_rate
+    assert abs(sound_seconds - 6.0) <= 1 / CANVAS.fps
+    (quiet,) = silences(film.path)
+    assert abs(quiet[0] - 3.0) < 0.1
+
+
+def test_a_clip_s_last_frame_is_the_picture_it_ends_on(tmp_path: Path) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    clip = media_factory.encoded_video(tmp_path / "clip.mp4", seconds=3, fps=12)
+    with Image.open(BytesIO(last_frame_png(clip))) as picture:
+        colour = picture.convert("RGB").getpixel((10, 10))
+    expected = media_factory.SECOND_COLOURS[2]
+    assert all(abs(a - b) <= 12 for a, b in zip(colour, expected, strict=True)), (colour, expected)  # type: ignore[arg-type]
