@@ -6,7 +6,8 @@
 //                                                  or HAPPYHORSE_SERVER='{"url": ..., "headers": {...}}'
 //
 // Scenarios: run (create, stream to the result, list, unknown id), cancel, create (print the id and leave),
-// get TASK_ID (poll to the end, then tasks/result), plain (an ordinary tools/call).
+// get TASK_ID (poll to the end, then tasks/result), plain (an ordinary tools/call), patient (a job left queued, then
+// get_job with wait_seconds 120 called with the SDK's default options: no progress, a 60 s request time-out).
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -61,6 +62,15 @@ try {
     }
     out("task", { task });
     out("result", { result: await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema) });
+  } else if (scenario === "patient") {
+    const made = await client.callTool({ name: "generate_video", arguments: { ...ask, wait_seconds: 0 } });
+    const started = Date.now();
+    try {
+      const waited = await client.callTool({ name: "get_job", arguments: { job_id: made.structuredContent.job_id, wait_seconds: 120 } });
+      out("waited", { result: waited, seconds: (Date.now() - started) / 1000 });
+    } catch (error) {
+      out("timed-out", { ...failure(error), seconds: (Date.now() - started) / 1000 });
+    }
   } else if (scenario === "plain") {
     out("result", { result: await client.callTool({ name: "generate_video", arguments: { ...ask, wait_seconds: 30 } }) });
   }

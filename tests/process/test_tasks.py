@@ -131,6 +131,23 @@ async def test_a_plain_call_from_the_typescript_sdk_is_answered_as_before(
     assert "task" not in result
 
 
+async def test_a_typescript_sdk_client_with_default_options_waiting_120_s_is_answered_before_its_60_s_time_out(
+    fal_url: str, fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.hold = True  # the job stays queued at fal throughout
+    lines = await _drive(LEGACY, _server(fal_url, tmp_path), "patient")
+
+    assert not _events(lines, "timed-out"), _events(lines, "timed-out")
+    waited = _one(lines, "waited")
+    assert waited["seconds"] < 60
+    result = waited["result"]
+    assert result["structuredContent"]["status"] == "queued"
+    text = result["content"][0]["text"]
+    assert result["structuredContent"]["job_id"] in text
+    assert "get_job" in text, "it says what to do next"
+    assert "hosts without them give up on a call after about 60 s" in text
+
+
 async def test_the_v2_client_with_ext_tasks_runs_a_2026_07_28_task_to_its_inline_result(
     fal_url: str, fake: FakeFal, tmp_path: Path
 ) -> None:
