@@ -61,9 +61,10 @@ def encoded_video(
     codec: str = "libx264",
     volume: float = 0.5,
     hertz: float = 440.0,
+    first_colour: int = 0,
 ) -> Path:
-    """A real H.264/AAC MP4: second N is filled with SECOND_COLOURS[N]; the sound is a tone (`hertz`, amplitude
-    `volume`), silence, or absent (audio=None)."""
+    """A real H.264/AAC MP4: second N is filled with SECOND_COLOURS[first_colour + N]; the sound is a tone (`hertz`,
+    amplitude `volume`), silence, or absent (audio=None)."""
     import array
     import math
     from fractions import Fraction
@@ -77,7 +78,7 @@ def encoded_video(
         picture.options = {"g": str(fps)}  # a keyframe every second
         sound = container.add_stream("aac", rate=48000, layout="mono") if audio else None
         for index in range(seconds * fps):
-            colour = SECOND_COLOURS[(index // fps) % len(SECOND_COLOURS)]
+            colour = SECOND_COLOURS[(first_colour + index // fps) % len(SECOND_COLOURS)]
             frame = av.VideoFrame.from_image(Image.new("RGB", (width, height), colour))  # type: ignore[no-untyped-call]
             frame.pts, frame.time_base = index, Fraction(1, fps)
             container.mux(picture.encode(frame))

@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -161,6 +163,9 @@ class FakeFal:
         self.download_redirect: str | None = None
         self.downloads = 0
         self.video_bytes = FAKE_VIDEO
+        # True: each request's video is a real MP4 of its own (its duration, its own colours and tone, with sound),
+        # for tests that decode, join or continue videos; otherwise every request gets `video_bytes`.
+        self.real_clips = False
         self.app = Starlette(
             routes=[
                 Route("/storage/auth/token", self._storage_token, methods=["POST"]),
@@ -420,17 +425,34 @@ class FakeFal:
                 )
         return JSONResponse(self._output(job, str(request.base_url).rstrip("/")))
 
+    def _video_for(self, job: FakeJob, duration: int) -> bytes:
+        if not self.real_clips:
+            return self.video_bytes
+        from ..media_factory import encoded_video
+
+        number = self.submits.index(job)
+        with tempfile.TemporaryDirectory() as folder:
+            clip = encoded_video(
+                Path(folder) / "clip.mp4",
+                seconds=int(duration),
+                fps=12,
+                first_colour=number,
+                hertz=220.0 + 110 * number,
+            )
+            return clip.read_bytes()
+
     def _output(self, job: FakeJob, base: str) -> dict[str, Any]:
         args = job.arguments
         duration = args.get("duration", 5)
         width, height = (1920, 1080) if args.get("resolution", "1080p") == "1080p" else (1280, 720)
-        self.uploads.setdefault(f"{job.request_id}/output.mp4", self.video_bytes)
+        self.uploads.setdefault(f"{job.request_id}/output.mp4", self._video_for(job, duration))
+        video_bytes = self.uploads[f"{job.request_id}/output.mp4"]
         return {
             "video": {
                 "url": f"{base}/files/{job.request_id}/output.mp4",
                 "content_type": "video/mp4",
                 "file_name": "output.mp4",
-                "file_size": len(self.video_bytes),
+                "file_size": len(video_bytes),
                 "width": width,
                 "height": height,
                 "fps": 24.0,
