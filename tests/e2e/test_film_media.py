@@ -17,6 +17,7 @@ from PIL import Image
 from happyhorse_mcp.media.assemble import Canvas, assemble
 from happyhorse_mcp.media.frames import last_frame_png
 from happyhorse_mcp.media.loudness import silences
+from happyhorse_mcp.server import HappyHorseServer
 
 from ..fakefal import FakeFal
 
@@ -34,11 +35,12 @@ async def _video(client: Client, prompt: str, duration: int, folder: Path) -> Pa
 
 
 async def test_two_clips_of_the_fake_are_distinct_real_media_and_join_into_one_film(
-    client: Client, fake: FakeFal, tmp_path: Path
+    server: HappyHorseServer, fake: FakeFal, tmp_path: Path
 ) -> None:
     fake.real_clips = True
-    first = await _video(client, "first", 3, tmp_path)
-    second = await _video(client, "second", 4, tmp_path)
+    async with Client(server) as client:  # one era: this is about the media, not the protocol
+        first = await _video(client, "first", 3, tmp_path)
+        second = await _video(client, "second", 4, tmp_path)
     for path, seconds in ((first, 3), (second, 4)):
         with av.open(str(path)) as container:
             assert abs(float(container.duration or 0) / av.time_base - seconds) < 0.2

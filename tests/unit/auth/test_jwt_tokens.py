@@ -3,6 +3,7 @@ this resource; the issuer's keys are read through its metadata and read again fo
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -21,11 +22,17 @@ ISSUER = "https://login.example.com/realms/team"
 RESOURCE = "https://mcp.example.com/mcp"
 
 
+@functools.cache
+def rsa_key(name: str) -> Any:
+    """An RSA key per name, made once per test process (each takes a tenth of a second or more)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 class Issuer:
     """An authorization server's metadata and JWKS, served to the verifier's HTTP client."""
 
     def __init__(self) -> None:
-        self.keys: dict[str, Any] = {"k1": rsa.generate_private_key(public_exponent=65537, key_size=2048)}
+        self.keys: dict[str, Any] = {"k1": rsa_key("k1")}
         self.requests: list[str] = []
 
     def jwks(self) -> dict[str, Any]:
@@ -125,7 +132,7 @@ async def test_a_token_that_is_not_current_or_not_for_this_resource_and_issuer_i
 async def test_a_token_signed_with_another_key_under_a_published_kid_is_refused(
     verifier: JwtVerifier, issuer: Issuer
 ) -> None:
-    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forger = rsa_key("forger")
     assert await verifier.verify_token(issuer.token(key=forger)) is None
 
 
@@ -144,7 +151,7 @@ async def test_a_new_key_is_fetched_when_a_token_names_it_but_not_more_often_tha
 ) -> None:
     assert await verifier.verify_token(issuer.token()) is not None
     fetched = issuer.requests.count("/realms/team/jwks")
-    issuer.keys["k2"] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    issuer.keys["k2"] = rsa_key("k2")
     unknown = issuer.token(kid="k3", key=issuer.keys["k2"])
     assert await verifier.verify_token(issuer.token(kid="k2")) is None, "within the interval: keys not read again"
     clock.now += REFETCH_SECONDS

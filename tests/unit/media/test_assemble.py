@@ -14,12 +14,14 @@ from happyhorse_mcp.media.loudness import integrated_loudness, silences
 
 from ... import media_factory
 
-CANVAS = Canvas(640, 360)
+CANVAS = Canvas(320, 180)  # small: the tests are about joins and sound, not pixels
 
 
-@pytest.fixture
-def shots(tmp_path: Path) -> list[Path]:
-    """Four shots of different sizes, lengths and levels: loud, quiet, loud again, and a quiet low tone."""
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Four shots of different sizes, lengths and levels: loud, quiet, loud again, and a quiet low tone. Made once:
+    the tests only read them."""
+    tmp_path = tmp_path_factory.mktemp("shots")
     plan = [(3, 320, 180, 0.8, 440.0), (4, 480, 270, 0.05, 660.0), (3, 640, 360, 0.5, 550.0), (5, 320, 240, 0.1, 220.0)]
     return [
         media_factory.encoded_video(tmp_path / f"shot{n}.mp4", seconds=s, width=w, height=h, fps=12, volume=v, hertz=hz)
@@ -44,7 +46,7 @@ def test_a_crossfaded_film_lasts_the_plan_less_the_overlaps_with_one_picture_and
         decoded = sum(1 for _ in container.decode(video=0))
         sizes = {(s.codec_context.width, s.codec_context.height) for s in container.streams.video}
     assert decoded == film.frames
-    assert sizes == {(640, 360)}
+    assert sizes == {(320, 180)}
 
 
 def test_the_sound_never_drops_out_at_a_join_and_every_shot_ends_at_one_loudness(
