@@ -53,6 +53,9 @@ def in_a_terminal(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int
 
     def take_the_terminal() -> None:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        # As a person's shell starts it: Ctrl+C interrupts. A test run started in the background (`cmd &` in a
+        # script) hands its children SIGINT ignored, and Python then installs no handler of its own.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     process = subprocess.Popen(
         [sys.executable, "-m", "happyhorse_mcp"],
