@@ -108,6 +108,31 @@ def check_command(*, offline: bool, config: Path | None) -> int:
     return run_check(settings, offline=offline, problems=problems)
 
 
+def _sign_in(settings: Settings) -> str:
+    """Who the HTTP server's users are (the issuer is not contacted by check)."""
+    if settings.http_tokens:
+        said = f"named tokens for {len(settings.http_tokens)} user(s), each with their own jobs and budget"
+    elif settings.auth_issuer:
+        said = (
+            f"access tokens of {settings.auth_issuer} for {settings.resource_url or '(HAPPYHORSE_RESOURCE_URL unset)'}"
+        )
+    elif settings.http_token:
+        return "one shared token: everyone who holds it is one user"
+    else:
+        return "none: one local user (stdio, or HTTP on loopback)"
+    return said + ("; users may give their own fal key" if settings.user_keys_secrets else "")
+
+
+def _per_user(settings: Settings) -> str:
+    limits = settings.limits
+    parts = []
+    if limits.user_daily_budget_usd is not None:
+        parts.append(f"USD {limits.user_daily_budget_usd:.2f} per user per UTC day")
+    if limits.user_max_jobs_in_flight is not None:
+        parts.append(f"{limits.user_max_jobs_in_flight} unfinished job(s) per user")
+    return "; " + ", ".join(parts) if parts else ""
+
+
 def run_check(settings: Settings, *, offline: bool = False, problems: list[str] | None = None) -> int:
     key_text, key_ok = _key_line(settings)
     writable = os.access(settings.data_dir if settings.data_dir.exists() else settings.data_dir.parent, os.W_OK)
@@ -139,8 +164,9 @@ def run_check(settings: Settings, *, offline: bool = False, problems: list[str] 
         (
             "spend limits",
             f"USD {limits.max_usd_per_job:.2f} per job, USD {limits.daily_budget_usd:.2f} per UTC day, "
-            f"confirm above USD {limits.confirm_above_usd:.2f}",
+            f"confirm above USD {limits.confirm_above_usd:.2f}" + _per_user(settings),
         ),
+        ("sign-in (http)", _sign_in(settings)),
         ("variables set", ", ".join(settings.variables_set) or "none (every setting at its default)"),
     ]
     reachable = True

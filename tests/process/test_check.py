@@ -162,3 +162,27 @@ async def test_a_bad_setting_is_named_and_the_rest_of_the_table_still_printed(tm
     assert "spend limits:" in done.stdout
     assert "fal key:         set (FAL_KEY), well formed" in done.stdout
     assert "verdict: NOT ready" in done.stdout
+
+
+async def test_check_says_who_signs_in_and_the_per_user_limits_without_any_token(
+    settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from happyhorse_mcp.auth.tokens_file import read_tokens_file
+    from happyhorse_mcp.domain.budget import SpendLimits
+
+    tokens = tmp_path / "tokens"
+    tokens.write_text("alice alice-token-0123456789abcdef\nbob bob-token-0123456789abcdef\n")
+    team = dataclasses.replace(
+        settings,
+        http_tokens=read_tokens_file("HAPPYHORSE_HTTP_TOKENS_FILE", str(tokens)),
+        user_keys_secrets=("s" * 32,),
+        limits=SpendLimits(user_daily_budget_usd=5.0, user_max_jobs_in_flight=3),
+    )
+    _, out = await _check(team, capsys, offline=True)
+    _, alone = await _check(settings, capsys, offline=True)
+    assert "named tokens for 2 user(s)" in out
+    assert "users may give their own fal key" in out
+    assert "USD 5.00 per user per UTC day, 3 unfinished job(s) per user" in out
+    assert "alice-token" not in out
+    assert "s" * 32 not in out
+    assert "one local user" in alone
