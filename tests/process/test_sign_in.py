@@ -278,3 +278,19 @@ async def test_a_listener_of_the_2026_07_28_era_follows_only_its_own_jobs(
                 event = await listening.__anext__()
     assert listening.honored.resource_subscriptions == [mine], "another's job is left out as an unknown one is"
     assert getattr(event, "uri", None) == mine
+
+
+async def test_a_session_opened_by_one_user_cannot_be_used_with_another_s_token(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    async with team_server(settings, tmp_path) as url, httpx.AsyncClient(timeout=30) as http:
+        alice = await RawSession(http, url, ALICE).open()
+        borrowed = {**alice.headers, "Authorization": f"Bearer {BOB}"}
+        answer = await http.post(
+            f"{url}/mcp",
+            headers=borrowed,
+            json={"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "list_jobs", "arguments": {}}},
+        )
+        still_hers = await alice.ask("tools/call", {"name": "list_jobs", "arguments": {}})
+    assert answer.status_code in (403, 404), answer.text
+    assert "result" in still_hers
