@@ -48,7 +48,8 @@ class FrontDoor:
         self._metadata = resource_metadata_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self._path or scope["method"] == "OPTIONS":
+        guarded = scope["type"] == "http" and scope["path"].rstrip("/").startswith(self._path)
+        if not guarded or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)  # health, metadata, CORS preflights: open
             return
         headers = Headers(scope=scope)

@@ -173,10 +173,12 @@ async def test_a_request_without_a_known_token_is_refused_with_401_and_a_bearer_
         headers["Authorization"] = authorization
     async with team_server(settings, tmp_path) as url, httpx.AsyncClient() as http:
         answer = await http.post(f"{url}/mcp", headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        slashed = await http.post(f"{url}/mcp/", headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
         health = await http.get(f"{url}/healthz")
         metadata = await http.get(f"{url}/.well-known/oauth-protected-resource")
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    assert slashed.status_code == 401, "no other spelling of the endpoint gets past the door"
     assert health.status_code == 200
     assert metadata.status_code == 404, "named tokens advertise no OAuth: clients would start an OAuth flow"
 
