@@ -41,10 +41,6 @@ class FalAccounts:
         self._store = store
         self.vault = vault
 
-    @property
-    def own_keys_allowed(self) -> bool:
-        return self.vault is not None
-
     async def has_own_key(self, owner: str) -> bool:
         return self.vault is not None and await self._store.fal_key(owner) is not None
 
@@ -61,14 +57,11 @@ class FalAccounts:
     async def delete(self, owner: str) -> bool:
         return await self._store.delete_fal_key(owner)
 
-    async def _credentials(self, owner: str) -> OwnKeyCredentials:
+    async def _own(self, owner: str) -> OwnKeyCredentials | None:
+        """`owner`'s own key, opened to sign requests (one read of the store); None when they have none here."""
         sealed = await self._store.fal_key(owner) if self.vault is not None else None
         if sealed is None or self.vault is None:
-            raise OutcomeUnknownError(
-                "This job was sent with your own fal key, which has since been deleted, so fal can no longer be "
-                "asked about it. It may still finish and be billed to your fal account: see "
-                "https://fal.ai/dashboard/requests."
-            )
+            return None
         try:
             return OwnKeyCredentials(SecretStr(self.vault.open(owner, sealed)))
         except SealedKeyUnreadable as exc:
@@ -77,9 +70,18 @@ class FalAccounts:
             ) from exc
 
     async def queue_for(self, job: Job) -> FalQueue:
-        return self._fal.signed_by(await self._credentials(job.owner)) if job.own_fal_key else self._fal
+        if not job.own_fal_key:
+            return self._fal
+        own = await self._own(job.owner)
+        if own is None:
+            raise OutcomeUnknownError(
+                "This job was sent with your own fal key, which has since been deleted, so fal can no longer be "
+                "asked about it. It may still finish and be billed to your fal account: see "
+                "https://fal.ai/dashboard/requests."
+            )
+        return self._fal.signed_by(own)
 
-    async def storage_for(self, owner: str) -> FalStorage:
-        return (
-            self._storage.signed_by(await self._credentials(owner)) if await self.has_own_key(owner) else self._storage
-        )
+    async def account_for(self, owner: str) -> tuple[bool, FalStorage]:
+        """Whether a new job of `owner`'s goes on their own key, and fal storage signed for that account."""
+        own = await self._own(owner)
+        return own is not None, self._storage.signed_by(own) if own is not None else self._storage

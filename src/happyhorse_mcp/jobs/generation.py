@@ -240,8 +240,7 @@ class Generation:
         (or the earlier job of a known key, with nothing uploaded or paid)."""
         request = quote.request
         owner = request.principal.user
-        own_key = self._accounts is not None and await self._accounts.has_own_key(owner)
-        storage = await self._accounts.storage_for(owner) if self._accounts is not None else self._storage
+        own_key, storage = await self._accounts.account_for(owner) if self._accounts else (False, self._storage)
         sent = request.fal_arguments
         # The caller's own arguments (local paths as named) identify the call, so a retry is recognised whatever URL
         # fal storage gave the files.
