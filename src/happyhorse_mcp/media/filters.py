@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import av
@@ -43,3 +44,25 @@ def run(source: Any, sink: Any, frames: Iterable[Any]) -> Iterator[Any]:
     with contextlib.suppress(av.EOFError):
         source.push(None)
     yield from drain(sink)
+
+
+def length(path: Path) -> float:
+    """The file's duration in seconds, from its header."""
+    with av.open(str(path)) as container:
+        return float(container.duration or 0) / av.time_base
+
+
+def stretches(frames: Iterable[Any], kind: str, until: Callable[[], float]) -> list[tuple[float, float]]:
+    """The (start, end) stretches a detect filter marks in its frames' metadata (`lavfi.<kind>_start` and `_end`);
+    one still open when the frames end runs to `until()`."""
+    found: list[tuple[float, float]] = []
+    start = None
+    for frame in frames:
+        if f"lavfi.{kind}_start" in frame.metadata:
+            start = float(frame.metadata[f"lavfi.{kind}_start"])
+        if f"lavfi.{kind}_end" in frame.metadata and start is not None:
+            found.append((start, float(frame.metadata[f"lavfi.{kind}_end"])))
+            start = None
+    if start is not None:
+        found.append((start, until()))
+    return found

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import av
 
-from .filters import chain, run
+from .filters import chain, length, run, stretches
 from .loudness import integrated_loudness, silences
 
 NEAR_SECONDS = 0.5  # a black stretch or a silence this close to a join belongs to it
@@ -32,23 +31,12 @@ class JoinFacts:
 
 def black_stretches(path: Path, *, longer_than: float = 0.1) -> list[tuple[float, float]]:
     """Stretches of black picture longer than `longer_than` seconds, as (start, end)."""
-    found: list[tuple[float, float]] = []
-    start = None
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         graph = av.filter.Graph()
         source = graph.add_buffer(template=stream)
         sink = chain(graph, source, [("blackdetect", f"d={longer_than}:pix_th=0.10")], "buffersink")
-        frames: Any = run(source, sink, container.decode(stream))
-        for frame in frames:
-            if "lavfi.black_start" in frame.metadata:
-                start = float(frame.metadata["lavfi.black_start"])
-            if "lavfi.black_end" in frame.metadata and start is not None:
-                found.append((start, float(frame.metadata["lavfi.black_end"])))
-                start = None
-        if start is not None:
-            found.append((start, float(container.duration or 0) / av.time_base))
-    return found
+        return stretches(run(source, sink, container.decode(stream)), "black", lambda: length(path))
 
 
 def join_facts(path: Path, joins: list[float]) -> list[JoinFacts]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import av
 
-from .filters import chain, run
+from .filters import chain, length, run, stretches
 
 SILENT_LUFS = -70.0  # ebur128's floor: what it reports for silence
 
@@ -25,22 +25,10 @@ def integrated_loudness(path: Path, start: float = 0.0, end: float | None = None
 def silences(path: Path, *, below_db: float = -50.0, longer_than: float = 0.2) -> list[tuple[float, float]]:
     """Each stretch of sound quieter than `below_db` for more than `longer_than` seconds, as (start, end); a clip
     without sound is one silence of its whole length."""
-    found: list[tuple[float, float]] = []
-    start = None
     frames = _through(path, [("silencedetect", f"n={below_db}dB:d={longer_than}")])
     if frames is None:
-        with av.open(str(path)) as container:
-            return [(0.0, float(container.duration or 0) / av.time_base)]
-    for frame in frames:
-        if "lavfi.silence_start" in frame.metadata:
-            start = float(frame.metadata["lavfi.silence_start"])
-        if "lavfi.silence_end" in frame.metadata and start is not None:
-            found.append((start, float(frame.metadata["lavfi.silence_end"])))
-            start = None
-    if start is not None:
-        with av.open(str(path)) as container:
-            found.append((start, float(container.duration or 0) / av.time_base))
-    return found
+        return [(0.0, length(path))]
+    return stretches(frames, "silence", lambda: length(path))
 
 
 def _through(path: Path, filters: list[tuple[str, str]]) -> list[Any] | None:
