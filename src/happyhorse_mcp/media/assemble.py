@@ -22,7 +22,7 @@ from typing import Any
 import av
 from av.audio.fifo import AudioFifo
 
-from .filters import chain, drain, run
+from .filters import chain, merge, run
 from .loudness import SILENT_LUFS, integrated_loudness
 
 TARGET_LUFS = -16.0  # streaming platforms' usual target for speech and music
@@ -227,47 +227,28 @@ def _silence(samples: int, rate: int) -> Any:
 def _crossfade_pictures(tail: list[Any], head: list[Any], canvas: Canvas) -> Iterator[Any]:
     """`tail` fading into `head` (as many frames as the shorter of the two)."""
     frames = min(len(tail), len(head))
-    graph = av.filter.Graph()
+    for run_of in (tail[-frames:], head[:frames]):
+        for index, frame in enumerate(run_of):
+            frame.pts, frame.time_base = index, Fraction(1, canvas.fps)
     buffer = (
         f"video_size={canvas.width}x{canvas.height}:pix_fmt=yuv420p:time_base=1/{canvas.fps}:"
         f"frame_rate={canvas.fps}/1:pixel_aspect=1/1"
     )
-    first, second = graph.add("buffer", buffer), graph.add("buffer", buffer)
-    fade = graph.add("xfade", f"transition=fade:duration={frames / canvas.fps}:offset=0")
-    sink = graph.add("buffersink")
-    first.link_to(fade, 0, 0)
-    second.link_to(fade, 0, 1)
-    fade.link_to(sink)
-    graph.configure()
-    for source, frames_in in ((first, tail[-frames:]), (second, head[:frames])):
-        for index, frame in enumerate(frames_in):
-            frame.pts, frame.time_base = index, Fraction(1, canvas.fps)
-            source.push(frame)
-        source.push(None)
-    yield from list(drain(sink))[:frames]
+    fade = ("xfade", f"transition=fade:duration={frames / canvas.fps}:offset=0")
+    yield from merge("video", buffer, fade, tail[-frames:], head[:frames])[:frames]
 
 
 def _crossfade_sound(tail: Any, head: Any, canvas: Canvas) -> Any:
     """`tail` fading into `head`, both the same number of samples: as many samples out."""
     samples = tail.samples
-    graph = av.filter.Graph()
+    for frame in (tail, head):
+        frame.pts, frame.time_base, frame.sample_rate = 0, Fraction(1, canvas.sample_rate), canvas.sample_rate
     buffer = (
         f"time_base=1/{canvas.sample_rate}:sample_rate={canvas.sample_rate}:sample_fmt={AUDIO_FORMAT}:"
         f"channel_layout={AUDIO_LAYOUT}"
     )
-    first, second = graph.add("abuffer", buffer), graph.add("abuffer", buffer)
-    fade = graph.add("acrossfade", f"ns={samples}:c1=tri:c2=tri")
-    sink = graph.add("abuffersink")
-    first.link_to(fade, 0, 0)
-    second.link_to(fade, 0, 1)
-    fade.link_to(sink)
-    graph.configure()
-    for source, frame in ((first, tail), (second, head)):
-        frame.pts, frame.time_base, frame.sample_rate = 0, Fraction(1, canvas.sample_rate), canvas.sample_rate
-        source.push(frame)
-        source.push(None)
     out = AudioFifo()
-    for frame in drain(sink):
+    for frame in merge("audio", buffer, ("acrossfade", f"ns={samples}:c1=tri:c2=tri"), [tail], [head]):
         frame.pts = None
         out.write(frame)
     if out.samples < samples:

@@ -66,3 +66,22 @@ def stretches(frames: Iterable[Any], kind: str, until: Callable[[], float]) -> l
     if start is not None:
         found.append((start, until()))
     return found
+
+
+def merge(kind: str, buffer: str, through: tuple[str, str], first: Iterable[Any], second: Iterable[Any]) -> list[Any]:
+    """Two inputs of one `kind` ("video" or "audio", each described by `buffer`'s arguments) through a two-input
+    filter (`xfade`, `acrossfade`): what comes out."""
+    source_kind, sink_kind = ("buffer", "buffersink") if kind == "video" else ("abuffer", "abuffersink")
+    graph = av.filter.Graph()
+    inputs = graph.add(source_kind, buffer), graph.add(source_kind, buffer)
+    node = graph.add(*through)
+    sink = graph.add(sink_kind)
+    for pad, source in enumerate(inputs):
+        source.link_to(node, 0, pad)
+    node.link_to(sink)
+    graph.configure()
+    for source, frames in zip(inputs, (first, second), strict=True):
+        for frame in frames:
+            source.push(frame)
+        source.push(None)
+    return list(drain(sink))
