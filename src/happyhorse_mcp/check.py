@@ -108,7 +108,7 @@ def check_command(*, offline: bool, config: Path | None) -> int:
     return run_check(settings, offline=offline, problems=problems)
 
 
-def _sign_in(settings: Settings) -> str:
+def sign_in_summary(settings: Settings) -> str:
     """Who the HTTP server's users are (the issuer is not contacted by check)."""
     if settings.http_tokens:
         said = f"named tokens for {len(settings.http_tokens)} user(s), each with their own jobs and budget"
@@ -166,7 +166,7 @@ def run_check(settings: Settings, *, offline: bool = False, problems: list[str] 
             f"USD {limits.max_usd_per_job:.2f} per job, USD {limits.daily_budget_usd:.2f} per UTC day, "
             f"confirm above USD {limits.confirm_above_usd:.2f}" + _per_user(settings),
         ),
-        ("sign-in (http)", _sign_in(settings)),
+        ("sign-in (http)", sign_in_summary(settings)),
         ("variables set", ", ".join(settings.variables_set) or "none (every setting at its default)"),
     ]
     reachable = True

@@ -178,10 +178,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BindError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
-    if options.tokens:
-        logger.info("sign-in: named tokens for %d user(s); each has their own jobs and budget", len(options.tokens))
-    elif options.auth_issuer:
-        logger.info("sign-in: access tokens of %s for %s", options.auth_issuer, options.resource_url)
+    if options.signs_in:
+        from .check import sign_in_summary
+
+        logger.info("sign-in: %s", sign_in_summary(settings))
     elif not options.token:
         logger.warning(
             "serving HTTP without a token: any program on this machine can call the tools and spend the fal balance; "
