@@ -3,6 +3,7 @@ sets HAPPYHORSE_USER_KEYS_SECRET). The key is never typed into the chat: `set` o
 (key_page.py), by URL elicitation when the client can, else the error says where to go."""
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -22,7 +23,8 @@ def _page_url(ctx: Context[Any, Any], token: str) -> str:
     """The key page's public URL: from HAPPYHORSE_RESOURCE_URL when set, else from the request's own address."""
     public = app_state(ctx).settings.resource_url
     if public:
-        base = public.split("://", 1)[0] + "://" + public.split("://", 1)[1].split("/", 1)[0]
+        parts = urlsplit(public)
+        base = f"{parts.scheme}://{parts.netloc}"
     else:
         base = str(getattr(ctx.request_context.request, "base_url", "")).rstrip("/")
     return f"{base}{KEY_PAGE}{token}"
