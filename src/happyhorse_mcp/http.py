@@ -33,7 +33,7 @@ from .config import (
     DEFAULT_HTTP_STREAM_SECONDS,
     Settings,
 )
-from .domain.catalog import SPECS
+from .domain.film import SPENDING_TOOLS
 from .domain.principal import SCOPES
 from .http_auth import FrontDoor
 from .http_events import BoundedEventStore
@@ -229,7 +229,7 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
             app,
             _verifier(options),
             path=MCP_PATH,
-            generation_tools=frozenset(spec.tool for spec in SPECS.values()),
+            generation_tools=SPENDING_TOOLS,
             resource_metadata_url=metadata_url,
         )
     if options.allowed_origins:

@@ -323,11 +323,11 @@ async def test_a_client_that_asked_for_no_progress_is_never_held_past_what_hosts
 async def test_a_client_that_asked_for_progress_waits_as_long_as_it_asked(
     server: HappyHorseServer, fake: FakeFal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from happyhorse_mcp.jobs import runner
+    from happyhorse_mcp.jobs import waiting
     from happyhorse_mcp.server.tools import _shared
 
     monkeypatch.setattr(_shared, "WAIT_WITHOUT_PROGRESS", 0.2)
-    monkeypatch.setattr(runner, "PROGRESS_INTERVAL_SECONDS", 0.3)  # so a second report comes after the 0.2 s cap
+    monkeypatch.setattr(waiting, "PROGRESS_INTERVAL_SECONDS", 0.3)  # so a second report comes after the 0.2 s cap
     fake.hold = True
     heard = anyio.Event()
     reports: list[float] = []

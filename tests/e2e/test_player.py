@@ -12,13 +12,14 @@ from mcp import Client
 from mcp.types import TextResourceContents
 
 from happyhorse_mcp.config import Settings
+from happyhorse_mcp.domain.film import SPENDING_TOOLS
 from happyhorse_mcp.server.player import PLAYER_URI, media_origins
 
 from ..support import make_server
 
 pytestmark = pytest.mark.anyio
 
-SHOWN_BY_THE_PLAYER = {"generate_video", "image_to_video", "reference_to_video", "edit_video", "get_job"}
+SHOWN_BY_THE_PLAYER = {*SPENDING_TOOLS, "get_job"}
 APP_MIME_TYPE = "text/html;profile=mcp-app"
 
 

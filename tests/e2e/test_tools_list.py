@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from happyhorse_mcp.domain.catalog import SPECS
+from happyhorse_mcp.domain.film import SPENDING_TOOLS
 from happyhorse_mcp.server import HappyHorseServer
 
 pytestmark = pytest.mark.anyio
 
 SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "tools.json"
-GENERATION_TOOLS = ("generate_video", "image_to_video", "reference_to_video", "edit_video")
+GENERATION_TOOLS = SPENDING_TOOLS
 
 
 async def test_tools_list_matches_the_checked_in_snapshot(client: Client) -> None:
@@ -76,6 +78,14 @@ async def test_tool_arguments_are_named_as_documented(client: Client) -> None:
             "enable_safety_checker", "wait_seconds", "idempotency_key", "max_cost_usd", "source_duration",
             "save_to",
         ],
+        "make_film": [
+            "shots", "style", "transition", "transition_seconds", "version", "resolution", "aspect_ratio", "seed",
+            "wait_seconds", "idempotency_key", "max_cost_usd", "save_to",
+        ],
+        "extend_video": [
+            "job_id", "video_url", "seconds", "prompt", "transition", "transition_seconds", "version", "resolution",
+            "seed", "wait_seconds", "idempotency_key", "max_cost_usd", "save_to",
+        ],
         "estimate_cost": ["operation", "duration", "resolution", "version", "source_duration"],
         "get_job": ["job_id", "wait_seconds"],
         "cancel_job": ["job_id"],
@@ -86,13 +96,24 @@ async def test_tool_arguments_are_named_as_documented(client: Client) -> None:
         assert sorted(tools[name].input_schema["properties"]) == sorted(arguments), name
 
 
-async def test_tool_descriptions_teach_the_prompt_conventions_and_prices(client: Client) -> None:
+async def test_tool_descriptions_teach_the_prompt_conventions_and_the_instructions_give_every_price(
+    client: Client, server: HappyHorseServer
+) -> None:
     tools = {tool.name: tool.description or "" for tool in (await client.list_tools()).tools}
     assert "character1" in tools["reference_to_video"]
     assert "@Image1" in tools["edit_video"]
-    for name in GENERATION_TOOLS:
-        assert "USD" in tools[name]
-        assert "get_job" in tools[name]
+    prices = next(line for line in (server.instructions or "").splitlines() if line.startswith("Prices:"))
+    for spec in SPECS.values():
+        assert f"{spec.tool}" in prices
+        assert f"USD {spec.rates[(spec.default_version, '1080p')]:.2f}" in prices
+    assert "A film costs its shots" in prices
+
+
+async def test_what_a_model_reads_of_tools_list_stays_under_9000_bytes(client: Client) -> None:
+    """Every conversation pays for it: each tool's name, description and input schema, as compact JSON."""
+    tools = (await client.list_tools()).tools
+    read = [{"name": t.name, "description": t.description, "inputSchema": t.input_schema} for t in tools]
+    assert sum(len(json.dumps(tool, separators=(",", ":")).encode()) for tool in read) < 9_000
 
 
 async def test_guidance_shared_by_every_tool_is_said_once_in_the_instructions(server: HappyHorseServer) -> None:

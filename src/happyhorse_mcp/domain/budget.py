@@ -47,8 +47,16 @@ class SpendLimits:
             left = min(left, self.user_daily_budget_usd - committed.user_usd)
         return round(max(0.0, left), 2)
 
-    def refusal(self, cost_usd: float, committed: Committed, *, max_cost_usd: float | None = None) -> Refusal | None:
-        """Why the job may not run, naming the setting to change; None when it fits every limit."""
+    def refusal(
+        self,
+        cost_usd: float,
+        committed: Committed,
+        *,
+        max_cost_usd: float | None = None,
+        largest_job_usd: float | None = None,
+    ) -> Refusal | None:
+        """Why the job may not run, naming the setting to change; None when it fits every limit. A film passes
+        its dearest shot as `largest_job_usd`: the per-job limit is on each job, the rest on the whole film."""
         left = self.left_today(committed)
 
         def refused(kind: RefusalKind, limit: float, problem: str, remedy: str) -> Refusal:
@@ -64,11 +72,12 @@ class SpendLimits:
                 f"{max_cost_usd:.2f} (USD {left:.2f} of today's budget is left).",
                 "Raise max_cost_usd, or ask for fewer seconds or 720p.",
             )
-        if cost_usd > self.max_usd_per_job:
+        if (job_usd := cost_usd if largest_job_usd is None else largest_job_usd) > self.max_usd_per_job:
+            what = "This job is" if largest_job_usd is None else "The film's dearest shot is"
             return refused(
                 "per_job",
                 self.max_usd_per_job,
-                f"This job is estimated at USD {cost_usd:.2f}, above the per-job limit of USD "
+                f"{what} estimated at USD {job_usd:.2f}, above the per-job limit of USD "
                 f"{self.max_usd_per_job:.2f} (HAPPYHORSE_MAX_USD_PER_JOB; USD {left:.2f} of today's budget is left).",
                 "Ask for fewer seconds or 720p, or have the server's operator raise HAPPYHORSE_MAX_USD_PER_JOB.",
             )

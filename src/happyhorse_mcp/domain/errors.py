@@ -179,6 +179,13 @@ class NoVideoYetError(JobNotFoundError):
         super().__init__(text)
 
 
+class FilmError(HappyHorseError):
+    """A film that could not be finished here after its shots were made (assembly, saving): the shots stay billed
+    and listed with their jobs."""
+
+    type = "film_failed"
+
+
 class UnreadableVideoError(HappyHorseError):
     """A video file that cannot be reviewed: not a video, damaged, or asked about moments it does not have."""
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .catalog import Operation
 from .errors import SUGGESTED_WAIT_SECONDS
+from .film import FilmKind, FilmProgress
 from .principal import LOCAL_USER
 from .uris import job_uri
 
@@ -59,14 +60,14 @@ def excerpt(text: object, limit: int = PROMPT_SHOWN) -> str | None:
 
 
 class JobResult(BaseModel):
-    """A HappyHorse job as the tools report it."""
+    """A HappyHorse job (or film) as the tools report it."""
 
     job_id: str = Field(description="This server's id for the job: pass it to get_job or cancel_job.")
     status: JobStatus = Field(
         description="submitting | queued | running | completed | failed | cancelled; unknown when the submit may "
         "have reached fal but its answer was lost (never resubmitted)."
     )
-    operation: Operation
+    operation: Operation | FilmKind
     endpoint: str = Field(description="fal endpoint id that runs the job.")
     prompt: str | None = Field(default=None, description=f"The job's prompt (its first {PROMPT_SHOWN} characters).")
     fal_request_id: str | None = Field(default=None, description="fal's request id, as shown in fal's dashboard.")
@@ -81,6 +82,7 @@ class JobResult(BaseModel):
     download_error: str | None = Field(default=None, description="Why the video could not be saved, if it was not.")
     resource_uri: str = Field(description="MCP resource with this job as JSON.")
     next_step: str | None = Field(default=None, description="What to do next, for a job that is not finished.")
+    film: FilmProgress | None = Field(default=None, description="A film's shots (each its own job) and phase.")
 
 
 class TaskHandle(BaseModel):
@@ -102,7 +104,7 @@ class Job(BaseModel):
     # Sent with the owner's own fal key (jobs/accounts.py), so it is read and cancelled with it too.
     own_fal_key: bool = False
     status: JobStatus = "submitting"
-    operation: Operation
+    operation: Operation | FilmKind
     endpoint: str
     arguments: dict[str, Any]
     request_id: str | None = None
@@ -132,8 +134,27 @@ class Job(BaseModel):
         return self.status in TERMINAL_STATUSES
 
     @property
+    def film(self) -> FilmProgress | None:
+        """A film's progress (its shots and phase); None for a single clip."""
+        raw = (self.output or {}).get("film")
+        return FilmProgress.model_validate(raw) if isinstance(self.operation, FilmKind) and raw else None
+
+    @property
+    def committed_usd(self) -> float:
+        """What this record counts against the budgets: a clip its cost; a film what it still holds for shots that
+        have no job yet (each shot's job counts itself), nothing once it ended."""
+        film = self.film
+        if film is None:
+            return self.cost_usd or 0.0
+        return 0.0 if self.finished else film.reserved_usd
+
+    @property
     def phase(self) -> str:
         """Where an unfinished job is, in words: progress notifications and task status messages say this."""
+        if (film := self.film) is not None:
+            if film.phase == "assembling":
+                return "Assembling the film"
+            return f"Making the shots ({film.done_count} of {len(film.shots)} done)"
         if self.status == "queued" and self.queue_position is not None:
             place = f"position {self.queue_position}" if self.queue_position else "next in line"
             return f"Queued at fal ({place})"
@@ -171,4 +192,5 @@ class Job(BaseModel):
             download_error=self.download_error,
             resource_uri=job_uri(self.job_id),
             next_step=next_step,
+            film=self.film,
         )

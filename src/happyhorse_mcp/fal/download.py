@@ -7,7 +7,7 @@ import errno
 import hashlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -90,6 +90,51 @@ class SavedVideo:
     inode: int
 
 
+async def place_new(destination: Path, tag: str, fill: Callable[[int], Awaitable[tuple[str, int]]]) -> SavedVideo:
+    """Have `fill` write a file into `destination`'s folder (returning its sha256 and size), then give it
+    `destination`'s name, or a free one if that exists.
+
+    Never overwrites a file, and never writes through a symbolic link: the folder is reached one component at a time
+    without following links (missing folders are made), so a folder swapped for a link since the call was checked is
+    refused, and the file is created new (O_EXCL) and linked into place only where no file stands. `tag` names the
+    partial file, so one cut off by a crash is the same file the next try replaces.
+    """
+    folder = await anyio.to_thread.run_sync(_open_folder, destination.parent)
+    partial = f".{destination.name}.{tag}.part"
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial, dir_fd=folder)
+        fd = await anyio.to_thread.run_sync(_create, folder, partial)
+        try:
+            digest, size = await fill(fd)
+            info = os.fstat(fd)
+        finally:
+            os.close(fd)
+        name = await anyio.to_thread.run_sync(_place, folder, partial, destination.name)
+    except OSError as exc:
+        raise DownloadError(f"The video could not be written to {destination.parent}: {folder_problem(exc)}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(partial, dir_fd=folder)
+        os.close(folder)
+    return SavedVideo(destination.with_name(name), digest, size, info.st_dev, info.st_ino)
+
+
+async def copy_into(source: Path, destination: Path) -> SavedVideo:
+    """A local file (a film assembled here) saved as `destination` by the same rules as a download."""
+
+    def copy(fd: int) -> tuple[str, int]:
+        digest, size = hashlib.sha256(), 0
+        with source.open("rb") as file:
+            while chunk := file.read(CHUNK_BYTES):
+                digest.update(chunk)
+                _write_all(fd, chunk)
+                size += len(chunk)
+        return digest.hexdigest(), size
+
+    return await place_new(destination, source.stem, lambda fd: anyio.to_thread.run_sync(copy, fd))
+
+
 class VideoDownloader:
     """Fetch a finished video from fal's media hosts to disk: https only, size-capped, time-limited, atomic."""
 
@@ -116,34 +161,10 @@ class VideoDownloader:
             )
 
     async def save(self, url: str, destination: Path) -> SavedVideo:
-        """Stream `url` into `destination`'s folder, then give it `destination`'s name, or a free one if that exists.
-
-        Never overwrites a file, and never writes through a symbolic link: the folder is reached one component at a
-        time without following links (missing folders are made), so a folder swapped for a link since the call was
-        checked is refused, and the file is created new (O_EXCL) and linked into place only where no file stands.
-        """
-        folder = await anyio.to_thread.run_sync(_open_folder, destination.parent)
-        # Named after the video, so a download cut off by a crash is the same file the next try replaces.
-        partial = f".{destination.name}.{hashlib.sha256(url.encode()).hexdigest()[:12]}.part"
-        try:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(partial, dir_fd=folder)
-            fd = await anyio.to_thread.run_sync(_create, folder, partial)
-            try:
-                digest, size = await self.fetch_into(url, fd)
-                info = os.fstat(fd)
-            finally:
-                os.close(fd)
-            name = await anyio.to_thread.run_sync(_place, folder, partial, destination.name)
-        except OSError as exc:
-            raise DownloadError(
-                f"The video could not be written to {destination.parent}: {folder_problem(exc)}"
-            ) from exc
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(partial, dir_fd=folder)
-            os.close(folder)
-        return SavedVideo(destination.with_name(name), digest, size, info.st_dev, info.st_ino)
+        """Stream `url` into `destination`'s folder, then give it `destination`'s name, or a free one if that exists
+        (see `place_new`)."""
+        tag = hashlib.sha256(url.encode()).hexdigest()[:12]
+        return await place_new(destination, tag, lambda fd: self.fetch_into(url, fd))
 
     @contextlib.contextmanager
     def _bounded(self, doing: str) -> Iterator[None]:

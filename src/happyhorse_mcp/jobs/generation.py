@@ -133,6 +133,26 @@ def source_seconds(given: float | None, plan: MediaPlan) -> float | None:
     return local
 
 
+def needs_consent(
+    usd: float, limits: SpendLimits, *, retry: bool, preapproved: bool, client_can_ask: bool, why_not: str
+) -> bool:
+    """Whether the user must be asked before `usd` is paid. A retry of a known key pays nothing; a price at or below
+    HAPPYHORSE_CONFIRM_ABOVE_USD needs no question. Above it, a client that cannot ask (no elicitation, or
+    `why_not`) goes on only when `max_cost_usd` covered the price (`preapproved`), and is otherwise refused with
+    what to do."""
+    if retry or usd <= limits.confirm_above_usd:
+        return False
+    if client_can_ask:
+        return True
+    if preapproved:
+        return False
+    raise NotConfirmedError(
+        f"This job is estimated at USD {usd:.2f}, above USD {limits.confirm_above_usd:.2f} "
+        f"(HAPPYHORSE_CONFIRM_ABOVE_USD), and {why_not}. Nothing was "
+        f"submitted. Once the user has agreed to the price, call again with max_cost_usd={usd:.2f} (or more)."
+    )
+
+
 @dataclass(frozen=True)
 class Quote:
     """A request checked and priced: what it costs, against what limits, and the earlier job of its key."""
@@ -153,20 +173,13 @@ class Quote:
     def needs_consent(
         self, *, client_can_ask: bool, why_not: str = "this MCP client cannot ask the user to confirm"
     ) -> bool:
-        """Whether the user must be asked before this is paid for. A retry of a known key pays nothing; a job at or
-        below HAPPYHORSE_CONFIRM_ABOVE_USD needs no question. Above it, a client that cannot ask (no elicitation, or
-        `why_not`) runs the job only when `max_cost_usd` covers it, and is otherwise refused with what to do."""
-        if self.earlier is not None or self.cost.usd <= self.limits.confirm_above_usd:
-            return False
-        if client_can_ask:
-            return True
-        if self.preapproved:
-            return False
-        raise NotConfirmedError(
-            f"This job is estimated at USD {self.cost.usd:.2f}, above USD {self.limits.confirm_above_usd:.2f} "
-            f"(HAPPYHORSE_CONFIRM_ABOVE_USD), and {why_not}. Nothing was "
-            f"submitted. Once the user has agreed to the price, call again with max_cost_usd={self.cost.usd:.2f} "
-            "(or more)."
+        return needs_consent(
+            self.cost.usd,
+            self.limits,
+            retry=self.earlier is not None,
+            preapproved=self.preapproved,
+            client_can_ask=client_can_ask,
+            why_not=why_not,
         )
 
     @property

@@ -13,11 +13,10 @@ import logging
 import os
 import secrets
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -32,6 +31,7 @@ from ..domain.errors import (
     UnknownJobError,
     error_type,
 )
+from ..domain.film import FilmKind
 from ..domain.models import Job, JobError, JobStatus, TaskHandle, utcnow
 from ..domain.pricing import billed_cost
 from ..domain.principal import LOCAL_USER
@@ -46,12 +46,12 @@ from .live import LiveJobs
 from .spend import SpendGuard
 from .store import JobStore
 from .store.base import Lease
+from .waiting import ProgressFn, wait_for
+
+if TYPE_CHECKING:
+    from .films import Films
 
 logger = logging.getLogger(__name__)
-
-PROGRESS_INTERVAL_SECONDS = 4.0
-
-ProgressFn = Callable[[Job, float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,17 @@ class JobRunner:
             take_over=self._take_over,
         )
 
+    # Films are followed here too (leased, taken over, cancelled), but made by jobs/films.py, set once it exists.
+    films: Films | None = None
+
     @property
     def live_jobs(self) -> int:
         return len(self._jobs)
+
+    @property
+    def live(self) -> LiveJobs:
+        """The jobs (and films) this process follows, and every write of theirs."""
+        return self._jobs
 
     async def resume(self) -> int:
         """Follow every unfinished job whose follower is gone (a previous run, a process that died); returns how
@@ -133,6 +141,8 @@ class JobRunner:
         """A job whose follower is gone, now leased here: followed, or ended `unknown` when its submitter never
         recorded fal's answer (it is never resubmitted)."""
         self._jobs.add(job)
+        if isinstance(job.operation, FilmKind) and self.films is not None:
+            return await self.films.take_over(job)
         if job.request_id is None:
             with contextlib.suppress(LeaseLost):
                 await self._finish(
@@ -162,11 +172,13 @@ class JobRunner:
         task: TaskHandle | None = None,
         owner: str = LOCAL_USER,
         own_fal_key: bool = False,
+        within_film: bool = False,
     ) -> Job:
         """Check the budget, record the job as `owner`'s, submit it once and follow it in the background.
 
         `arguments` go to fal; `sent_by_caller` (default: the same) are what the call named, local paths and all,
-        and identify a retry with the same `idempotency_key`. Returns once fal has answered the submit, or at once
+        and identify a retry with the same `idempotency_key`. A film's shot (`within_film`) was paid for with its film.
+        Returns once fal has answered the submit, or at once
         with the earlier job for a known key. The submit runs in the runner's task group, so cancelling the caller
         cannot cut a submit in half. The record keeps a digest of a data: URI, not its bytes.
         """
@@ -188,7 +200,9 @@ class JobRunner:
             task=task,
         )
         self.leases.keep()
-        job, created = await self._guard.admit(draft, max_cost_usd=max_cost_usd, lease=self.lease)
+        job, created = await self._guard.admit(
+            draft, max_cost_usd=max_cost_usd, lease=self.lease, within_film=within_film
+        )
         if not created:
             # Records from before fingerprints compare their stored arguments.
             earlier = (job.endpoint, job.arguments)
@@ -220,30 +234,9 @@ class JobRunner:
     async def wait(
         self, job_id: str, wait_seconds: float, progress: ProgressFn | None = None, *, owner: str | None = None
     ) -> Job:
-        """Wait up to `wait_seconds` for the job to finish, reporting progress on every change and every few seconds.
-
-        A job followed here wakes the wait the moment it changes; one followed by another process, when the store
-        reports a change (PostgreSQL's NOTIFY, SQLite's data version)."""
-        started = time.monotonic()
-        job = await self.get(job_id, owner)
-        reported: tuple[str, int | None, float] | None = None
-        while not job.finished:
-            now = time.monotonic()
-            remaining = wait_seconds - (now - started)
-            if remaining <= 0:
-                break
-            # Taken before reporting progress, so a change made meanwhile still wakes this wait; a job another
-            # process follows is woken by the store's change feed.
-            with contextlib.ExitStack() as stack:
-                changed = self._jobs.changed(job_id) or stack.enter_context(self.changes.waiting_on(job_id))
-                due = reported is None or (job.status, job.queue_position) != reported[:2]
-                if progress is not None and (due or now - reported[2] >= PROGRESS_INTERVAL_SECONDS):  # type: ignore[index]
-                    await progress(job, now - started)
-                    reported = (job.status, job.queue_position, now)
-                with anyio.move_on_after(min(remaining, PROGRESS_INTERVAL_SECONDS)):
-                    await changed.wait()
-            job = await self.get(job_id)
-        return job
+        """Wait up to `wait_seconds` for the job to finish, reporting progress on every change and every few seconds
+        (jobs/waiting.py)."""
+        return await wait_for(self, job_id, wait_seconds, progress, owner=owner)
 
     async def cancel(self, job_id: str, owner: str | None = None) -> CancelReport:
         """Record the cancel, then ask fal when the written record holds fal's request id. The decision comes from
@@ -253,14 +246,9 @@ class JobRunner:
         job = await self.get(job_id, owner)
         if job.finished:
             return CancelReport(job)
-        written: Job | None = None
-        if self._jobs.get(job_id) is not None:
-            try:
-                written = await self._jobs.update(job_id, cancel_requested=True)
-            except LeaseLost:
-                self._jobs.drop(job_id)
-        if written is None:  # another process follows it: it reads the cancel from the store
-            written = await self._write_elsewhere(job_id, cancel_requested=True)
+        if isinstance(job.operation, FilmKind) and self.films is not None:
+            return await self.films.cancel(job)
+        written = await self.record_cancel(job_id)
         if written.finished:
             return CancelReport(written)
         if written.request_id is None:
@@ -268,6 +256,16 @@ class JobRunner:
         answer = await (await self._queue_for(written)).cancel(written.endpoint, written.request_id)
         logger.info("cancel of %s at fal: %s", job_id, answer)
         return CancelReport(await self.get(job_id), fal_answer=answer)
+
+    async def record_cancel(self, job_id: str) -> Job:
+        """Write the cancel on the job, as its follower when it is followed here; returns the job as written."""
+        if self._jobs.get(job_id) is not None:
+            try:
+                return await self._jobs.update(job_id, cancel_requested=True)
+            except LeaseLost:
+                self._jobs.drop(job_id)
+        # Another process follows it: it reads the cancel from the store.
+        return await self._write_elsewhere(job_id, cancel_requested=True)
 
     async def _queue_for(self, job: Job) -> FalQueue:
         """fal's queue signed for the account the job was sent with."""
@@ -390,7 +388,7 @@ class JobRunner:
             changes["error"] = JobError(type=error_type(error), message=error.message)
         if output is not None:
             changes["output"] = output
-            changes["cost_usd"] = billed_cost(SPECS[job.operation], job.cost_usd, job.arguments, output)
+            changes["cost_usd"] = billed_cost(SPECS[Operation(job.operation)], job.cost_usd, job.arguments, output)
         elif status in ("failed", "cancelled"):
             changes["cost_usd"] = 0.0  # fal bills only runs that produce a result
         await self._jobs.update(job_id, **changes)

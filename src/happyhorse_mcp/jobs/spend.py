@@ -29,28 +29,58 @@ class SpendGuard:
         )
 
     async def refusal(
-        self, cost_usd: float, owner: str, *, max_cost_usd: float | None = None
+        self,
+        cost_usd: float,
+        owner: str,
+        *,
+        max_cost_usd: float | None = None,
+        largest_job_usd: float | None = None,
     ) -> tuple[Refusal | None, Committed]:
         """Why a job of this cost would be refused now (None if it would run), and what is committed today."""
         committed = await self.committed(owner)
-        return self.limits.refusal(cost_usd, committed, max_cost_usd=max_cost_usd), committed
+        refusal = self.limits.refusal(cost_usd, committed, max_cost_usd=max_cost_usd, largest_job_usd=largest_job_usd)
+        return refusal, committed
 
     async def check(
-        self, cost_usd: float, owner: str, *, max_cost_usd: float | None = None, hint: str = ""
+        self,
+        cost_usd: float,
+        owner: str,
+        *,
+        max_cost_usd: float | None = None,
+        hint: str = "",
+        largest_job_usd: float | None = None,
     ) -> Committed:
         """Raise BudgetExceededError when the job would be refused; returns what is committed today."""
-        refusal, committed = await self.refusal(cost_usd, owner, max_cost_usd=max_cost_usd)
+        refusal, committed = await self.refusal(
+            cost_usd, owner, max_cost_usd=max_cost_usd, largest_job_usd=largest_job_usd
+        )
         if refusal is not None:
             raise BudgetExceededError(refusal, hint=hint)
         return committed
 
-    async def admit(self, job: Job, *, max_cost_usd: float | None, lease: Lease | None = None) -> Admission:
-        """Record `job` if the limits allow it, atomically with its idempotency key and today's spend."""
+    async def admit(
+        self,
+        job: Job,
+        *,
+        max_cost_usd: float | None,
+        lease: Lease | None = None,
+        largest_job_usd: float | None = None,
+        within_film: bool = False,
+    ) -> Admission:
+        """Record `job` if the limits allow it, atomically with its idempotency key and today's spend. A film's
+        shot (`within_film`) was admitted with its film, whose record held its price until now: only its key is
+        checked."""
         cost = job.cost_usd or 0.0
+
+        def decide(committed: Committed) -> Refusal | None:
+            if within_film:
+                return None
+            return self.limits.refusal(cost, committed, max_cost_usd=max_cost_usd, largest_job_usd=largest_job_usd)
+
         try:
             return await self._store.admit(
                 job,
-                lambda committed: self.limits.refusal(cost, committed, max_cost_usd=max_cost_usd),
+                decide,
                 day_start=start_of_day(),
                 lease=lease,
             )

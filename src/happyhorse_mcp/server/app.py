@@ -34,11 +34,12 @@ from pydantic import ValidationError
 
 from .. import __version__
 from ..config import Settings
-from ..domain.errors import SUGGESTED_WAIT_SECONDS, HappyHorseError
+from ..domain.errors import HappyHorseError
 from ..domain.models import Job
 from ..domain.uris import SPEND_URI, job_of, job_uri
 from .argument_errors import explain
 from .identity import caller, identify
+from .instructions import INSTRUCTIONS
 from .notify import ResourceNotifier
 from .options import BackendOptions
 from .player import player_extension
@@ -62,19 +63,6 @@ if TYPE_CHECKING:
     from .backend import Backend
 
 logger = logging.getLogger(__name__)
-
-INSTRUCTIONS = f"""\
-Makes videos with sound with Alibaba's HappyHorse-1.0 on fal: from text, from an image, from reference images, or \
-by swapping a subject in a video. Jobs cost money: call estimate_cost first unless the user agreed to a price.
-Prompts: describe subject, action, setting, light and mood; ask for camera moves in words ('slow dolly-in', \
-'static camera'). Audio (dialogue, ambience, Foley) is always generated: describe the sounds and spoken lines.
-Media arguments: an https URL, a data: URI, or a local path inside an allowed folder (the client's roots or \
-HAPPYHORSE_ALLOWED_DIRS), uploaded to fal storage. save_to downloads the finished video.
-Timing: jobs take 1-3 minutes. A call waits up to wait_seconds, then returns the job_id with status 'queued' or \
-'running'; call get_job(job_id, wait_seconds={SUGGESTED_WAIT_SECONDS}) to keep waiting. A job is never lost or \
-submitted twice.
-Checking: review_video(job_id) shows a finished video's frames and sound levels; look before making more."""
-
 
 # How the SDK says an elicitation answer did not fit the schema asked for (tests/e2e/test_confirmation.py checks it).
 ELICITATION_MISMATCH = "elicitation whose content does not match the requested schema"

@@ -19,6 +19,7 @@ from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue, default_http_client
 from ..fal.storage import FalStorage
 from ..jobs.accounts import FalAccounts
+from ..jobs.films import Films
 from ..jobs.follow import FollowPolicy
 from ..jobs.generation import Generation
 from ..jobs.runner import JobRunner
@@ -35,6 +36,7 @@ class Backend:
     downloader: VideoDownloader
     generation: Generation
     accounts: FalAccounts
+    films: Films
 
 
 async def open_backend(
@@ -83,6 +85,23 @@ async def open_backend(
         has_credentials=settings.has_fal_credentials,
         accounts=accounts,
     )
+    films = Films(
+        runner=runner,
+        store=store,
+        guard=guard,
+        storage=storage,
+        downloader=downloader,
+        accounts=accounts,
+        work_dir=settings.data_dir / "films",
+        task_group=task_group,
+        has_credentials=settings.has_fal_credentials,
+    )
     return Backend(
-        runner=runner, guard=guard, storage=storage, downloader=downloader, generation=generation, accounts=accounts
+        runner=runner,
+        guard=guard,
+        storage=storage,
+        downloader=downloader,
+        generation=generation,
+        accounts=accounts,
+        films=films,
     )

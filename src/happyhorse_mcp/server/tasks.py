@@ -39,8 +39,8 @@ from mcp.types import (
 from mcp.types import RequestParams as SdkRequestParams
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
-from ..domain.catalog import SPECS
 from ..domain.errors import HappyHorseError
+from ..domain.film import SPENDING_TOOLS
 from ..domain.models import Job, TaskHandle, utcnow
 from .identity import caller
 from .sdk_hooks import connection_of, lowlevel_server
@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 EXTENSION = "io.modelcontextprotocol/tasks"
 RELATED_TASK = "io.modelcontextprotocol/related-task"
 IMMEDIATE_RESPONSE = "io.modelcontextprotocol/model-immediate-response"
-TASK_TOOLS = frozenset(spec.tool for spec in SPECS.values())
+TASK_TOOLS = SPENDING_TOOLS
 DEFAULT_TTL_MS = 24 * 3600 * 1000
 MAX_TTL_MS = 7 * 24 * 3600 * 1000
 LISTED_TASKS = 100

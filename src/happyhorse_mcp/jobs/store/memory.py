@@ -116,7 +116,7 @@ class MemoryJobStore:
 
     def _spend_since(self, since: datetime | None, owner: str | None = None) -> float:
         return sum(
-            job.cost_usd or 0.0
+            job.committed_usd
             for job in self.jobs.values()
             if (since is None or job.created_at >= since)
             and job.status not in UNBILLED_STATUSES

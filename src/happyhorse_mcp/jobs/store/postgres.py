@@ -83,7 +83,7 @@ def _row(job: Job, lease: Lease | None = None) -> tuple[Any, ...]:
         job.updated_at,
         job.model_dump_json(),
         job.idempotency_key,
-        job.cost_usd,
+        job.committed_usd,  # what the row counts against the budgets (a film: what it still reserves)
         job.version,
         lease.holder if lease else None,
         seconds,
@@ -212,7 +212,7 @@ class PostgresJobStore:
             written.status,
             written.updated_at,
             written.model_dump_json(),
-            written.cost_usd,
+            written.committed_usd,
             written.version,
             job.job_id,
             job.version,

@@ -88,7 +88,7 @@ def _row(job: Job, lease: Lease | None = None) -> tuple[object, ...]:
         job.updated_at.isoformat(),
         job.model_dump_json(),
         job.idempotency_key,
-        job.cost_usd,
+        job.committed_usd,  # what the row counts against the budgets (a film: what it still reserves)
         job.version,
         lease.holder if lease else None,
         time.time() + lease.seconds if lease else None,
@@ -193,7 +193,7 @@ class SqliteJobStore:
                     written.status,
                     written.updated_at.isoformat(),
                     written.model_dump_json(),
-                    written.cost_usd,
+                    written.committed_usd,
                     written.version,
                     job.job_id,
                     job.version,

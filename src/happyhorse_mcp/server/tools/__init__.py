@@ -6,10 +6,10 @@ import functools
 
 from mcp.server.mcpserver.tools import Tool
 
-from . import edit_video, estimate, image_to_video, jobs, keys, reference_to_video, review, text_to_video
+from . import edit_video, estimate, film, image_to_video, jobs, keys, reference_to_video, review, text_to_video
 from ._shelf import ToolShelf
 
-MODULES = (text_to_video, image_to_video, reference_to_video, edit_video, estimate, jobs, review, keys)
+MODULES = (text_to_video, image_to_video, reference_to_video, edit_video, film, estimate, jobs, review, keys)
 
 
 @functools.cache

@@ -50,7 +50,7 @@ def client_shares_disk(ctx: Context[Any, Any]) -> bool:
     return bool(getattr(ctx.mcp_server, "client_shares_disk", True)) and ctx.headers is None
 
 
-def _places(ctx: Context[Any, Any], listed: Any) -> Places:
+def places(ctx: Context[Any, Any], listed: Any) -> Places:
     settings = app_state(ctx).settings
     local = client_shares_disk(ctx)
     shared = roots_from_uris(str(root.uri) for root in (getattr(listed, "roots", None) if local else None) or [])
@@ -72,7 +72,7 @@ def _made(folder: Path) -> Path:
     return folder
 
 
-def _signed(fn: Callable[..., Any], parameters: dict[str, Any], returns: Any) -> Callable[..., Any]:
+def signed(fn: Callable[..., Any], parameters: dict[str, Any], returns: Any) -> Callable[..., Any]:
     """Give `fn(**arguments)` the signature the SDK reads: the named parameters, keyword-only, with annotations."""
     fn.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=a) for name, a in parameters.items()],
@@ -97,7 +97,7 @@ def quote_resolver(spec: OperationSpec) -> Callable[..., Any]:
 def consent_resolver(spec: OperationSpec) -> Callable[..., Any]:
     """The `consent` parameter's resolver: the question when the quote needs the user's consent, else approval."""
     if spec.operation not in _CONSENT_RESOLVERS:
-        _CONSENT_RESOLVERS[spec.operation] = _make_consent_resolver(spec)
+        _CONSENT_RESOLVERS[spec.operation] = consent_resolver_of(quote_resolver(spec), Quote)
     return _CONSENT_RESOLVERS[spec.operation]
 
 
@@ -112,17 +112,20 @@ def _make_quote_resolver(spec: OperationSpec) -> Callable[..., Any]:
     async def quoted(ctx: Context[Any, Any], listed: Any, **arguments: Any) -> Quote:
         request = GenerationRequest.of(spec, arguments, caller())
         generation = (await app_state(ctx).backend()).generation
-        return await generation.quote(request, _places(ctx, listed))
+        return await generation.quote(request, places(ctx, listed))
 
     local_names = {media.name: Any for media in spec.media} | {"save_to": Any}
-    roots_fn = _signed(tool_errors(roots), {"ctx": context, **local_names}, ListRoots | None)
+    roots_fn = signed(tool_errors(roots), {"ctx": context, **local_names}, ListRoots | None)
     listed = Annotated[Any, Resolve(roots_fn)]
     named = dict.fromkeys(argument_names(spec), Any)
-    return _signed(tool_errors(quoted), {"ctx": context, "listed": listed, **named}, Quote)
+    return signed(tool_errors(quoted), {"ctx": context, "listed": listed, **named}, Quote)
 
 
-def _make_consent_resolver(spec: OperationSpec) -> Callable[..., Any]:
-    async def consent(ctx: Context[Any, Any], quote: Quote) -> Any:
+def consent_resolver_of(quoted: Callable[..., Any], kind: type) -> Callable[..., Any]:
+    """A consent resolver over the quote `quoted` resolves (a `kind`: any quote with `needs_consent` and
+    `question`)."""
+
+    async def consent(ctx: Context[Any, Any], quote: Any) -> Any:
         capabilities = ctx.client_capabilities
         can_ask = capabilities is not None and capabilities.elicitation is not None
         why_not = "this MCP client cannot ask the user to confirm"
@@ -132,8 +135,8 @@ def _make_consent_resolver(spec: OperationSpec) -> Callable[..., Any]:
         asks = quote.needs_consent(client_can_ask=can_ask, why_not=why_not)
         return Elicit(quote.question, SpendConfirmation) if asks else APPROVED
 
-    parameters = {"ctx": Context[Any, Any], "quote": Annotated[Quote, Resolve(quote_resolver(spec))]}
-    return _signed(tool_errors(consent), parameters, Any)
+    parameters = {"ctx": Context[Any, Any], "quote": Annotated[kind, Resolve(quoted)]}
+    return signed(tool_errors(consent), parameters, Any)
 
 
 async def generate(ctx: Context[Any, Any], quote: Quote, consent: Confirmation) -> CallToolResult:

@@ -27,16 +27,15 @@ from ...domain.catalog import (
     Resolution,
     Version,
     media_sentence,
-    price_sentence,
 )
 from ...domain.errors import SUGGESTED_WAIT_SECONDS
+from ...domain.film import FilmKind
 from ...domain.models import Job, JobResult
 from ...domain.uris import video_uri
 from ...files.media import is_local
 
 DEFAULT_WAIT_SECONDS = SUGGESTED_WAIT_SECONDS
 MAX_WAIT_SECONDS = 600
-TIMING = "Returns the video, or a job_id for get_job if it takes longer than wait_seconds."
 
 
 def _media_url(value: str) -> str:
@@ -60,24 +59,44 @@ def _has_text(value: str) -> str:
     return value
 
 
+def _within(low: int, high: int) -> Any:
+    def check(value: int | None) -> int | None:
+        if value is not None and value < low:
+            raise ValueError(f"must be at least {low}")
+        if value is not None and value > high:
+            raise ValueError(f"must be at most {high}")
+        return value
+
+    return check
+
+
+def _length_within(low: int, high: int) -> Any:
+    def check(value: str | None) -> str | None:
+        if value is not None and not low <= len(value) <= high:
+            raise ValueError(f"must be {low} to {high} characters long")
+        return value
+
+    return check
+
+
+MAX_KEY_CHARS = 200
 MediaUrl = Annotated[str, AfterValidator(_media_url)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS), AfterValidator(_has_text)]
 
 Prompt = Annotated[Text, Field(description="What the video shows.")]
-Duration = Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION, description="Seconds.")]
+Duration = Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION)]
 ResolutionArg = Resolution
-AspectRatioArg = Annotated[AspectRatio, Field(description="21:9, 9:21, 5:4, 4:5 need version 1.1.")]
-Seed = Annotated[int | None, Field(ge=0, le=MAX_SEED, description="Fix to reproduce a take.")]
-VersionArg = Annotated[Version, Field(description="1.1: cheaper 1080p.")]
+# The arguments every generation tool shares are explained once, in the server's instructions (instructions.py).
+AspectRatioArg = AspectRatio
+# Bounds checked here but left out of the schema: every generation tool has these, and the schema is read by the
+# model in every conversation (a value out of bounds is refused naming the bound).
+Seed = Annotated[int | None, AfterValidator(_within(0, MAX_SEED))]
+VersionArg = Version
 SafetyChecker = bool
-WaitSeconds = Annotated[
-    int, Field(ge=0, le=MAX_WAIT_SECONDS, description="Wait this long for the video before returning the job_id.")
-]
-IdempotencyKey = Annotated[
-    str | None, Field(min_length=1, max_length=200, description="Same key again returns the first job, unpaid.")
-]
-MaxCost = Annotated[float | None, Field(gt=0, description="Refuse if the estimate in USD is above this.")]
-SaveTo = Annotated[str | None, Field(description="Download the video to this .mp4 path or folder.")]
+WaitSeconds = Annotated[int, Field(ge=0, le=MAX_WAIT_SECONDS)]
+IdempotencyKey = Annotated[str | None, AfterValidator(_length_within(1, MAX_KEY_CHARS))]
+MaxCost = Annotated[float | None, Field(gt=0)]
+SaveTo = str | None
 JobId = Annotated[str, Field(min_length=1, max_length=64)]
 
 GENERATION = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
@@ -85,9 +104,10 @@ READ_ONLY_LOCAL = ToolAnnotations(read_only_hint=True, idempotent_hint=True, ope
 
 
 def describe(spec: OperationSpec, text: str) -> str:
-    """A generation tool's description: its own text, then fal's media limits and the price, made from the spec."""
+    """A generation tool's description: its own text, then fal's media limits, made from the spec (its price, and
+    what every generation tool shares, are in the server's instructions)."""
     media = media_sentence(spec)
-    return f"{text} {media + ' ' if media else ''}{price_sentence(spec)} {TIMING}"
+    return f"{text} {media}" if media else text
 
 
 # A host that asked for no progress times the call out on its own clock (the TypeScript SDK's default is 60 s): it is
@@ -152,6 +172,8 @@ def job_result(job: Job, *, error_if_failed: bool = False, text: str | None = No
 
 def summary(result: JobResult) -> str:
     cost = "" if result.cost_usd is None else f" (USD {result.cost_usd:.2f})"
+    if result.film is not None and result.status in ("completed", "submitting", "queued", "running"):
+        return film_summary(result)
     match result.status:
         case "completed":
             assert result.video is not None
@@ -171,3 +193,32 @@ def summary(result: JobResult) -> str:
         case _:
             where = f" at position {result.queue_position}" if result.queue_position is not None else ""
             return f"Job {result.job_id} is {result.status}{where}{cost}. {result.next_step}"
+
+
+def film_summary(result: JobResult) -> str:
+    """A film (or a continued video) as its result says it: what was made, each shot's job and cost."""
+    film = result.film
+    assert film is not None
+    shots = "; ".join(
+        f"{i + 1}: {shot.job_id or 'not started'} {shot.status}"
+        + (f" USD {shot.cost_usd:.2f}" if shot.cost_usd is not None else "")
+        for i, shot in enumerate(film.shots)
+    )
+    if result.status != "completed":
+        price = f" (USD {result.cost_usd:.2f})" if result.cost_usd is not None else ""
+        doing = "assembling its shots" if film.phase == "assembling" else "making its shots"
+        return f"Film {result.job_id} is {doing}{price}. Shots: {shots}. {result.next_step}"
+    assert result.video is not None
+    where = f" Saved to {result.local_file.path}." if result.local_file else ""
+    if result.operation == FilmKind.EXTENSION:
+        shot = film.shots[-1]
+        return (
+            f"Video continued (USD {result.cost_usd:.2f}): a new {shot.seconds} s shot made from its last frame by "
+            f"image-to-video (fal has no native extend for HappyHorse), joined with a {film.transition}: "
+            f"{film.seconds:g} s in all.{where} Job {result.job_id}; the new shot is job {shot.job_id}."
+        )
+    size = f"{result.video.width}x{result.video.height}, " if result.video.width else ""
+    return (
+        f"Film ready (USD {result.cost_usd:.2f} for {len(film.shots)} shots): {size}{film.seconds:g} s, joined with "
+        f"{film.transition}.{where} Job {result.job_id}. Shots: {shots}."
+    )

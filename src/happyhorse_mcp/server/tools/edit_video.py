@@ -52,7 +52,7 @@ def register(shelf: ToolShelf) -> None:
     @tool_errors
     async def edit_video(
         video_url: MediaUrl,
-        prompt: Annotated[Text, Field(description=f"The edit, naming @Image1..@Image{MAX_EDIT_REFERENCE_IMAGES}.")],
+        prompt: Text,
         quote: Annotated[Quote, Resolve(quote_resolver(SPEC))],
         consent: Annotated[Confirmation, Resolve(consent_resolver(SPEC))],
         ctx: Context[Any, Any],

@@ -35,8 +35,7 @@ def register(shelf: ToolShelf) -> None:
         name="estimate_cost",
         title="Estimate the cost of a video",
         annotations=READ_ONLY_LOCAL,
-        description="Price a job before making it, and check it against the spend limits (no key, no charge). "
-        "Video edit bills source plus output seconds, so it needs source_duration.",
+        description="Price a job before making it, and check it against the spend limits (no key, no charge).",
     )
     @tool_errors
     async def estimate_cost(

@@ -72,16 +72,14 @@ def register(shelf: ToolShelf) -> None:
         title="Get a video job",
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True),
         meta=PLAYER_META,
-        description="A job's status, and its video when done. With wait_seconds it waits that long for the job to "
-        f"finish (use {DEFAULT_WAIT_SECONDS} while it is queued or running).",
+        description="A job's (or film's) status, and its video when done; wait_seconds waits for it to finish (use "
+        f"{DEFAULT_WAIT_SECONDS} while it is queued or running).",
     )
     @tool_errors
     async def get_job(
         job_id: JobId,
         ctx: Context[Any, Any],
-        wait_seconds: Annotated[
-            int, Field(ge=0, le=MAX_WAIT_SECONDS, description="Wait up to this long for the job to finish.")
-        ] = 0,
+        wait_seconds: Annotated[int, Field(ge=0, le=MAX_WAIT_SECONDS)] = 0,
     ) -> Annotated[CallToolResult, JobResult]:
         runner = (await app_state(ctx).backend()).runner
         wait = bearable_wait(ctx, wait_seconds)
@@ -94,8 +92,8 @@ def register(shelf: ToolShelf) -> None:
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
         ),
-        description="Ask fal to cancel an unfinished job. A queued job is dropped unbilled; one already generating "
-        "may still finish and be billed.",
+        description="Cancel an unfinished job, or a film's unfinished shots. A queued job is dropped unbilled; one "
+        "already generating may still finish and be billed.",
     )
     @tool_errors
     async def cancel_job(job_id: JobId, ctx: Context[Any, Any]) -> Annotated[CallToolResult, JobResult]:

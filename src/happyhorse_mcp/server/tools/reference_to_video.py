@@ -47,7 +47,7 @@ def register(shelf: ToolShelf) -> None:
     )
     @tool_errors
     async def reference_to_video(
-        prompt: Annotated[Text, Field(description="Names subjects character1..character9.")],
+        prompt: Text,
         image_urls: Annotated[list[MediaUrl], Field(min_length=1, max_length=MAX_REFERENCE_IMAGES)],
         quote: Annotated[Quote, Resolve(quote_resolver(SPEC))],
         consent: Annotated[Confirmation, Resolve(consent_resolver(SPEC))],

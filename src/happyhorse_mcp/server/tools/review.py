@@ -30,9 +30,8 @@ def register(shelf: ToolShelf) -> None:
         name="review_video",
         title="Look at a finished video",
         annotations=READ_ONLY_REMOTE,
-        description="See a completed job's video before making more: one image of its frames in a grid, each "
-        "labelled with its time, plus its real duration, size, fps, codec and sound (levels, silent or not), checked "
-        "against what was asked. Free.",
+        description="Look at a finished video (a film's joins too) before making more: its frames in one grid, "
+        "timed, plus duration, size, fps, codec and sound levels, checked against what was asked. Free.",
     )
     @tool_errors
     async def review_video(

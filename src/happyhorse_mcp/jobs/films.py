@@ -1,0 +1,316 @@
+"""Films: a storyboard quoted whole, admitted once, then made shot by shot and assembled here. No MCP here.
+
+1. `Films.quote` checks the storyboard's local files and where the film will be saved, prices every shot (the
+   whole film is one price), finds the earlier film of a known `idempotency_key` and applies the spend limits to
+   the whole film (the per-job limit to each shot).
+2. `Films.start` uploads local reference images, admits the film's record (its whole price held against the
+   budgets, atomically, as one job's is) and has jobs/film_maker.py make it: the shots, each an ordinary job, then
+   the assembly. A film is followed like a job, so a restart or another process resumes it.
+3. `Films.cancel` cancels a film's unfinished shots; the maker then ends it `cancelled`, saying what was billed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+from anyio.abc import TaskGroup
+from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
+
+from ..domain.budget import Committed, SpendLimits
+from ..domain.catalog import REFERENCE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_EDIT
+from ..domain.errors import (
+    IdempotencyConflictError,
+    InvalidArgumentError,
+    MissingKeyError,
+    NotAllowedError,
+    NoVideoYetError,
+)
+from ..domain.film import FILM_ENDPOINT, FilmKind, FilmPrice, FilmProgress, Opening, Storyboard, price_film
+from ..domain.models import TERMINAL_STATUSES, Job, TaskHandle
+from ..domain.principal import GENERATE_SCOPE, LOCAL, Principal
+from ..fal.download import VideoDownloader
+from ..files.localfiles import MediaPlan, plan_media
+from ..files.media import is_local
+from .arguments import fingerprint
+from .film_maker import FilmMaker
+from .generation import Places, needs_consent, upload_local_inputs
+from .runner import CancelReport, JobRunner, new_job_id
+
+if TYPE_CHECKING:
+    from ..fal.storage import FalStorage
+    from .accounts import FalAccounts
+    from .spend import SpendGuard
+    from .store import JobStore
+
+logger = logging.getLogger(__name__)
+
+
+# What make_film and extend_video say of the whole film, besides its shots.
+FILM_SETTINGS = ("style", "transition", "transition_seconds", "version", "resolution", "aspect_ratio", "seed")
+
+
+@dataclass(frozen=True)
+class FilmRequest:
+    """One call of make_film or extend_video: the storyboard, who makes it, and the call's own controls.
+    `source` is extend_video's video (a job id, a local path or a URL) before it is found."""
+
+    kind: FilmKind
+    board: Storyboard
+    arguments: Mapping[str, Any]  # as the caller sent them: they identify a retry of the same key
+    principal: Principal = LOCAL
+    source: str | None = None
+
+    @classmethod
+    def of(cls, kind: FilmKind, arguments: Mapping[str, Any], principal: Principal = LOCAL) -> FilmRequest:
+        """From a tool's arguments (as validated): make_film's storyboard, or extend_video's one shot continuing
+        its source (whose video is found by `Films.quote`)."""
+        given = to_jsonable_python(dict(arguments))
+        whole = {name: given.get(name) for name in FILM_SETTINGS if given.get(name) is not None}
+        source = None
+        try:
+            if kind == FilmKind.FILM:
+                board = Storyboard.model_validate({**whole, "shots": given.get("shots")})
+            else:
+                named = [given[name] for name in ("job_id", "video_url") if given.get(name)]
+                if len(named) != 1:
+                    raise InvalidArgumentError(
+                        "Invalid arguments: pass exactly one of job_id (a finished job of yours) and video_url (the "
+                        "video to continue: a local path or fal's URL). Nothing was submitted."
+                    )
+                source = str(named[0]).strip()
+                shot = {"prompt": given.get("prompt"), "duration": given.get("seconds"), "continue_from_previous": True}
+                # The opening is a stand-in until Films.quote finds the video.
+                board = Storyboard.model_validate({**whole, "shots": [shot], "opening": {"url": source, "seconds": 0}})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'storyboard'}: {e['msg']}" for e in exc.errors())
+            raise InvalidArgumentError(f"Invalid storyboard: {problems}. Nothing was submitted.") from None
+        return cls(kind, board, given, principal, source)
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.arguments.get("idempotency_key")
+
+    @property
+    def max_cost_usd(self) -> float | None:
+        return self.arguments.get("max_cost_usd")
+
+    @property
+    def wait_seconds(self) -> float:
+        return float(self.arguments.get("wait_seconds") or 0)
+
+
+@dataclass(frozen=True)
+class FilmQuote:
+    request: FilmRequest
+    board: Storyboard  # with extend_video's opening found
+    price: FilmPrice
+    plan: MediaPlan  # local reference images (`shots.<i>.image_urls.<j>`) and where the film is saved
+    limits: SpendLimits
+    committed: Committed
+    earlier: Job | None = None
+
+    @property
+    def preapproved(self) -> bool:
+        cap = self.request.max_cost_usd
+        return cap is not None and cap >= self.price.usd
+
+    def needs_consent(self, *, client_can_ask: bool, why_not: str) -> bool:
+        return needs_consent(
+            self.price.usd,
+            self.limits,
+            retry=self.earlier is not None,
+            preapproved=self.preapproved,
+            client_can_ask=client_can_ask,
+            why_not=why_not,
+        )
+
+    @property
+    def question(self) -> str:
+        """The whole price, shot by shot."""
+        lines = [
+            f"shot {i + 1}: {cost.seconds_billed} s {cost.operation}, USD {cost.usd:.2f}"
+            for i, cost in enumerate(self.price.shots)
+        ]
+        what = "Continue the video" if self.request.kind == FilmKind.EXTENSION else "Make the film"
+        return (
+            f"{what} ({len(self.price.shots)} new shot(s), about {self.price.seconds:g} s in all) for USD "
+            f"{self.price.usd:.2f}? {'; '.join(lines)}. {self.board.resolution}, HappyHorse {self.board.version}. "
+            f"USD {self.limits.left_today(self.committed):.2f} of today's budget is left."
+        )
+
+
+class Films:
+    """Quote, start, drive, resume and cancel films on one runner."""
+
+    def __init__(
+        self,
+        *,
+        runner: JobRunner,
+        store: JobStore,
+        guard: SpendGuard,
+        storage: FalStorage,
+        downloader: VideoDownloader,
+        accounts: FalAccounts,
+        work_dir: Path,
+        task_group: TaskGroup,
+        has_credentials: bool = True,
+    ) -> None:
+        self._runner = runner
+        self._store = store
+        self._guard = guard
+        self._storage = storage
+        self._downloader = downloader
+        self._accounts = accounts
+        self._work = work_dir
+        self._tg = task_group
+        self._has_credentials = has_credentials
+        self._maker = FilmMaker(runner=runner, store=store, downloader=downloader, accounts=accounts, work_dir=work_dir)
+        runner.films = self  # the runner hands films it takes over, and cancels of films, back here
+
+    # -- quote and start -----------------------------------------------------------------------------------------
+
+    async def quote(self, request: FilmRequest, places: Places) -> FilmQuote:
+        if not request.principal.may_generate:
+            raise NotAllowedError(GENERATE_SCOPE, "making videos (they cost money)")
+        owner = request.principal.user
+        if not self._has_credentials and not await self._accounts.has_own_key(owner):
+            raise MissingKeyError()
+        board = request.board
+        plan = await anyio.to_thread.run_sync(functools.partial(_plan_media, board, request, places))
+        if request.source is not None:
+            board = board.model_copy(update={"opening": await self._opening(request.source, owner, plan)})
+        price = price_film(board)
+        key = request.idempotency_key
+        earlier = await self._runner.by_idempotency_key(key, owner) if key is not None else None
+        if earlier is not None:
+            return FilmQuote(request, board, price, plan, self._guard.limits, Committed(), earlier=earlier)
+        committed = await self._guard.check(
+            price.usd,
+            owner,
+            max_cost_usd=request.max_cost_usd,
+            largest_job_usd=max(shot.usd for shot in price.shots),
+        )
+        return FilmQuote(request, board, price, plan, self._guard.limits, committed)
+
+    async def _opening(self, source: str, owner: str, plan: MediaPlan) -> Opening:
+        """extend_video's video: a finished job of the caller's, a checked local file, or a URL."""
+        if (local := plan.local.get("video_url")) is not None:
+            return Opening(url=local.path.as_uri(), seconds=local.duration or 0.0)
+        if source.startswith("hh_"):
+            job = await self._runner.get(source, owner)
+            if job.video is None:
+                raise NoVideoYetError(job.job_id, job.status)
+            return Opening(url=job.video.url, seconds=job.video.duration or 0.0, job_id=job.job_id)
+        self._downloader.check_url(source)
+        return Opening(url=source, seconds=0.0)
+
+    async def start(self, quote: FilmQuote, *, task: TaskHandle | None = None) -> Job:
+        """Upload the storyboard's local images, admit the film (its whole price held against the budgets) and
+        start making it; returns its record (or the earlier film of a known key, with nothing paid)."""
+        request, owner = quote.request, quote.request.principal.user
+        identity = fingerprint(FILM_ENDPOINT, dict(request.arguments))
+        if quote.earlier is not None:
+            return self._same_call(quote.earlier, identity, request.idempotency_key)
+        own_key, storage = await self._accounts.account_for(owner)
+        board = await _uploaded(storage, quote.board, quote.plan)
+        film_id = new_job_id()
+        save_to = quote.plan.save_to
+        if save_to is not None and save_to.suffix.lower() != ".mp4":
+            save_to = save_to / f"{film_id}.mp4"
+        draft = Job(
+            job_id=film_id,
+            owner=owner,
+            own_fal_key=own_key,
+            status="running",
+            operation=request.kind,
+            endpoint=FILM_ENDPOINT,
+            arguments=board.model_dump(mode="json", exclude_none=True),
+            fingerprint=identity,
+            cost_usd=quote.price.usd,
+            idempotency_key=request.idempotency_key,
+            save_path=str(save_to) if save_to else None,
+            task=task,
+            output={"film": FilmProgress.planned(board, quote.price).model_dump(mode="json")},
+        )
+        runner = self._runner
+        runner.leases.keep()
+        job, created = await self._guard.admit(
+            draft,
+            max_cost_usd=request.max_cost_usd,
+            lease=runner.lease,
+            largest_job_usd=max(shot.usd for shot in quote.price.shots),
+        )
+        if not created:  # the same key, admitted meanwhile by a call that raced this one
+            return self._same_call(job, identity, request.idempotency_key)
+        await runner.live.publish(job)
+        self._tg.start_soon(self._maker.drive, film_id)
+        return job
+
+    def _same_call(self, earlier: Job, identity: str, key: str | None) -> Job:
+        if earlier.fingerprint != identity:
+            raise IdempotencyConflictError(key or "", earlier.job_id)
+        return earlier
+
+    async def take_over(self, film: Job) -> bool:
+        """A film whose follower is gone, now leased here (the runner added it to its live jobs): made on."""
+        logger.info("making film %s on, whose follower is gone", film.job_id)
+        self._tg.start_soon(self._maker.drive, film.job_id)
+        return True
+
+    # -- cancel --------------------------------------------------------------------------------------------------
+
+    async def cancel(self, film: Job) -> CancelReport:
+        """Record the cancel, then cancel every unfinished shot; the driver ends the film `cancelled` once they have
+        ended (finished shots stay billed, and the film says so)."""
+        written = await self._runner.record_cancel(film.job_id)
+        progress = written.film
+        for shot in progress.shots if progress is not None and not written.finished else []:
+            if shot.job_id is not None and shot.status not in TERMINAL_STATUSES:
+                await self._runner.cancel(shot.job_id)
+        return CancelReport(await self._runner.get(film.job_id))
+
+
+def _plan_media(board: Storyboard, request: FilmRequest, places: Places) -> MediaPlan:
+    """Check every local file the call names (reference images, extend_video's video) and where the film is saved
+    (blocking)."""
+
+    def plan(spec: Any, arguments: dict[str, Any]) -> MediaPlan:
+        return plan_media(
+            spec,
+            arguments,
+            list(places.allowed),
+            places.base,
+            remote=places.remote,
+            output_dir=places.output_dir,
+        )
+
+    whole = plan(TEXT_TO_VIDEO, {"save_to": request.arguments.get("save_to")})
+    for index, shot in enumerate(board.shots):
+        if shot.reference_image_urls:
+            named = plan(REFERENCE_TO_VIDEO, {"image_urls": shot.reference_image_urls, "version": board.version})
+            whole.local |= {f"shots.{index}.{name}": local for name, local in named.local.items()}
+    if request.source is not None and is_local(request.source):
+        whole.local |= plan(VIDEO_EDIT, {"video_url": request.source}).local
+    return whole
+
+
+async def _uploaded(storage: FalStorage, board: Storyboard, plan: MediaPlan) -> Storyboard:
+    """The storyboard with each checked local reference image replaced by the URL fal storage gave it."""
+    shots = []
+    for index, shot in enumerate(board.shots):
+        mine = {
+            name.split(".", 2)[2]: local for name, local in plan.local.items() if name.startswith(f"shots.{index}.")
+        }
+        if not mine or not shot.reference_image_urls:
+            shots.append(shot)
+            continue
+        sent = await upload_local_inputs(storage, MediaPlan(local=mine), {"image_urls": shot.reference_image_urls})
+        shots.append(shot.model_copy(update={"reference_image_urls": sent["image_urls"]}))
+    return board.model_copy(update={"shots": shots})

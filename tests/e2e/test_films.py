@@ -1,0 +1,168 @@
+"""make_film and extend_video against the fake fal's real clips: one price and one question for the whole film,
+shots that continue the previous one start from its last frame, one finished video with even sound; a failed shot
+stops the film; a retry of its key pays nothing; a film over budget is refused before any submit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from mcp import Client
+from mcp.types import ElicitRequestParams, ElicitResult
+from PIL import Image
+
+from happyhorse_mcp.config import Settings
+from happyhorse_mcp.domain.budget import SpendLimits
+from happyhorse_mcp.media.assemble import TARGET_LUFS
+from happyhorse_mcp.media.frames import last_frame_png
+from happyhorse_mcp.media.joins import black_stretches, join_facts
+from happyhorse_mcp.media.loudness import integrated_loudness, silences
+from happyhorse_mcp.server import HappyHorseServer
+
+from ..fakefal import FakeFal
+from ..prices import dollars, usd
+from ..support import make_server
+
+pytestmark = pytest.mark.anyio
+
+STYLE = "A grey mare on a misty beach at dawn, 35 mm film look."
+SHOTS = [
+    {"prompt": "Wide shot, the mare at the water's edge", "duration": 3},
+    {"prompt": "She breaks into a gallop", "duration": 3, "continue_from_previous": True},
+    {"prompt": "Close-up of her eye, waves behind", "duration": 3},
+    {"prompt": "She slows to a walk", "duration": 4, "continue_from_previous": True},
+]
+FILM = {"shots": SHOTS, "style": STYLE, "transition": "crossfade", "transition_seconds": 0.5, "resolution": "1080p"}
+FILM_USD = round(
+    usd(duration=3) + usd("image_to_video", duration=3) + usd(duration=3) + usd("image_to_video", duration=4), 2
+)
+PLANNED_SECONDS = 3 + 3 + 3 + 4 - 3 * 0.5
+
+
+def _answering() -> Any:
+    asked: list[str] = []
+
+    async def callback(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    callback.asked = asked  # type: ignore[attr-defined]
+    return callback
+
+
+def _frame_bytes_of(fake: FakeFal, url: str) -> bytes:
+    key = url.split("/files/", 1)[1]
+    return fake.uploads[key]
+
+
+async def test_a_four_shot_film_is_priced_once_made_with_continuity_and_assembled_with_even_sound(
+    server: HappyHorseServer, fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.real_clips = True
+    answer = _answering()
+    async with Client(server, elicitation_callback=answer) as client:
+        made = await client.call_tool("make_film", {**FILM, "wait_seconds": 120})
+    assert not made.is_error, made.content
+    film = made.structured_content
+    assert film is not None
+    assert film["status"] == "completed", film
+    assert len(answer.asked) == 1, "one question for the whole film"
+    assert dollars(FILM_USD) in answer.asked[0]
+    assert "shot 4" in answer.asked[0]
+    assert len(fake.submits) == 4, "each shot submitted once"
+    assert film["cost_usd"] == FILM_USD
+    assert [shot["status"] for shot in film["film"]["shots"]] == ["completed"] * 4
+    assert all(STYLE in job.arguments["prompt"] for job in fake.submits)
+
+    # The second shot starts from the first shot's last frame, as uploaded to fal's storage.
+    first, second = (next(j for j in fake.submits if j.arguments["prompt"].endswith(s["prompt"])) for s in SHOTS[:2])
+    assert "image-to-video" in second.endpoint_id
+    clip = tmp_path / "first.mp4"
+    clip.write_bytes(fake.uploads[f"{first.request_id}/output.mp4"])
+    with (
+        Image.open(BytesIO(_frame_bytes_of(fake, second.arguments["image_url"]))) as sent,
+        Image.open(BytesIO(last_frame_png(clip))) as last,
+    ):
+        assert sent.tobytes() == last.tobytes()
+
+    path = Path(film["local_file"]["path"])
+    with av.open(str(path)) as container:
+        assert len(container.streams.video) == 1
+        assert len(container.streams.audio) == 1
+        seconds = float(container.duration or 0) / av.time_base
+    assert abs(seconds - PLANNED_SECONDS) <= 1 / 24 + 0.03, seconds
+    joins = [3 - 0.25, 6 - 0.75, 9 - 1.25]
+    assert all(not (start <= join <= end and end - start > 0.2) for start, end in silences(path) for join in joins)
+    for start in (0.0, 2.5, 5.0, 7.5):
+        loudness = integrated_loudness(path, start + 0.6, start + 2.2)
+        assert loudness is not None
+        assert abs(loudness - TARGET_LUFS) <= 2.0, (start, loudness)
+    assert all(not facts.black for facts in join_facts(path, joins))
+
+
+async def test_a_retry_of_a_films_key_returns_the_first_film_and_pays_nothing(
+    server: HappyHorseServer, fake: FakeFal
+) -> None:
+    fake.real_clips = True
+    board = {**FILM, "resolution": "720p", "idempotency_key": "ad-1", "wait_seconds": 120}
+    async with Client(server) as client:
+        first = await client.call_tool("make_film", board)
+        again = await client.call_tool("make_film", board)
+    assert first.structured_content
+    assert again.structured_content
+    assert again.structured_content["job_id"] == first.structured_content["job_id"]
+    assert len(fake.submits) == 4
+
+
+async def test_a_film_over_the_budget_is_refused_whole_before_any_submit(settings: Settings, fake: FakeFal) -> None:
+    server = make_server(replace(settings, limits=SpendLimits(daily_budget_usd=FILM_USD - 0.5)))
+    async with Client(server) as client:
+        refused = await client.call_tool("make_film", {**FILM, "max_cost_usd": 100})
+    assert refused.is_error
+    assert dollars(FILM_USD) in refused.content[0].text  # type: ignore[union-attr]
+    assert fake.submits == []
+
+
+async def test_a_shot_refused_by_the_content_checker_stops_the_film_and_says_what_was_billed(
+    server: HappyHorseServer, fake: FakeFal
+) -> None:
+    fake.real_clips = True
+    fake.outcomes = ["success", "content_policy"]  # the first shot made, the second refused
+    chain = [{**shot, "continue_from_previous": index > 0} for index, shot in enumerate(SHOTS)]  # one after another
+    board = {**FILM, "shots": chain, "resolution": "720p", "wait_seconds": 120}
+    async with Client(server) as client:
+        made = await client.call_tool("make_film", board)
+    film = made.structured_content
+    assert made.is_error
+    assert film is not None
+    assert film["status"] == "failed", film
+    assert "Shot 2 of 4" in film["error"]["message"]
+    assert "USD" in film["error"]["message"]
+    assert film["cost_usd"] == usd(duration=3, resolution="720p")
+    assert len(fake.submits) == 2, "nothing submitted after the refused shot"
+
+
+async def test_extend_video_continues_a_finished_clip_from_its_last_frame_without_a_black_seam(
+    server: HappyHorseServer, fake: FakeFal
+) -> None:
+    fake.real_clips = True
+    async with Client(server) as client:
+        clip = await client.call_tool("generate_video", {"prompt": "a mare", "duration": 4, "resolution": "720p"})
+        assert clip.structured_content is not None
+        job_id = clip.structured_content["job_id"]
+        extended = await client.call_tool(
+            "extend_video", {"job_id": job_id, "seconds": 3, "prompt": "she turns to the sea", "resolution": "720p"}
+        )
+    result = extended.structured_content
+    assert not extended.is_error, extended.content
+    assert result is not None
+    assert result["status"] == "completed"
+    assert "last frame" in extended.content[0].text  # type: ignore[union-attr]
+    assert result["cost_usd"] == usd("image_to_video", duration=3, resolution="720p")
+    path = Path(result["local_file"]["path"])
+    assert abs(result["video"]["duration"] - (4 + 3 - 0.5)) <= 1 / 24 + 0.03
+    assert not [s for s in black_stretches(path) if s[0] <= 3.75 <= s[1]]
