@@ -16,6 +16,7 @@ import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 const [scenario, taskId] = process.argv.slice(2);
 const server = JSON.parse(process.env.HAPPYHORSE_SERVER);
 const ask = JSON.parse(process.env.HAPPYHORSE_ARGUMENTS ?? '{"prompt": "a horse", "duration": 3, "resolution": "720p"}');
+const tool = process.env.HAPPYHORSE_TOOL ?? "generate_video";  // a film (make_film) runs as a task too
 const out = (event, data = {}) => process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
 const failure = (error) => ({ code: error.code ?? null, message: String(error.message ?? error) });
 
@@ -31,7 +32,7 @@ out("tools", { execution: Object.fromEntries(tools.tools.map((t) => [t.name, t.e
 
 async function stream(stopAfterCreate = false) {
   const call = client.experimental.tasks.callToolStream(
-    { name: "generate_video", arguments: ask }, CallToolResultSchema, { task: { ttl: 600000 } });
+    { name: tool, arguments: ask }, CallToolResultSchema, { task: { ttl: 600000 } });
   for await (const message of call) {
     if (message.type === "taskCreated") { out("created", { task: message.task }); if (stopAfterCreate) return message.task; }
     else if (message.type === "taskStatus") out("status", { task: message.task });

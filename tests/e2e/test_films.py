@@ -9,6 +9,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import anyio
 import av
 import pytest
 from mcp import Client
@@ -166,3 +167,56 @@ async def test_extend_video_continues_a_finished_clip_from_its_last_frame_withou
     path = Path(result["local_file"]["path"])
     assert abs(result["video"]["duration"] - (4 + 3 - 0.5)) <= 1 / 24 + 0.03
     assert not [s for s in black_stretches(path) if s[0] <= 3.75 <= s[1]]
+
+
+async def test_review_video_on_a_film_spans_it_and_looks_at_every_join(server: HappyHorseServer, fake: FakeFal) -> None:
+    fake.real_clips = True
+    board = {**FILM, "resolution": "720p", "transition": "cut", "wait_seconds": 120}
+    async with Client(server) as client:
+        made = await client.call_tool("make_film", board)
+        assert made.structured_content is not None
+        reviewed = await client.call_tool("review_video", {"job_id": made.structured_content["job_id"]})
+    review = reviewed.structured_content
+    assert review is not None
+    assert [join["at_seconds"] for join in review["joins"]] == [3.0, 6.0, 9.0]
+    assert all(join["clean"] for join in review["joins"]), review["joins"]
+    assert review["frames_at_seconds"][-1] > 9, "the contact sheet spans the whole film"
+    # The planned length (the fake's clips are smaller than 720p, so only the duration is compared here).
+    assert review["checks"][0] == {"name": "duration", "asked": "13.0 s", "made": "13.00 s", "matches": True}
+    assert "Joins: at 0:03" in reviewed.content[0].text  # type: ignore[union-attr]
+
+
+async def _shots_started(client: Client, film_id: str, count: int) -> dict[str, Any]:
+    """The film once `count` of its shots have jobs, waited for through get_job (it wakes on every change)."""
+    with anyio.fail_after(20):
+        while True:
+            film: dict[str, Any] | None = (
+                await client.call_tool("get_job", {"job_id": film_id, "wait_seconds": 1})
+            ).structured_content
+            assert film is not None
+            if sum(shot["job_id"] is not None for shot in film["film"]["shots"]) >= count:
+                return film
+
+
+async def test_cancelling_a_film_cancels_its_unfinished_shots_and_submits_nothing_more(
+    server: HappyHorseServer, fake: FakeFal
+) -> None:
+    fake.real_clips = True
+    fake.hold = True
+    async with Client(server) as client:
+        started = await client.call_tool("make_film", {**FILM, "resolution": "720p", "wait_seconds": 0})
+        assert started.structured_content is not None
+        film_id = started.structured_content["job_id"]
+        running = await _shots_started(client, film_id, 2)  # the two runs of shots start at once
+        shot_ids = [shot["job_id"] for shot in running["film"]["shots"] if shot["job_id"]]
+        cancelled = await client.call_tool("cancel_job", {"job_id": film_id})
+        text = cancelled.content[0].text  # type: ignore[union-attr]
+        assert all(shot_id in text for shot_id in shot_ids), text
+        assert "nothing more is submitted" in text
+        final = await client.call_tool("get_job", {"job_id": film_id, "wait_seconds": 20})
+    film = final.structured_content
+    assert film is not None
+    assert film["status"] == "cancelled"
+    assert film["cost_usd"] == 0
+    assert len(fake.submits) == 2, "the shots that continue them were never submitted"
+    assert all(job.cancelled for job in fake.submits)

@@ -72,8 +72,12 @@ def _client_env(server: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def _drive(client: Path, server: dict[str, Any], *args: str) -> list[dict[str, Any]]:
-    done = await anyio.run_process(["node", str(client), *args], env=_client_env(server), check=False)
+async def _drive(
+    client: Path, server: dict[str, Any], *args: str, env: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    done = await anyio.run_process(
+        ["node", str(client), *args], env={**_client_env(server), **(env or {})}, check=False
+    )
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     return [json.loads(line) for line in done.stdout.decode().splitlines() if line.startswith("{")]
 
@@ -107,6 +111,33 @@ async def test_the_typescript_sdk_runs_a_generation_as_a_2025_11_25_task_to_its_
     assert [t["taskId"] for t in _one(lines, "list")["tasks"]] == [task["taskId"]]
     assert _one(lines, "unknown")["code"] == -32602
     assert len(fake.submits) == 1
+
+
+async def test_a_film_runs_as_a_2025_11_25_task_of_the_typescript_sdk_to_the_assembled_film(
+    fal_url: str, fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.real_clips = True
+    shots = [
+        {"prompt": "a mare", "duration": 3},
+        {"prompt": "she gallops", "duration": 3, "continue_from_previous": True},
+    ]
+    film = {"shots": shots, "resolution": "720p", "transition": "cut"}
+    lines = await _drive(
+        LEGACY,
+        _server(fal_url, tmp_path),
+        "run",
+        env={"HAPPYHORSE_TOOL": "make_film", "HAPPYHORSE_ARGUMENTS": json.dumps(film)},
+    )
+
+    assert _one(lines, "tools")["execution"]["make_film"] == {"taskSupport": "optional"}
+    task = _one(lines, "created")["task"]
+    result = _one(lines, "result")["result"]["structuredContent"]
+    assert result["job_id"] == task["taskId"]
+    assert result["status"] == "completed"
+    assert result["operation"] == "film"
+    assert [shot["status"] for shot in result["film"]["shots"]] == ["completed", "completed"]
+    assert result["video"]["duration"] == pytest.approx(6, abs=0.05)
+    assert len(fake.submits) == 2
 
 
 async def test_a_2025_11_25_task_is_cancelled_at_fal_and_cannot_be_cancelled_twice(

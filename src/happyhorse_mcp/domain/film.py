@@ -184,8 +184,9 @@ class FilmProgress(BaseModel):
 
     phase: FilmPhase = "shots"
     shots: list[FilmShot]
-    seconds: float = Field(description="The film's length: planned, then as assembled.")
+    seconds: float = Field(description="The film's planned length (the video says how long it came out).")
     transition: str = Field(description="cut, or a crossfade of so many seconds.")
+    joins_at_seconds: list[float] = Field(default=[], description="Where the shots meet in the finished film.")
 
     @classmethod
     def planned(cls, board: Storyboard, price: FilmPrice) -> FilmProgress:

@@ -18,6 +18,7 @@ import functools
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -96,12 +97,10 @@ class FilmMaker:
             if errors:  # the first that stopped a run of shots (the others were told to stop)
                 await self._cancel_unfinished(film_id)
                 raise errors[0]
-            film = self._runner.live.followed(film_id)
-            stored = await self._store.get(film_id)
-            if film.cancel_requested or (stored is not None and stored.cancel_requested):
+            if await self._cancel_asked(film_id):
                 await self._finish(film_id, "cancelled")
                 return
-            progress = _progress(film)
+            progress = _progress(self._runner.live.followed(film_id))
             failed = next((shot for shot in progress.shots if shot.status != "completed"), None)
             if failed is not None:
                 await self._stop(film_id, progress.shots.index(failed), failed.job_id)
@@ -115,7 +114,7 @@ class FilmMaker:
         """Shots that follow one another (each continues the one before), made in turn. The first failure anywhere
         stops every run: nothing more is submitted."""
         for index in chain:
-            if stop.is_set():
+            if stop.is_set() or await self._cancel_asked(film_id):
                 return
             try:
                 job = await self._shot(film_id, board, index)
@@ -127,6 +126,13 @@ class FilmMaker:
                 stop.set()
                 await self._cancel_unfinished(film_id)
                 return
+
+    async def _cancel_asked(self, film_id: str) -> bool:
+        """Whether the film was cancelled, here or through another process (which wrote it to the store)."""
+        if self._runner.live.followed(film_id).cancel_requested:
+            return True
+        stored = await self._store.get(film_id)
+        return stored is not None and stored.cancel_requested
 
     async def _shot(self, film_id: str, board: Storyboard, index: int) -> Job:
         """Shot `index`: its job, submitted unless it already has one, followed to its end."""
@@ -213,7 +219,12 @@ class FilmMaker:
             "fps": float(canvas.fps),
             "num_frames": made.frames,
         }
-        progress = _progress(film).model_copy(update={"phase": "done", "seconds": round(made.seconds, 3)})
+        # Where each join is (the middle of a crossfade, or the cut), for review_video to look at.
+        overlap, starts, joins = round(board.overlap_seconds * canvas.fps), 0, []
+        for frames in made.shot_frames[:-1]:
+            starts += frames - overlap
+            joins.append(round((starts + overlap / 2) / canvas.fps, 3))
+        progress = _progress(film).model_copy(update={"phase": "done", "joins_at_seconds": joins})
         await self._finish(
             film_id,
             "completed",
@@ -221,7 +232,8 @@ class FilmMaker:
             local_file=LocalCopy(path=str(saved.path), sha256=saved.sha256, size=saved.size),
             saved_identity=(saved.device, saved.inode),
         )
-        (work / "film.mp4").unlink(missing_ok=True)
+        for made_here in (*work.glob("clip-*.mp4"), *work.glob("last-frame-*.png"), work / "film.mp4"):
+            made_here.unlink(missing_ok=True)
 
     async def _clip(self, film: Job, board: Storyboard, index: int) -> Path:
         """Clip `index` (-1: the opening video) on this machine: downloaded once into the film's work folder."""
@@ -235,7 +247,7 @@ class FilmMaker:
                 raise NoVideoYetError(shot.job_id, shot.status)
             url = shot.video.url
         if url.startswith("file://"):
-            return Path(url.removeprefix("file://"))
+            return Path(unquote(urlsplit(url).path))
         path = self._work_dir(film.job_id) / f"clip-{index + 1}.mp4"
         if not path.exists():
             path = (await self._downloader.save(url, path)).path

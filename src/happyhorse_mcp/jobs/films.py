@@ -66,6 +66,7 @@ class FilmRequest:
     arguments: Mapping[str, Any]  # as the caller sent them: they identify a retry of the same key
     principal: Principal = LOCAL
     source: str | None = None
+    source_is_job: bool = False
 
     @classmethod
     def of(cls, kind: FilmKind, arguments: Mapping[str, Any], principal: Principal = LOCAL) -> FilmRequest:
@@ -91,7 +92,7 @@ class FilmRequest:
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'storyboard'}: {e['msg']}" for e in exc.errors())
             raise InvalidArgumentError(f"Invalid storyboard: {problems}. Nothing was submitted.") from None
-        return cls(kind, board, given, principal, source)
+        return cls(kind, board, given, principal, source, source_is_job=bool(given.get("job_id")))
 
     @property
     def idempotency_key(self) -> str | None:
@@ -185,7 +186,9 @@ class Films:
         board = request.board
         plan = await anyio.to_thread.run_sync(functools.partial(_plan_media, board, request, places))
         if request.source is not None:
-            board = board.model_copy(update={"opening": await self._opening(request.source, owner, plan)})
+            board = board.model_copy(
+                update={"opening": await self._opening(request.source, request.source_is_job, owner, plan)}
+            )
         price = price_film(board)
         key = request.idempotency_key
         earlier = await self._runner.by_idempotency_key(key, owner) if key is not None else None
@@ -199,11 +202,11 @@ class Films:
         )
         return FilmQuote(request, board, price, plan, self._guard.limits, committed)
 
-    async def _opening(self, source: str, owner: str, plan: MediaPlan) -> Opening:
+    async def _opening(self, source: str, request_is_job: bool, owner: str, plan: MediaPlan) -> Opening:
         """extend_video's video: a finished job of the caller's, a checked local file, or a URL."""
         if (local := plan.local.get("video_url")) is not None:
             return Opening(url=local.path.as_uri(), seconds=local.duration or 0.0)
-        if source.startswith("hh_"):
+        if request_is_job:
             job = await self._runner.get(source, owner)
             if job.video is None:
                 raise NoVideoYetError(job.job_id, job.status)

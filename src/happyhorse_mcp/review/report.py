@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from ..domain.catalog import Operation
 from ..domain.models import Job
 from ..domain.uris import sheet_uri
+from ..media.joins import JUMP_LU, JoinFacts
 from .analysis import VideoFacts
 from .sheet import timestamp
 
@@ -37,6 +38,16 @@ class Check(BaseModel):
     matches: bool
 
 
+class JoinReport(BaseModel):
+    """Where two shots of a film meet, as it looks and sounds."""
+
+    at_seconds: float
+    black: bool = Field(description="Black frames at the join.")
+    silent: bool = Field(description="Silence at the join.")
+    level_jump_lu: float | None = Field(description="Loudness after the join less before it (LU).")
+    clean: bool = Field(description="No black, no silence, no jump of 6 LU or more.")
+
+
 class VideoReview(BaseModel):
     """A finished job's video as it really is."""
 
@@ -53,12 +64,13 @@ class VideoReview(BaseModel):
     checks: list[Check] = Field(description="What was asked against what was made.")
     matches_request: bool = Field(description="True when every check matches.")
     contact_sheet_uri: str = Field(description="The contact sheet (6 frames) as an image/jpeg resource.")
+    joins: list[JoinReport] | None = Field(default=None, description="A film's joins, each looked at.")
 
 
 def _checks(job: Job, facts: VideoFacts) -> list[Check]:
     asked = job.arguments
     checks = []
-    duration = asked.get("duration")
+    duration = job.film.seconds if job.film is not None else asked.get("duration")
     if duration is not None and job.operation != Operation.VIDEO_EDIT:  # an edit lasts as long as its source
         made = facts.duration_seconds
         checks.append(
@@ -95,7 +107,9 @@ def _checks(job: Job, facts: VideoFacts) -> list[Check]:
     return checks
 
 
-def build_report(job: Job, facts: VideoFacts, *, source: Source, size: int) -> VideoReview:
+def build_report(
+    job: Job, facts: VideoFacts, *, source: Source, size: int, joins: list[JoinFacts] | None = None
+) -> VideoReview:
     sound = facts.audio
     audio = (
         AudioReport(
@@ -124,7 +138,28 @@ def build_report(job: Job, facts: VideoFacts, *, source: Source, size: int) -> V
         checks=checks,
         matches_request=all(check.matches for check in checks),
         contact_sheet_uri=sheet_uri(job.job_id),
+        joins=[
+            JoinReport(
+                at_seconds=join.at_seconds,
+                black=join.black,
+                silent=join.silent,
+                level_jump_lu=join.level_jump_lu,
+                clean=join.clean,
+            )
+            for join in joins
+        ]
+        if joins is not None
+        else None,
     )
+
+
+def _join_words(join: JoinReport) -> str:
+    if join.clean:
+        return "clean"
+    found = [word for word, seen in (("BLACK FRAMES", join.black), ("SILENCE", join.silent)) if seen]
+    if join.level_jump_lu is not None and not join.clean and abs(join.level_jump_lu) >= JUMP_LU:
+        found.append(f"LEVEL JUMP {join.level_jump_lu:+g} LU")
+    return ", ".join(found)
 
 
 def file_size(size: int) -> str:
@@ -157,6 +192,9 @@ def review_text(review: VideoReview) -> str:
             for c in review.checks
         )
         lines.append(f"Checks: {said}.")
+    if review.joins:
+        said = "; ".join(f"at {timestamp(j.at_seconds)} {_join_words(j)}" for j in review.joins)
+        lines.append(f"Joins: {said}.")
     moments = ", ".join(timestamp(t) for t in review.frames_at_seconds)
     lines.append(f"The image shows {len(review.frames_at_seconds)} frames at {moments} (left to right, top to bottom).")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ import anyio.to_thread
 from ..domain.errors import DownloadError, NoVideoYetError
 from ..domain.models import Job
 from ..files.saved_copy import open_saved_copy
+from ..media.joins import join_facts
 from .analysis import analyse
 from .report import Source, VideoReview, build_report
 from .sheet import contact_sheet
@@ -68,8 +69,12 @@ async def review_job(
     job: Job, downloader: VideoDownloader, *, count: int, at_seconds: list[float] | None
 ) -> tuple[VideoReview, bytes]:
     """The review of a finished job and its contact sheet (JPEG)."""
+    film = job.film
+    joins = None
     async with _reviews(), _video_file(job, downloader) as (file, source):
         size = os.fstat(file.fileno()).st_size
         facts = await anyio.to_thread.run_sync(functools.partial(analyse, file, count=count, at_seconds=at_seconds))
+        if film is not None and film.joins_at_seconds:  # the file read again by its descriptor, wherever it came from
+            joins = await anyio.to_thread.run_sync(join_facts, Path(f"/dev/fd/{file.fileno()}"), film.joins_at_seconds)
     sheet = await anyio.to_thread.run_sync(contact_sheet, facts.frames)
-    return build_report(job, facts, source=source, size=size), sheet
+    return build_report(job, facts, source=source, size=size, joins=joins), sheet
