@@ -62,7 +62,9 @@ def clip() -> bytes:
 
 
 @asynccontextmanager
-async def player_in_apps_host(settings: Settings, site: Path, csp: str) -> AsyncIterator[tuple[Any, Any, list[str]]]:
+async def player_in_apps_host(
+    settings: Settings, site: Path, csp: str, tool: str = "generate_video", args: dict[str, Any] = ASK
+) -> AsyncIterator[tuple[Any, Any, list[str]]]:
     from playwright.async_api import async_playwright
 
     host_port, server_port = free_port(), free_port()
@@ -80,7 +82,7 @@ async def player_in_apps_host(settings: Settings, site: Path, csp: str) -> Async
         await page.goto(f"{host_origin}/index.html")
         await page.evaluate(
             "args => window.runHost(args)",
-            {"serverUrl": f"{server_url}/mcp", "token": TOKEN, "csp": csp, "tool": "generate_video", "args": ASK},
+            {"serverUrl": f"{server_url}/mcp", "token": TOKEN, "csp": csp, "tool": tool, "args": args},
         )
         frame = page.frame_locator("#view")
         try:
@@ -120,6 +122,21 @@ async def test_with_the_server_s_copy_too_big_the_contact_sheet_shows_with_open(
         await player.locator('body[data-source="poster"]').wait_for(timeout=60_000)
         assert await player.locator("#open").is_visible()
         await page.screenshot(path=_artifact("apps-host-poster.png"))
+
+
+async def test_a_film_plays_from_the_server_s_copy_with_its_shots_listed(
+    settings: Settings, fake: FakeFal, host_site: Path
+) -> None:
+    fake.real_clips = True
+    shots = [{"prompt": "a mare at the water", "duration": 3}, {"prompt": "gulls over the waves", "duration": 3}]
+    film = {"shots": shots, "resolution": "720p", "transition": "crossfade"}
+    async with player_in_apps_host(settings, host_site, "default", "make_film", film) as (page, player, _console):
+        await player.locator('body[data-source="server-copy"][data-video="loaded"]').wait_for(timeout=60_000)
+        assert "film it assembled" in await player.locator("#source").inner_text()
+        listed = await player.locator("#shots").inner_text()
+        assert listed.count("completed") == 2, listed
+        assert "5.5 s" in await player.locator("#facts").inner_text()
+        await page.screenshot(path=_artifact("apps-host-film.png"))
 
 
 def _artifact(name: str) -> str:

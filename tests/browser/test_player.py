@@ -296,3 +296,39 @@ async def test_the_player_ignores_messages_from_any_window_but_its_host() -> Non
         assert await player.query_selector("#video") is not None
         assert await player.get_attribute("body", "data-job-id") is None
         assert "attacker" not in await player.inner_text("body")
+
+
+async def test_the_player_shows_a_film_shot_by_shot_then_plays_the_film_the_server_assembled(
+    settings: Settings, fake: FakeFal
+) -> None:
+    fake.hold = True
+    fake.real_clips = True
+    shots = [{"prompt": "a mare at the water", "duration": 3}, {"prompt": "gulls over the waves", "duration": 3}]
+    film = {"shots": shots, "resolution": "720p", "transition": "cut", "wait_seconds": 0}
+    console: list[str] = []
+    async with happyhorse_over_http(settings) as server:
+        with inspector_web() as (web, token):
+            async with chromium_page(console) as page:
+                await page.goto(deep_link(web, token, server, "make_film", film))
+                await page.wait_for_selector('[data-testid="connection-status"][data-status="connected"]')
+                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
+                player = await _player_frame(page)
+                await player.wait_for_selector('body[data-state="running"]', timeout=30_000)
+                await player.wait_for_selector('#shots li[data-status="queued"]', timeout=30_000)
+                assert (await player.inner_text("#phase")).startswith("Making the shots (0 of 2 done)")
+                assert "Shot 2, 3 s" in await player.inner_text("#shots")
+                await page.screenshot(path=artifact("player-film-progress.png"))
+
+                for submitted in list(fake.submits):
+                    fake.start(submitted.request_id)
+                    fake.complete(submitted.request_id)
+                await player.wait_for_selector('body[data-state="completed"]', timeout=60_000)
+                shown = await player.inner_text("#shots")
+                assert shown.count("completed") == 2, shown
+                await player.wait_for_selector('body[data-source="server-copy"], body[data-source="poster"]')
+                await page.screenshot(path=artifact("player-film.png"))
+                source = await player.get_attribute("body", "data-source")
+                if source == "server-copy":
+                    await player.wait_for_selector('body[data-video="loaded"]', timeout=30_000)
+                    assert "6.0 s" in await player.inner_text("#facts")
+    assert not [line for line in console if "violates" in line and "data:" not in line], console
