@@ -17,14 +17,15 @@ async def _text(client: Client, name: str, arguments: dict[str, str]) -> str:
     return content.text
 
 
-async def test_the_three_prompts_are_listed_with_their_arguments(client: Client) -> None:
+async def test_the_four_prompts_are_listed_with_their_arguments(client: Client) -> None:
     prompts = {p.name: p for p in (await client.list_prompts()).prompts}
-    assert set(prompts) == {"cinematic_shot", "product_showcase", "subject_swap"}
+    assert set(prompts) == {"cinematic_shot", "product_showcase", "subject_swap", "storyboard"}
     required = {name: {a.name for a in p.arguments or [] if a.required} for name, p in prompts.items()}
     assert required == {
         "cinematic_shot": {"subject", "action", "setting"},
         "product_showcase": {"product_image", "product", "scene"},
         "subject_swap": {"video", "replace", "reference_image"},
+        "storyboard": {"story"},
     }
 
 
@@ -38,6 +39,17 @@ async def test_cinematic_shot_asks_for_camera_in_words_and_an_estimate_first(cli
     assert "estimate_cost" in text
     assert "generate_video" in text
     assert "audio is always generated" in text
+    assert "make_film" in text, "a longer story becomes a film, not separate clips"
+
+
+async def test_storyboard_plans_a_shared_style_shots_and_joins_then_makes_one_film(client: Client) -> None:
+    text = await _text(client, "storyboard", {"story": "a lighthouse keeper rescues a gull", "seconds": "40"})
+    assert "about 40 seconds" in text
+    assert "style block" in text
+    assert "continue_from_previous" in text
+    assert "reference_image_urls" in text
+    assert "make_film" in text
+    assert "review_video" in text
 
 
 async def test_product_showcase_makes_the_product_character1(client: Client) -> None:

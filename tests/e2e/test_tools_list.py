@@ -119,5 +119,13 @@ async def test_what_a_model_reads_of_tools_list_stays_under_9000_bytes(client: C
 async def test_guidance_shared_by_every_tool_is_said_once_in_the_instructions(server: HappyHorseServer) -> None:
     instructions = server.instructions
     assert instructions is not None
-    for phrase in ("dolly-in", "always generated", "allowed folder", "get_job(job_id, wait_seconds=50)"):
+    for phrase in (
+        "dolly-in",
+        "always generated",
+        "allowed folder",
+        "get_job(job_id, wait_seconds=50)",
+        "call make_film",
+        "continue_from_previous",
+        "storyboard prompt",
+    ):
         assert phrase in instructions

@@ -6,6 +6,7 @@ from mcp.server import MCPServer
 from pydantic import Field
 
 from ..domain.catalog import MAX_DURATION, MAX_EDIT_SOURCE_SECONDS, MIN_DURATION, MIN_EDIT_SOURCE_SECONDS
+from ..domain.film import MAX_SHOTS, MAX_TRANSITION_SECONDS, MIN_SHOTS, MIN_TRANSITION_SECONDS
 
 
 def register_prompts(mcp: MCPServer[Any]) -> None:
@@ -32,6 +33,9 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
             f"Subject: {subject}\nAction: {action}\nSetting: {setting}\nCamera: {camera}\nLight: {light}\n"
             f"Sound: {sound}\n\nThen call generate_video with that prompt and duration {duration}. If it returns "
             "status 'queued' or 'running', call get_job with its job_id until the video is ready, and show me the link."
+            f"\n\nOne shot is at most {MAX_DURATION} s. If what I want is longer, or is told in several shots (a "
+            "scene, an ad, a short), plan a film with the storyboard prompt and make it with make_film instead of "
+            "separate clips."
         )
 
     @mcp.prompt(
@@ -77,4 +81,35 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
             f"audio_setting '{audio}'. Write the prompt naming the reference as @Image1, e.g. 'Replace {replace} "
             "with @Image1.' An edit is billed on the source's length plus the output's: estimate it first with "
             "estimate_cost (video-edit, with source_duration) and tell me the price."
+        )
+
+    @mcp.prompt(
+        name="storyboard",
+        title="Storyboard a film",
+        description=f"Plan a film of {MIN_SHOTS}-{MAX_SHOTS} shots (a story, an ad, a short) and make it with "
+        "make_film: a shared subject block, shot grammar, durations, joins.",
+    )
+    def storyboard(
+        story: Annotated[str, Field(description="What happens, e.g. 'a lighthouse keeper rescues a lost gull'.")],
+        seconds: Annotated[str, Field(description="About how long the film runs, e.g. '30'.")] = "30",
+        look: Annotated[str, Field(description="The look: light, lens, palette, era.")] = "natural light, 35 mm film",
+    ) -> str:
+        return (
+            f"Plan a film of about {seconds} seconds with HappyHorse, then make it with make_film.\n\nStory: {story}"
+            f"\nLook: {look}\n\n"
+            "1. Write the style block once: who or what recurs (appearance, clothing, colours, the place) and the "
+            "look. make_film puts it before every shot's prompt, since each shot is made on its own; it keeps the "
+            "film consistent.\n"
+            f"2. Break the story into {MIN_SHOTS}-{MAX_SHOTS} shots of {MIN_DURATION}-{MAX_DURATION} s each whose "
+            "lengths add up to the film's (each crossfade overlaps two shots by its length). Give each shot one "
+            "subject, one action and one camera move in words (wide establishing shot, medium, close-up, insert; "
+            "slow dolly-in, pan, static), and its sound (ambience, effects, spoken lines).\n"
+            "3. Mark continue_from_previous on a shot that carries on the shot before in the same place (it starts "
+            "from that shot's last frame); start a shot fresh for a new place or angle; give reference_image_urls "
+            "to a fresh shot to keep a character or product exact.\n"
+            f"4. Join with crossfades ({MIN_TRANSITION_SECONDS:g}-{MAX_TRANSITION_SECONDS:g} s, default 0.5) for "
+            "flowing films, cuts for fast ones.\n\n"
+            "Show me the storyboard as a numbered list (prompt, seconds, continue or fresh) before calling "
+            "make_film: make_film asks me once for the whole film's price before anything is spent. Then call "
+            "get_job with its job_id until the film is ready, and review_video it to check its joins."
         )
