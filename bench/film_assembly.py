@@ -1,10 +1,11 @@
 """Assembling a film: four 15 s 1080p shots (60 s) with 0.5 s crossfades, loudness brought to one target, written as
 one H.264/AAC MP4 by media/assemble.py. Wall time and peak RSS of a fresh process doing only that.
 
-    .venv/bin/python bench/film_assembly.py [--shots 4] [--seconds 15] [--runs 3]
+    .venv/bin/python bench/film_assembly.py [--shots 4] [--seconds 15] [--runs 3] [--sheet docs/film-contact-sheet.jpg]
 
 The shots are made first (bench/review.py's clip: moving shapes over a gradient with grain, and a tone; each shot
-at another level) and not timed. Goal (issue 24): under 10 s and 300 MB on this 2-core machine.
+its own colour and level, 12 dB apart at most) and not timed. Goal (issue 24): under 10 s and 300 MB on this 2-core
+machine. `--sheet` also writes the film's contact sheet (review_video's) and prints its loudness per shot.
 """
 
 from __future__ import annotations
@@ -33,6 +34,23 @@ print(json.dumps({"seconds": seconds, "peak_mb": peak, "film_seconds": film.seco
 """
 
 
+TINTS = [(255, 190, 120), (120, 200, 255), (170, 255, 150), (255, 140, 200)]
+LEVELS = [0.3, 0.075, 0.6, 0.15]  # -10, -22, -4, -16 dBFS peaks: the film brings them to one loudness
+
+
+def write_sheet(film: Path, sheet: Path, shot_seconds: int) -> None:
+    from happyhorse_mcp.media.loudness import integrated_loudness
+    from happyhorse_mcp.review.analysis import analyse
+    from happyhorse_mcp.review.sheet import contact_sheet
+
+    with film.open("rb") as file:
+        facts = analyse(file, count=9, at_seconds=None)
+    sheet.write_bytes(contact_sheet(facts.frames))
+    step = shot_seconds - 0.5
+    levels = [integrated_loudness(film, n * step + 1, n * step + step - 1) for n in range(len(TINTS))]
+    print(f"contact sheet: {sheet}; loudness per shot (LUFS): {', '.join(f'{lv:.1f}' for lv in levels if lv)}")
+
+
 def main() -> None:
     from review import make_clip
 
@@ -40,12 +58,13 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sheet", type=Path, help="also write the film's contact sheet here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         shots = []
         for n in range(args.shots):
             shot = Path(folder) / f"shot{n}.mp4"
-            make_clip(shot, args.seconds)
+            make_clip(shot, args.seconds, tint=TINTS[n % len(TINTS)], level=LEVELS[n % len(LEVELS)])
             shots.append(str(shot))
         runs = []
         for _ in range(args.runs):
@@ -57,6 +76,8 @@ def main() -> None:
                 cwd=ROOT,
             )
             runs.append(json.loads(done.stdout))
+        if args.sheet:
+            write_sheet(Path(folder) / "film.mp4", args.sheet, args.seconds)
     seconds = [r["seconds"] for r in runs]
     peaks = [r["peak_mb"] for r in runs]
     print(

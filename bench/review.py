@@ -55,13 +55,18 @@ print(json.dumps({"seconds": elapsed, "rss_growth_mb": peak - before, "image_byt
 """
 
 
-def make_clip(path: Path, seconds: int) -> None:
+def make_clip(path: Path, seconds: int, *, tint: tuple[int, int, int] = (255, 255, 255), level: float = 0.3) -> None:
+    """A clip that costs what a real one does to decode: moving shapes over a gradient (multiplied by `tint`) with
+    grain, and a 220 Hz tone at `level`."""
     import av
     from av.video.stream import VideoStream
     from PIL import Image, ImageDraw
 
     fps, width, height = 24, 1920, 1080
     gradient = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    gradient = Image.merge(
+        "RGB", [band.point(lambda v, t=t: v * t // 255) for band, t in zip(gradient.split(), tint, strict=True)]
+    )
     grain = Image.effect_noise((width, height), 24).convert("RGB")
     base = Image.blend(gradient, grain, 0.25)
     with av.open(str(path), "w") as container:
@@ -84,7 +89,7 @@ def make_clip(path: Path, seconds: int) -> None:
         import array
 
         for start in range(0, seconds * 48000, 1024):
-            values = [0.3 * math.sin(2 * math.pi * 220 * (start + i) / 48000) for i in range(1024)]
+            values = [level * math.sin(2 * math.pi * 220 * (start + i) / 48000) for i in range(1024)]
             frame = av.AudioFrame(format="flt", layout="mono", samples=1024)
             frame.planes[0].update(array.array("f", values).tobytes())
             frame.sample_rate, frame.pts = 48000, start

@@ -195,6 +195,7 @@ class Rig:
     guard: SpendGuard
     tg: TaskGroup
     storage: FalStorage
+    http: httpx.AsyncClient | None = None  # the in-process client the fal clients share (downloads, in film tests)
     operation: Operation = Operation.TEXT_TO_VIDEO
 
 
@@ -202,13 +203,13 @@ class Rig:
 async def runner_rig(
     fake: Any, store: JobStore, limits: SpendLimits | None = None, policy: FollowPolicy = FAST_FOLLOW
 ) -> AsyncIterator[Rig]:
-    async with anyio.create_task_group() as tg:
-        async with default_http_client(InProcessTransport(fake.app, tg)) as http:
-            credentials = KeyCredentials(SecretStr(VALID_KEY))
-            fal = FalQueue(http, queue_url="http://fal.test", credentials=credentials, retry=NO_BACKOFF)
-            storage = FalStorage(http, rest_url="http://fal.test", cdn_url="http://fal.test", credentials=credentials)
-            guard = SpendGuard(store, limits or SpendLimits(daily_budget_usd=3.0))
-            yield Rig(JobRunner(fal, store, guard, tg, policy=policy), store, fal, guard, tg, storage)
+    async with anyio.create_task_group() as tg, default_http_client(InProcessTransport(fake.app, tg)) as http:
+        credentials = KeyCredentials(SecretStr(VALID_KEY))
+        fal = FalQueue(http, queue_url="http://fal.test", credentials=credentials, retry=NO_BACKOFF)
+        storage = FalStorage(http, rest_url="http://fal.test", cdn_url="http://fal.test", credentials=credentials)
+        guard = SpendGuard(store, limits or SpendLimits(daily_budget_usd=3.0))
+        yield Rig(JobRunner(fal, store, guard, tg, policy=policy), store, fal, guard, tg, storage, http)
+        # Stopped as a process dies: the jobs' tasks end before the connections they use are closed.
         tg.cancel_scope.cancel()
 
 

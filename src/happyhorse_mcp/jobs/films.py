@@ -40,7 +40,7 @@ from ..files.localfiles import MediaPlan, plan_media
 from ..files.media import is_local
 from .arguments import fingerprint
 from .film_maker import FilmMaker
-from .generation import Places, needs_consent, upload_local_inputs
+from .generation import CONTROL_ARGUMENTS, Places, needs_consent, upload_local_inputs
 from .runner import CancelReport, JobRunner, new_job_id
 
 if TYPE_CHECKING:
@@ -93,6 +93,12 @@ class FilmRequest:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'storyboard'}: {e['msg']}" for e in exc.errors())
             raise InvalidArgumentError(f"Invalid storyboard: {problems}. Nothing was submitted.") from None
         return cls(kind, board, given, principal, source, source_is_job=bool(given.get("job_id")))
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What makes two calls the same film: every argument but how long to wait, the key, the price cap and where
+        to save it (as a clip's fal arguments do)."""
+        return {name: value for name, value in self.arguments.items() if name not in CONTROL_ARGUMENTS}
 
     @property
     def idempotency_key(self) -> str | None:
@@ -218,7 +224,7 @@ class Films:
         """Upload the storyboard's local images, admit the film (its whole price held against the budgets) and
         start making it; returns its record (or the earlier film of a known key, with nothing paid)."""
         request, owner = quote.request, quote.request.principal.user
-        identity = fingerprint(FILM_ENDPOINT, dict(request.arguments))
+        identity = fingerprint(FILM_ENDPOINT, request.identity)
         if quote.earlier is not None:
             return self._same_call(quote.earlier, identity, request.idempotency_key)
         own_key, storage = await self._accounts.account_for(owner)

@@ -174,6 +174,11 @@ def _pictures(shot: Path, canvas: Canvas) -> Iterator[Any]:
     w, h = canvas.width, canvas.height
     with av.open(str(shot)) as container:
         stream = container.streams.video[0]
+        context = stream.codec_context
+        same_rate = stream.average_rate is not None and stream.average_rate == canvas.fps
+        if same_rate and (context.width, context.height, context.pix_fmt) == (w, h, "yuv420p"):
+            yield from container.decode(stream)  # already on the canvas (fal's clips are): no filter to pass
+            return
         graph = av.filter.Graph()
         source = graph.add_buffer(template=stream)
         filters = [

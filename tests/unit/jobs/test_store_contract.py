@@ -12,6 +12,7 @@ import pytest
 from happyhorse_mcp.domain.budget import Committed, SpendLimits, start_of_day
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
+from happyhorse_mcp.domain.film import FILM_ENDPOINT, FilmKind, FilmProgress, Shot, Storyboard, price_film
 from happyhorse_mcp.domain.models import Job, utcnow
 from happyhorse_mcp.domain.principal import SealedKey
 from happyhorse_mcp.jobs.store import Decide, JobStore
@@ -234,3 +235,33 @@ async def test_a_user_s_sealed_fal_key_is_kept_replaced_and_deleted_for_that_use
     assert await store.delete_fal_key("bob") is False
     assert await store.delete_fal_key("alice") is True
     assert await store.fal_key("alice") is None
+
+
+async def test_a_film_holds_the_price_of_its_shots_without_jobs_and_each_shot_job_then_counts_itself(
+    store: JobStore,
+) -> None:
+    board = Storyboard(shots=[Shot(prompt="a", duration=5), Shot(prompt="b", duration=5)], resolution="720p")
+    price = price_film(board)
+    film = Job(
+        job_id="hh_film",
+        status="running",
+        operation=FilmKind.FILM,
+        endpoint=FILM_ENDPOINT,
+        arguments=board.model_dump(mode="json"),
+        cost_usd=price.usd,
+        output={"film": FilmProgress.planned(board, price).model_dump(mode="json")},
+    )
+    admitted, created = await admit(store, film)
+    assert created
+    assert await store.spend_since(None) == price.usd, "the whole film, before any shot"
+
+    await admit(store, job("hh_shot1", cost=price.shots[0].usd))
+    progress = FilmProgress.planned(board, price)
+    progress.shots[0] = progress.shots[0].model_copy(update={"job_id": "hh_shot1", "status": "queued"})
+    written = await store.update(admitted.model_copy(update={"output": {"film": progress.model_dump(mode="json")}}))
+    assert written is not None
+    assert await store.spend_since(None) == price.usd, "the first shot moved from the film's reserve to its job"
+
+    ended = await store.update(written.model_copy(update={"status": "failed"}))
+    assert ended is not None
+    assert await store.spend_since(None) == price.shots[0].usd, "an ended film holds nothing; its shot counts"

@@ -1,0 +1,156 @@
+"""The film flow without MCP: a storyboard quoted whole (one price shot by shot, one question, the limits on the
+whole film and the per-job limit on each shot), started (admitted once, bound to a task), retried by its key, and
+resumed after a crash that came between a shot's admission and the film's record of it; on the memory store against
+the fake fal in-process, with its real clips."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from happyhorse_mcp.domain.budget import SpendLimits
+from happyhorse_mcp.domain.errors import BudgetExceededError, IdempotencyConflictError, NotConfirmedError
+from happyhorse_mcp.domain.film import FilmKind, Storyboard, price_film
+from happyhorse_mcp.domain.models import TaskHandle
+from happyhorse_mcp.fal.download import VideoDownloader
+from happyhorse_mcp.jobs.accounts import FalAccounts
+from happyhorse_mcp.jobs.films import FilmRequest, Films
+from happyhorse_mcp.jobs.generation import Places
+from happyhorse_mcp.jobs.store.memory import MemoryJobStore
+
+from ...fakefal import FakeFal
+from ...support import Rig, runner_rig
+
+pytestmark = pytest.mark.anyio
+
+SHOTS = [
+    {"prompt": "a mare at the water", "duration": 3},
+    {"prompt": "she gallops", "duration": 3, "continue_from_previous": True},
+    {"prompt": "gulls over the waves", "duration": 4},
+]
+BOARD: dict[str, Any] = {"shots": SHOTS, "resolution": "720p", "transition": "cut"}
+PRICE = price_film(Storyboard.model_validate(BOARD))
+LIMITS = SpendLimits(max_usd_per_job=10.0, daily_budget_usd=PRICE.usd * 2, confirm_above_usd=1.0)
+
+
+@pytest.fixture
+async def rig(fake: FakeFal) -> AsyncIterator[Rig]:
+    fake.real_clips = True
+    async with runner_rig(fake, MemoryJobStore(), LIMITS) as made:
+        yield made
+
+
+def _films(rig: Rig, work: Path) -> Films:
+    assert rig.http is not None
+    downloader = VideoDownloader(rig.http, extra_hosts=["http://fal.test"], max_bytes=10**8, timeout_seconds=30)
+    return Films(
+        runner=rig.runner,
+        store=rig.store,
+        guard=rig.guard,
+        storage=rig.storage,
+        downloader=downloader,
+        accounts=FalAccounts(rig.fal, rig.storage, rig.store, None),
+        work_dir=work,
+        task_group=rig.tg,
+    )
+
+
+def _request(**arguments: Any) -> FilmRequest:
+    return FilmRequest.of(FilmKind.FILM, {**BOARD, "wait_seconds": 0, **arguments})
+
+
+async def test_a_storyboard_is_quoted_whole_shot_by_shot_with_nothing_sent(
+    rig: Rig, fake: FakeFal, tmp_path: Path
+) -> None:
+    quote = await _films(rig, tmp_path).quote(_request(), Places())
+    assert quote.price.usd == PRICE.usd
+    assert [cost.usd for cost in quote.price.shots] == [cost.usd for cost in PRICE.shots]
+    assert quote.needs_consent(client_can_ask=True, why_not="")
+    assert f"USD {PRICE.usd:.2f}" in quote.question
+    assert "shot 3: 4 s" in quote.question
+    assert fake.requests == []
+
+
+async def test_a_client_that_cannot_ask_makes_the_film_only_when_max_cost_usd_covers_all_of_it(
+    rig: Rig, tmp_path: Path
+) -> None:
+    films = _films(rig, tmp_path)
+    with pytest.raises(NotConfirmedError, match=f"max_cost_usd={PRICE.usd:.2f}"):
+        (await films.quote(_request(), Places())).needs_consent(client_can_ask=False, why_not="it cannot ask")
+    covered = await films.quote(_request(max_cost_usd=PRICE.usd), Places())
+    assert not covered.needs_consent(client_can_ask=False, why_not="it cannot ask")
+    with pytest.raises(BudgetExceededError, match="max_cost_usd"):
+        await films.quote(_request(max_cost_usd=PRICE.usd - 0.01), Places())
+
+
+async def test_the_per_job_limit_is_on_each_shot_and_the_daily_budget_on_the_whole_film(
+    fake: FakeFal, tmp_path: Path
+) -> None:
+    dearest = max(cost.usd for cost in PRICE.shots)
+    per_shot = SpendLimits(max_usd_per_job=dearest, daily_budget_usd=PRICE.usd)
+    async with runner_rig(fake, MemoryJobStore(), per_shot) as rig:
+        await _films(rig, tmp_path).quote(_request(), Places())  # each shot fits, and the whole fits the day
+    over = SpendLimits(max_usd_per_job=dearest - 0.01, daily_budget_usd=100)
+    async with runner_rig(fake, MemoryJobStore(), over) as rig:
+        with pytest.raises(BudgetExceededError, match="dearest shot"):
+            await _films(rig, tmp_path).quote(_request(), Places())
+    short = SpendLimits(max_usd_per_job=10, daily_budget_usd=PRICE.usd - 0.01)
+    async with runner_rig(fake, MemoryJobStore(), short) as rig:
+        with pytest.raises(BudgetExceededError, match="today's budget"):
+            await _films(rig, tmp_path).quote(_request(), Places())
+    assert fake.submits == []
+
+
+async def test_a_film_started_as_a_task_and_retried_by_its_key_is_one_film(
+    rig: Rig, fake: FakeFal, tmp_path: Path
+) -> None:
+    films = _films(rig, tmp_path)
+    request = _request(idempotency_key="ad-1")
+    film = await films.start(await films.quote(request, Places()), task=TaskHandle(ttl_ms=60_000))
+    assert film.task == TaskHandle(ttl_ms=60_000)
+    made = await rig.runner.wait(film.job_id, 60)
+    assert made.status == "completed", made.error
+    again = await films.start(await films.quote(_request(idempotency_key="ad-1", wait_seconds=30), Places()))
+    assert again.job_id == film.job_id
+    assert len(fake.submits) == 3
+    with pytest.raises(IdempotencyConflictError):
+        await films.start(await films.quote(_request(idempotency_key="ad-1", style="other"), Places()))
+
+
+async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_is_found_not_paid_again(
+    fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.real_clips = True
+    fake.hold = True
+    store = MemoryJobStore()
+    async with runner_rig(fake, store, LIMITS) as first:
+        films = _films(first, tmp_path)
+        film = await films.start(await films.quote(_request(), Places()))
+        recorded = film
+        while not recorded.film or [s.status for s in recorded.film.shots] != ["queued", "planned", "queued"]:
+            recorded = await first.runner.wait(film.job_id, 1)  # the first and third shots start at once
+        holder = first.runner.lease.holder
+    # The process died there. Its film's record is put back as it was before it recorded any shot: each shot's job
+    # exists (admitted under the film's key for it), but the film does not know it.
+    stored = await store.get(film.job_id)
+    assert stored is not None
+    assert stored.film is not None
+    planned = [shot.model_copy(update={"job_id": None, "status": "planned"}) for shot in stored.film.shots]
+    forgotten = stored.film.model_copy(update={"shots": planned})
+    await store.put(stored.model_copy(update={"output": {"film": forgotten.model_dump(mode="json")}}))
+    await store.release(holder)  # its leases lapse
+
+    async with runner_rig(fake, store, LIMITS) as second:
+        _films(second, tmp_path)
+        assert await second.runner.resume() == 3, "the film and its two shots are taken over"
+        for job in fake.submits:
+            fake.complete(job.request_id)
+        while len(fake.submits) < 3:  # the second shot starts once the first is done
+            await second.runner.wait(film.job_id, 1)
+        fake.complete(fake.submits[2].request_id)
+        done = await second.runner.wait(film.job_id, 60)
+    assert done.status == "completed", done.error
+    assert len(fake.submits) == 3, "the shots admitted before the crash were found by their keys, not paid again"
