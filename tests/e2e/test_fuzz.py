@@ -19,14 +19,14 @@ from mcp.types import CallToolResult
 from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.domain.catalog import SPECS
+from happyhorse_mcp.domain.film import SPENDING_TOOLS
 
 from ..fakefal import FakeFal
 from ..support import make_server, tool_names
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
 TOOLS = tool_names()  # every tool the server offers, read from the server itself
-WAITING_TOOLS = {spec.tool for spec in SPECS.values()} | {"get_job"}
+WAITING_TOOLS = SPENDING_TOOLS | {"get_job"}
 NAMES = [
     "prompt", "duration", "resolution", "aspect_ratio", "seed", "version", "enable_safety_checker", "wait_seconds",
     "image_url", "image_urls", "video_url", "reference_image_urls", "audio_setting", "operation", "source_duration",
