@@ -1,7 +1,7 @@
 """Assembling a film: four 15 s 1080p shots (60 s) with 0.5 s crossfades, loudness brought to one target, written as
 one H.264/AAC MP4 by media/assemble.py. Wall time and peak RSS of a fresh process doing only that.
 
-    .venv/bin/python bench/film_assembly.py [--shots 4] [--seconds 15] [--runs 3] [--sheet docs/film-contact-sheet.jpg]
+    .venv/bin/python bench/film_assembly.py [--shots 4] [--seconds 15] [--runs 3] [--cut] [--sheet PATH.jpg]
 
 The shots are made first (bench/review.py's clip: moving shapes over a gradient with grain, and a tone; each shot
 its own colour and level, 12 dB apart at most) and not timed. Goal (issue 24): under 10 s and 300 MB on this 2-core
@@ -25,9 +25,9 @@ RUN = r"""
 import json, sys, time
 from pathlib import Path
 from happyhorse_mcp.media.assemble import Canvas, assemble
-shots = [Path(p) for p in sys.argv[2:]]
+shots = [Path(p) for p in sys.argv[3:]]
 started = time.perf_counter()
-film = assemble(shots, Path(sys.argv[1]), canvas=Canvas(1920, 1080), crossfade_seconds=0.5)
+film = assemble(shots, Path(sys.argv[1]), canvas=Canvas(1920, 1080), crossfade_seconds=float(sys.argv[2]))
 seconds = time.perf_counter() - started
 peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) / 1024
 print(json.dumps({"seconds": seconds, "peak_mb": peak, "film_seconds": film.seconds}))
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sheet", type=Path, help="also write the film's contact sheet here")
+    parser.add_argument("--cut", action="store_true", help="cuts instead of 0.5 s crossfades")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         shots = []
@@ -69,7 +70,7 @@ def main() -> None:
         runs = []
         for _ in range(args.runs):
             done = subprocess.run(
-                [sys.executable, "-c", RUN, str(Path(folder) / "film.mp4"), *shots],
+                [sys.executable, "-c", RUN, str(Path(folder) / "film.mp4"), "0" if args.cut else "0.5", *shots],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -81,7 +82,8 @@ def main() -> None:
     seconds = [r["seconds"] for r in runs]
     peaks = [r["peak_mb"] for r in runs]
     print(
-        f"| {args.shots} shots of {args.seconds} s at 1920x1080, 0.5 s crossfades: a {runs[0]['film_seconds']:.1f} s "
+        f"| {args.shots} shots of {args.seconds} s at 1920x1080, {'cuts' if args.cut else '0.5 s crossfades'}: a "
+        f"{runs[0]['film_seconds']:.1f} s "
         f"film | {statistics.median(seconds):.1f} s (min {min(seconds):.1f}, max {max(seconds):.1f}) | peak RSS "
         f"{statistics.median(peaks):.0f} MB (max {max(peaks):.0f}) | {args.runs} fresh processes |"
     )

@@ -162,6 +162,9 @@ class FakeFal:
         self.upload_headers: list[dict[str, str]] = []
         self.download_redirect: str | None = None
         self.downloads = 0
+        # True: every download waits until `release_downloads()` (a server killed while it fetches a film's clips).
+        self.hold_downloads = False
+        self._downloads_released: anyio.Event | None = None
         self.video_bytes = FAKE_VIDEO
         # True: each request's video is a real MP4 of its own (its duration, its own colours and tone, with sound),
         # for tests that decode, join or continue videos; otherwise every request gets `video_bytes`.
@@ -534,8 +537,16 @@ class FakeFal:
         self.uploads[f"{file_id}/{name}"] = await request.body()
         return JSONResponse({"access_url": f"{str(request.base_url).rstrip('/')}/files/{file_id}/{name}"})
 
+    def release_downloads(self) -> None:
+        self.hold_downloads = False
+        if self._downloads_released is not None:
+            self._downloads_released.set()
+
     async def _download(self, request: Request) -> Response:
         self.downloads += 1
+        if self.hold_downloads:
+            self._downloads_released = self._downloads_released or anyio.Event()
+            await self._downloads_released.wait()
         if fault := self._fault("download", request):
             if fault.kind == "reset":  # the connection dies mid-body
                 return _Reset(self.video_bytes[: len(self.video_bytes) // 2], "video/mp4")  # type: ignore[return-value]

@@ -91,3 +91,28 @@ def test_a_clip_s_last_frame_is_the_picture_it_ends_on(tmp_path: Path) -> None:
         colour = picture.convert("RGB").getpixel((10, 10))
     expected = media_factory.SECOND_COLOURS[2]
     assert all(abs(a - b) <= 12 for a, b in zip(colour, expected, strict=True)), (colour, expected)  # type: ignore[arg-type]
+
+
+def test_cut_shots_already_on_the_canvas_and_encoded_alike_keep_their_pictures_as_they_are(tmp_path: Path) -> None:
+    canvas = Canvas(320, 180, fps=24)
+    plan = [(3, 0.8, 440.0), (2, 0.05, 660.0), (3, 0.3, 220.0)]
+    shots = [
+        media_factory.encoded_video(tmp_path / f"shot{n}.mp4", seconds=s, fps=24, volume=v, hertz=hz, first_colour=n)
+        for n, (s, v, hz) in enumerate(plan)
+    ]
+    film = assemble(shots, tmp_path / "film.mp4", canvas=canvas)
+
+    def pictures(path: Path) -> list[bytes]:
+        with av.open(str(path)) as container:
+            return [bytes(packet) for packet in container.demux(video=0) if packet.size]
+
+    assert pictures(film.path) == [picture for shot in shots for picture in pictures(shot)], "copied, not re-encoded"
+    assert film.shot_frames == (72, 48, 72)
+    assert abs(film.seconds - 8) <= 1 / canvas.fps
+    with av.open(str(film.path)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == film.frames
+    assert silences(film.path, below_db=-50, longer_than=0.2) == []
+    for start, end in ((0.3, 2.7), (3.3, 4.7), (5.3, 7.7)):
+        loudness = integrated_loudness(film.path, start, end)
+        assert loudness is not None
+        assert abs(loudness - TARGET_LUFS) <= 1.0, (start, loudness)
