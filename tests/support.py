@@ -14,6 +14,7 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -247,4 +248,24 @@ def tool_names() -> list[str]:
 def make_server(settings: Settings) -> HappyHorseServer:
     return create_server(
         settings, http_client_factory=client_factory(settings.queue_url), retry=NO_BACKOFF, follow=FAST_FOLLOW
+    )
+
+
+def stdio_server(fal_url: str, data_dir: Path, **env: str) -> Any:
+    """The installed server as a stdio subprocess, on the fake fal at `fal_url`, keeping its jobs in `data_dir`."""
+    import sys
+
+    from mcp import StdioServerParameters
+
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "happyhorse_mcp", "--log-level", "DEBUG"],
+        env={
+            "FAL_KEY": VALID_KEY,
+            "HAPPYHORSE_FAL_QUEUE_URL": fal_url,
+            "HAPPYHORSE_FAL_REST_URL": fal_url,
+            "HAPPYHORSE_FAL_CDN_URL": fal_url,
+            "HAPPYHORSE_DATA_DIR": str(data_dir),
+            **env,
+        },
     )

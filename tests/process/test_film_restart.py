@@ -7,35 +7,24 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
-from ..fakefal import VALID_KEY, FakeFal
+from ..fakefal import FakeFal
+from ..support import stdio_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
 
-def _server(fal_url: str, data: Path) -> StdioServerParameters:
-    return StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "happyhorse_mcp", "--log-level", "DEBUG"],
-        env={
-            "FAL_KEY": VALID_KEY,
-            "HAPPYHORSE_FAL_QUEUE_URL": fal_url,
-            "HAPPYHORSE_FAL_REST_URL": fal_url,
-            "HAPPYHORSE_FAL_CDN_URL": fal_url,
-            "HAPPYHORSE_DATA_DIR": str(data),
-            "HAPPYHORSE_LEASE_SECONDS": "1",  # a killed server's film is taken over after 1 s
-            "HAPPYHORSE_CONFIRM_ABOVE_USD": "100",
-        },
-    )
+def _server(fal_url: str, data: Path) -> Any:
+    # A killed server's film is taken over after 1 s; no question asked before a film is made.
+    return stdio_server(fal_url, data, HAPPYHORSE_LEASE_SECONDS="1", HAPPYHORSE_CONFIRM_ABOVE_USD="100")
 
 
 async def _film_until(client: Client, film_id: str, ready: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceLink
@@ -17,6 +17,7 @@ from happyhorse_mcp.server.tools import tool_definitions
 
 from ..fakefal import VALID_KEY, FakeFal
 from ..prices import usd
+from ..support import stdio_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -24,19 +25,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 QUICK = {"HAPPYHORSE_LEASE_SECONDS": "1"}
 
 
-def _server(fal_url: str, data_dir: Path, **env: str) -> StdioServerParameters:
-    return StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "happyhorse_mcp", "--log-level", "DEBUG"],
-        env={
-            "FAL_KEY": VALID_KEY,
-            "HAPPYHORSE_FAL_QUEUE_URL": fal_url,
-            "HAPPYHORSE_FAL_REST_URL": fal_url,
-            "HAPPYHORSE_FAL_CDN_URL": fal_url,
-            "HAPPYHORSE_DATA_DIR": str(data_dir),
-            **env,
-        },
-    )
+_server = stdio_server
 
 
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])

@@ -101,7 +101,10 @@ class FilmMaker:
                 await self._finish(film_id, "cancelled")
                 return
             progress = _progress(self._runner.live.followed(film_id))
-            failed = next((shot for shot in progress.shots if shot.status != "completed"), None)
+            # The shot that stopped the film: one fal failed (or whose outcome is unknown), not one cancelled for it.
+            unfinished = [shot for shot in progress.shots if shot.status != "completed"]
+            failed = next((shot for shot in unfinished if shot.status in ("failed", "unknown")), None)
+            failed = failed or next(iter(unfinished), None)
             if failed is not None:
                 await self._stop(film_id, progress.shots.index(failed), failed.job_id)
                 return
@@ -185,9 +188,10 @@ class FilmMaker:
         """The film ends with the failed shot's error, saying what was billed."""
         shot = await self._runner.get(job_id) if job_id is not None else None
         progress = _progress(self._runner.live.followed(film_id))
-        reason = (
-            shot.error.message if shot is not None and shot.error is not None else f"it ended {shot and shot.status}"
-        )
+        if shot is None:
+            reason = "it was never started"
+        else:
+            reason = shot.error.message if shot.error is not None else f"it ended {shot.status}"
         message = (
             f"Shot {index + 1} of {len(progress.shots)} did not finish ({reason}). The film was stopped: nothing more "
             f"was submitted and unfinished shots were cancelled. Billed for its shots: USD {progress.billed_usd:.2f}."

@@ -40,7 +40,7 @@ from ..files.localfiles import MediaPlan, plan_media
 from ..files.media import is_local
 from .arguments import fingerprint
 from .film_maker import FilmMaker
-from .generation import CONTROL_ARGUMENTS, Places, needs_consent, upload_local_inputs
+from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, upload_local_inputs
 from .runner import CancelReport, JobRunner, new_job_id
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ FILM_SETTINGS = ("style", "transition", "transition_seconds", "version", "resolu
 
 
 @dataclass(frozen=True)
-class FilmRequest:
+class FilmRequest(CallControls):
     """One call of make_film or extend_video: the storyboard, who makes it, and the call's own controls.
     `source` is extend_video's video (a job id, a local path or a URL) before it is found."""
 
@@ -100,21 +100,9 @@ class FilmRequest:
         to save it (as a clip's fal arguments do)."""
         return {name: value for name, value in self.arguments.items() if name not in CONTROL_ARGUMENTS}
 
-    @property
-    def idempotency_key(self) -> str | None:
-        return self.arguments.get("idempotency_key")
-
-    @property
-    def max_cost_usd(self) -> float | None:
-        return self.arguments.get("max_cost_usd")
-
-    @property
-    def wait_seconds(self) -> float:
-        return float(self.arguments.get("wait_seconds") or 0)
-
 
 @dataclass(frozen=True)
-class FilmQuote:
+class FilmQuote(PricedCall):
     request: FilmRequest
     board: Storyboard  # with extend_video's opening found
     price: FilmPrice
@@ -124,19 +112,8 @@ class FilmQuote:
     earlier: Job | None = None
 
     @property
-    def preapproved(self) -> bool:
-        cap = self.request.max_cost_usd
-        return cap is not None and cap >= self.price.usd
-
-    def needs_consent(self, *, client_can_ask: bool, why_not: str) -> bool:
-        return needs_consent(
-            self.price.usd,
-            self.limits,
-            retry=self.earlier is not None,
-            preapproved=self.preapproved,
-            client_can_ask=client_can_ask,
-            why_not=why_not,
-        )
+    def usd(self) -> float:
+        return self.price.usd
 
     @property
     def question(self) -> str:
@@ -162,7 +139,6 @@ class Films:
         runner: JobRunner,
         store: JobStore,
         guard: SpendGuard,
-        storage: FalStorage,
         downloader: VideoDownloader,
         accounts: FalAccounts,
         work_dir: Path,
@@ -172,7 +148,6 @@ class Films:
         self._runner = runner
         self._store = store
         self._guard = guard
-        self._storage = storage
         self._downloader = downloader
         self._accounts = accounts
         self._work = work_dir

@@ -49,8 +49,26 @@ def argument_names(spec: OperationSpec) -> tuple[str, ...]:
     return (*spec.fal_arguments, *versioned, *edit, *CONTROL_ARGUMENTS)
 
 
+class CallControls:
+    """What every call that spends says besides what it makes: read from its `arguments`."""
+
+    arguments: Mapping[str, Any]
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.arguments.get("idempotency_key")
+
+    @property
+    def max_cost_usd(self) -> float | None:
+        return self.arguments.get("max_cost_usd")
+
+    @property
+    def wait_seconds(self) -> float:
+        return float(self.arguments.get("wait_seconds") or 0)
+
+
 @dataclass(frozen=True)
-class GenerationRequest:
+class GenerationRequest(CallControls):
     """One call of a generation tool: its operation, its arguments, and who makes it (who owns and pays for it)."""
 
     spec: OperationSpec
@@ -69,18 +87,6 @@ class GenerationRequest:
     def prompt(self) -> str | None:
         prompt = self.arguments.get("prompt")
         return prompt if isinstance(prompt, str) else None
-
-    @property
-    def idempotency_key(self) -> str | None:
-        return self.arguments.get("idempotency_key")
-
-    @property
-    def max_cost_usd(self) -> float | None:
-        return self.arguments.get("max_cost_usd")
-
-    @property
-    def wait_seconds(self) -> float:
-        return float(self.arguments.get("wait_seconds") or 0)
 
     @property
     def fal_arguments(self) -> dict[str, Any]:
@@ -133,28 +139,45 @@ def source_seconds(given: float | None, plan: MediaPlan) -> float | None:
     return local
 
 
-def needs_consent(
-    usd: float, limits: SpendLimits, *, retry: bool, preapproved: bool, client_can_ask: bool, why_not: str
-) -> bool:
-    """Whether the user must be asked before `usd` is paid. A retry of a known key pays nothing; a price at or below
-    HAPPYHORSE_CONFIRM_ABOVE_USD needs no question. Above it, a client that cannot ask (no elicitation, or
-    `why_not`) goes on only when `max_cost_usd` covered the price (`preapproved`), and is otherwise refused with
-    what to do."""
-    if retry or usd <= limits.confirm_above_usd:
-        return False
-    if client_can_ask:
-        return True
-    if preapproved:
-        return False
-    raise NotConfirmedError(
-        f"This job is estimated at USD {usd:.2f}, above USD {limits.confirm_above_usd:.2f} "
-        f"(HAPPYHORSE_CONFIRM_ABOVE_USD), and {why_not}. Nothing was "
-        f"submitted. Once the user has agreed to the price, call again with max_cost_usd={usd:.2f} (or more)."
-    )
+class PricedCall:
+    """A call checked and priced, before anyone pays: whether the user must be asked, from its price and limits."""
+
+    request: CallControls
+    limits: SpendLimits
+    earlier: Job | None
+
+    @property
+    def usd(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def preapproved(self) -> bool:
+        """`max_cost_usd` at or above the price: the user agreed to it before the call."""
+        cap = self.request.max_cost_usd
+        return cap is not None and cap >= self.usd
+
+    def needs_consent(
+        self, *, client_can_ask: bool, why_not: str = "this MCP client cannot ask the user to confirm"
+    ) -> bool:
+        """Whether the user must be asked before this is paid for. A retry of a known key pays nothing; a price at
+        or below HAPPYHORSE_CONFIRM_ABOVE_USD needs no question. Above it, a client that cannot ask (no elicitation,
+        or `why_not`) goes on only when `max_cost_usd` covers the price, and is otherwise refused with what to do."""
+        usd, limits = self.usd, self.limits
+        if self.earlier is not None or usd <= limits.confirm_above_usd:
+            return False
+        if client_can_ask:
+            return True
+        if self.preapproved:
+            return False
+        raise NotConfirmedError(
+            f"This job is estimated at USD {usd:.2f}, above USD {limits.confirm_above_usd:.2f} "
+            f"(HAPPYHORSE_CONFIRM_ABOVE_USD), and {why_not}. Nothing was "
+            f"submitted. Once the user has agreed to the price, call again with max_cost_usd={usd:.2f} (or more)."
+        )
 
 
 @dataclass(frozen=True)
-class Quote:
+class Quote(PricedCall):
     """A request checked and priced: what it costs, against what limits, and the earlier job of its key."""
 
     request: GenerationRequest
@@ -165,22 +188,8 @@ class Quote:
     earlier: Job | None = None
 
     @property
-    def preapproved(self) -> bool:
-        """`max_cost_usd` at or above the price: the user agreed to it before the call."""
-        cap = self.request.max_cost_usd
-        return cap is not None and cap >= self.cost.usd
-
-    def needs_consent(
-        self, *, client_can_ask: bool, why_not: str = "this MCP client cannot ask the user to confirm"
-    ) -> bool:
-        return needs_consent(
-            self.cost.usd,
-            self.limits,
-            retry=self.earlier is not None,
-            preapproved=self.preapproved,
-            client_can_ask=client_can_ask,
-            why_not=why_not,
-        )
+    def usd(self) -> float:
+        return self.cost.usd
 
     @property
     def question(self) -> str:

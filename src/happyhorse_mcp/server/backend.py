@@ -89,7 +89,6 @@ async def open_backend(
         runner=runner,
         store=store,
         guard=guard,
-        storage=storage,
         downloader=downloader,
         accounts=accounts,
         work_dir=settings.data_dir / "films",

@@ -50,7 +50,6 @@ def _films(rig: Rig, work: Path) -> Films:
         runner=rig.runner,
         store=rig.store,
         guard=rig.guard,
-        storage=rig.storage,
         downloader=downloader,
         accounts=FalAccounts(rig.fal, rig.storage, rig.store, None),
         work_dir=work,

@@ -15,15 +15,16 @@ registration.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, ListRoots, Resolve
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from ...domain.catalog import OperationSpec
+from ...domain.models import Job, TaskHandle
 from ...files.localfiles import names_local_path, user_folder
 from ...files.media import roots_from_uris
 from ...jobs.generation import GenerationRequest, Places, Quote, argument_names, consented
@@ -33,6 +34,9 @@ from ..state import app_state
 from ..stateless import STATELESS_CANNOT_ASK, stateless_legacy
 from ..task_context import bound_task
 from ._shared import bearable_wait, job_result, progress_reporter
+
+if TYPE_CHECKING:
+    from ..backend import Backend
 
 
 class SpendConfirmation(BaseModel):
@@ -141,18 +145,31 @@ def consent_resolver_of(quoted: Callable[..., Any], kind: type) -> Callable[...,
 
 async def generate(ctx: Context[Any, Any], quote: Quote, consent: Confirmation) -> CallToolResult:
     """A generation tool's body: run the quoted job once the user consented, wait for it, render it."""
-    consented(consent.action, isinstance(consent, AcceptedElicitation) and consent.data.confirm)
-    backend = await app_state(ctx).backend()
-    task = bound_task()
-    job = await backend.generation.start(quote, task=task.handle if task else None)
-    if task is not None:
-        task.job = job
-    wait = bearable_wait(ctx, quote.request.wait_seconds)
-    job = await backend.runner.wait(job.job_id, wait.seconds, progress_reporter(ctx), owner=job.owner)
-    rendered = job_result(job, error_if_failed=True, note=wait.note)
+    rendered = await start_and_wait(
+        ctx, consent, lambda backend, task: backend.generation.start(quote, task=task), quote.request.wait_seconds
+    )
     if uploaded := uploaded_note(quote):
         rendered.content[0] = TextContent(type="text", text=f"{rendered.content[0].text} {uploaded}")  # type: ignore[union-attr]
     return rendered
+
+
+async def start_and_wait(
+    ctx: Context[Any, Any],
+    consent: Confirmation,
+    start: Callable[[Backend, TaskHandle | None], Awaitable[Job]],
+    wait_seconds: float,
+) -> CallToolResult:
+    """Once the user consented: `start` the job (bound to the MCP task the call is to become, if any), wait for it up
+    to `wait_seconds` (what the client bears), and render it."""
+    consented(consent.action, isinstance(consent, AcceptedElicitation) and consent.data.confirm)
+    backend = await app_state(ctx).backend()
+    task = bound_task()
+    job = await start(backend, task.handle if task else None)
+    if task is not None:
+        task.job = job
+    wait = bearable_wait(ctx, wait_seconds)
+    job = await backend.runner.wait(job.job_id, wait.seconds, progress_reporter(ctx), owner=job.owner)
+    return job_result(job, error_if_failed=True, note=wait.note)
 
 
 def uploaded_note(quote: Quote) -> str:

@@ -3,7 +3,7 @@ this is the MCP side: binding arguments, asking the user, rendering)."""
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import AcceptedElicitation, Context, ListRoots, Resolve
+from mcp.server.mcpserver import Context, ListRoots, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 from pydantic_core import to_jsonable_python
@@ -21,13 +21,12 @@ from ...domain.film import (
 from ...domain.models import JobResult
 from ...files.media import is_local
 from ...jobs.films import FILM_SETTINGS, FilmQuote, FilmRequest
-from ...jobs.generation import CONTROL_ARGUMENTS, consented
+from ...jobs.generation import CONTROL_ARGUMENTS
 from ..boundary import tool_errors
 from ..identity import caller
 from ..player import PLAYER_META
 from ..state import app_state
-from ..task_context import bound_task
-from ._generation import Confirmation, client_shares_disk, consent_resolver_of, places, signed
+from ._generation import Confirmation, client_shares_disk, consent_resolver_of, places, signed, start_and_wait
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
     GENERATION,
@@ -41,9 +40,6 @@ from ._shared import (
     Text,
     VersionArg,
     WaitSeconds,
-    bearable_wait,
-    job_result,
-    progress_reporter,
 )
 from ._shelf import ToolShelf
 
@@ -100,15 +96,9 @@ CONSENT = {kind: consent_resolver_of(QUOTE[kind], FilmQuote) for kind in FilmKin
 
 async def make(ctx: Context[Any, Any], quote: FilmQuote, consent: Confirmation) -> CallToolResult:
     """A film tool's body: start the quoted film once the user consented, wait for it, render it."""
-    consented(consent.action, isinstance(consent, AcceptedElicitation) and consent.data.confirm)
-    backend = await app_state(ctx).backend()
-    task = bound_task()
-    job = await backend.films.start(quote, task=task.handle if task else None)
-    if task is not None:
-        task.job = job
-    wait = bearable_wait(ctx, quote.request.wait_seconds)
-    job = await backend.runner.wait(job.job_id, wait.seconds, progress_reporter(ctx), owner=job.owner)
-    return job_result(job, error_if_failed=True, note=wait.note)
+    return await start_and_wait(
+        ctx, consent, lambda backend, task: backend.films.start(quote, task=task), quote.request.wait_seconds
+    )
 
 
 def register(shelf: ToolShelf) -> None:
