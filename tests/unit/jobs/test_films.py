@@ -117,39 +117,3 @@ async def test_a_film_started_as_a_task_and_retried_by_its_key_is_one_film(
     assert len(fake.submits) == 3
     with pytest.raises(IdempotencyConflictError):
         await films.start(await films.quote(_request(idempotency_key="ad-1", style="other"), Places()))
-
-
-async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_is_found_not_paid_again(
-    fake: FakeFal, tmp_path: Path
-) -> None:
-    fake.real_clips = True
-    fake.hold = True
-    store = MemoryJobStore()
-    async with runner_rig(fake, store, LIMITS) as first:
-        films = _films(first, tmp_path)
-        film = await films.start(await films.quote(_request(), Places()))
-        recorded = film
-        while not recorded.film or [s.status for s in recorded.film.shots] != ["queued", "planned", "queued"]:
-            recorded = await first.runner.wait(film.job_id, 1)  # the first and third shots start at once
-        holder = first.runner.lease.holder
-    # The process died there. Its film's record is put back as it was before it recorded any shot: each shot's job
-    # exists (admitted under the film's key for it), but the film does not know it.
-    stored = await store.get(film.job_id)
-    assert stored is not None
-    assert stored.film is not None
-    planned = [shot.model_copy(update={"job_id": None, "status": "planned"}) for shot in stored.film.shots]
-    forgotten = stored.film.model_copy(update={"shots": planned})
-    await store.put(stored.model_copy(update={"output": {"film": forgotten.model_dump(mode="json")}}))
-    await store.release(holder)  # its leases lapse
-
-    async with runner_rig(fake, store, LIMITS) as second:
-        _films(second, tmp_path)
-        assert await second.runner.resume() == 3, "the film and its two shots are taken over"
-        for job in fake.submits:
-            fake.complete(job.request_id)
-        while len(fake.submits) < 3:  # the second shot starts once the first is done
-            await second.runner.wait(film.job_id, 1)
-        fake.complete(fake.submits[2].request_id)
-        done = await second.runner.wait(film.job_id, 60)
-    assert done.status == "completed", done.error
-    assert len(fake.submits) == 3, "the shots admitted before the crash were found by their keys, not paid again"

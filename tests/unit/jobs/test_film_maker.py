@@ -1,0 +1,108 @@
+"""How an admitted film is made, below MCP: shots that wait on nothing start at once, a continuing shot starts from
+the previous shot's last frame, the shot fal refuses is the one the film names (not one cancelled because of it), and
+a film resumed after a crash finds the shots it admitted before; on the memory store against the fake fal in-process,
+with its real clips."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from happyhorse_mcp.jobs.generation import Places
+from happyhorse_mcp.jobs.store.memory import MemoryJobStore
+from happyhorse_mcp.media.frames import last_frame_png
+
+from ...fakefal import FakeFal
+from ...support import runner_rig
+from .test_films import LIMITS, SHOTS, _films, _request
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_shots_that_wait_on_nothing_start_at_once_and_a_continuing_one_starts_from_the_last_frame(
+    fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.real_clips = True
+    fake.hold = True
+    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+        films = _films(rig, tmp_path)
+        film = await films.start(await films.quote(_request(), Places()))
+        while len(fake.submits) < 2:
+            await rig.runner.wait(film.job_id, 1)
+        started = sorted(str(job.arguments["prompt"]) for job in fake.submits)
+        assert started == sorted([str(SHOTS[0]["prompt"]), str(SHOTS[2]["prompt"])]), "the first and third at once"
+        first = next(job for job in fake.submits if job.arguments["prompt"] == SHOTS[0]["prompt"])
+        fake.complete(first.request_id)
+        while len(fake.submits) < 3:
+            await rig.runner.wait(film.job_id, 1)
+    second = fake.submits[2]
+    assert second.arguments["prompt"] == SHOTS[1]["prompt"]
+    assert "image-to-video" in second.endpoint_id
+    clip = tmp_path / "first.mp4"
+    clip.write_bytes(fake.uploads[f"{first.request_id}/output.mp4"])
+    sent = fake.uploads[second.arguments["image_url"].split("/files/", 1)[1]]
+    with Image.open(BytesIO(sent)) as frame, Image.open(BytesIO(last_frame_png(clip))) as last:
+        assert frame.tobytes() == last.tobytes()
+
+
+async def test_the_film_names_the_shot_fal_refused_not_the_one_cancelled_because_of_it(
+    fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.real_clips = True
+    fake.hold = True
+    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+        films = _films(rig, tmp_path)
+        film = await films.start(await films.quote(_request(), Places()))
+        while len(fake.submits) < 2:
+            await rig.runner.wait(film.job_id, 1)
+        third = next(job for job in fake.submits if job.arguments["prompt"] == SHOTS[2]["prompt"])
+        third.outcome = "content_policy"
+        fake.complete(third.request_id)
+        stopped = await rig.runner.wait(film.job_id, 30)
+    assert stopped.status == "failed"
+    assert stopped.error is not None
+    assert stopped.error.type == "content_policy_violation"
+    assert stopped.error.message.startswith("Shot 3 of 3 did not finish")
+    assert stopped.film is not None
+    assert [shot.status for shot in stopped.film.shots] == ["cancelled", "planned", "failed"]
+    assert len(fake.submits) == 2, "the shot that continues the first was never submitted"
+    assert stopped.cost_usd == 0
+
+
+async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_is_found_not_paid_again(
+    fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.real_clips = True
+    fake.hold = True
+    store = MemoryJobStore()
+    async with runner_rig(fake, store, LIMITS) as first:
+        films = _films(first, tmp_path)
+        film = await films.start(await films.quote(_request(), Places()))
+        recorded = film
+        while not recorded.film or [s.status for s in recorded.film.shots] != ["queued", "planned", "queued"]:
+            recorded = await first.runner.wait(film.job_id, 1)  # the first and third shots start at once
+        holder = first.runner.lease.holder
+    # The process died there. Its film's record is put back as it was before it recorded any shot: each shot's job
+    # exists (admitted under the film's key for it), but the film does not know it.
+    stored = await store.get(film.job_id)
+    assert stored is not None
+    assert stored.film is not None
+    planned = [shot.model_copy(update={"job_id": None, "status": "planned"}) for shot in stored.film.shots]
+    forgotten = stored.film.model_copy(update={"shots": planned})
+    await store.put(stored.model_copy(update={"output": {"film": forgotten.model_dump(mode="json")}}))
+    await store.release(holder)  # its leases lapse
+
+    async with runner_rig(fake, store, LIMITS) as second:
+        _films(second, tmp_path)
+        assert await second.runner.resume() == 3, "the film and its two shots are taken over"
+        for job in fake.submits:
+            fake.complete(job.request_id)
+        while len(fake.submits) < 3:  # the second shot starts once the first is done
+            await second.runner.wait(film.job_id, 1)
+        fake.complete(fake.submits[2].request_id)
+        done = await second.runner.wait(film.job_id, 60)
+    assert done.status == "completed", done.error
+    assert len(fake.submits) == 3, "the shots admitted before the crash were found by their keys, not paid again"
