@@ -1,0 +1,112 @@
+"""The jobs this process follows and every write of theirs: made from the version last read, another process's
+write kept and the change made again on top, a lease taken by another process noticed, and a state the store
+refuses kept in memory and written again until the store takes it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+import pytest
+
+from happyhorse_mcp.domain.catalog import Operation
+from happyhorse_mcp.domain.errors import StoreError
+from happyhorse_mcp.domain.models import Job
+from happyhorse_mcp.jobs.changes import ChangeFeed
+from happyhorse_mcp.jobs.leases import LeaseLost
+from happyhorse_mcp.jobs.live import LiveJobs
+from happyhorse_mcp.jobs.store.base import Lease
+from happyhorse_mcp.jobs.store.memory import MemoryJobStore
+
+pytestmark = pytest.mark.anyio
+
+OURS, THEIRS = Lease("here", 60.0), Lease("there", 60.0)
+
+
+class FlakyStore(MemoryJobStore):
+    """Refuses the next `failures` writes, as a full disk does."""
+
+    failures = 0
+    taken: anyio.Event | None = None  # set at the next write the store takes
+
+    async def update(self, job: Job, *, holder: str | None = None) -> Job | None:
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("disk full")
+        written = await super().update(job, holder=holder)
+        if written is not None and self.taken is not None:
+            self.taken.set()
+        return written
+
+
+@dataclass
+class Live:
+    jobs: LiveJobs
+    store: FlakyStore
+    changed: list[str]
+
+
+@pytest.fixture
+async def live() -> AsyncIterator[Live]:
+    store, changed = FlakyStore(), list[str]()
+
+    async def on_status_change(job: Job) -> None:
+        changed.append(job.status)
+
+    async with anyio.create_task_group() as tg:
+        feed = ChangeFeed(store, tg, retry_seconds=0.01, followed_here=list)
+        jobs = LiveJobs(
+            store, OURS, tg, store_retry=0.01, reclaim_wait=0.01, changes=feed, on_status_change=on_status_change
+        )
+        yield Live(jobs, store, changed)
+        tg.cancel_scope.cancel()
+
+
+async def _followed(live: Live) -> Job:
+    job = Job(job_id="hh_1", operation=Operation.TEXT_TO_VIDEO, endpoint="e", arguments={}, cost_usd=0.7)
+    admitted, _ = await live.store.admit(job, lambda _: None, day_start=job.created_at, lease=OURS)
+    live.jobs.add(admitted)
+    return admitted
+
+
+async def test_a_write_wakes_its_waiters_and_tells_of_a_new_status(live: Live) -> None:
+    await _followed(live)
+    woken = live.jobs.changed("hh_1")
+    assert woken is not None
+    written = await live.jobs.update("hh_1", status="queued")
+    assert woken.is_set()
+    assert written.version == 1
+    assert live.changed == ["queued"]
+
+
+async def test_another_process_s_cancel_is_kept_and_the_change_made_on_top(live: Live) -> None:
+    job = await _followed(live)
+    elsewhere = await live.store.update(job.model_copy(update={"cancel_requested": True}))  # another process
+    assert elsewhere is not None
+    written = await live.jobs.update("hh_1", status="running")
+    assert (written.status, written.cancel_requested) == ("running", True)
+
+
+async def test_a_lease_another_process_took_ends_following_here(live: Live) -> None:
+    job = await _followed(live)
+    await live.store.release(OURS.holder)
+    assert await live.store.claim("hh_1", THEIRS)
+    taken = await live.store.update(job.model_copy(update={"status": "queued"}), holder=THEIRS.holder)
+    assert taken is not None
+    with pytest.raises(LeaseLost):
+        await live.jobs.update("hh_1", status="running")
+
+
+async def test_a_state_the_store_refuses_is_kept_in_memory_and_written_again_until_taken(live: Live) -> None:
+    await _followed(live)
+    live.store.failures, live.store.taken = 3, anyio.Event()
+    kept = await live.jobs.update("hh_1", status="queued")
+    assert kept.status == "queued"
+    assert live.jobs.is_unsaved("hh_1")
+    with anyio.fail_after(5):
+        await live.store.taken.wait()  # the third retry is refused too; the fourth is taken
+    assert not live.jobs.is_unsaved("hh_1")
+    stored = await live.store.get("hh_1")
+    assert stored is not None
+    assert stored.status == "queued"
