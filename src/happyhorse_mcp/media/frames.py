@@ -12,7 +12,7 @@ def last_frame_png(path: Path) -> bytes:
     """Decodes to the end (clips are 3-15 s) and keeps the last picture; raises ValueError for a file without one."""
     last = None
     with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
+        for frame in container.decode(video=0) if container.streams.video else ():
             last = frame
     if last is None:
         raise ValueError(f"{path.name} has no picture to continue from")

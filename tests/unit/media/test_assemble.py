@@ -9,7 +9,6 @@ import av
 import pytest
 
 from happyhorse_mcp.media.assemble import TARGET_LUFS, Canvas, assemble
-from happyhorse_mcp.media.frames import last_frame_png
 from happyhorse_mcp.media.loudness import integrated_loudness, silences
 
 from ... import media_factory
@@ -79,18 +78,6 @@ def test_cut_joins_add_up_to_the_whole_plan_and_a_shot_without_sound_is_silence_
     assert abs(sound_seconds - 6.0) <= 1 / CANVAS.fps
     (quiet,) = silences(film.path)
     assert abs(quiet[0] - 3.0) < 0.1
-
-
-def test_a_clip_s_last_frame_is_the_picture_it_ends_on(tmp_path: Path) -> None:
-    from io import BytesIO
-
-    from PIL import Image
-
-    clip = media_factory.encoded_video(tmp_path / "clip.mp4", seconds=3, fps=12)
-    with Image.open(BytesIO(last_frame_png(clip))) as picture:
-        colour = picture.convert("RGB").getpixel((10, 10))
-    expected = media_factory.SECOND_COLOURS[2]
-    assert all(abs(a - b) <= 12 for a, b in zip(colour, expected, strict=True)), (colour, expected)  # type: ignore[arg-type]
 
 
 def test_cut_shots_already_on_the_canvas_and_encoded_alike_keep_their_pictures_as_they_are(tmp_path: Path) -> None:
