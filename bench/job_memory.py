@@ -89,7 +89,7 @@ async def run(jobs: int, data_mb: int, concurrency: int) -> None:
                 elapsed = time.perf_counter() - started
                 after = rss_mb()
                 assert server.state is not None
-                live = (await server.state.backend()).runner.live_jobs
+                live = len((await server.state.backend()).runner.live)
                 sys.stdout.write(
                     f"| {jobs - warmup:,} jobs after {warmup} warm-up jobs ({elapsed:.0f} s, {concurrency} at a time) "
                     "| "

@@ -89,7 +89,7 @@ async def test_a_job_whose_state_the_store_refused_is_kept_and_written_again_onc
         with anyio.fail_after(5):
             await store.finished_written.wait()
         assert store.jobs[job.job_id].status == "completed"
-        assert rig.runner.live_jobs == 0
+        assert len(rig.runner.live) == 0
 
 
 async def test_admission_the_store_cannot_record_submits_nothing_and_says_so(fake: FakeFal) -> None:

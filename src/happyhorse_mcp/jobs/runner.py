@@ -16,7 +16,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
@@ -48,9 +48,6 @@ from .store import JobStore
 from .store.base import Lease
 from .waiting import ProgressFn, wait_for
 
-if TYPE_CHECKING:
-    from .films import Films
-
 logger = logging.getLogger(__name__)
 
 
@@ -62,6 +59,14 @@ class CancelReport:
     fal_answer: CancelOutcome | None = None
     # fal's answer to the submit had not arrived: the submitter asks fal to cancel the moment it records it.
     deferred: bool = False
+
+
+class FilmDriver(Protocol):
+    """What makes films (jobs/films.py): the runner follows their records like jobs', and hands them over here."""
+
+    async def take_over(self, film: Job) -> bool: ...
+
+    async def cancel(self, film: Job) -> CancelReport: ...
 
 
 def new_job_id() -> str:
@@ -118,11 +123,7 @@ class JobRunner:
         )
 
     # Films are followed here too (leased, taken over, cancelled), but made by jobs/films.py, set once it exists.
-    films: Films | None = None
-
-    @property
-    def live_jobs(self) -> int:
-        return len(self._jobs)
+    films: FilmDriver | None = None
 
     @property
     def live(self) -> LiveJobs:

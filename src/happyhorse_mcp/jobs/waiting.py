@@ -5,22 +5,32 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import anyio
 
 from ..domain.models import Job
-
-if TYPE_CHECKING:
-    from .runner import JobRunner
+from .changes import ChangeFeed
+from .live import LiveJobs
 
 PROGRESS_INTERVAL_SECONDS = 4.0
 
 ProgressFn = Callable[[Job, float], Awaitable[None]]
 
 
+class Followed(Protocol):
+    """Where a job is read (jobs/runner.py's JobRunner): the jobs followed here, and other processes' changes."""
+
+    @property
+    def live(self) -> LiveJobs: ...
+
+    changes: ChangeFeed
+
+    async def get(self, job_id: str, owner: str | None = None) -> Job: ...
+
+
 async def wait_for(
-    runner: JobRunner, job_id: str, wait_seconds: float, progress: ProgressFn | None = None, *, owner: str | None = None
+    runner: Followed, job_id: str, wait_seconds: float, progress: ProgressFn | None = None, *, owner: str | None = None
 ) -> Job:
     """Wait up to `wait_seconds` for the job to finish, reporting progress on every change of its phase (a queue
     position, a film's next shot) and every few seconds.

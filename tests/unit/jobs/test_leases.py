@@ -87,7 +87,7 @@ async def test_a_cancel_from_another_process_reaches_the_follower_and_is_not_los
             seen_by_b = await b.runner.wait(job.job_id, 30)
         assert seen_by_b.status == "cancelled"
         assert (await a.runner.get(job.job_id)).status == "cancelled"
-        assert a.runner.live_jobs == 0
+        assert len(a.runner.live) == 0
     await store_a.close()
 
 
@@ -103,7 +103,7 @@ async def test_a_call_on_another_process_sees_the_job_complete(
         with anyio.fail_after(5):
             done = await b.runner.wait(job.job_id, 30)
         assert done.status == "completed"
-        assert b.runner.live_jobs == 0, "B only read it: A follows it"
+        assert len(b.runner.live) == 0, "B only read it: A follows it"
     await store_a.close()
 
 
@@ -160,7 +160,7 @@ async def test_a_job_admitted_while_leases_are_being_renewed_is_not_taken_for_lo
         store.go_on.set()
         with anyio.fail_after(5):
             await store.renewing.wait()  # the renewal after has run its course
-        assert rig.runner.live_jobs == 2
+        assert len(rig.runner.live) == 2
         assert len(store.leases) == 2
 
 

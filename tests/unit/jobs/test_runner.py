@@ -159,7 +159,7 @@ async def test_finished_jobs_leave_memory_and_are_read_from_the_store(rig: Rig) 
     with anyio.fail_after(5):
         for job in jobs:
             assert (await rig.runner.wait(job.job_id, 30)).status == "completed"
-    assert rig.runner.live_jobs == 0
+    assert len(rig.runner.live) == 0
     assert (await rig.runner.get(jobs[0].job_id)).video is not None
 
 
