@@ -251,3 +251,22 @@ async def test_extend_video_continues_a_local_video_and_list_jobs_shows_the_film
     lines = listed.content[0].text.splitlines()  # type: ignore[union-attr]
     assert any(line.startswith(f"{result['job_id']}: extend-video, completed") for line in lines), lines
     assert any(line.startswith(f"{result['film']['shots'][0]['job_id']}: image-to-video") for line in lines)
+
+
+async def test_extend_video_continues_a_fal_hosted_video_measured_before_anything_is_paid(
+    server: HappyHorseServer, fake: FakeFal
+) -> None:
+    fake.real_clips = True
+    async with Client(server) as client:
+        clip = await client.call_tool("generate_video", {"prompt": "a mare", "duration": 4, "resolution": "720p"})
+        assert clip.structured_content is not None
+        url = clip.structured_content["video"]["url"]
+        extended = await client.call_tool(
+            "extend_video", {"video_url": url, "seconds": 3, "prompt": "dusk falls", "resolution": "720p"}
+        )
+    result = extended.structured_content
+    assert result is not None
+    assert result["status"] == "completed", extended.content
+    assert result["film"]["seconds"] == 4 + 3 - 0.5, "the source's length, read before the price was asked"
+    assert abs(result["video"]["duration"] - (4 + 3 - 0.5)) <= 1 / 24
+    assert len(fake.submits) == 2

@@ -71,9 +71,10 @@ class Shot(BaseModel):
 class Opening(BaseModel):
     """A finished video the film begins with (`extend_video`): it is not made again, only joined to."""
 
-    url: str = Field(description="Where the video is: fal's URL, or the saved copy's file:// URL.")
+    url: str = Field(description="Where the video is: fal's URL, or a file:// URL on this machine.")
     seconds: float
     job_id: str | None = Field(default=None, description="The job that made it, when it was one of this server's.")
+    fetched_from: str | None = Field(default=None, description="The URL a copy kept here was fetched from.")
 
 
 class Storyboard(BaseModel):

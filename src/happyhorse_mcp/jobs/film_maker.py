@@ -236,7 +236,10 @@ class FilmMaker:
             local_file=LocalCopy(path=str(saved.path), sha256=saved.sha256, size=saved.size),
             saved_identity=(saved.device, saved.inode),
         )
-        for made_here in (*work.glob("clip-*.mp4"), *work.glob("last-frame-*.png"), work / "film.mp4"):
+        fetched = (
+            [Path(unquote(urlsplit(board.opening.url).path))] if board.opening and board.opening.fetched_from else []
+        )
+        for made_here in (*work.glob("clip-*.mp4"), *work.glob("last-frame-*.png"), work / "film.mp4", *fetched):
             made_here.unlink(missing_ok=True)
 
     async def _clip(self, film: Job, board: Storyboard, index: int) -> Path:
@@ -244,6 +247,9 @@ class FilmMaker:
         if index < 0:
             assert board.opening is not None
             url = board.opening.url
+            fetched = Path(unquote(urlsplit(url).path))
+            if board.opening.fetched_from and not await anyio.to_thread.run_sync(fetched.exists):
+                url = board.opening.fetched_from  # the copy fetched at the quote is gone: fetched again
         else:
             shot_id = _progress(film).shots[index].job_id
             shot = await self._runner.get(shot_id or "")

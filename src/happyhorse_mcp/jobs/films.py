@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,10 +25,11 @@ from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
 
 from ..domain.budget import Committed, SpendLimits
-from ..domain.catalog import REFERENCE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_EDIT
+from ..domain.catalog import REFERENCE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_EDIT, VIDEO_RULE
 from ..domain.errors import (
     IdempotencyConflictError,
     InvalidArgumentError,
+    InvalidMediaError,
     MissingKeyError,
     NotAllowedError,
     NoVideoYetError,
@@ -38,6 +40,7 @@ from ..domain.principal import GENERATE_SCOPE, LOCAL, Principal
 from ..fal.download import VideoDownloader
 from ..files.localfiles import MediaPlan, plan_media
 from ..files.media import is_local
+from ..media.filters import length
 from .arguments import fingerprint
 from .film_maker import FilmMaker
 from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, upload_local_inputs
@@ -192,8 +195,22 @@ class Films:
             if job.video is None:
                 raise NoVideoYetError(job.job_id, job.status)
             return Opening(url=job.video.url, seconds=job.video.duration or 0.0, job_id=job.job_id)
+        # A URL is fetched now (free, before anyone is asked to pay): its length plans the film, and the copy is the
+        # one the film continues and is joined to.
         self._downloader.check_url(source)
-        return Opening(url=source, seconds=0.0)
+        folder = self._work / "sources"
+        await anyio.to_thread.run_sync(functools.partial(folder.mkdir, parents=True, exist_ok=True, mode=0o700))
+        kept = folder / f"{hashlib.sha256(source.encode()).hexdigest()[:16]}.mp4"
+        if not await anyio.to_thread.run_sync(kept.exists):
+            kept = (await self._downloader.save(source, kept)).path
+        seconds = await anyio.to_thread.run_sync(length, kept)
+        rule = VIDEO_RULE
+        if not rule.min_seconds <= seconds <= rule.max_seconds:
+            raise InvalidMediaError(
+                f"video_url: the video lasts {seconds:.1f} s; one to continue must last {rule.min_seconds:g} to "
+                f"{rule.max_seconds:g} s. Nothing was submitted."
+            )
+        return Opening(url=kept.as_uri(), seconds=seconds, fetched_from=source)
 
     async def start(self, quote: FilmQuote, *, task: TaskHandle | None = None) -> Job:
         """Upload the storyboard's local images, admit the film (its whole price held against the budgets) and
