@@ -210,15 +210,16 @@ def film_summary(result: JobResult) -> str:
         return f"Film {result.job_id} is {doing}{price}. Shots: {shots}. {result.next_step}"
     assert result.video is not None
     where = f" Saved to {result.local_file.path}." if result.local_file else ""
+    seconds = result.video.duration or film.seconds
     if result.operation == FilmKind.EXTENSION:
         shot = film.shots[-1]
         return (
             f"Video continued (USD {result.cost_usd:.2f}): a new {shot.seconds} s shot made from its last frame by "
             f"image-to-video (fal has no native extend for HappyHorse), joined with a {film.transition}: "
-            f"{film.seconds:g} s in all.{where} Job {result.job_id}; the new shot is job {shot.job_id}."
+            f"{seconds:g} s in all.{where} Job {result.job_id}; the new shot is job {shot.job_id}."
         )
     size = f"{result.video.width}x{result.video.height}, " if result.video.width else ""
     return (
-        f"Film ready (USD {result.cost_usd:.2f} for {len(film.shots)} shots): {size}{film.seconds:g} s, joined with "
+        f"Film ready (USD {result.cost_usd:.2f} for {len(film.shots)} shots): {size}{seconds:g} s, joined with "
         f"{film.transition}.{where} Job {result.job_id}. Shots: {shots}."
     )
