@@ -165,6 +165,14 @@ class Job(BaseModel):
         raw = (self.output or {}).get("video")
         return VideoFile.model_validate(raw) if isinstance(raw, dict) and raw.get("url") else None
 
+    def _film_words(self) -> str | None:
+        """What a film is about, for where a clip shows its prompt: its style, else its first shot's prompt."""
+        if self.film is None:
+            return None
+        shots = self.arguments.get("shots") or [{}]
+        words = self.arguments.get("style") or shots[0].get("prompt")
+        return str(words) if words else None
+
     def result(self) -> JobResult:
         seed = (self.output or {}).get("seed")
         next_step = None
@@ -179,7 +187,7 @@ class Job(BaseModel):
             status=self.status,
             operation=self.operation,
             endpoint=self.endpoint,
-            prompt=excerpt(self.arguments.get("prompt")),
+            prompt=excerpt(self.arguments.get("prompt") or self._film_words()),
             fal_request_id=self.request_id,
             video=self.video,
             seed=seed if isinstance(seed, int) else self.arguments.get("seed"),

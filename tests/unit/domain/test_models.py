@@ -50,3 +50,4 @@ def test_a_film_says_where_it_is_and_its_result_carries_its_shots() -> None:
     assert [shot.job_id for shot in result.film.shots] == ["hh_shot1", None]
     assert result.next_step is not None
     assert "get_job" in result.next_step
+    assert result.prompt == "a", "a film without a style is shown by its first shot's prompt"
