@@ -28,8 +28,6 @@ from ..domain.film import FilmProgress, Storyboard
 from ..domain.models import TERMINAL_STATUSES, Job, JobError, LocalCopy, utcnow
 from ..fal.download import VideoDownloader, copy_into
 from ..files.media import LocalFile
-from ..media.assemble import Canvas, assemble
-from ..media.frames import last_frame_png
 from .leases import LeaseLost
 from .runner import JobRunner
 
@@ -157,6 +155,8 @@ class FilmMaker:
         if (previous := board.depends_on(index)) is not None:
             clip = await self._clip(film, board, previous)
             frame = self._work_dir(film.job_id) / f"last-frame-{previous + 1}.png"
+            from ..media.frames import last_frame_png  # PyAV loads with the first film, not at start
+
             png = await anyio.to_thread.run_sync(last_frame_png, clip)
             await anyio.to_thread.run_sync(frame.write_bytes, png)
             image_url = await storage.upload(await anyio.to_thread.run_sync(_upload_source, frame))
@@ -201,6 +201,8 @@ class FilmMaker:
         await self._finish(film_id, status, error=JobError(type=kind, message=message))
 
     async def _assemble(self, film_id: str, board: Storyboard) -> None:
+        from ..media.assemble import Canvas, assemble  # PyAV loads with the first film, not at start
+
         film = self._runner.live.followed(film_id)
         clips = [await self._clip(film, board, index) for index in range(-1 if board.opening else 0, len(board.shots))]
         work = self._work_dir(film_id)

@@ -40,7 +40,6 @@ from ..domain.principal import GENERATE_SCOPE, LOCAL, Principal
 from ..fal.download import VideoDownloader
 from ..files.localfiles import MediaPlan, plan_media
 from ..files.media import is_local
-from ..media.filters import length
 from .arguments import fingerprint
 from .film_maker import FilmMaker
 from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, upload_local_inputs
@@ -203,6 +202,8 @@ class Films:
         kept = folder / f"{hashlib.sha256(source.encode()).hexdigest()[:16]}.mp4"
         if not await anyio.to_thread.run_sync(kept.exists):
             kept = (await self._downloader.save(source, kept)).path
+        from ..media.filters import length  # PyAV loads with the first film, not at start
+
         seconds = await anyio.to_thread.run_sync(length, kept)
         rule = VIDEO_RULE
         if not rule.min_seconds <= seconds <= rule.max_seconds:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from ..domain.catalog import Operation
 from ..domain.models import Job
 from ..domain.uris import sheet_uri
-from ..media.joins import JUMP_LU, JoinFacts
 from .analysis import VideoFacts
 from .sheet import timestamp
 
@@ -18,6 +17,9 @@ DURATION_TOLERANCE_SECONDS = 0.5
 SIDE_TOLERANCE_PIXELS = 8
 ASPECT_TOLERANCE = 0.02
 SHORT_SIDE = {"720p": 720, "1080p": 1080}
+
+if TYPE_CHECKING:
+    from ..media.joins import JoinFacts
 
 Source = Literal["saved copy", "fal"]
 
@@ -154,6 +156,8 @@ def build_report(
 
 
 def _join_words(join: JoinReport) -> str:
+    from ..media.joins import JUMP_LU  # PyAV loads with the first review, not at start
+
     if join.clean:
         return "clean"
     found = [word for word, seen in (("BLACK FRAMES", join.black), ("SILENCE", join.silent)) if seen]

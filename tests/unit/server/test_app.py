@@ -42,3 +42,23 @@ async def test_tools_list_sends_compact_schemas(server: HappyHorseServer) -> Non
     seed = tools["generate_video"].input_schema["properties"]["seed"]
     assert seed["type"] == "integer"
     assert "title" not in seed
+
+
+def test_the_server_starts_without_loading_pyav_or_pillow() -> None:
+    """Decoding and assembling video load on the first review or film, not in every process that starts (each start
+    of a stdio server pays for what it imports)."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, happyhorse_mcp.cli, happyhorse_mcp.server.backend, happyhorse_mcp.http; "
+            "print(sorted(name for name in ('av', 'PIL') if name in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"
