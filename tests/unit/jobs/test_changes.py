@@ -28,7 +28,7 @@ class Reported(MemoryJobStore):
 
 async def test_a_waiter_wakes_for_its_job_or_an_unknown_change_and_not_for_another_job() -> None:
     store = Reported()
-    async with anyio.create_task_group() as tg:
+    async with store.send, store.receive, anyio.create_task_group() as tg:
         feed = ChangeFeed(store, tg, retry_seconds=0.01, followed_here=list)
         with feed.waiting_on("hh_1") as woken:
             await store.send.send({"hh_2"})
@@ -56,7 +56,7 @@ async def test_the_server_hears_of_jobs_another_process_follows_but_not_of_its_o
         if job_id == "hh_theirs":
             told.set()
 
-    async with anyio.create_task_group() as tg:
+    async with store.send, store.receive, anyio.create_task_group() as tg:
         feed = ChangeFeed(
             store, tg, retry_seconds=0.01, followed_here=lambda: ["hh_mine"], on_change_elsewhere=elsewhere
         )

@@ -38,6 +38,10 @@ async def test_shots_that_wait_on_nothing_start_at_once_and_a_continuing_one_sta
         fake.complete(first.request_id)
         while len(fake.submits) < 3:
             await rig.runner.wait(film.job_id, 1)
+        for job in fake.submits[1:]:
+            fake.complete(job.request_id)
+        done = await rig.runner.wait(film.job_id, 60)  # the film ends before its runner stops
+    assert done.status == "completed", done.error
     second = fake.submits[2]
     assert second.arguments["prompt"] == SHOTS[1]["prompt"]
     assert "image-to-video" in second.endpoint_id
