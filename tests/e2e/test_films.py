@@ -218,6 +218,7 @@ async def test_cancelling_a_film_cancels_its_unfinished_shots_and_submits_nothin
     assert film is not None
     assert film["status"] == "cancelled"
     assert film["cost_usd"] == 0
+    assert "stay billed: USD 0.00" in final.content[0].text  # type: ignore[union-attr]
     assert len(fake.submits) == 2, "the shots that continue them were never submitted"
     assert all(job.cancelled for job in fake.submits)
 

@@ -273,10 +273,12 @@ class Films:
         ended (finished shots stay billed, and the film says so)."""
         written = await self._runner.record_cancel(film.job_id)
         progress = written.film
+        asked = []
         for shot in progress.shots if progress is not None and not written.finished else []:
             if shot.job_id is not None and shot.status not in TERMINAL_STATUSES:
                 await self._runner.cancel(shot.job_id)
-        return CancelReport(await self._runner.get(film.job_id))
+                asked.append(shot.job_id)
+        return CancelReport(await self._runner.get(film.job_id), shots=tuple(asked))
 
 
 def _plan_media(board: Storyboard, request: FilmRequest, places: Places) -> MediaPlan:

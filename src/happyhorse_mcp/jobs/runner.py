@@ -59,6 +59,8 @@ class CancelReport:
     fal_answer: CancelOutcome | None = None
     # fal's answer to the submit had not arrived: the submitter asks fal to cancel the moment it records it.
     deferred: bool = False
+    # A film's unfinished shots this cancel asked to stop.
+    shots: tuple[str, ...] = ()
 
 
 class FilmDriver(Protocol):

@@ -172,7 +172,7 @@ def job_result(job: Job, *, error_if_failed: bool = False, text: str | None = No
 
 def summary(result: JobResult) -> str:
     cost = "" if result.cost_usd is None else f" (USD {result.cost_usd:.2f})"
-    if result.film is not None and result.status in ("completed", "submitting", "queued", "running"):
+    if result.film is not None and result.status != "failed" and result.status != "unknown":
         return film_summary(result)
     match result.status:
         case "completed":
@@ -204,6 +204,11 @@ def film_summary(result: JobResult) -> str:
         + (f" USD {shot.cost_usd:.2f}" if shot.cost_usd is not None else "")
         for i, shot in enumerate(film.shots)
     )
+    if result.status == "cancelled":
+        return (
+            f"Film {result.job_id} was cancelled. Its shots that had finished stay billed: USD "
+            f"{result.cost_usd or 0:.2f}. Shots: {shots}."
+        )
     if result.status != "completed":
         price = f" (USD {result.cost_usd:.2f})" if result.cost_usd is not None else ""
         doing = "assembling its shots" if film.phase == "assembling" else "making its shots"

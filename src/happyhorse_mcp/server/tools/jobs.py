@@ -6,7 +6,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ...domain.models import TERMINAL_STATUSES, Job, JobResult, JobStatus
+from ...domain.models import Job, JobResult, JobStatus
 from ..boundary import tool_errors
 from ..player import PLAYER_META
 from ..state import app_state
@@ -41,7 +41,7 @@ def cancel_summary(before: Job, report: "CancelReport") -> str:
         ended = summary(before.result())
         return f"Job {before.job_id} had already ended ({before.status}); nothing was cancelled. {ended}"
     if after.film is not None:
-        return film_cancel_summary(after)
+        return film_cancel_summary(after, report.shots)
     if after.status == "cancelled":
         return f"Job {after.job_id} was cancelled before it ran; nothing was billed for it."
     if after.finished:
@@ -63,14 +63,13 @@ def cancel_summary(before: Job, report: "CancelReport") -> str:
     )
 
 
-def film_cancel_summary(film: Job) -> str:
-    """What cancelling a film did to its shots, and what stays billed."""
+def film_cancel_summary(film: Job, stopping: tuple[str, ...]) -> str:
+    """What cancelling a film did to its shots (`stopping`: those it asked to stop), and what stays billed."""
     progress = film.film
     assert progress is not None
     done = sum((shot.cost_usd or 0.0) for shot in progress.shots if shot.status == "completed")
     if film.finished:
         return f"Film {film.job_id} was cancelled. Billed for its finished shots: USD {film.cost_usd or 0:.2f}."
-    stopping = [shot.job_id for shot in progress.shots if shot.job_id and shot.status not in TERMINAL_STATUSES]
     asked = (
         f"its unfinished shots ({', '.join(stopping)}) were asked to stop: a queued shot is dropped unbilled, one "
         "already generating may still finish and be billed"
