@@ -124,7 +124,7 @@ async def test_with_the_server_s_copy_too_big_the_contact_sheet_shows_with_open(
         await page.screenshot(path=_artifact("apps-host-poster.png"))
 
 
-async def test_a_film_plays_from_the_server_s_copy_with_its_shots_listed(
+async def test_a_film_the_host_will_not_load_from_fal_plays_from_the_server_s_copy_with_its_shots_listed(
     settings: Settings, fake: FakeFal, host_site: Path
 ) -> None:
     fake.real_clips = True
@@ -132,7 +132,7 @@ async def test_a_film_plays_from_the_server_s_copy_with_its_shots_listed(
     film = {"shots": shots, "resolution": "720p", "transition": "crossfade"}
     async with player_in_apps_host(settings, host_site, "default", "make_film", film) as (page, player, _console):
         await player.locator('body[data-source="server-copy"][data-video="loaded"]').wait_for(timeout=60_000)
-        assert "film it assembled" in await player.locator("#source").inner_text()
+        assert "server's copy" in await player.locator("#source").inner_text()
         listed = await player.locator("#shots").inner_text()
         assert listed.count("completed") == 2, listed
         assert "5.5 s" in await player.locator("#facts").inner_text()

@@ -159,7 +159,9 @@ class FilmMaker:
 
             png = await anyio.to_thread.run_sync(last_frame_png, clip)
             await anyio.to_thread.run_sync(frame.write_bytes, png)
-            image_url = await storage.upload(await anyio.to_thread.run_sync(_upload_source, frame))
+            image_url = await storage.upload(
+                await anyio.to_thread.run_sync(_made_here, frame, "image_url", "image/png")
+            )
         spec = board.spec(index)
         price = _progress(film).shots[index].price_usd
         return await self._runner.submit(
@@ -215,7 +217,7 @@ class FilmMaker:
         destination = Path(film.save_path) if film.save_path else work / f"{film_id}.mp4"
         saved = await copy_into(made.path, destination)
         video = {
-            "url": saved.path.as_uri(),
+            "url": await self._published(film, made.path, saved.path),
             "content_type": "video/mp4",
             "file_name": saved.path.name,
             "file_size": saved.size,
@@ -243,6 +245,16 @@ class FilmMaker:
         )
         for made_here in (*work.glob("clip-*.mp4"), *work.glob("last-frame-*.png"), work / "film.mp4", *fetched):
             made_here.unlink(missing_ok=True)
+
+    async def _published(self, film: Job, made: Path, saved: Path) -> str:
+        """The film's URL: on fal's storage (a public URL, as fal's own outputs are), so that any replica, host and
+        player can fetch it; its file here when the upload fails."""
+        _, storage = await self._accounts.account_for(film.owner)
+        try:
+            return await storage.upload(await anyio.to_thread.run_sync(_made_here, made, "film", "video/mp4"))
+        except HappyHorseError as exc:
+            logger.warning("film %s: not uploaded to fal's storage (%s); served from here", film.job_id, exc.message)
+            return saved.as_uri()
 
     async def _clip(self, film: Job, board: Storyboard, index: int) -> Path:
         """Clip `index` (-1: the opening video) on this machine: downloaded once into the film's work folder."""
@@ -332,14 +344,14 @@ def _chains(board: Storyboard) -> list[list[int]]:
     return chains
 
 
-def _upload_source(path: Path) -> LocalFile:
-    """A last frame written here, described for fal's storage."""
+def _made_here(path: Path, field: str, content_type: str) -> LocalFile:
+    """A file this server made (a last frame, a film), described for fal's storage."""
     info = path.stat()
     return LocalFile(
-        field="image_url",
+        field=field,
         path=path,
         size=info.st_size,
-        content_type="image/png",
+        content_type=content_type,
         width=0,
         height=0,
         duration=None,

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
+from happyhorse_mcp.domain.errors import UpstreamError
 from happyhorse_mcp.jobs.generation import Places
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.media.frames import last_frame_png
@@ -110,3 +112,25 @@ async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_i
         done = await second.runner.wait(film.job_id, 60)
     assert done.status == "completed", done.error
     assert len(fake.submits) == 3, "the shots admitted before the crash were found by their keys, not paid again"
+
+
+async def test_a_film_fal_s_storage_will_not_take_is_served_from_the_server_that_made_it(
+    fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.real_clips = True
+    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+        upload = rig.storage.upload
+
+        async def refuse_films(local: Any) -> str:
+            if local.field == "film":
+                raise UpstreamError("Uploading film.mp4 to fal failed (ConnectError); try again.")
+            return await upload(local)
+
+        monkeypatch.setattr(rig.storage, "upload", refuse_films)
+        films = _films(rig, tmp_path)
+        film = await films.start(await films.quote(_request(), Places()))
+        done = await rig.runner.wait(film.job_id, 60)
+    assert done.status == "completed", done.error
+    assert done.video is not None
+    assert done.local_file is not None
+    assert done.video.url == Path(done.local_file.path).as_uri()

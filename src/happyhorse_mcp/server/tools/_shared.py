@@ -215,6 +215,8 @@ def film_summary(result: JobResult) -> str:
         return f"Film {result.job_id} is {doing}{price}. Shots: {shots}. {result.next_step}"
     assert result.video is not None
     where = f" Saved to {result.local_file.path}." if result.local_file else ""
+    if not result.video.url.startswith("file:"):
+        where += f" On fal's storage (a public URL, as fal's own videos are): {result.video.url}."
     seconds = result.video.duration or film.seconds
     if result.operation == FilmKind.EXTENSION:
         shot = film.shots[-1]
