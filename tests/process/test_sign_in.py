@@ -151,6 +151,14 @@ async def test_a_read_only_user_reads_and_estimates_but_a_generation_is_refused_
                 json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                       "params": {"name": "generate_video", "arguments": CLIP}},
             )  # fmt: skip
+            film = await http.post(
+                f"{url}/mcp",
+                headers={"Authorization": f"Bearer {READER}", "Accept": "application/json, text/event-stream"},
+                json={"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "make_film", "arguments": {"shots": [CLIP, CLIP]}}},
+            )  # fmt: skip
+    assert film.status_code == 403, "a film spends money too"
+    assert 'scope="happyhorse:generate"' in film.headers["www-authenticate"]
     assert not estimate.is_error
     assert not listed.is_error
     assert refused.status_code == 403

@@ -3,7 +3,8 @@
 Shots that do not depend on each other run at once; a shot that continues the previous one waits for it and starts
 from its last frame (extracted here, uploaded, then image-to-video). Each shot is admitted under a key derived from
 the film, so after a crash the same shot is found again, never submitted twice. When every shot is done, the clips
-are downloaded and assembled (media/assemble.py: one canvas, one loudness, cuts or crossfades) and the film saved.
+are downloaded and assembled (media/assemble.py: one canvas, one loudness, cuts or crossfades), and the film saved
+and uploaded to fal's storage (so any replica, host and player can fetch it, as a clip's video).
 
 The film's record is followed like a job (leased, taken over by another process when its follower is gone), so a
 restart resumes it: finished shots are kept, running ones followed, the assembly done again if it was cut off. A
