@@ -194,3 +194,41 @@ async def test_two_users_on_three_replicas_see_only_their_own_jobs_and_neither_b
     assert f"No job '{alices_job}' on this server" in " ".join(getattr(c, "text", "") for c in seen_by_bob.content)
     assert bobs_list.structured_content is not None
     assert {job["job_id"] for job in bobs_list.structured_content["jobs"]} == set(admitted["bob"])
+
+
+async def test_a_film_whose_replica_is_killed_is_finished_by_another_and_any_replica_serves_and_reviews_it(
+    fake: FakeFal, fal_url: str, tmp_path: Path
+) -> None:
+    fake.hold = True
+    fake.real_clips = True
+    shots = [{"prompt": "a mare at the water", "duration": 3}, {"prompt": "gulls over the waves", "duration": 3}]
+    film = {"shots": shots, "resolution": "720p", "transition": "cut", "wait_seconds": 0}
+    async with postgres_schema() as database_url, AsyncExitStack() as stack:
+        (a_url, a_process), _, (c_url, _) = [
+            stack.enter_context(replica(fal_url, database_url, tmp_path, name)) for name in "abc"
+        ]
+        a, c = [await stack.enter_async_context(client(url)) for url in (a_url, c_url)]
+        started = (await a.call_tool("make_film", film)).structured_content
+        assert started is not None
+        with anyio.fail_after(30):
+            while len(fake.submits) < 2:  # both shots wait on nothing: submitted at once, by A
+                await c.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 1})
+        a_process.send_signal(signal.SIGKILL)
+        a_process.wait()
+        for job in fake.submits:
+            fake.complete(job.request_id)
+        with anyio.fail_after(60):
+            final = await c.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 50})
+            while final.structured_content is not None and final.structured_content["status"] != "completed":
+                final = await c.call_tool("get_job", {"job_id": started["job_id"], "wait_seconds": 50})
+        made = final.structured_content
+        assert made is not None
+        # B or C finished it; whichever it was, C serves and reviews it from fal's storage, where it was uploaded.
+        video = await c.read_resource(f"happyhorse://jobs/{made['job_id']}/video")
+        reviewed = await c.call_tool("review_video", {"job_id": made["job_id"]})
+    assert len(fake.submits) == 2, "no shot submitted twice"
+    assert made["video"]["url"].startswith(fal_url)
+    assert abs(made["video"]["duration"] - 6) <= 1 / 24
+    assert video.contents
+    assert reviewed.structured_content is not None
+    assert reviewed.structured_content["joins"][0]["clean"]
