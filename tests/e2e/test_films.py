@@ -271,3 +271,30 @@ async def test_extend_video_continues_a_fal_hosted_video_measured_before_anythin
     assert result["film"]["seconds"] == 4 + 3 - 0.5, "the source's length, read before the price was asked"
     assert abs(result["video"]["duration"] - (4 + 3 - 0.5)) <= 1 / 24
     assert len(fake.submits) == 2
+
+
+async def test_a_shot_s_local_reference_image_is_checked_then_uploaded_and_sent_by_its_url(
+    settings: Settings, fake: FakeFal, allowed: Path
+) -> None:
+    from ..media_factory import image
+
+    fake.real_clips = True
+    mare = image(allowed / "mare.png", 640, 480)
+    server = make_server(replace(settings, allowed_dirs=(allowed,)))
+    shots = [{"prompt": "character1 at the water", "duration": 3, "reference_image_urls": [str(mare)]}, SHOTS[2]]
+    async with Client(server) as client:
+        made = await client.call_tool("make_film", {**FILM, "shots": shots, "resolution": "720p", "wait_seconds": 60})
+        tiny = image(allowed / "tiny.png", 100, 100)
+        refused = await client.call_tool(
+            "make_film", {**FILM, "shots": [{**shots[0], "reference_image_urls": [str(tiny)]}, SHOTS[2]]}
+        )
+    assert made.structured_content is not None
+    assert made.structured_content["status"] == "completed", made.content
+    referenced = next(job for job in fake.submits if "reference-to-video" in job.endpoint_id)
+    (url,) = referenced.arguments["image_urls"]
+    assert fake.uploads[url.split("/files/", 1)[1]] == mare.read_bytes(), "the checked file, uploaded as it is"
+    assert refused.is_error
+    said = refused.content[0].text  # type: ignore[union-attr]
+    assert "shots.0.reference_image_urls.0:" in said, said
+    assert "at least 400 px" in said
+    assert len(fake.submits) == 2, "the refused film sent nothing"

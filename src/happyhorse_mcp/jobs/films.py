@@ -298,7 +298,11 @@ def _plan_media(board: Storyboard, request: FilmRequest, places: Places) -> Medi
     whole = plan(TEXT_TO_VIDEO, {"save_to": request.arguments.get("save_to")})
     for index, shot in enumerate(board.shots):
         if shot.reference_image_urls:
-            named = plan(REFERENCE_TO_VIDEO, {"image_urls": shot.reference_image_urls, "version": board.version})
+            try:
+                named = plan(REFERENCE_TO_VIDEO, {"image_urls": shot.reference_image_urls, "version": board.version})
+            except InvalidMediaError as exc:  # named as the caller named it
+                where = f"shots.{index}.reference_image_urls."
+                raise InvalidMediaError(exc.message.replace("image_urls.", where, 1)) from exc
             whole.local |= {f"shots.{index}.{name}": local for name, local in named.local.items()}
     if request.source is not None and is_local(request.source):
         whole.local |= plan(VIDEO_EDIT, {"video_url": request.source}).local
