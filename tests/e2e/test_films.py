@@ -147,14 +147,20 @@ async def test_a_shot_refused_by_the_content_checker_stops_the_film_and_says_wha
     assert len(fake.submits) == 2, "nothing submitted after the refused shot"
 
 
+async def _four_second_clip(client: Client) -> dict[str, Any]:
+    """A finished 4 s clip to continue, as generate_video's structured result."""
+    clip = await client.call_tool("generate_video", {"prompt": "a mare", "duration": 4, "resolution": "720p"})
+    made: dict[str, Any] | None = clip.structured_content
+    assert made is not None
+    return made
+
+
 async def test_extend_video_continues_a_finished_clip_from_its_last_frame_without_a_black_seam(
     server: HappyHorseServer, fake: FakeFal
 ) -> None:
     fake.real_clips = True
     async with Client(server) as client:
-        clip = await client.call_tool("generate_video", {"prompt": "a mare", "duration": 4, "resolution": "720p"})
-        assert clip.structured_content is not None
-        job_id = clip.structured_content["job_id"]
+        job_id = (await _four_second_clip(client))["job_id"]
         extended = await client.call_tool(
             "extend_video", {"job_id": job_id, "seconds": 3, "prompt": "she turns to the sea", "resolution": "720p"}
         )
@@ -259,9 +265,7 @@ async def test_extend_video_continues_a_fal_hosted_video_measured_before_anythin
 ) -> None:
     fake.real_clips = True
     async with Client(server) as client:
-        clip = await client.call_tool("generate_video", {"prompt": "a mare", "duration": 4, "resolution": "720p"})
-        assert clip.structured_content is not None
-        url = clip.structured_content["video"]["url"]
+        url = (await _four_second_clip(client))["video"]["url"]
         extended = await client.call_tool(
             "extend_video", {"video_url": url, "seconds": 3, "prompt": "dusk falls", "resolution": "720p"}
         )

@@ -30,19 +30,17 @@ from ..domain.errors import (
     IdempotencyConflictError,
     InvalidArgumentError,
     InvalidMediaError,
-    MissingKeyError,
-    NotAllowedError,
     NoVideoYetError,
 )
 from ..domain.film import FILM_ENDPOINT, FilmKind, FilmPrice, FilmProgress, Opening, Storyboard, price_film
 from ..domain.models import TERMINAL_STATUSES, Job, TaskHandle
-from ..domain.principal import GENERATE_SCOPE, LOCAL, Principal
+from ..domain.principal import LOCAL, Principal
 from ..fal.download import VideoDownloader
-from ..files.localfiles import MediaPlan, plan_media
+from ..files.localfiles import MediaPlan
 from ..files.media import is_local
 from .arguments import fingerprint
 from .film_maker import FilmMaker
-from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, upload_local_inputs
+from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, earlier_if_may_pay, upload_local_inputs
 from .runner import CancelReport, JobRunner, new_job_id
 
 if TYPE_CHECKING:
@@ -161,11 +159,14 @@ class Films:
     # -- quote and start -----------------------------------------------------------------------------------------
 
     async def quote(self, request: FilmRequest, places: Places) -> FilmQuote:
-        if not request.principal.may_generate:
-            raise NotAllowedError(GENERATE_SCOPE, "making videos (they cost money)")
         owner = request.principal.user
-        if not self._has_credentials and not await self._accounts.has_own_key(owner):
-            raise MissingKeyError()
+        earlier = await earlier_if_may_pay(
+            request.principal,
+            request.idempotency_key,
+            runner=self._runner,
+            has_credentials=self._has_credentials,
+            accounts=self._accounts,
+        )
         board = request.board
         plan = await anyio.to_thread.run_sync(functools.partial(_plan_media, board, request, places))
         if request.source is not None:
@@ -173,8 +174,6 @@ class Films:
                 update={"opening": await self._opening(request.source, request.source_is_job, owner, plan)}
             )
         price = price_film(board)
-        key = request.idempotency_key
-        earlier = await self._runner.by_idempotency_key(key, owner) if key is not None else None
         if earlier is not None:
             return FilmQuote(request, board, price, plan, self._guard.limits, Committed(), earlier=earlier)
         committed = await self._guard.check(
@@ -285,16 +284,7 @@ def _plan_media(board: Storyboard, request: FilmRequest, places: Places) -> Medi
     """Check every local file the call names (reference images, extend_video's video) and where the film is saved
     (blocking)."""
 
-    def plan(spec: Any, arguments: dict[str, Any]) -> MediaPlan:
-        return plan_media(
-            spec,
-            arguments,
-            list(places.allowed),
-            places.base,
-            remote=places.remote,
-            output_dir=places.output_dir,
-        )
-
+    plan = places.plan
     whole = plan(TEXT_TO_VIDEO, {"save_to": request.arguments.get("save_to")})
     for index, shot in enumerate(board.shots):
         if shot.reference_image_urls:

@@ -13,7 +13,6 @@ No MCP here: the server asks the user when the quote says so, and renders what c
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,6 +103,25 @@ class Places:
     base: Path | None = None
     remote: bool = False
     output_dir: Path | None = None
+
+    def plan(self, spec: OperationSpec, arguments: Mapping[str, Any]) -> MediaPlan:
+        """Check the local files `arguments` name for `spec` and where the video is saved, here (blocking)."""
+        return plan_media(
+            spec, arguments, list(self.allowed), self.base, remote=self.remote, output_dir=self.output_dir
+        )
+
+
+async def earlier_if_may_pay(
+    principal: Principal, key: str | None, *, runner: JobRunner, has_credentials: bool, accounts: FalAccounts | None
+) -> Job | None:
+    """Refuse a caller who may not start paid work here (no generate scope; no fal key, theirs or the server's);
+    else the job they already started under `key`, if any (a retry pays nothing)."""
+    if not principal.may_generate:
+        raise NotAllowedError(GENERATE_SCOPE, "making videos (they cost money)")
+    owner = principal.user
+    if not has_credentials and not (accounts is not None and await accounts.has_own_key(owner)):
+        raise MissingKeyError()
+    return await runner.by_idempotency_key(key, owner) if key is not None else None
 
 
 def price(request: GenerationRequest, plan: MediaPlan) -> tuple[CostEstimate, str]:
@@ -233,24 +251,16 @@ class Generation:
         self._accounts = accounts
 
     async def quote(self, request: GenerationRequest, places: Places) -> Quote:
-        plan = await anyio.to_thread.run_sync(
-            functools.partial(
-                plan_media,
-                request.spec,
-                request.arguments,
-                list(places.allowed),
-                places.base,
-                remote=places.remote,
-                output_dir=places.output_dir,
-            )
-        )
+        plan = await anyio.to_thread.run_sync(places.plan, request.spec, request.arguments)
         cost, assumption = price(request, plan)
-        if not request.principal.may_generate:
-            raise NotAllowedError(GENERATE_SCOPE, "making videos (they cost money)")
-        key, owner = request.idempotency_key, request.principal.user
-        if not self._has_credentials and not (self._accounts is not None and await self._accounts.has_own_key(owner)):
-            raise MissingKeyError()
-        earlier = await self._runner.by_idempotency_key(key, owner) if key is not None else None
+        owner = request.principal.user
+        earlier = await earlier_if_may_pay(
+            request.principal,
+            request.idempotency_key,
+            runner=self._runner,
+            has_credentials=self._has_credentials,
+            accounts=self._accounts,
+        )
         if earlier is not None:  # a retry: the earlier job is returned, nothing new is paid for
             return Quote(request, plan, cost, self._guard.limits, Committed(), earlier=earlier)
         # Refuse what the limits refuse before anyone is asked to pay; admission checks again, atomically.

@@ -13,15 +13,31 @@ import pytest
 from PIL import Image
 
 from happyhorse_mcp.domain.errors import UpstreamError
+from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.jobs.generation import Places
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.media.frames import last_frame_png
 
 from ...fakefal import FakeFal
-from ...support import runner_rig
+from ...fakefal.app import FakeJob
+from ...support import Rig, runner_rig
 from .test_films import LIMITS, SHOTS, _films, _request
 
 pytestmark = pytest.mark.anyio
+
+
+async def _started(rig: Rig, fake: FakeFal, tmp_path: Path) -> Job:
+    """The storyboard's film, started, once the shots that wait on nothing (the first and third) reached fal."""
+    films = _films(rig, tmp_path)
+    film = await films.start(await films.quote(_request(), Places()))
+    while len(fake.submits) < 2:
+        await rig.runner.wait(film.job_id, 1)
+    return film
+
+
+def _submitted(fake: FakeFal, shot: int) -> FakeJob:
+    """What fal received for shot `shot` of the storyboard."""
+    return next(job for job in fake.submits if job.arguments["prompt"] == SHOTS[shot]["prompt"])
 
 
 async def test_shots_that_wait_on_nothing_start_at_once_and_a_continuing_one_starts_from_the_last_frame(
@@ -30,13 +46,10 @@ async def test_shots_that_wait_on_nothing_start_at_once_and_a_continuing_one_sta
     fake.real_clips = True
     fake.hold = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
-        films = _films(rig, tmp_path)
-        film = await films.start(await films.quote(_request(), Places()))
-        while len(fake.submits) < 2:
-            await rig.runner.wait(film.job_id, 1)
+        film = await _started(rig, fake, tmp_path)
         started = sorted(str(job.arguments["prompt"]) for job in fake.submits)
         assert started == sorted([str(SHOTS[0]["prompt"]), str(SHOTS[2]["prompt"])]), "the first and third at once"
-        first = next(job for job in fake.submits if job.arguments["prompt"] == SHOTS[0]["prompt"])
+        first = _submitted(fake, 0)
         fake.complete(first.request_id)
         while len(fake.submits) < 3:
             await rig.runner.wait(film.job_id, 1)
@@ -60,11 +73,8 @@ async def test_the_film_names_the_shot_fal_refused_not_the_one_cancelled_because
     fake.real_clips = True
     fake.hold = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
-        films = _films(rig, tmp_path)
-        film = await films.start(await films.quote(_request(), Places()))
-        while len(fake.submits) < 2:
-            await rig.runner.wait(film.job_id, 1)
-        third = next(job for job in fake.submits if job.arguments["prompt"] == SHOTS[2]["prompt"])
+        film = await _started(rig, fake, tmp_path)
+        third = _submitted(fake, 2)
         third.outcome = "content_policy"
         fake.complete(third.request_id)
         stopped = await rig.runner.wait(film.job_id, 30)
