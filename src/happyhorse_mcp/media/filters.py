@@ -5,9 +5,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
+
+# A video to read: its path, or an open file (read from its start each time: a review's temporary file has no name).
+Media = Path | BinaryIO
+
+
+def opened(media: Media) -> Any:
+    """`media` opened for reading with PyAV, from its start."""
+    if isinstance(media, Path):
+        return av.open(str(media))
+    media.seek(0)
+    return av.open(media, mode="r")
 
 
 def chain(graph: av.filter.Graph, source: Any, filters: Iterable[tuple[str, str]], sink: str) -> Any:
@@ -46,9 +57,9 @@ def run(source: Any, sink: Any, frames: Iterable[Any]) -> Iterator[Any]:
     yield from drain(sink)
 
 
-def length(path: Path) -> float:
+def length(path: Media) -> float:
     """The file's duration in seconds, from its header."""
-    with av.open(str(path)) as container:
+    with opened(path) as container:
         return float(container.duration or 0) / av.time_base
 
 

@@ -5,11 +5,10 @@ of the second before and the second after), and whether the film lasts what was 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import av
 
-from .filters import chain, length, run, stretches
+from .filters import Media, chain, length, opened, run, stretches
 from .loudness import integrated_loudness, silences
 
 NEAR_SECONDS = 0.5  # a black stretch or a silence this close to a join belongs to it
@@ -29,9 +28,9 @@ class JoinFacts:
         return not self.black and not self.silent and (self.level_jump_lu is None or abs(self.level_jump_lu) < JUMP_LU)
 
 
-def black_stretches(path: Path, *, longer_than: float = 0.1) -> list[tuple[float, float]]:
+def black_stretches(path: Media, *, longer_than: float = 0.1) -> list[tuple[float, float]]:
     """Stretches of black picture longer than `longer_than` seconds, as (start, end)."""
-    with av.open(str(path)) as container:
+    with opened(path) as container:
         stream = container.streams.video[0]
         graph = av.filter.Graph()
         source = graph.add_buffer(template=stream)
@@ -39,7 +38,7 @@ def black_stretches(path: Path, *, longer_than: float = 0.1) -> list[tuple[float
         return stretches(run(source, sink, container.decode(stream)), "black", lambda: length(path))
 
 
-def join_facts(path: Path, joins: list[float]) -> list[JoinFacts]:
+def join_facts(path: Media, joins: list[float]) -> list[JoinFacts]:
     """The facts of each join, at the given seconds of the film."""
     blacks, quiet = black_stretches(path), silences(path)
 

@@ -74,7 +74,7 @@ async def review_job(
     async with _reviews(), _video_file(job, downloader) as (file, source):
         size = os.fstat(file.fileno()).st_size
         facts = await anyio.to_thread.run_sync(functools.partial(analyse, file, count=count, at_seconds=at_seconds))
-        if film is not None and film.joins_at_seconds:  # the file read again by its descriptor, wherever it came from
-            joins = await anyio.to_thread.run_sync(join_facts, Path(f"/dev/fd/{file.fileno()}"), film.joins_at_seconds)
+        if film is not None and film.joins_at_seconds:  # the same open file, saved copy or fal's, read again
+            joins = await anyio.to_thread.run_sync(join_facts, file, film.joins_at_seconds)
     sheet = await anyio.to_thread.run_sync(contact_sheet, facts.frames)
     return build_report(job, facts, source=source, size=size, joins=joins), sheet
