@@ -4,8 +4,8 @@ The SDK's own reads stdin on a worker thread, which nothing can interrupt: Ctrl+
 running until another line arrived. Here stdin is read by the event loop itself (a pipe, a socket or a terminal),
 so a signal stops the server at once, its jobs' leases released on the way out. A line that is not JSON-RPC is
 answered with JSON-RPC's own error (-32700 for what is not JSON, -32600 for JSON that is not a message), where the
-SDK's transport answered nothing and left the client waiting. Where stdin is a regular file (or on Windows) the
-SDK's transport serves as before.
+SDK's transport answered nothing and left the client waiting. Where stdin is a regular file, the null device (or on
+Windows) the SDK's transport serves as before.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def _readable_by_the_loop(fd: int) -> bool:
     if sys.platform == "win32":
         return False
     mode = os.fstat(fd).st_mode
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+    # Of character devices only a terminal: epoll refuses the null device (a service's or a container's stdin), and
+    # the loop would wait on it for ever.
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and os.isatty(fd))
 
 
 def refusal(line: bytes) -> types.JSONRPCError:

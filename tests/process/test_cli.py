@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from ..support import free_port
 
@@ -14,10 +17,17 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "HAPPYHORSE_DATA_DIR": str(tmp_path / "data")}
 
 
-def test_the_stdio_server_says_it_waits_for_a_client_and_exits_quietly_when_stdin_closes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "stdin",
+    [{"input": ""}, {"stdin": subprocess.DEVNULL}],
+    ids=["a-pipe-closed-at-once", "the-null-device-of-a-service-or-container"],
+)
+def test_the_stdio_server_says_it_waits_for_a_client_and_exits_quietly_when_stdin_closes(
+    tmp_path: Path, stdin: dict[str, Any]
+) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "happyhorse_mcp"],
-        input="",
+        **stdin,
         capture_output=True,
         text=True,
         env=_env(tmp_path),
