@@ -45,7 +45,7 @@ from .options import BackendOptions
 from .player import player_extension
 from .prompts import register_prompts
 from .resources import RECENT_JOBS_LISTED, prompt_excerpt, register_resources
-from .schema import compact
+from .schema import compact_once
 from .sdk_hooks import lowlevel_server
 from .state import AppState
 from .stateless import stateless_truth
@@ -114,10 +114,10 @@ class HappyHorseServer(MCPServer[AppState]):
         return [
             tool.model_copy(
                 update={
-                    "input_schema": compact(tool.input_schema),
+                    "input_schema": compact_once(tool.input_schema),
                     "output_schema": None
                     if tool.output_schema is None
-                    else compact(tool.output_schema, keep_descriptions=False, input_schema=False),
+                    else compact_once(tool.output_schema, keep_descriptions=False, input_schema=False),
                 }
             )
             for tool in await super().list_tools()

@@ -1,16 +1,49 @@
 """MCP prompts that teach HappyHorse's conventions: what a good shot prompt holds, character1.., @Image1.."""
 
-from typing import Annotated, Any
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver.prompts import Prompt
 from pydantic import Field
 
 from ..domain.catalog import MAX_DURATION, MAX_EDIT_SOURCE_SECONDS, MIN_DURATION, MIN_EDIT_SOURCE_SECONDS
 from ..domain.film import MAX_SHOTS, MAX_TRANSITION_SECONDS, MIN_SHOTS, MIN_TRANSITION_SECONDS
 
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+
 
 def register_prompts(mcp: MCPServer[Any]) -> None:
-    @mcp.prompt(
+    for prompt in _prompts():
+        mcp.add_prompt(prompt)
+
+
+class _PromptShelf:
+    """MCPServer's `prompt` decorator, collecting instead of registering. The prompts take nothing from the server
+    they are on, so each is built once per process (the SDK makes a pydantic model for each), as the tools are
+    (tools/_shelf.py)."""
+
+    def __init__(self) -> None:
+        self.prompts: list[Prompt] = []
+
+    def prompt(self, **kwargs: Any) -> Callable[[_Fn], _Fn]:
+        def add(fn: _Fn) -> _Fn:
+            self.prompts.append(Prompt.from_function(fn, **kwargs))
+            return fn
+
+        return add
+
+
+@functools.cache
+def _prompts() -> tuple[Prompt, ...]:
+    shelf = _PromptShelf()
+    _define(shelf)
+    return tuple(shelf.prompts)
+
+
+def _define(shelf: _PromptShelf) -> None:
+    @shelf.prompt(
         name="cinematic_shot",
         title="Cinematic shot",
         description="Write and make one cinematic text-to-video shot: subject, action, setting, camera, light, sound.",
@@ -38,7 +71,7 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
             "separate clips."
         )
 
-    @mcp.prompt(
+    @shelf.prompt(
         name="product_showcase",
         title="Product showcase",
         description="A short product video from a product photo, with the product kept exact (reference-to-video).",
@@ -57,7 +90,7 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
             "first with estimate_cost (reference-to-video) and tell me the price before making it."
         )
 
-    @mcp.prompt(
+    @shelf.prompt(
         name="subject_swap",
         title="Subject swap",
         description="Replace a subject in an existing video with the one in a reference image (edit_video).",
@@ -83,7 +116,7 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
             "estimate_cost (video-edit, with source_duration) and tell me the price."
         )
 
-    @mcp.prompt(
+    @shelf.prompt(
         name="storyboard",
         title="Storyboard a film",
         description=f"Plan a film of {MIN_SHOTS}-{MAX_SHOTS} shots (a story, an ad, a short) and make it with "
