@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import io
 import struct
 from pathlib import Path
 from typing import cast
@@ -65,6 +67,24 @@ def encoded_video(
 ) -> Path:
     """A real H.264/AAC MP4: second N is filled with SECOND_COLOURS[first_colour + N]; the sound is a tone (`hertz`,
     amplitude `volume`), silence, or absent (audio=None)."""
+    path.write_bytes(_encoded(seconds, width, height, fps, audio, codec, volume, hertz, first_colour))
+    return path
+
+
+# Encoding is most of what a media test costs, and the fake and the tests ask for the same few clips again and again:
+# each is encoded once per process.
+@functools.cache
+def _encoded(
+    seconds: int,
+    width: int,
+    height: int,
+    fps: int,
+    audio: str | None,
+    codec: str,
+    volume: float,
+    hertz: float,
+    first_colour: int,
+) -> bytes:
     import array
     import math
     from fractions import Fraction
@@ -72,7 +92,8 @@ def encoded_video(
     import av
     from av.video.stream import VideoStream
 
-    with av.open(str(path), "w") as container:
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
         picture = cast(VideoStream, container.add_stream(codec, rate=fps))
         picture.width, picture.height, picture.pix_fmt = width, height, "yuv420p"
         picture.options = {"g": str(fps)}  # a keyframe every second
@@ -86,18 +107,22 @@ def encoded_video(
         if sound is not None:
             samples_per_frame = 1024
             total = seconds * 48000
+            if audio == "tone":
+                # A tone of whole hertz repeats itself every 48000 / gcd(48000, hertz) samples: computed once, repeated.
+                period = 48000 // math.gcd(48000, round(hertz)) if hertz == round(hertz) else total
+                step = 2 * math.pi * hertz / 48000
+                cycle = array.array("f", [volume * math.sin(step * i) for i in range(period)])
+                samples = (cycle * -(-total // period))[:total]
+            else:
+                samples = array.array("f", bytes(4 * total))
             for start in range(0, total, samples_per_frame):
                 count = min(samples_per_frame, total - start)
-                if audio == "tone":
-                    values = [volume * math.sin(2 * math.pi * hertz * (start + i) / 48000) for i in range(count)]
-                else:
-                    values = [0.0] * count
                 frame = av.AudioFrame(format="flt", layout="mono", samples=count)
-                frame.planes[0].update(array.array("f", values).tobytes())
+                frame.planes[0].update(samples[start : start + count].tobytes())
                 frame.sample_rate, frame.pts = 48000, start
                 container.mux(sound.encode(frame))
             container.mux(sound.encode())
-    return path
+    return out.getvalue()
 
 
 def with_header_seconds(path: Path, seconds: float) -> Path:
