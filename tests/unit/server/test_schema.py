@@ -82,3 +82,16 @@ def test_the_compact_schema_accepts_and_refuses_what_the_full_one_does(instance:
 def test_an_output_schema_still_takes_a_null_where_the_full_one_does() -> None:
     instance = {"name": "ab", "seed": None, "note": None}
     assert jsonschema.Draft202012Validator(compact(SCHEMA, input_schema=False)).is_valid(instance)
+
+
+def test_servers_made_in_one_process_compact_each_schema_once_and_list_the_same() -> None:
+    import anyio
+
+    from happyhorse_mcp.config import Settings
+    from happyhorse_mcp.server import create_server
+
+    first, second = (anyio.run(create_server(Settings(fal_key=None)).list_tools) for _ in range(2))
+    assert [tool.input_schema for tool in first] == [compact(tool.input_schema) for tool in first]
+    for one, other in zip(first, second, strict=True):
+        assert one.input_schema is other.input_schema
+        assert one.output_schema is other.output_schema
