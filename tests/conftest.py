@@ -33,6 +33,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The tests of whole processes first: they are the longest, and mostly wait on their servers, so started first
+    # they overlap the in-process tests instead of being the last a worker runs while the others stand idle.
+    items.sort(key=lambda item: item.path.parent.name != "process")
     if os.environ.get("HAPPYHORSE_BROWSER_TESTS") == "1":
         return
     skip = pytest.mark.skip(reason="a browser test: set HAPPYHORSE_BROWSER_TESTS=1 (.ci/run does)")
