@@ -100,18 +100,9 @@ def configure_logging(level: str, secrets: Sequence[str], log_file: Path | None 
     logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    if args.command == "check":
-        from .check import check_command
-
-        raise SystemExit(check_command(offline=args.offline, config=args.config))
-    try:
-        settings = Settings.from_env(os.environ)
-    except ConfigError as exc:
-        sys.stderr.write(f"happyhorse-mcp: {exc}\n")
-        raise SystemExit(2) from exc
-    configure_logging(args.log_level, settings.secrets(), settings.log_file)
+def log_start(settings: Settings) -> None:
+    """What the log says as the server starts: where its data is, and each setting that will not work as meant
+    (named by its variable, never by its value)."""
     logger = logging.getLogger(__name__)
     logger.info("happyhorse-mcp %s starting (pid %d), data in %s", __version__, os.getpid(), settings.data_dir)
     if settings.fal_login_file is not None:
@@ -144,6 +135,22 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if settings.output_dir is not None and (problem := cannot_write(settings.output_dir)) is not None:
         logger.warning("HAPPYHORSE_OUTPUT_DIR: %s; generation calls are refused until that is fixed", problem)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.command == "check":
+        from .check import check_command
+
+        raise SystemExit(check_command(offline=args.offline, config=args.config))
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        sys.stderr.write(f"happyhorse-mcp: {exc}\n")
+        raise SystemExit(2) from exc
+    configure_logging(args.log_level, settings.secrets(), settings.log_file)
+    log_start(settings)
+    logger = logging.getLogger(__name__)
 
     from .server import create_server, select_tools
 

@@ -1,0 +1,168 @@
+"""What `happyhorse-mcp` says and refuses before it serves: start-time warnings, refusals with exit code 2, and a
+log that never carries a secret. (Serving itself, and what a whole process prints, are in tests/process/.)"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from happyhorse_mcp import cli
+from happyhorse_mcp.cli import READ_ONLY_TOOLS, RedactingFilter, build_parser, log_start, main
+from happyhorse_mcp.config import Settings
+
+KEY = "key-id:the-secret-part"
+
+
+def _settings(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({"HOME": str(tmp_path), "HAPPYHORSE_DATA_DIR": str(tmp_path / "data"), **env})
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """main() reads os.environ: a clean one, and the process's logging left to pytest."""
+    for name in [name for name in os.environ if name.startswith(("HAPPYHORSE_", "FAL_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HAPPYHORSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("key", "warning"),
+    [
+        ("justonepiece", "FAL_KEY does not look like a fal key (key-id:key-secret)"),
+        ("your-fal-key-id:your-fal-key-secret", "FAL_KEY is still the example's placeholder"),
+        (None, "no fal credentials (FAL_KEY, or `fal auth login`)"),
+    ],
+)
+def test_a_key_that_will_not_work_is_warned_about_at_start_by_its_variable_never_its_value(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, key: str | None, warning: str
+) -> None:
+    with caplog.at_level(logging.INFO, logger="happyhorse_mcp"):
+        log_start(_settings(tmp_path, **({"FAL_KEY": key} if key else {})))
+    said = _warnings(caplog)
+    assert len(said) == 1, said
+    assert said[0].startswith(warning)
+    assert key is None or key not in caplog.text
+
+
+def test_a_good_key_and_working_folders_start_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "Pictures").mkdir()
+    with caplog.at_level(logging.INFO, logger="happyhorse_mcp"):
+        log_start(_settings(tmp_path, FAL_KEY=KEY, HAPPYHORSE_ALLOWED_DIRS=str(tmp_path / "Pictures")))
+    assert _warnings(caplog) == []
+    assert f"data in {tmp_path / 'data'}" in caplog.text
+
+
+def test_a_missing_allowed_folder_and_an_unwritable_output_folder_are_each_named_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    if sys.platform == "win32":
+        pytest.skip("a file standing where a folder is named is enough elsewhere")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with caplog.at_level(logging.INFO, logger="happyhorse_mcp"):
+        log_start(
+            _settings(
+                tmp_path,
+                FAL_KEY=KEY,
+                HAPPYHORSE_ALLOWED_DIRS=str(tmp_path / "Gone"),
+                HAPPYHORSE_OUTPUT_DIR=str(blocked / "videos"),
+            )
+        )
+    said = _warnings(caplog)
+    assert any(f"HAPPYHORSE_ALLOWED_DIRS names {tmp_path / 'Gone'}, which does not exist" in line for line in said)
+    assert any(line.startswith("HAPPYHORSE_OUTPUT_DIR: ") for line in said), said
+
+
+def test_no_log_line_carries_a_secret_in_its_message_its_arguments_or_its_traceback() -> None:
+    secret = "the-secret-part"
+    redact = RedactingFilter([secret, ""])
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "sending %s", (f"Key {secret}",), None)
+    try:
+        raise RuntimeError(f"Authorization: Key {secret}")
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    assert redact.filter(record)
+    assert record.getMessage() == "sending Key [redacted]"
+    assert record.exc_text is not None
+    assert secret not in record.exc_text
+    assert "[redacted]" in record.exc_text
+
+
+def test_a_malformed_setting_stops_the_server_naming_it(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("HAPPYHORSE_FAL_QUEUE_URL", "queue.fal.run")
+    with pytest.raises(SystemExit) as stopped:
+        main([])
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    assert "HAPPYHORSE_FAL_QUEUE_URL must be an http(s) URL" in err
+    assert out == ""
+
+
+def test_an_unknown_tool_name_stops_the_server_at_start(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--tools", "estimate_cost,make_coffee"])
+    assert stopped.value.code == 2
+    assert "unknown tool(s) in --tools: make_coffee" in capsys.readouterr().err
+
+
+def test_the_server_will_not_listen_on_an_open_address_without_a_token(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--transport", "http", "--host", "0.0.0.0"])
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    assert "refusing to listen on 0.0.0.0 without a token" in err
+    assert out == ""
+
+
+def test_a_port_another_program_listens_on_is_refused_before_the_server_says_it_serves(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as stopped:
+            main(["--transport", "http", "--port", str(port)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"port {port} on 127.0.0.1 is already in use by another program: choose another with --port" in err
+    assert "serving MCP at" not in err
+
+
+def test_the_key_is_never_an_option() -> None:
+    options = {opt for action in build_parser()._actions for opt in action.option_strings}
+    assert not [opt for opt in options if "key" in opt.lower() or "token" in opt.lower()]
+
+
+def test_help_names_exactly_the_tools_read_only_offers() -> None:
+    from happyhorse_mcp.server import create_server, select_tools
+
+    assert list(READ_ONLY_TOOLS) == select_tools(create_server(Settings(fal_key=None)), read_only=True)
+    assert ", ".join(READ_ONLY_TOOLS) in " ".join(build_parser().format_help().split())
+
+
+def test_every_variable_is_explained_in_help() -> None:
+    from happyhorse_mcp.config import VARIABLES
+
+    text = build_parser().format_help()
+    assert all(variable.name in text for variable in VARIABLES)
