@@ -3,7 +3,7 @@
 A client of an older version validates what it receives against that version's schema, and some reject a whole
 result for one field they do not know: the Python SDK 1.9 and the TypeScript SDK 1.12, on 2025-03-26, lose every
 finished video to a `resource_link` block. docs/protocol-versions.md has the table of what each version introduced
-and what is left out before it; tests/process/test_protocol_versions.py speaks each version.
+and what is left out before it; tests/e2e/test_protocol_versions.py speaks each version.
 """
 
 from __future__ import annotations
