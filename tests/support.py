@@ -259,7 +259,7 @@ def stdio_server(fal_url: str, data_dir: Path, **env: str) -> Any:
 
     return StdioServerParameters(
         command=sys.executable,
-        args=["-m", "happyhorse_mcp", "--log-level", "DEBUG"],
+        args=["-m", "happyhorse_mcp"],
         env={
             "FAL_KEY": VALID_KEY,
             "HAPPYHORSE_FAL_QUEUE_URL": fal_url,
