@@ -69,15 +69,6 @@ def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(t
     assert any("serving HTTP without a token" in line for line in seen), "".join(seen)
 
 
-def test_an_http_server_with_named_tokens_says_how_many_users_sign_in_and_warns_of_nothing(tmp_path: Path) -> None:
-    tokens = tmp_path / "tokens"
-    tokens.write_text("alice alice-token-0123456789abcdef\nbob bob-token-0123456789abcdef\n")
-    seen = "".join(_http_start_log(tmp_path, HAPPYHORSE_HTTP_TOKENS_FILE=str(tokens)))
-    assert "sign-in: named tokens for 2 user(s)" in seen
-    assert "without a token" not in seen
-    assert "alice-token" not in seen
-
-
 def test_the_log_can_also_go_to_a_file_the_user_names_and_never_shows_the_key(tmp_path: Path) -> None:
     log = tmp_path / "logs" / "happyhorse-mcp.log"
     done = subprocess.run(

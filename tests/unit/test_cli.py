@@ -15,6 +15,8 @@ from happyhorse_mcp import cli
 from happyhorse_mcp.cli import READ_ONLY_TOOLS, RedactingFilter, build_parser, log_start, main
 from happyhorse_mcp.config import Settings
 
+from ..support import free_port
+
 KEY = "key-id:the-secret-part"
 
 
@@ -147,6 +149,28 @@ def test_a_port_another_program_listens_on_is_refused_before_the_server_says_it_
     err = capsys.readouterr().err
     assert f"port {port} on 127.0.0.1 is already in use by another program: choose another with --port" in err
     assert "serving MCP at" not in err
+
+
+def test_an_http_server_with_named_tokens_says_how_many_users_sign_in_and_warns_of_nothing(
+    environment: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from happyhorse_mcp import http
+
+    served: list[object] = []
+
+    async def serve(*args: object) -> None:
+        served.append(args)
+
+    tokens = tmp_path / "tokens"
+    tokens.write_text("alice alice-token-0123456789abcdef\nbob bob-token-0123456789abcdef\n")
+    environment.setenv("HAPPYHORSE_HTTP_TOKENS_FILE", str(tokens))
+    environment.setattr(http, "serve_http", serve)
+    with caplog.at_level(logging.INFO, logger="happyhorse_mcp"):
+        main(["--transport", "http", "--port", str(free_port())])
+    assert served, "the server was not started"
+    assert "sign-in: named tokens for 2 user(s)" in caplog.text
+    assert "without a token" not in caplog.text
+    assert "alice-token" not in caplog.text
 
 
 def test_the_key_is_never_an_option() -> None:
