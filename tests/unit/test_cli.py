@@ -104,36 +104,34 @@ def test_no_log_line_carries_a_secret_in_its_message_its_arguments_or_its_traceb
     assert "[redacted]" in record.exc_text
 
 
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What main() writes on stderr as it stops with exit code 2, having written nothing on stdout."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    return err
+
+
 def test_a_malformed_setting_stops_the_server_naming_it(
     environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     environment.setenv("HAPPYHORSE_FAL_QUEUE_URL", "queue.fal.run")
-    with pytest.raises(SystemExit) as stopped:
-        main([])
-    assert stopped.value.code == 2
-    out, err = capsys.readouterr()
-    assert "HAPPYHORSE_FAL_QUEUE_URL must be an http(s) URL" in err
-    assert out == ""
+    assert "HAPPYHORSE_FAL_QUEUE_URL must be an http(s) URL" in _refused([], capsys)
 
 
 def test_an_unknown_tool_name_stops_the_server_at_start(
     environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        main(["--tools", "estimate_cost,make_coffee"])
-    assert stopped.value.code == 2
-    assert "unknown tool(s) in --tools: make_coffee" in capsys.readouterr().err
+    assert "unknown tool(s) in --tools: make_coffee" in _refused(["--tools", "estimate_cost,make_coffee"], capsys)
 
 
 def test_the_server_will_not_listen_on_an_open_address_without_a_token(
     environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        main(["--transport", "http", "--host", "0.0.0.0"])
-    assert stopped.value.code == 2
-    out, err = capsys.readouterr()
-    assert "refusing to listen on 0.0.0.0 without a token" in err
-    assert out == ""
+    said = _refused(["--transport", "http", "--host", "0.0.0.0"], capsys)
+    assert "refusing to listen on 0.0.0.0 without a token" in said
 
 
 def test_a_port_another_program_listens_on_is_refused_before_the_server_says_it_serves(
@@ -143,12 +141,9 @@ def test_a_port_another_program_listens_on_is_refused_before_the_server_says_it_
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(SystemExit) as stopped:
-            main(["--transport", "http", "--port", str(port)])
-    assert stopped.value.code == 2
-    err = capsys.readouterr().err
-    assert f"port {port} on 127.0.0.1 is already in use by another program: choose another with --port" in err
-    assert "serving MCP at" not in err
+        said = _refused(["--transport", "http", "--port", str(port)], capsys)
+    assert f"port {port} on 127.0.0.1 is already in use by another program: choose another with --port" in said
+    assert "serving MCP at" not in said
 
 
 def test_an_http_server_with_named_tokens_says_how_many_users_sign_in_and_warns_of_nothing(
