@@ -277,6 +277,25 @@ async def test_extend_video_continues_a_fal_hosted_video_measured_before_anythin
     assert len(fake.submits) == 2
 
 
+async def test_a_retry_of_an_extension_by_its_key_returns_the_first_film_without_fetching_its_source_again(
+    server: HappyHorseServer, fake: FakeFal
+) -> None:
+    fake.real_clips = True
+    async with Client(server) as client:
+        url = (await _four_second_clip(client))["video"]["url"]
+        call = {"video_url": url, "seconds": 3, "prompt": "dusk falls", "resolution": "720p", "idempotency_key": "k1"}
+        first = await client.call_tool("extend_video", call)
+        assert first.structured_content is not None
+        assert first.structured_content["status"] == "completed", first.content
+        fake.uploads.pop(url.split("/files/", 1)[1])  # the source is gone from fal's storage
+        fetched = fake.downloads
+        again = await client.call_tool("extend_video", call)
+    assert again.structured_content is not None, again.content
+    assert again.structured_content["job_id"] == first.structured_content["job_id"]
+    assert fake.downloads == fetched, "nothing fetched for a call that pays nothing"
+    assert len(fake.submits) == 2
+
+
 async def test_a_shot_s_local_reference_image_is_checked_then_uploaded_and_sent_by_its_url(
     settings: Settings, fake: FakeFal, allowed: Path
 ) -> None:

@@ -169,13 +169,13 @@ class Films:
         )
         board = request.board
         plan = await anyio.to_thread.run_sync(functools.partial(_plan_media, board, request, places))
+        if earlier is not None:  # a retry pays nothing: extend_video's video is not fetched again
+            return FilmQuote(request, board, price_film(board), plan, self._guard.limits, Committed(), earlier=earlier)
         if request.source is not None:
             board = board.model_copy(
                 update={"opening": await self._opening(request.source, request.source_is_job, owner, plan)}
             )
         price = price_film(board)
-        if earlier is not None:
-            return FilmQuote(request, board, price, plan, self._guard.limits, Committed(), earlier=earlier)
         committed = await self._guard.check(
             price.usd,
             owner,
