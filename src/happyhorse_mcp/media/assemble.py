@@ -116,8 +116,8 @@ def _cut_by_copy(shots: Sequence[Path], out: Path, canvas: Canvas, gains: tuple[
     with av.open(str(out), "w") as container:
         with av.open(str(shots[0])) as first:
             picture = container.add_stream_from_template(first.streams.video[0])
-        sound = container.add_stream("aac", rate=canvas.sample_rate, layout=AUDIO_LAYOUT)
-        pending, written, start, shot_frames = AudioFifo(), 0, Fraction(0), []
+        sound = _SoundTrack(container, canvas)
+        start, shot_frames = Fraction(0), []
         for shot, gain in zip(shots, gains, strict=True):
             with av.open(str(shot)) as source:
                 stream = source.streams.video[0]
@@ -135,22 +135,37 @@ def _cut_by_copy(shots: Sequence[Path], out: Path, canvas: Canvas, gains: tuple[
             start += count * frame
             shot_sound = _sound(shot, canvas, gain, int(count * canvas.samples_per_frame)).read()
             if shot_sound is not None:
-                shot_sound.pts = None  # the fifo numbers the samples itself
-                pending.write(shot_sound)
-            size = sound.codec_context.frame_size or 1024
-            while pending.samples >= size:
-                written = _mux_sound(container, sound, pending.read(size), written, canvas)
-        if pending.samples:
-            _mux_sound(container, sound, pending.read(), written, canvas)
-        container.mux(sound.encode())
+                sound.write(shot_sound)
+        sound.close()
     frames = sum(shot_frames)
     return Assembled(out, frames / canvas.fps, frames, tuple(shot_frames), gains)
 
 
-def _mux_sound(container: Any, sound: Any, block: Any, written: int, canvas: Canvas) -> int:
-    block.pts, block.time_base = written, Fraction(1, canvas.sample_rate)
-    container.mux(sound.encode(block))
-    return written + int(block.samples)
+class _SoundTrack:
+    """The film's AAC stream: blocks of any size in, whole encoder frames out, numbered by their first sample."""
+
+    def __init__(self, container: Any, canvas: Canvas) -> None:
+        self.container, self.canvas = container, canvas
+        self.stream = container.add_stream("aac", rate=canvas.sample_rate, layout=AUDIO_LAYOUT)
+        self.pending = AudioFifo()
+        self.samples = 0
+
+    def write(self, block: Any) -> None:
+        block.pts = None  # the fifo numbers the samples itself
+        self.pending.write(block)
+        size = self.stream.codec_context.frame_size or 1024
+        while self.pending.samples >= size:
+            self._mux(self.pending.read(size))
+
+    def close(self) -> None:
+        if self.pending.samples:
+            self._mux(self.pending.read())
+        self.container.mux(self.stream.encode())
+
+    def _mux(self, frame: Any) -> None:
+        frame.pts, frame.time_base = self.samples, Fraction(1, self.canvas.sample_rate)
+        self.samples += frame.samples
+        self.container.mux(self.stream.encode(frame))
 
 
 def _gain(loudness: float | None, target: float) -> float:
@@ -168,10 +183,8 @@ class _Film:
         self.picture.width, self.picture.height, self.picture.pix_fmt = canvas.width, canvas.height, "yuv420p"
         # superfast: 60 s of 1080p in about 19 s on 2 cores (veryfast 23 s, ultrafast 14 s at twice the bytes).
         self.picture.options = {"preset": "superfast", "crf": "20"}
-        self.sound = container.add_stream("aac", rate=canvas.sample_rate, layout=AUDIO_LAYOUT)
-        self.sound_out = AudioFifo()
+        self.sound = _SoundTrack(container, canvas)
         self.frames = 0
-        self.samples = 0
         self.shot_frames: list[int] = []
         self.tail_pictures: list[Any] = []
         self.tail_sound: Any = None
@@ -200,10 +213,10 @@ class _Film:
         sound = _sound(shot, self.canvas, gain_db, wanted)
         if self.tail_sound is not None:
             blended = _crossfade_sound(self.tail_sound, sound.read(self.tail_sound.samples), self.canvas)
-            self._encode_sound(blended)
+            self.sound.write(blended)
         body = sound.read(sound.samples - self._samples_for(held)) if sound.samples > self._samples_for(held) else None
         if body is not None:
-            self._encode_sound(body)
+            self.sound.write(body)
         self.tail_sound = sound.read() if held else None
 
     def _samples_for(self, frames: int) -> int:
@@ -216,27 +229,13 @@ class _Film:
         self.frames += 1
         self.container.mux(self.picture.encode(frame))
 
-    def _encode_sound(self, frame: Any) -> None:
-        frame.pts = None
-        self.sound_out.write(frame)
-        size = self.sound.codec_context.frame_size or 1024
-        while self.sound_out.samples >= size:
-            self._mux_sound(self.sound_out.read(size))
-
-    def _mux_sound(self, frame: Any) -> None:
-        frame.pts, frame.time_base = self.samples, Fraction(1, self.canvas.sample_rate)
-        self.samples += frame.samples
-        self.container.mux(self.sound.encode(frame))
-
     def close(self) -> None:
         for frame in self.tail_pictures:
             self._encode_picture(frame)
         if self.tail_sound is not None:
-            self._encode_sound(self.tail_sound)
-        if self.sound_out.samples:
-            self._mux_sound(self.sound_out.read())
+            self.sound.write(self.tail_sound)
         self.container.mux(self.picture.encode())
-        self.container.mux(self.sound.encode())
+        self.sound.close()
 
 
 def _pictures(shot: Path, canvas: Canvas) -> Iterator[Any]:
