@@ -45,7 +45,8 @@ def is_local(value: str) -> bool:
     return value.startswith(("/", "~", "file://")) or (len(value) > 2 and value[1] == ":" and value[2] in "\\/")
 
 
-def _as_path(value: str) -> Path:
+def local_path(value: str) -> Path:
+    """The path a local value names: a path (`~` expanded) or a file:// URL of this machine."""
     if value.startswith("file://"):
         parts = urlsplit(value)
         if parts.netloc not in ("", "localhost"):
@@ -55,7 +56,7 @@ def _as_path(value: str) -> Path:
 
 
 def roots_from_uris(uris: Iterable[str]) -> list[Path]:
-    return [_as_path(uri) for uri in uris if uri.startswith("file://")]
+    return [local_path(uri) for uri in uris if uri.startswith("file://")]
 
 
 NO_ROOTS = (
@@ -69,7 +70,7 @@ def check_local(field: str, value: str, roots: Sequence[Path], rule: MediaRule) 
     if not roots:
         raise InvalidMediaError(f"{field}: " + NO_ROOTS.format(sep=os.pathsep))
     try:
-        real = _as_path(value).resolve(strict=True)
+        real = local_path(value).resolve(strict=True)
     except FileNotFoundError:
         raise InvalidMediaError(f"{field}: no file at {value!r}.") from None
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, ~ of no user, a NUL, a name too long

@@ -19,7 +19,6 @@ import functools
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -28,7 +27,7 @@ from ..domain.errors import FilmError, HappyHorseError, InvalidArgumentError, No
 from ..domain.film import FilmProgress, Storyboard
 from ..domain.models import TERMINAL_STATUSES, Job, JobError, LocalCopy, utcnow
 from ..fal.download import VideoDownloader, copy_into
-from ..files.media import LocalFile
+from ..files.media import LocalFile, local_path
 from .leases import LeaseLost
 from .runner import JobRunner
 
@@ -241,9 +240,7 @@ class FilmMaker:
             local_file=LocalCopy(path=str(saved.path), sha256=saved.sha256, size=saved.size),
             saved_identity=(saved.device, saved.inode),
         )
-        fetched = (
-            [Path(unquote(urlsplit(board.opening.url).path))] if board.opening and board.opening.fetched_from else []
-        )
+        fetched = [local_path(board.opening.url)] if board.opening and board.opening.fetched_from else []
         for made_here in (*work.glob("clip-*.mp4"), *work.glob("last-frame-*.png"), work / "film.mp4", *fetched):
             made_here.unlink(missing_ok=True)
 
@@ -262,8 +259,7 @@ class FilmMaker:
         if index < 0:
             assert board.opening is not None
             url = board.opening.url
-            fetched = Path(unquote(urlsplit(url).path))
-            if board.opening.fetched_from and not await anyio.to_thread.run_sync(fetched.exists):
+            if board.opening.fetched_from and not await anyio.to_thread.run_sync(local_path(url).exists):
                 url = board.opening.fetched_from  # the copy fetched at the quote is gone: fetched again
         else:
             shot_id = _progress(film).shots[index].job_id
@@ -272,7 +268,7 @@ class FilmMaker:
                 raise NoVideoYetError(shot.job_id, shot.status)
             url = shot.video.url
         if url.startswith("file://"):
-            return Path(unquote(urlsplit(url).path))
+            return local_path(url)
         path = self._work_dir(film.job_id) / f"clip-{index + 1}.mp4"
         if not path.exists():
             path = (await self._downloader.save(url, path)).path
