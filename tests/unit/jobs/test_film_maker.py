@@ -26,6 +26,14 @@ from .test_films import LIMITS, SHOTS, _films, _request
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture
+def fake() -> FakeFal:
+    """The fake fal, making real clips (a continuing shot starts from one's last frame)."""
+    made = FakeFal()
+    made.real_clips = True
+    return made
+
+
 async def _started(rig: Rig, fake: FakeFal, tmp_path: Path) -> Job:
     """The storyboard's film, started, once the shots that wait on nothing (the first and third) reached fal."""
     films = _films(rig, tmp_path)
@@ -43,7 +51,6 @@ def _submitted(fake: FakeFal, shot: int) -> FakeJob:
 async def test_shots_that_wait_on_nothing_start_at_once_and_a_continuing_one_starts_from_the_last_frame(
     fake: FakeFal, tmp_path: Path
 ) -> None:
-    fake.real_clips = True
     fake.hold = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
         film = await _started(rig, fake, tmp_path)
@@ -70,7 +77,6 @@ async def test_shots_that_wait_on_nothing_start_at_once_and_a_continuing_one_sta
 async def test_the_film_names_the_shot_fal_refused_not_the_one_cancelled_because_of_it(
     fake: FakeFal, tmp_path: Path
 ) -> None:
-    fake.real_clips = True
     fake.hold = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
         film = await _started(rig, fake, tmp_path)
@@ -91,7 +97,6 @@ async def test_the_film_names_the_shot_fal_refused_not_the_one_cancelled_because
 async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_is_found_not_paid_again(
     fake: FakeFal, tmp_path: Path
 ) -> None:
-    fake.real_clips = True
     fake.hold = True
     store = MemoryJobStore()
     async with runner_rig(fake, store, LIMITS) as first:
@@ -127,7 +132,6 @@ async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_i
 async def test_a_film_fal_s_storage_will_not_take_is_served_from_the_server_that_made_it(
     fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake.real_clips = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
         upload = rig.storage.upload
 
