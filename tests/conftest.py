@@ -4,18 +4,19 @@ import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
 import pytest
-from mcp import Client
-from pydantic import SecretStr
 
-from happyhorse_mcp.config import Settings
-from happyhorse_mcp.server import HappyHorseServer
+# pytest-xdist's controller loads this file too but runs no test, and starts its workers only once it is loaded: what
+# the fixtures need (the SDK, the server, the fake fal: about a second of imports) is imported in them.
+if TYPE_CHECKING:
+    from mcp import Client
 
-from .fakefal import VALID_KEY, FakeFal, serve
-from .support import forget_in_process, make_server, serve_in_process
+    from happyhorse_mcp.config import Settings
+    from happyhorse_mcp.server import HappyHorseServer
+
+    from .fakefal import FakeFal
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,12 +73,19 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def fake() -> FakeFal:
+    from .fakefal import FakeFal
+
     return FakeFal()
 
 
 @pytest.fixture
 async def fal_url(request: pytest.FixtureRequest, fake: FakeFal) -> AsyncIterator[str]:
     """Where the fake fal answers: in-process unless the test is marked `real_sockets`."""
+    import anyio
+
+    from .fakefal import serve
+    from .support import forget_in_process, serve_in_process
+
     if request.node.get_closest_marker("real_sockets"):
         async with serve(fake) as url:
             yield url
@@ -93,6 +101,12 @@ async def fal_url(request: pytest.FixtureRequest, fake: FakeFal) -> AsyncIterato
 
 @pytest.fixture
 def settings(fal_url: str, tmp_path: Path) -> Settings:
+    from pydantic import SecretStr
+
+    from happyhorse_mcp.config import Settings
+
+    from .fakefal import VALID_KEY
+
     return Settings(
         fal_key=SecretStr(VALID_KEY),
         queue_url=fal_url,
@@ -112,10 +126,14 @@ def allowed(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(settings: Settings) -> HappyHorseServer:
+    from .support import make_server
+
     return make_server(settings)
 
 
 @pytest.fixture(params=["legacy", "2026-07-28"], ids=["handshake-2025-11-25", "stateless-2026-07-28"])
 async def client(request: pytest.FixtureRequest, server: HappyHorseServer) -> AsyncIterator[Client]:
+    from mcp import Client
+
     async with Client(server, mode=request.param) as c:
         yield c

@@ -25,7 +25,9 @@ from ..fakefal import FakeFal
 from ..support import make_server, tool_names
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
-TOOLS = tool_names()  # every tool the server offers, read from the server itself
+# Every tool the server offers, read from a server when the test first draws one (not when each pytest worker
+# collects this module).
+tools = st.deferred(lambda: st.sampled_from(tool_names()))
 WAITING_TOOLS = SPENDING_TOOLS | {"get_job"}
 NAMES = [
     "prompt", "duration", "resolution", "aspect_ratio", "seed", "version", "enable_safety_checker", "wait_seconds",
@@ -62,7 +64,7 @@ arguments = st.one_of(
 )
 
 
-@given(tool=st.sampled_from(TOOLS), args=arguments)
+@given(tool=tools, args=arguments)
 @example(tool="generate_video", args={"prompt": "a horse"})
 @example(tool="reference_to_video", args={"prompt": "character1", "image_urls": ["https://e.com/a.png"]})
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

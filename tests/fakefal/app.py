@@ -169,6 +169,7 @@ class FakeFal:
         # True: each request's video is a real MP4 of its own (its duration, its own colours and tone, with sound),
         # for tests that decode, join or continue videos; otherwise every request gets `video_bytes`.
         self.real_clips = False
+        self._submitted: anyio.Event | None = None  # set at the next submit, for `submitted()`
         self.app = Starlette(
             routes=[
                 Route("/storage/auth/token", self._storage_token, methods=["POST"]),
@@ -201,6 +202,14 @@ class FakeFal:
 
     def calls(self, route: Route_) -> int:
         return sum(1 for r, _ in self.requests if r == route)
+
+    async def submitted(self, count: int) -> list[FakeJob]:
+        """Wait until fal has taken `count` jobs in all (the fake served on the test's own event loop)."""
+        with anyio.fail_after(30):
+            while len(self.submits) < count:
+                self._submitted = self._submitted or anyio.Event()
+                await self._submitted.wait()
+        return self.submits
 
     # -- job clock ----------------------------------------------------------------------------------------------
 
@@ -296,6 +305,9 @@ class FakeFal:
             job.next_transition = time.monotonic() + self.queue_seconds
         self.jobs[job.request_id] = job
         self.submits.append(job)
+        if self._submitted is not None:
+            self._submitted.set()
+            self._submitted = None
         base = str(request.base_url).rstrip("/")
         owner, app = endpoint_id.split("/")[:2]
         url = f"{base}/{owner}/{app}/requests/{job.request_id}"

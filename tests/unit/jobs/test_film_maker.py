@@ -9,6 +9,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from PIL import Image
 
@@ -38,9 +39,20 @@ async def _started(rig: Rig, fake: FakeFal, tmp_path: Path) -> Job:
     """The storyboard's film, started, once the shots that wait on nothing (the first and third) reached fal."""
     films = _films(rig, tmp_path)
     film = await films.start(await films.quote(_request(), Places()))
-    while len(fake.submits) < 2:
-        await rig.runner.wait(film.job_id, 1)
+    await fake.submitted(2)
     return film
+
+
+async def _recorded(rig: Rig, film_id: str, statuses: list[str]) -> Job:
+    """The film once its record shows its shots at `statuses`, woken at each change of the record."""
+    with anyio.fail_after(30):
+        while True:
+            changed = rig.runner.live.changed(film_id)
+            film = await rig.runner.get(film_id)
+            if film.film and [shot.status for shot in film.film.shots] == statuses:
+                return film
+            assert changed is not None, "the film is followed here"
+            await changed.wait()
 
 
 def _submitted(fake: FakeFal, shot: int) -> FakeJob:
@@ -58,8 +70,7 @@ async def test_shots_that_wait_on_nothing_start_at_once_and_a_continuing_one_sta
         assert started == sorted([str(SHOTS[0]["prompt"]), str(SHOTS[2]["prompt"])]), "the first and third at once"
         first = _submitted(fake, 0)
         fake.complete(first.request_id)
-        while len(fake.submits) < 3:
-            await rig.runner.wait(film.job_id, 1)
+        await fake.submitted(3)
         for job in fake.submits[1:]:
             fake.complete(job.request_id)
         done = await rig.runner.wait(film.job_id, 60)  # the film ends before its runner stops
@@ -102,9 +113,7 @@ async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_i
     async with runner_rig(fake, store, LIMITS) as first:
         films = _films(first, tmp_path)
         film = await films.start(await films.quote(_request(), Places()))
-        recorded = film
-        while not recorded.film or [s.status for s in recorded.film.shots] != ["queued", "planned", "queued"]:
-            recorded = await first.runner.wait(film.job_id, 1)  # the first and third shots start at once
+        await _recorded(first, film.job_id, ["queued", "planned", "queued"])  # the first and third start at once
         holder = first.runner.lease.holder
     # The process died there. Its film's record is put back as it was before it recorded any shot: each shot's job
     # exists (admitted under the film's key for it), but the film does not know it.
@@ -121,8 +130,7 @@ async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_i
         assert await second.runner.resume() == 3, "the film and its two shots are taken over"
         for job in fake.submits:
             fake.complete(job.request_id)
-        while len(fake.submits) < 3:  # the second shot starts once the first is done
-            await second.runner.wait(film.job_id, 1)
+        await fake.submitted(3)  # the second shot starts once the first is done
         fake.complete(fake.submits[2].request_id)
         done = await second.runner.wait(film.job_id, 60)
     assert done.status == "completed", done.error
