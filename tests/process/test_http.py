@@ -290,7 +290,8 @@ async def test_abandoned_initializes_from_one_client_make_room_for_its_next_and_
 
 async def test_a_listening_stream_nobody_reads_is_closed_so_its_session_idles_out(settings: Settings) -> None:
     async with (
-        http_server(settings, sessions_per_client=1, stream_seconds=0.3) as (url, _),
+        # Long enough that the refused second session is asked for while the stream is surely still open.
+        http_server(settings, sessions_per_client=1, stream_seconds=2) as (url, _),
         _from("127.0.0.4") as hog,
     ):
         opened = await _open_session(hog, url)
