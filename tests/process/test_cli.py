@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-from ..support import free_port
-
 
 def _env(tmp_path: Path) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "HAPPYHORSE_DATA_DIR": str(tmp_path / "data")}
@@ -38,35 +36,6 @@ def test_the_stdio_server_says_it_waits_for_a_client_and_exits_quietly_when_stdi
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
     assert done.returncode == 0
-
-
-def _http_start_log(tmp_path: Path, **env: str) -> list[str]:
-    """What an HTTP server says on stderr until it serves."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)],
-        env={**_env(tmp_path), **env},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    seen: list[str] = []
-    try:
-        assert server.stderr is not None
-        for line in server.stderr:
-            seen.append(line)
-            if "Uvicorn running on" in line:
-                break
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        if server.stderr is not None:
-            server.stderr.close()
-    return seen
-
-
-def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(tmp_path: Path) -> None:
-    seen = _http_start_log(tmp_path)
-    assert any("serving HTTP without a token" in line for line in seen), "".join(seen)
 
 
 def test_the_log_can_also_go_to_a_file_the_user_names_and_never_shows_the_key(tmp_path: Path) -> None:

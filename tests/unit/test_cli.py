@@ -146,20 +146,35 @@ def test_a_port_another_program_listens_on_is_refused_before_the_server_says_it_
     assert "serving MCP at" not in said
 
 
-def test_an_http_server_with_named_tokens_says_how_many_users_sign_in_and_warns_of_nothing(
-    environment: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def served(environment: pytest.MonkeyPatch) -> list[object]:
+    """What `serve_http` was called with: main() runs up to serving, and serves nothing."""
     from happyhorse_mcp import http
 
-    served: list[object] = []
+    calls: list[object] = []
 
     async def serve(*args: object) -> None:
-        served.append(args)
+        calls.append(args)
 
+    environment.setattr(http, "serve_http", serve)
+    return calls
+
+
+def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(
+    served: list[object], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="happyhorse_mcp"):
+        main(["--transport", "http", "--port", str(free_port())])
+    assert served, "the server was not started"
+    assert "serving HTTP without a token: any program on this machine can call the tools" in caplog.text
+
+
+def test_an_http_server_with_named_tokens_says_how_many_users_sign_in_and_warns_of_nothing(
+    environment: pytest.MonkeyPatch, served: list[object], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     tokens = tmp_path / "tokens"
     tokens.write_text("alice alice-token-0123456789abcdef\nbob bob-token-0123456789abcdef\n")
     environment.setenv("HAPPYHORSE_HTTP_TOKENS_FILE", str(tokens))
-    environment.setattr(http, "serve_http", serve)
     with caplog.at_level(logging.INFO, logger="happyhorse_mcp"):
         main(["--transport", "http", "--port", str(free_port())])
     assert served, "the server was not started"
