@@ -251,9 +251,8 @@ class Generation:
         self._accounts = accounts
 
     async def quote(self, request: GenerationRequest, places: Places) -> Quote:
-        plan = await anyio.to_thread.run_sync(places.plan, request.spec, request.arguments)
-        cost, assumption = price(request, plan)
         owner = request.principal.user
+        # A caller who may not pay is refused before any file of theirs is looked at, as a film's caller is.
         earlier = await earlier_if_may_pay(
             request.principal,
             request.idempotency_key,
@@ -261,6 +260,8 @@ class Generation:
             has_credentials=self._has_credentials,
             accounts=self._accounts,
         )
+        plan = await anyio.to_thread.run_sync(places.plan, request.spec, request.arguments)
+        cost, assumption = price(request, plan)
         if earlier is not None:  # a retry: the earlier job is returned, nothing new is paid for
             return Quote(request, plan, cost, self._guard.limits, Committed(), earlier=earlier)
         # Refuse what the limits refuse before anyone is asked to pay; admission checks again, atomically.

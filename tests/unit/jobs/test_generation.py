@@ -13,9 +13,16 @@ import pytest
 
 from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.domain.catalog import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_EDIT, OperationSpec
-from happyhorse_mcp.domain.errors import BudgetExceededError, InvalidMediaError, MissingKeyError, NotConfirmedError
+from happyhorse_mcp.domain.errors import (
+    BudgetExceededError,
+    InvalidMediaError,
+    MissingKeyError,
+    NotAllowedError,
+    NotConfirmedError,
+)
 from happyhorse_mcp.domain.models import TaskHandle
 from happyhorse_mcp.domain.pricing import estimate
+from happyhorse_mcp.domain.principal import READ_SCOPE, Principal
 from happyhorse_mcp.jobs.generation import Generation, GenerationRequest, Places, consented
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 
@@ -96,6 +103,20 @@ async def test_a_job_past_the_daily_budget_is_refused_at_the_quote_before_anyone
 async def test_without_fal_credentials_the_quote_says_how_to_set_them(rig: Rig) -> None:
     with pytest.raises(MissingKeyError):
         await _generation(rig, has_credentials=False).quote(_request(), Places())
+
+
+@pytest.mark.parametrize("who", ["a-user-without-the-generate-scope", "a-server-without-fal-credentials"])
+async def test_a_caller_who_may_not_pay_is_refused_before_any_of_their_files_is_looked_at(
+    rig: Rig, tmp_path: Path, who: str
+) -> None:
+    outside = _request(IMAGE_TO_VIDEO, image_url=str(tmp_path / "not-here.png"))  # a file error, were it looked at
+    if who == "a-user-without-the-generate-scope":
+        request = GenerationRequest(outside.spec, outside.arguments, Principal("reader", frozenset({READ_SCOPE})))
+        with pytest.raises(NotAllowedError):
+            await _generation(rig).quote(request, Places(allowed=(tmp_path / "elsewhere",)))
+    else:
+        with pytest.raises(MissingKeyError):
+            await _generation(rig, has_credentials=False).quote(outside, Places(allowed=(tmp_path / "elsewhere",)))
 
 
 async def test_a_started_job_is_admitted_and_submitted_once_and_bound_to_its_task(rig: Rig, fake: FakeFal) -> None:
