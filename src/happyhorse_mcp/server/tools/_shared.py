@@ -172,7 +172,7 @@ def job_result(job: Job, *, error_if_failed: bool = False, text: str | None = No
 
 def summary(result: JobResult) -> str:
     cost = "" if result.cost_usd is None else f" (USD {result.cost_usd:.2f})"
-    if result.film is not None and result.status != "failed" and result.status != "unknown":
+    if result.film is not None and result.status not in ("failed", "unknown"):
         return film_summary(result)
     match result.status:
         case "completed":

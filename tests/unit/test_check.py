@@ -6,8 +6,6 @@ import dataclasses
 import functools
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import anyio.to_thread
@@ -15,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from happyhorse_mcp.check import run_check
+from happyhorse_mcp.cli import main
 from happyhorse_mcp.config import Settings
 
 from ..fakefal import VALID_KEY, FakeFal
@@ -115,18 +114,26 @@ async def test_with_no_key_check_names_the_fal_login_and_probes_with_its_token(
     assert access not in out
 
 
-def _check_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "happyhorse_mcp", "check", *args],
-        env={"PATH": os.environ.get("PATH", ""), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def _check_command(*args: str) -> int:
+    """`happyhorse-mcp check ARGS` through the command's own entry point (it reads this process's environment); its
+    exit code."""
+    with pytest.raises(SystemExit) as exited:
+        main(["check", *args])
+    return int(exited.value.code or 0)
 
 
-async def test_check_runs_with_the_environment_a_host_config_gives_the_server(tmp_path: Path, fal_url: str) -> None:
+@pytest.fixture
+def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The environment of a shell with no key and no setting of this server (what `check` reads)."""
+    for name in [name for name in os.environ if name.startswith(("HAPPYHORSE_", "FAL_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return monkeypatch
+
+
+async def test_check_runs_with_the_environment_a_host_config_gives_the_server(
+    shell: pytest.MonkeyPatch, tmp_path: Path, fal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "claude_desktop_config.json"
     server_env = {
         "FAL_KEY": VALID_KEY,
@@ -134,34 +141,29 @@ async def test_check_runs_with_the_environment_a_host_config_gives_the_server(tm
         "HAPPYHORSE_DATA_DIR": "${HOME}/happyhorse-data",
     }
     config.write_text(json.dumps({"mcpServers": {"happyhorse": {"command": "uvx", "args": [], "env": server_env}}}))
-    done = await anyio.to_thread.run_sync(
-        functools.partial(_check_command, "--config", str(config), env={"HOME": str(tmp_path)})
-    )  # the shell has no key
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "set (FAL_KEY), well formed" in done.stdout
-    assert str(tmp_path / "happyhorse-data") in done.stdout
-    assert "verdict: ready" in done.stdout
+    code = await anyio.to_thread.run_sync(_check_command, "--config", str(config))  # the shell has no key
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "set (FAL_KEY), well formed" in out
+    assert str(tmp_path / "happyhorse-data") in out
+    assert "verdict: ready" in out
 
 
-async def test_a_bad_setting_is_named_and_the_rest_of_the_table_still_printed(tmp_path: Path) -> None:
-    done = await anyio.to_thread.run_sync(
-        functools.partial(
-            _check_command,
-            "--offline",
-            env={
-                "HAPPYHORSE_DATA_DIR": str(tmp_path),
-                "HAPPYHORSE_ALLOWED_DIRS": "relative/folder",
-                "HAPPYHORSE_DAILY_BUDGET_USD": "lots",
-                "FAL_KEY": VALID_KEY,
-            },
-        )
-    )
-    assert done.returncode == 1
-    assert "NOT usable:      HAPPYHORSE_ALLOWED_DIRS must list folders by absolute path" in done.stdout
-    assert "NOT usable:      HAPPYHORSE_DAILY_BUDGET_USD must be an amount of US dollars" in done.stdout
-    assert "spend limits:" in done.stdout
-    assert "fal key:         set (FAL_KEY), well formed" in done.stdout
-    assert "verdict: NOT ready" in done.stdout
+def test_a_bad_setting_is_named_and_the_rest_of_the_table_still_printed(
+    shell: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.setenv("HAPPYHORSE_DATA_DIR", str(tmp_path))
+    shell.setenv("HAPPYHORSE_ALLOWED_DIRS", "relative/folder")
+    shell.setenv("HAPPYHORSE_DAILY_BUDGET_USD", "lots")
+    shell.setenv("FAL_KEY", VALID_KEY)
+    code = _check_command("--offline")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "NOT usable:      HAPPYHORSE_ALLOWED_DIRS must list folders by absolute path" in out
+    assert "NOT usable:      HAPPYHORSE_DAILY_BUDGET_USD must be an amount of US dollars" in out
+    assert "spend limits:" in out
+    assert "fal key:         set (FAL_KEY), well formed" in out
+    assert "verdict: NOT ready" in out
 
 
 async def test_check_says_who_signs_in_and_the_per_user_limits_without_any_token(
