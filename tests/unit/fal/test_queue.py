@@ -3,6 +3,7 @@ not take it, reads are retried, and each answer is read for what it means."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 
 import httpx
@@ -11,7 +12,7 @@ from pydantic import SecretStr
 
 from happyhorse_mcp.domain.errors import ProtocolError, SubmitUncertainError, UpstreamError
 from happyhorse_mcp.fal.credentials import KeyCredentials
-from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy
+from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client, tls_context
 
 pytestmark = pytest.mark.anyio
 
@@ -102,3 +103,11 @@ def test_retry_after_wins_over_backoff_and_both_are_capped() -> None:
     assert policy.delay(0, 60.0) == 8.0
     assert 0.25 <= policy.delay(0, None) <= 0.5
     assert 4.0 <= policy.delay(10, None) <= 8.0
+
+
+async def test_every_client_for_fal_shares_one_tls_context_that_verifies_certificates() -> None:
+    async with default_http_client() as first, default_http_client() as second:
+        contexts = {id(client._transport._pool._ssl_context) for client in (first, second)}  # type: ignore[attr-defined]
+    assert contexts == {id(tls_context())}
+    assert tls_context().verify_mode == ssl.CERT_REQUIRED
+    assert tls_context().check_hostname
