@@ -168,9 +168,11 @@ class Films:
             accounts=self._accounts,
         )
         board = request.board
+        if earlier is not None:  # a retry pays nothing: its files are not looked at, nor its video fetched, again
+            return FilmQuote(
+                request, board, price_film(board), MediaPlan(), self._guard.limits, Committed(), earlier=earlier
+            )
         plan = await anyio.to_thread.run_sync(functools.partial(_plan_media, board, request, places))
-        if earlier is not None:  # a retry pays nothing: extend_video's video is not fetched again
-            return FilmQuote(request, board, price_film(board), plan, self._guard.limits, Committed(), earlier=earlier)
         if request.source is not None:
             board = board.model_copy(
                 update={"opening": await self._opening(request.source, request.source_is_job, owner, plan)}

@@ -260,10 +260,12 @@ class Generation:
             has_credentials=self._has_credentials,
             accounts=self._accounts,
         )
+        if earlier is not None:  # a retry: the earlier job is returned, nothing new is paid for
+            # Its files are not looked at again: they were checked and sent the first time, and may be gone since.
+            unread = MediaPlan()
+            return Quote(request, unread, price(request, unread)[0], self._guard.limits, Committed(), earlier=earlier)
         plan = await anyio.to_thread.run_sync(places.plan, request.spec, request.arguments)
         cost, assumption = price(request, plan)
-        if earlier is not None:  # a retry: the earlier job is returned, nothing new is paid for
-            return Quote(request, plan, cost, self._guard.limits, Committed(), earlier=earlier)
         # Refuse what the limits refuse before anyone is asked to pay; admission checks again, atomically.
         committed = await self._guard.check(cost.usd, owner, max_cost_usd=request.max_cost_usd, hint=assumption)
         return Quote(request, plan, cost, self._guard.limits, committed)

@@ -21,6 +21,7 @@ from happyhorse_mcp.jobs.films import FilmRequest, Films
 from happyhorse_mcp.jobs.generation import Places
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 
+from ... import media_factory
 from ...fakefal import FakeFal
 from ...support import Rig, runner_rig
 
@@ -117,3 +118,19 @@ async def test_a_film_started_as_a_task_and_retried_by_its_key_is_one_film(
     assert len(fake.submits) == 3
     with pytest.raises(IdempotencyConflictError):
         await films.start(await films.quote(_request(idempotency_key="ad-1", style="other"), Places()))
+
+
+async def test_a_retry_by_its_key_returns_the_first_film_even_once_a_shot_s_local_image_is_gone(
+    rig: Rig, fake: FakeFal, tmp_path: Path
+) -> None:
+    mare = media_factory.image(tmp_path / "mare.png")
+    shots = [{"prompt": "character1 at the water", "duration": 3, "reference_image_urls": [str(mare)]}, SHOTS[2]]
+    request = _request(shots=shots, idempotency_key="ad-2")
+    films = _films(rig, tmp_path / "films")
+    film = await films.start(await films.quote(request, Places(allowed=(tmp_path,))))
+    mare.unlink()  # moved or cleaned up after the first call
+    again = await films.quote(request, Places(allowed=(tmp_path,)))
+    assert again.earlier is not None
+    assert (await films.start(again)).job_id == film.job_id
+    assert (await rig.runner.wait(film.job_id, 60)).status == "completed"
+    assert len(fake.submits) == 2

@@ -142,6 +142,20 @@ async def test_the_same_idempotency_key_is_quoted_as_the_first_job_and_started_w
     assert len(fake.submits) == 1
 
 
+async def test_a_retry_by_its_key_returns_the_first_job_even_once_its_local_image_is_gone(
+    rig: Rig, fake: FakeFal, tmp_path: Path
+) -> None:
+    picture = media_factory.image(tmp_path / "horse.png")
+    request = _request(IMAGE_TO_VIDEO, image_url=str(picture), idempotency_key="k1")
+    generation = _generation(rig)
+    first = await generation.start(await generation.quote(request, Places(allowed=(tmp_path,))))
+    picture.unlink()  # moved or cleaned up after the first call
+    again = await generation.quote(request, Places(allowed=(tmp_path,)))
+    assert again.earlier is not None
+    assert (await generation.start(again)).job_id == first.job_id
+    assert len(fake.submits) == 1
+
+
 async def test_a_local_image_is_checked_at_the_quote_and_uploaded_only_at_the_start(
     rig: Rig, fake: FakeFal, tmp_path: Path
 ) -> None:
