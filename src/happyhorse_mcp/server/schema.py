@@ -12,6 +12,7 @@ portability warning.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -38,17 +39,13 @@ def compact(node: Any, *, keep_descriptions: bool = True, input_schema: bool = T
     return out
 
 
-# Every server made in a process lists the same tool definitions (tools/__init__.py): each distinct schema is
-# compacted once (its JSON text, much cheaper to make than the compacting, is the key) and the result shared, read
-# only: it is only ever serialized.
-_compacted: dict[tuple[str, bool, bool], Any] = {}
-_COMPACTED_KEPT = 256
-
-
 def compact_once(schema: Any, *, keep_descriptions: bool = True, input_schema: bool = True) -> Any:
-    key = (json.dumps(schema), keep_descriptions, input_schema)
-    if key not in _compacted:
-        if len(_compacted) >= _COMPACTED_KEPT:
-            _compacted.clear()
-        _compacted[key] = compact(schema, keep_descriptions=keep_descriptions, input_schema=input_schema)
-    return _compacted[key]
+    """`compact`, made once per distinct schema: every server made in a process lists the same tool definitions
+    (tools/__init__.py). The result is shared, read only: it is only ever serialized."""
+    return _compacted(json.dumps(schema), keep_descriptions, input_schema)
+
+
+@functools.lru_cache(maxsize=256)
+def _compacted(schema_text: str, keep_descriptions: bool, input_schema: bool) -> Any:
+    # Keyed on the schema's JSON text, much cheaper to make than the compacting.
+    return compact(json.loads(schema_text), keep_descriptions=keep_descriptions, input_schema=input_schema)
