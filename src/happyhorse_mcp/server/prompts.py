@@ -1,8 +1,7 @@
 """MCP prompts that teach HappyHorse's conventions: what a good shot prompt holds, character1.., @Image1.."""
 
 import functools
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.prompts import Prompt
@@ -10,8 +9,7 @@ from pydantic import Field
 
 from ..domain.catalog import MAX_DURATION, MAX_EDIT_SOURCE_SECONDS, MIN_DURATION, MIN_EDIT_SOURCE_SECONDS
 from ..domain.film import MAX_SHOTS, MAX_TRANSITION_SECONDS, MIN_SHOTS, MIN_TRANSITION_SECONDS
-
-_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+from .shelf import Shelf
 
 
 def register_prompts(mcp: MCPServer[Any]) -> None:
@@ -19,31 +17,16 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
         mcp.add_prompt(prompt)
 
 
-class _PromptShelf:
-    """MCPServer's `prompt` decorator, collecting instead of registering. The prompts take nothing from the server
-    they are on, so each is built once per process (the SDK makes a pydantic model for each), as the tools are
-    (tools/_shelf.py)."""
-
-    def __init__(self) -> None:
-        self.prompts: list[Prompt] = []
-
-    def prompt(self, **kwargs: Any) -> Callable[[_Fn], _Fn]:
-        def add(fn: _Fn) -> _Fn:
-            self.prompts.append(Prompt.from_function(fn, **kwargs))
-            return fn
-
-        return add
-
-
 @functools.cache
 def _prompts() -> tuple[Prompt, ...]:
-    shelf = _PromptShelf()
+    """The prompts, built once per process (the SDK makes a pydantic model for each), as the tools are."""
+    shelf = Shelf(Prompt.from_function)
     _define(shelf)
-    return tuple(shelf.prompts)
+    return tuple(shelf.made)
 
 
-def _define(shelf: _PromptShelf) -> None:
-    @shelf.prompt(
+def _define(shelf: Shelf[Prompt]) -> None:
+    @shelf.put(
         name="cinematic_shot",
         title="Cinematic shot",
         description="Write and make one cinematic text-to-video shot: subject, action, setting, camera, light, sound.",
@@ -71,7 +54,7 @@ def _define(shelf: _PromptShelf) -> None:
             "separate clips."
         )
 
-    @shelf.prompt(
+    @shelf.put(
         name="product_showcase",
         title="Product showcase",
         description="A short product video from a product photo, with the product kept exact (reference-to-video).",
@@ -90,7 +73,7 @@ def _define(shelf: _PromptShelf) -> None:
             "first with estimate_cost (reference-to-video) and tell me the price before making it."
         )
 
-    @shelf.prompt(
+    @shelf.put(
         name="subject_swap",
         title="Subject swap",
         description="Replace a subject in an existing video with the one in a reference image (edit_video).",
@@ -116,7 +99,7 @@ def _define(shelf: _PromptShelf) -> None:
             "estimate_cost (video-edit, with source_duration) and tell me the price."
         )
 
-    @shelf.prompt(
+    @shelf.put(
         name="storyboard",
         title="Storyboard a film",
         description=f"Plan a film of {MIN_SHOTS}-{MAX_SHOTS} shots (a story, an ad, a short) and make it with "

@@ -17,7 +17,7 @@ def _shelved() -> tuple[Tool, ...]:
     shelf = ToolShelf()
     for module in MODULES:
         module.register(shelf)
-    return tuple(shelf.tools)
+    return tuple(shelf.made)
 
 
 def tool_definitions() -> list[Tool]:
