@@ -260,15 +260,16 @@ async def test_extend_video_continues_a_local_video_and_list_jobs_shows_the_film
     assert any(line.startswith(f"{result['film']['shots'][0]['job_id']}: image-to-video") for line in lines)
 
 
+DUSK = {"seconds": 3, "prompt": "dusk falls", "resolution": "720p"}  # three seconds more of a four-second clip
+
+
 async def test_extend_video_continues_a_fal_hosted_video_measured_before_anything_is_paid(
     server: HappyHorseServer, fake: FakeFal
 ) -> None:
     fake.real_clips = True
     async with Client(server) as client:
         url = (await _four_second_clip(client))["video"]["url"]
-        extended = await client.call_tool(
-            "extend_video", {"video_url": url, "seconds": 3, "prompt": "dusk falls", "resolution": "720p"}
-        )
+        extended = await client.call_tool("extend_video", {**DUSK, "video_url": url})
     result = extended.structured_content
     assert result is not None
     assert result["status"] == "completed", extended.content
@@ -283,7 +284,7 @@ async def test_a_retry_of_an_extension_by_its_key_returns_the_first_film_without
     fake.real_clips = True
     async with Client(server) as client:
         url = (await _four_second_clip(client))["video"]["url"]
-        call = {"video_url": url, "seconds": 3, "prompt": "dusk falls", "resolution": "720p", "idempotency_key": "k1"}
+        call = {**DUSK, "video_url": url, "idempotency_key": "k1"}
         first = await client.call_tool("extend_video", call)
         assert first.structured_content is not None
         assert first.structured_content["status"] == "completed", first.content

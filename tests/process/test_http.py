@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,7 +24,7 @@ from happyhorse_mcp.server import select_tools
 from .. import media_factory
 from ..fakefal import VALID_KEY, FakeFal, serve_app
 from ..prices import CLIP_USD
-from ..support import make_server, text_of
+from ..support import free_port, make_server, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -34,11 +33,7 @@ TOKEN = "correct-horse-battery-staple"
 
 @asynccontextmanager
 async def http_server(settings: Settings, **options: object) -> AsyncIterator[tuple[str, HttpOptions]]:
-
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()  # the server's options name its port (its Host header check)
     opts = HttpOptions(host="127.0.0.1", port=port, token=TOKEN, **options)  # type: ignore[arg-type]
     async with serve_app(build_app(make_server(settings), opts), port, lifespan=True) as url:
         yield url, opts
