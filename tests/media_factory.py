@@ -67,24 +67,37 @@ def encoded_video(
 ) -> Path:
     """A real H.264/AAC MP4: second N is filled with SECOND_COLOURS[first_colour + N]; the sound is a tone (`hertz`,
     amplitude `volume`), silence, or absent (audio=None)."""
-    path.write_bytes(_encoded(seconds, width, height, fps, audio, codec, volume, hertz, first_colour))
+    made = encoded_video_bytes(
+        seconds=seconds,
+        width=width,
+        height=height,
+        fps=fps,
+        audio=audio,
+        codec=codec,
+        volume=volume,
+        hertz=hertz,
+        first_colour=first_colour,
+    )
+    path.write_bytes(made)
     return path
 
 
 # Encoding is most of what a media test costs, and the fake and the tests ask for the same few clips again and again:
 # each is encoded once per process.
 @functools.cache
-def _encoded(
-    seconds: int,
-    width: int,
-    height: int,
-    fps: int,
-    audio: str | None,
-    codec: str,
-    volume: float,
-    hertz: float,
-    first_colour: int,
+def encoded_video_bytes(
+    *,
+    seconds: int = 3,
+    width: int = 320,
+    height: int = 180,
+    fps: int = 12,
+    audio: str | None = "tone",
+    codec: str = "libx264",
+    volume: float = 0.5,
+    hertz: float = 440.0,
+    first_colour: int = 0,
 ) -> bytes:
+    """`encoded_video`'s file, as bytes."""
     import array
     import math
     from fractions import Fraction

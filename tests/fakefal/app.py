@@ -9,12 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -443,18 +441,10 @@ class FakeFal:
     def _video_for(self, job: FakeJob, duration: int) -> bytes:
         if not self.real_clips:
             return self.video_bytes
-        from ..media_factory import encoded_video
+        from ..media_factory import encoded_video_bytes
 
         number = self.submits.index(job)
-        with tempfile.TemporaryDirectory() as folder:
-            clip = encoded_video(
-                Path(folder) / "clip.mp4",
-                seconds=int(duration),
-                fps=12,
-                first_colour=number,
-                hertz=220.0 + 110 * number,
-            )
-            return clip.read_bytes()
+        return encoded_video_bytes(seconds=int(duration), first_colour=number, hertz=220.0 + 110 * number)
 
     def _output(self, job: FakeJob, base: str) -> dict[str, Any]:
         args = job.arguments
