@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -36,6 +36,9 @@ from happyhorse_mcp.jobs.store import JobStore
 from happyhorse_mcp.server import HappyHorseServer, create_server
 
 from .fakefal import VALID_KEY
+
+if TYPE_CHECKING:
+    import pytest
 
 NO_BACKOFF = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0)
 FAST_FOLLOW = FollowPolicy(poll_interval=0.01, max_interval=0.02, store_retry=0.01)
@@ -150,6 +153,16 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             start["status"], headers=start.get("headers", []), stream=_Body(chunks, closed, self._open), request=request
         )
+
+
+def clean_environment(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """os.environ as a shell with no setting of this server and no fal key has it, HOME at `home` (what `main()` and
+    `check` read)."""
+    import os
+
+    for name in [name for name in os.environ if name.startswith(("HAPPYHORSE_", "FAL_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
 
 
 def free_port() -> int:

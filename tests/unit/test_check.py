@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 from pathlib import Path
 
 import anyio.to_thread
@@ -17,6 +16,7 @@ from happyhorse_mcp.cli import main
 from happyhorse_mcp.config import Settings
 
 from ..fakefal import VALID_KEY, FakeFal
+from ..support import clean_environment
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -125,9 +125,7 @@ def _check_command(*args: str) -> int:
 @pytest.fixture
 def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """The environment of a shell with no key and no setting of this server (what `check` reads)."""
-    for name in [name for name in os.environ if name.startswith(("HAPPYHORSE_", "FAL_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
+    clean_environment(monkeypatch, tmp_path)
     return monkeypatch
 
 

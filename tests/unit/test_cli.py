@@ -4,7 +4,6 @@ log that never carries a secret. (Serving itself, and what a whole process print
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from happyhorse_mcp import cli
 from happyhorse_mcp.cli import READ_ONLY_TOOLS, RedactingFilter, build_parser, log_start, main
 from happyhorse_mcp.config import Settings
 
-from ..support import free_port
+from ..support import clean_environment, free_port
 
 KEY = "key-id:the-secret-part"
 
@@ -31,9 +30,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 @pytest.fixture
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """main() reads os.environ: a clean one, and the process's logging left to pytest."""
-    for name in [name for name in os.environ if name.startswith(("HAPPYHORSE_", "FAL_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
+    clean_environment(monkeypatch, tmp_path)
     monkeypatch.setenv("HAPPYHORSE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
     return monkeypatch
