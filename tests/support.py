@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.fal.credentials import KeyCredentials
-from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client
+from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client, tls_context
 from happyhorse_mcp.fal.storage import FalStorage
 from happyhorse_mcp.jobs.follow import FollowPolicy
 from happyhorse_mcp.jobs.runner import JobRunner
@@ -256,6 +257,13 @@ def tool_names() -> list[str]:
     """The names of every tool the server offers, read from a server (no fal, no backend)."""
     server = create_server(Settings(fal_key=None))
     return sorted(tool.name for tool in anyio.run(server.list_tools))
+
+
+def shared_tls() -> ssl.SSLContext:
+    """TLS settings for the tests' own HTTP clients: the server's one context per process. Made for each client (what
+    httpx does without `verify=`), it reads the whole CA bundle, 25 ms to 50 ms of CPU, about ninety times a run; these
+    clients speak plain HTTP to loopback, so it is never used."""
+    return tls_context()
 
 
 def make_server(settings: Settings) -> HappyHorseServer:

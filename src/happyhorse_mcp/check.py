@@ -45,6 +45,7 @@ def _probe(settings: Settings) -> tuple[str, bool]:
 
     from .domain.errors import HappyHorseError
     from .fal.credentials import credentials_for
+    from .fal.queue import tls_context
 
     credentials = credentials_for(settings)
     assert credentials is not None
@@ -54,7 +55,7 @@ def _probe(settings: Settings) -> tuple[str, bool]:
         return exc.message, False
     url = f"{settings.queue_url}/alibaba/happy-horse/requests/{PROBE_REQUEST_ID}/status"
     try:
-        response = httpx.get(url, headers={"Authorization": authorization}, timeout=10.0)
+        response = httpx.get(url, headers={"Authorization": authorization}, timeout=10.0, verify=tls_context())
     except httpx.HTTPError as exc:
         return f"no answer from {settings.queue_url} ({type(exc).__name__})", False
     if response.status_code in (401, 403):

@@ -18,7 +18,7 @@ from happyhorse_mcp.server import create_server
 
 from ..fakefal import VALID_KEY, FakeFal, Fault
 from ..prices import CLIP_USD, usd
-from ..support import FAST_FOLLOW, NO_BACKOFF, make_server, text_of
+from ..support import FAST_FOLLOW, NO_BACKOFF, make_server, shared_tls, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -145,7 +145,7 @@ class _AnswerLost(httpx.AsyncBaseTransport):
     """Delivers the first submit to fal, then loses the answer as a read time-out would."""
 
     def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        self._inner = httpx.AsyncHTTPTransport(verify=shared_tls())
         self.lost = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

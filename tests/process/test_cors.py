@@ -14,7 +14,7 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.http import HttpOptions, build_app
 
 from ..fakefal import serve_app
-from ..support import free_port, make_server
+from ..support import free_port, make_server, shared_tls
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -45,7 +45,7 @@ def _preflight(origin: str) -> dict[str, str]:
 
 
 async def test_a_preflight_from_an_allowed_origin_is_answered_without_a_token(settings: Settings) -> None:
-    async with server(settings) as url, httpx.AsyncClient() as http:
+    async with server(settings) as url, httpx.AsyncClient(verify=shared_tls()) as http:
         answer = await http.options(f"{url}/mcp", headers=_preflight(APP))
     assert answer.status_code == 200
     assert answer.headers["access-control-allow-origin"] == APP
@@ -57,7 +57,7 @@ async def test_a_preflight_from_an_allowed_origin_is_answered_without_a_token(se
 
 async def test_a_page_on_an_allowed_origin_reads_the_session_id_and_the_bearer_challenge(settings: Settings) -> None:
     headers = {"Origin": APP, "Accept": "application/json, text/event-stream"}
-    async with server(settings) as url, httpx.AsyncClient() as http:
+    async with server(settings) as url, httpx.AsyncClient(verify=shared_tls()) as http:
         refused = await http.post(f"{url}/mcp", headers=headers, json=INITIALIZE)
         opened = await http.post(f"{url}/mcp", headers={**headers, "Authorization": f"Bearer {TOKEN}"}, json=INITIALIZE)
     assert refused.status_code == 401
@@ -71,7 +71,7 @@ async def test_a_page_on_an_allowed_origin_reads_the_session_id_and_the_bearer_c
 
 async def test_an_origin_not_configured_gets_no_cors_headers(settings: Settings) -> None:
     elsewhere = "https://evil.example"
-    async with server(settings) as url, httpx.AsyncClient() as http:
+    async with server(settings) as url, httpx.AsyncClient(verify=shared_tls()) as http:
         preflight = await http.options(f"{url}/mcp", headers=_preflight(elsewhere))
         call = await http.post(
             f"{url}/mcp",

@@ -26,7 +26,7 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.http import HttpOptions, build_app
 
 from ..fakefal import VALID_KEY, serve_app
-from ..support import free_port, make_server
+from ..support import free_port, make_server, shared_tls
 
 pytestmark = pytest.mark.anyio
 
@@ -186,7 +186,7 @@ async def test_an_http_config_connects_with_the_token_it_sends(
     assert headers == {"Authorization": f"Bearer {TOKEN}"}, f"{where}: the token reference was not recognised"
     async with (
         _http_server(settings) as served,
-        httpx2.AsyncClient(headers=headers) as http,
+        httpx2.AsyncClient(verify=shared_tls(), headers=headers) as http,
         Client(streamable_http_client(url.replace("http://127.0.0.1:8000", served), http_client=http)) as client,
     ):
         listed = {tool.name for tool in (await client.list_tools()).tools}

@@ -24,7 +24,7 @@ from happyhorse_mcp.server import select_tools
 from .. import media_factory
 from ..fakefal import VALID_KEY, FakeFal, serve_app
 from ..prices import CLIP_USD
-from ..support import free_port, make_server, text_of
+from ..support import free_port, make_server, shared_tls, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +42,7 @@ async def http_server(settings: Settings, **options: object) -> AsyncIterator[tu
 @asynccontextmanager
 async def _client(url: str, token: str = TOKEN, mode: str = "legacy", **options: Any) -> AsyncIterator[Client]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        httpx2.AsyncClient(verify=shared_tls(), headers={"Authorization": f"Bearer {token}"}) as http,
         Client(streamable_http_client(f"{url}/mcp", http_client=http), mode=mode, **options) as client,
     ):
         yield client
@@ -119,7 +119,7 @@ async def test_a_request_without_the_right_token_is_refused_with_401(
     settings: Settings, fake: FakeFal, authorization: str | None
 ) -> None:
     headers = {**ACCEPT, **({"Authorization": authorization} if authorization else {})}
-    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+    async with http_server(settings) as (url, _), httpx.AsyncClient(verify=shared_tls()) as http:
         response = await http.post(f"{url}/mcp", json=INIT, headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith('Bearer realm="happyhorse-mcp"')
@@ -127,14 +127,14 @@ async def test_a_request_without_the_right_token_is_refused_with_401(
 
 async def test_a_wrong_host_header_is_refused_with_421(settings: Settings) -> None:
     headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}", "Host": "evil.example:8000"}
-    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+    async with http_server(settings) as (url, _), httpx.AsyncClient(verify=shared_tls()) as http:
         response = await http.post(f"{url}/mcp", json=INIT, headers=headers)
     assert response.status_code == 421
 
 
 async def test_a_wrong_origin_is_refused_with_403(settings: Settings) -> None:
     headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}", "Origin": "https://evil.example"}
-    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+    async with http_server(settings) as (url, _), httpx.AsyncClient(verify=shared_tls()) as http:
         response = await http.post(f"{url}/mcp", json=INIT, headers=headers)
     assert response.status_code == 403
 
@@ -143,7 +143,7 @@ async def test_extra_hosts_and_origins_can_be_allowed(settings: Settings) -> Non
     headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}", "Host": "mcp.example.com", "Origin": "https://app.example"}
     async with (
         http_server(settings, allowed_hosts=("mcp.example.com",), allowed_origins=("https://app.example",)) as (url, _),
-        httpx.AsyncClient() as http,
+        httpx.AsyncClient(verify=shared_tls()) as http,
     ):
         response = await http.post(f"{url}/mcp", json=INIT, headers=headers)
     assert response.status_code == 200
@@ -152,13 +152,13 @@ async def test_extra_hosts_and_origins_can_be_allowed(settings: Settings) -> Non
 async def test_a_body_over_the_limit_is_refused(settings: Settings) -> None:
     headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}"}
     huge = {**INIT, "params": {**INIT["params"], "padding": "x" * (5 * 1024 * 1024)}}  # type: ignore[dict-item]
-    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+    async with http_server(settings) as (url, _), httpx.AsyncClient(verify=shared_tls()) as http:
         response = await http.post(f"{url}/mcp", json=huge, headers=headers)
     assert response.status_code == 413
 
 
 async def test_the_health_check_needs_no_token_and_shows_no_secrets(settings: Settings) -> None:
-    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+    async with http_server(settings) as (url, _), httpx.AsyncClient(verify=shared_tls()) as http:
         response = await http.get(f"{url}/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
@@ -214,7 +214,7 @@ async def test_sessions_past_the_cap_are_refused_and_room_returns_when_they_clos
         async with (
             _client(url),
             _client(url),
-            httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}", **ACCEPT}) as http,
+            httpx.AsyncClient(verify=shared_tls(), headers={"Authorization": f"Bearer {TOKEN}", **ACCEPT}) as http,
         ):
             refused = await http.post(f"{url}/mcp", json=INIT)
         assert refused.status_code == 503
@@ -237,7 +237,7 @@ def test_http_options_carry_the_session_limits_from_the_environment() -> None:
 def _from(address: str) -> httpx.AsyncClient:
     """A client whose connections come from `address` (another machine, as far as the server can tell)."""
     return httpx.AsyncClient(
-        transport=httpx.AsyncHTTPTransport(local_address=address),
+        transport=httpx.AsyncHTTPTransport(verify=shared_tls(), local_address=address),
         headers={"Authorization": f"Bearer {TOKEN}", **ACCEPT},
         timeout=10,
     )
@@ -316,7 +316,7 @@ async def test_a_client_whose_listening_stream_is_closed_goes_on_working(setting
 
 
 async def test_every_event_on_a_stream_carries_an_id_a_client_can_resume_from(settings: Settings) -> None:
-    async with http_server(settings) as (url, _), httpx.AsyncClient() as http:
+    async with http_server(settings) as (url, _), httpx.AsyncClient(verify=shared_tls()) as http:
         answer = await http.post(f"{url}/mcp", json=INIT, headers={**ACCEPT, "Authorization": f"Bearer {TOKEN}"})
     assert answer.headers["content-type"].startswith("text/event-stream")
     events = [block for block in answer.text.split("\n\n") if block.strip()]

@@ -25,7 +25,7 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.http import HttpOptions, build_app
 
 from ..fakefal import FakeFal, serve_app
-from ..support import free_port, make_server, text_of
+from ..support import free_port, make_server, shared_tls, text_of
 
 pytestmark = [pytest.mark.node, pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -62,7 +62,7 @@ def issuer(resource: str) -> Iterator[str]:
 
 
 async def access_token(issuer: str, user: str, scope: str = BOTH, *, resource: str) -> str:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=shared_tls()) as http:
         answer = await http.post(
             f"{issuer}/token",
             auth=(user, f"{user}-secret"),
@@ -82,7 +82,7 @@ async def signed_in_server(settings: Settings, port: int, issuer: str, resource:
 @asynccontextmanager
 async def as_user(url: str, token: str) -> AsyncIterator[Client]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        httpx2.AsyncClient(verify=shared_tls(), headers={"Authorization": f"Bearer {token}"}) as http,
         Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
     ):
         yield client
@@ -124,7 +124,9 @@ async def test_a_read_only_sign_in_is_refused_a_generation_with_403_naming_the_s
     async with signed_in_server(settings, port, issuer, resource) as url:
         async with as_user(url, reader) as client:
             listed = await client.call_tool("list_jobs", {})
-        async with httpx.AsyncClient(headers={**HEADERS, "Authorization": f"Bearer {reader}"}) as http:
+        async with httpx.AsyncClient(
+            verify=shared_tls(), headers={**HEADERS, "Authorization": f"Bearer {reader}"}
+        ) as http:
             refused = await http.post(f"{url}/mcp", json=_call("generate_video", {"prompt": "a horse"}))
     assert not listed.is_error
     assert refused.status_code == 403
@@ -137,7 +139,10 @@ async def test_a_token_for_another_resource_or_none_gets_401_pointing_at_the_res
     settings: Settings, fake: FakeFal, port: int, issuer: str, resource: str
 ) -> None:
     elsewhere = await access_token(issuer, "alice", resource="https://other.example.com/mcp")
-    async with signed_in_server(settings, port, issuer, resource) as url, httpx.AsyncClient(headers=HEADERS) as http:
+    async with (
+        signed_in_server(settings, port, issuer, resource) as url,
+        httpx.AsyncClient(verify=shared_tls(), headers=HEADERS) as http,
+    ):
         wrong = await http.post(
             f"{url}/mcp", json=_call("list_jobs", {}), headers={"Authorization": f"Bearer {elsewhere}"}
         )
@@ -211,7 +216,7 @@ async def test_an_opaque_token_is_introspected_at_the_provider_and_names_its_use
         async with as_user(url, opaque) as client:
             made = await client.call_tool("generate_video", {"prompt": "a horse", "wait_seconds": 0})
             mine = await client.call_tool("list_jobs", {})
-        async with httpx.AsyncClient(headers=HEADERS) as http:
+        async with httpx.AsyncClient(verify=shared_tls(), headers=HEADERS) as http:
             forged = await http.post(
                 f"{url}/mcp", json=_call("list_jobs", {}), headers={"Authorization": "Bearer not-a-token-it-issued"}
             )

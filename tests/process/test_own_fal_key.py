@@ -23,7 +23,7 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.http import HttpOptions, build_app
 
 from ..fakefal import VALID_KEY, FakeFal, serve_app
-from ..support import free_port, make_server, text_of
+from ..support import free_port, make_server, shared_tls, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -47,14 +47,14 @@ async def server(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
 @asynccontextmanager
 async def signed_in(url: str, token: str, **options: Any) -> AsyncIterator[Client]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        httpx2.AsyncClient(verify=shared_tls(), headers={"Authorization": f"Bearer {token}"}) as http,
         Client(streamable_http_client(f"{url}/mcp", http_client=http), mode="legacy", **options) as client,
     ):
         yield client
 
 
 async def enter_on_page(page: str, fal_key: str) -> httpx.Response:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=shared_tls()) as http:
         form = await http.get(page)
         assert form.status_code == 200
         assert form.headers["cache-control"] == "no-store"
@@ -127,7 +127,7 @@ async def test_a_client_that_cannot_open_a_page_is_told_where_to_go_and_a_delete
 async def test_the_page_refuses_an_expired_or_forged_link_and_a_key_that_is_not_one(
     settings: Settings, fake: FakeFal, tmp_path: Path
 ) -> None:
-    async with server(settings, tmp_path) as url, httpx.AsyncClient() as http:
+    async with server(settings, tmp_path) as url, httpx.AsyncClient(verify=shared_tls()) as http:
         forged = await http.get(f"{url}/keys/not-a-link-this-server-made")
         async with signed_in(url, ALICE) as alice:
             told = await alice.call_tool("fal_key", {"action": "set"})

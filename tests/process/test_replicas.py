@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from ..fakefal import VALID_KEY, FakeFal
 from ..prices import usd
-from ..support import free_port, postgres_schema
+from ..support import free_port, postgres_schema, shared_tls
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -82,7 +82,7 @@ def replica(
 @asynccontextmanager
 async def client(url: str, mode: str = "legacy", token: str = TOKEN) -> AsyncIterator[Client]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http,
+        httpx2.AsyncClient(verify=shared_tls(), headers={"Authorization": f"Bearer {token}"}, timeout=60) as http,
         Client(streamable_http_client(url, http_client=http), mode=mode) as connected,
     ):
         yield connected

@@ -26,7 +26,7 @@ from happyhorse_mcp.http import HttpOptions, build_app
 from .. import media_factory
 from ..fakefal import FakeFal, serve_app
 from ..prices import CLIP_USD, dollars
-from ..support import free_port, make_server, text_of
+from ..support import free_port, make_server, shared_tls, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -53,7 +53,7 @@ async def team_server(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
 @asynccontextmanager
 async def signed_in(url: str, token: str, mode: str = "legacy") -> AsyncIterator[Client]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        httpx2.AsyncClient(verify=shared_tls(), headers={"Authorization": f"Bearer {token}"}) as http,
         Client(streamable_http_client(f"{url}/mcp", http_client=http), mode=mode) as client,
     ):
         yield client
@@ -144,7 +144,7 @@ async def test_a_read_only_user_reads_and_estimates_but_a_generation_is_refused_
         async with signed_in(url, READER) as reader:
             estimate = await reader.call_tool("estimate_cost", {"operation": "text-to-video"})
             listed = await reader.call_tool("list_jobs", {})
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=shared_tls()) as http:
             refused = await http.post(
                 f"{url}/mcp",
                 headers={"Authorization": f"Bearer {READER}", "Accept": "application/json, text/event-stream"},
@@ -179,7 +179,7 @@ async def test_a_request_without_a_known_token_is_refused_with_401_and_a_bearer_
     headers = {"Accept": "application/json, text/event-stream"}
     if authorization is not None:
         headers["Authorization"] = authorization
-    async with team_server(settings, tmp_path) as url, httpx.AsyncClient() as http:
+    async with team_server(settings, tmp_path) as url, httpx.AsyncClient(verify=shared_tls()) as http:
         answer = await http.post(f"{url}/mcp", headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
         slashed = await http.post(f"{url}/mcp/", headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
         health = await http.get(f"{url}/healthz")
@@ -243,7 +243,7 @@ async def test_another_user_s_task_and_job_resource_are_neither_read_cancelled_l
     settings: Settings, fake: FakeFal, tmp_path: Path
 ) -> None:
     fake.hold = True
-    async with team_server(settings, tmp_path) as url, httpx.AsyncClient(timeout=30) as http:
+    async with team_server(settings, tmp_path) as url, httpx.AsyncClient(verify=shared_tls(), timeout=30) as http:
         alice = await RawSession(http, url, ALICE).open()
         bob = await RawSession(http, url, BOB).open()
         started = await alice.ask("tools/call", {"name": "generate_video", "arguments": CLIP, "task": {"ttl": 60000}})
@@ -293,7 +293,7 @@ async def test_a_listener_of_the_2026_07_28_era_follows_only_its_own_jobs(
 async def test_a_session_opened_by_one_user_cannot_be_used_with_another_s_token(
     settings: Settings, fake: FakeFal, tmp_path: Path
 ) -> None:
-    async with team_server(settings, tmp_path) as url, httpx.AsyncClient(timeout=30) as http:
+    async with team_server(settings, tmp_path) as url, httpx.AsyncClient(verify=shared_tls(), timeout=30) as http:
         alice = await RawSession(http, url, ALICE).open()
         borrowed = {**alice.headers, "Authorization": f"Bearer {BOB}"}
         answer = await http.post(

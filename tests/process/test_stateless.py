@@ -14,7 +14,7 @@ from happyhorse_mcp.config import Settings
 
 from ..fakefal import FakeFal
 from ..prices import usd
-from ..support import text_of
+from ..support import shared_tls, text_of
 from .test_http import TOKEN, _client, http_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
@@ -48,7 +48,7 @@ async def test_a_2025_11_25_client_is_offered_no_subscription_and_told_what_to_d
         "capabilities": {},
         "clientInfo": {"name": "raw", "version": "1"},
     }
-    async with http_server(settings, stateless=True) as (url, _), httpx.AsyncClient() as http:
+    async with http_server(settings, stateless=True) as (url, _), httpx.AsyncClient(verify=shared_tls()) as http:
         opened = await _rpc(http, url, "initialize", initialize)
         subscribed = await _rpc(http, url, "resources/subscribe", {"uri": "happyhorse://spend"})
     assert opened["result"]["capabilities"]["resources"]["subscribe"] is False

@@ -21,7 +21,7 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.http import HttpOptions, build_app
 
 from ..fakefal import VALID_KEY, FakeFal, serve_app
-from ..support import free_port, make_server
+from ..support import free_port, make_server, shared_tls
 
 pytestmark = [pytest.mark.node, pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -423,7 +423,7 @@ async def test_over_http_a_2026_07_28_tasks_request_must_name_its_task_in_mcp_na
 
     async with (
         serve_app(build_app(make_server(settings), options), port, lifespan=True) as url,
-        httpx.AsyncClient(base_url=url, timeout=30) as http,
+        httpx.AsyncClient(verify=shared_tls(), base_url=url, timeout=30) as http,
     ):
         arguments = {"prompt": "a horse", "duration": 3, "resolution": "720p"}
         created = await post(http, "tools/call", {"name": "generate_video", "arguments": arguments}, "generate_video")

@@ -19,6 +19,8 @@ from happyhorse_mcp.fal.storage import FalStorage
 from happyhorse_mcp.jobs.accounts import FalAccounts
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 
+from ...support import shared_tls
+
 pytestmark = pytest.mark.anyio
 
 SERVERS_KEY = "server-key-id:server-key-secret"
@@ -27,7 +29,9 @@ ALICES_KEY = "alice-key-id:alice-key-secret-0123"
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:  # never used for a request here: only signed headers are read
+    async with httpx.AsyncClient(
+        verify=shared_tls()
+    ) as client:  # never used for a request here: only signed headers are read
         yield client
 
 
