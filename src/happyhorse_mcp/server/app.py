@@ -3,6 +3,7 @@ schemas, and the protocol methods MCPServer leaves unregistered."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +14,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.resources import ResourceTemplate
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
@@ -44,15 +46,16 @@ from .notify import ResourceNotifier
 from .options import BackendOptions
 from .player import player_extension
 from .prompts import register_prompts
-from .resources import RECENT_JOBS_LISTED, prompt_excerpt, register_resources
+from .resources import RECENT_JOBS_LISTED, define_job_templates, prompt_excerpt, register_spend
 from .schema import compact_once
-from .sdk_hooks import lowlevel_server
+from .sdk_hooks import add_resource_template, lowlevel_server
+from .shelf import Shelf
 from .state import AppState
 from .stateless import stateless_truth
 from .tasks import TaskService, serve_tasks
 from .tools import tool_definitions
 from .tools.keys import TOOL as KEYS_TOOL
-from .tools.review import register_sheet
+from .tools.review import define_sheet
 from .versions import version_gate
 
 if TYPE_CHECKING:
@@ -295,12 +298,23 @@ def create_server(
             return Completion(values=matches[:100], total=len(matches), has_more=len(matches) > 100)
         return None
 
-    register_sheet(mcp)
     if not settings.user_keys_secrets:  # users' own keys are not taken here: the tool would only refuse
         mcp.remove_tool(KEYS_TOOL)
-    register_resources(mcp, lambda: mcp.state)
+    for template in resource_templates():
+        add_resource_template(mcp, template)
+    register_spend(mcp, lambda: mcp.state)
     register_prompts(mcp)
     return mcp
+
+
+@functools.cache
+def resource_templates() -> tuple[ResourceTemplate, ...]:
+    """The resource templates, built once per process as the tools and prompts are (the SDK makes an argument model
+    and a validator for each, about 2 ms a template): they take what they need from the request's context."""
+    shelf = Shelf(ResourceTemplate.from_function)
+    define_sheet(shelf)
+    define_job_templates(shelf)
+    return tuple(shelf.made)
 
 
 def select_tools(mcp: HappyHorseServer, *, read_only: bool = False, names: list[str] | None = None) -> list[str]:

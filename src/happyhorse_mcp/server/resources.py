@@ -1,4 +1,5 @@
-"""Resources: a job as JSON, a finished job's video as a blob, and the spend report."""
+"""Resources: a job as JSON, a finished job's video as a blob (templates, built once per process: app.py), and the
+spend report."""
 
 import os
 from collections.abc import Callable
@@ -8,6 +9,7 @@ from typing import Any
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resources import ResourceTemplate
 
 from ..domain.catalog import MB
 from ..domain.errors import DownloadError, HappyHorseError, NoVideoYetError, ServerNotReadyError
@@ -16,6 +18,7 @@ from ..domain.uris import JOB_TEMPLATE, JOB_VIDEO_TEMPLATE, SPEND_URI
 from ..files.saved_copy import open_saved_copy
 from .boundary import resource_errors
 from .identity import caller
+from .shelf import Shelf
 from .state import AppState, app_state
 
 RECENT_JOBS_LISTED = 50
@@ -54,9 +57,26 @@ def prompt_excerpt(job: Job) -> str:
     return excerpt(job.arguments.get("prompt"), 100) or ""
 
 
-def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState | None]) -> None:
+def register_spend(mcp: MCPServer[Any], current_state: Callable[[], AppState | None]) -> None:
     @mcp.resource(
-        JOB_VIDEO_TEMPLATE,
+        SPEND_URI,
+        name="spend",
+        title="HappyHorse spend",
+        description="Your spend today (UTC), this month and in total, and the limits in force, as JSON.",
+        mime_type="application/json",
+    )
+    @resource_errors
+    async def spend_resource() -> str:  # a static resource gets no Context: the state comes from the server
+        state = current_state()
+        if state is None:
+            raise ServerNotReadyError("The server is not running.")
+        report = await (await state.backend()).guard.report(caller().user)
+        return report.model_dump_json(indent=2)
+
+
+def define_job_templates(shelf: Shelf[ResourceTemplate]) -> None:
+    @shelf.put(
+        uri_template=JOB_VIDEO_TEMPLATE,
         name="job-video",
         title="HappyHorse job video",
         description="A finished job's MP4 as a blob: from the saved copy when there is one, else from fal. "
@@ -85,23 +105,8 @@ def register_resources(mcp: MCPServer[Any], current_state: Callable[[], AppState
         except HappyHorseError as exc:
             raise DownloadError(exc.message + f" The video is at {video.url}.") from exc
 
-    @mcp.resource(
-        SPEND_URI,
-        name="spend",
-        title="HappyHorse spend",
-        description="Your spend today (UTC), this month and in total, and the limits in force, as JSON.",
-        mime_type="application/json",
-    )
-    @resource_errors
-    async def spend_resource() -> str:  # a static resource gets no Context: the state comes from the server
-        state = current_state()
-        if state is None:
-            raise ServerNotReadyError("The server is not running.")
-        report = await (await state.backend()).guard.report(caller().user)
-        return report.model_dump_json(indent=2)
-
-    @mcp.resource(
-        JOB_TEMPLATE,
+    @shelf.put(
+        uri_template=JOB_TEMPLATE,
         name="job",
         title="HappyHorse job",
         description="A video job as JSON: status, video URL when done, cost, error.",

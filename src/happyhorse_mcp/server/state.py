@@ -3,6 +3,7 @@ server answers `initialize` and `tools/list` without waiting for the HTTP stack 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 @dataclass
 class AppState:
     settings: Settings
+    # The contact sheets last read as a resource, by job id, most recent last (tools/review.py keeps it short).
+    contact_sheets: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
     _ready: anyio.Event = field(default_factory=anyio.Event)
     _backend: Backend | None = None
     _failure: str | None = None

@@ -2,11 +2,10 @@
 before anyone spends more; and the same contact sheet as a resource."""
 
 import base64
-from collections import OrderedDict
 from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resources import ResourceTemplate
 from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
@@ -14,6 +13,7 @@ from ...domain.uris import JOB_SHEET_TEMPLATE
 from ...review.report import VideoReview, review_text
 from ..boundary import resource_errors, tool_errors
 from ..identity import caller
+from ..shelf import Shelf
 from ..state import app_state
 from ._shared import JobId
 from ._shelf import ToolShelf
@@ -60,14 +60,13 @@ def register(shelf: ToolShelf) -> None:
         )
 
 
-def register_sheet(mcp: MCPServer[Any]) -> None:
-    """The contact sheet as a resource, with a cache of its own for each server."""
+def define_sheet(shelf: Shelf[ResourceTemplate]) -> None:
+    """The contact sheet as a resource, kept for the server's lifetime in its state (AppState.contact_sheets)."""
+
     # A finished job's video never changes, and the player asks for its contact sheet on every view: keep the last
     # few sheets (about 50 KB each) rather than fetch and decode the video again each time.
-    sheets: OrderedDict[str, bytes] = OrderedDict()
-
-    @mcp.resource(
-        JOB_SHEET_TEMPLATE,
+    @shelf.put(
+        uri_template=JOB_SHEET_TEMPLATE,
         name="job-contact-sheet",
         title="HappyHorse job contact sheet",
         description=f"{DEFAULT_FRAMES} evenly spaced frames of a finished job's video in one JPEG, each labelled with "
@@ -78,8 +77,10 @@ def register_sheet(mcp: MCPServer[Any]) -> None:
     async def contact_sheet(job_id: str, ctx: Context[Any, Any]) -> bytes:
         from ...review.reviewing import review_job
 
-        backend = await app_state(ctx).backend()
+        state = app_state(ctx)
+        backend = await state.backend()
         job = await backend.runner.get(job_id, caller().user)  # first: the cache is the server's, not the user's
+        sheets = state.contact_sheets
         if (kept := sheets.get(job_id)) is not None:
             sheets.move_to_end(job_id)
             return kept
