@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from happyhorse_mcp.media.assemble import TARGET_LUFS, Canvas, assemble
+from happyhorse_mcp.media.assemble import TARGET_LUFS, Assembled, Canvas, assemble
 from happyhorse_mcp.media.loudness import integrated_loudness, silences
 
 from ... import media_factory
@@ -28,15 +28,21 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     ]
 
 
+@pytest.fixture(scope="module")
+def crossfaded(shots: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Assembled:
+    """The four shots with half-second crossfades: assembled once, the tests only read it."""
+    return assemble(shots, tmp_path_factory.mktemp("film") / "film.mp4", canvas=CANVAS, crossfade_seconds=0.5)
+
+
 def _streams(path: Path) -> list[tuple[str, str]]:
     with av.open(str(path)) as container:
         return [(stream.type, stream.codec_context.name) for stream in container.streams]
 
 
 def test_a_crossfaded_film_lasts_the_plan_less_the_overlaps_with_one_picture_and_one_sound_stream(
-    shots: list[Path], tmp_path: Path
+    crossfaded: Assembled,
 ) -> None:
-    film = assemble(shots, tmp_path / "film.mp4", canvas=CANVAS, crossfade_seconds=0.5)
+    film = crossfaded
     planned = 3 + 4 + 3 + 5 - 3 * 0.5
     assert abs(film.seconds - planned) <= 1 / CANVAS.fps
     assert film.shot_frames == (72, 96, 72, 120)
@@ -49,9 +55,9 @@ def test_a_crossfaded_film_lasts_the_plan_less_the_overlaps_with_one_picture_and
 
 
 def test_the_sound_never_drops_out_at_a_join_and_every_shot_ends_at_one_loudness(
-    shots: list[Path], tmp_path: Path
+    shots: list[Path], crossfaded: Assembled
 ) -> None:
-    film = assemble(shots, tmp_path / "film.mp4", canvas=CANVAS, crossfade_seconds=0.5)
+    film = crossfaded
     assert silences(film.path, below_db=-50, longer_than=0.2) == []
     bounds, start = [], 0.0
     for frames in film.shot_frames:
