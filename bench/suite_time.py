@@ -2,9 +2,12 @@
 `./scripts/test` (the quick run: lint, format, types, every test needing no browser, Node or PostgreSQL) and
 `./scripts/test --all` (everything CI runs, with the browser tests when HAPPYHORSE_BROWSER_TESTS=1 is set).
 
-    .venv/bin/python bench/suite_time.py [runs]     # prints Markdown table rows: min / median / max
+    .venv/bin/python bench/suite_time.py [runs] [--quick]   # prints Markdown table rows: min / median / max
 
-Run from the repository root; a warm-up run of each comes first (bytecode compiled).
+Run from the repository root; a warm-up run of each comes first (bytecode compiled). Shared machines drift in
+speed (this one by up to two times within an hour), so before each run a fixed pure-Python workload is timed too,
+and each row also gives the run's median in units of that reference, a figure that moves much more with the code
+than with the moment.
 """
 
 from __future__ import annotations
@@ -18,22 +21,42 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(command: list[str]) -> float:
+def reference_seconds() -> float:
+    """CPU seconds of a fixed pure-Python workload (integer arithmetic, dicts, strings), as the suite mostly is."""
+    started = time.process_time()
+    table: dict[int, str] = {}
+    for i in range(1_500_000):
+        table[i % 4096] = str(i * i)
+    return time.process_time() - started
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    reference = min(reference_seconds() for _ in range(3))
     started = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, reference
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    rows = []
-    for label, command in [
-        ("./scripts/test (quick)", [str(ROOT / "scripts" / "test"), "-q", "-p", "no:cacheprovider"]),
-        ("./scripts/test --all", [str(ROOT / "scripts" / "test"), "--all", "-q", "-p", "no:cacheprovider"]),
-    ]:
+    arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
+    runs = int(arguments[0]) if arguments else 3
+    quick_only = "--quick" in sys.argv
+    suites = [("./scripts/test (quick)", [str(ROOT / "scripts" / "test"), "-q", "-p", "no:cacheprovider"])]
+    if not quick_only:
+        suites.append(
+            ("./scripts/test --all", [str(ROOT / "scripts" / "test"), "--all", "-q", "-p", "no:cacheprovider"])
+        )
+    rows = ["| run | min | median | max | reference (median) | median / reference |", "|---|---|---|---|---|---|"]
+    for label, command in suites:
         timed(command)  # warm-up
-        times = sorted(timed(command) for _ in range(runs))
-        rows.append(f"| {label} | {times[0]:.1f} s | {statistics.median(times):.1f} s | {times[-1]:.1f} s |")
+        results = [timed(command) for _ in range(runs)]
+        times = sorted(wall for wall, _ in results)
+        reference = statistics.median(ref for _, ref in results)
+        median = statistics.median(times)
+        rows.append(
+            f"| {label} | {times[0]:.1f} s | {median:.1f} s | {times[-1]:.1f} s | {reference:.2f} s | "
+            f"{median / reference:.0f} |"
+        )
     sys.stdout.write("\n".join(rows) + "\n")
 
 
