@@ -6,8 +6,7 @@
 
 Run from the repository root; a warm-up run of each comes first (bytecode compiled). Shared machines drift in
 speed (this one by up to two times within an hour), so before each run a fixed pure-Python workload is timed too,
-and each row also gives the run's median in units of that reference, a figure that moves much more with the code
-than with the moment.
+and each row gives it beside the run's median: how fast the machine was when the run was timed.
 """
 
 from __future__ import annotations
