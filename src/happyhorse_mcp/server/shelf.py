@@ -8,9 +8,9 @@ _Made = TypeVar("_Made")
 
 
 class Shelf(Generic[_Made]):
-    """An MCPServer decorator (`tool`, `prompt`) that collects instead of registering: what it makes of each function
-    (the SDK's Tool or Prompt: an argument model and JSON schemas) takes nothing from a server, so it is made once per
-    process, not once for every server made in it."""
+    """An MCPServer decorator (`tool`, `prompt`, `resource` for a template) that collects instead of registering: what
+    it makes of each function (the SDK's Tool, Prompt or ResourceTemplate: an argument model and JSON schemas) takes
+    nothing from a server, so it is made once per process, not once for every server made in it."""
 
     def __init__(self, make: Callable[..., _Made]) -> None:
         self.made: list[_Made] = []
