@@ -5,7 +5,7 @@
     .venv/bin/python bench/suite_time.py [runs] [--quick]   # prints Markdown table rows: min / median / max
 
 Run from the repository root; a warm-up run of each comes first (bytecode compiled). Shared machines drift in
-speed (this one by up to two times within an hour), so before each run a fixed pure-Python workload is timed too,
+speed (this one by more than half within an hour), so before each run a fixed pure-Python workload is timed too,
 and each row gives it beside the run's median: how fast the machine was when the run was timed.
 """
 
