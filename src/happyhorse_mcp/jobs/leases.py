@@ -1,6 +1,6 @@
 """One follower per job across every process on a store: this process's lease on the jobs it follows, renewed while
 it follows them, and the jobs whose follower is gone, taken over. The runner gives its part as callables: which
-jobs it follows, which of their states still wait to be written, what to do with a job it lost or took over."""
+jobs it follows, which of them are being written or wait to be, what to do with a job it lost or took over."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class Leases:
         task_group: TaskGroup,
         *,
         followed: Callable[[], Iterable[str]],
-        unsaved: Callable[[], Iterable[str]],
+        unsettled: Callable[[], Iterable[str]],
         lost: Callable[[str], None],
         take_over: Callable[[Job], Awaitable[bool]],
     ) -> None:
@@ -39,7 +39,7 @@ class Leases:
         self.lease = lease
         self._tg = task_group
         self._followed = followed
-        self._unsaved = unsaved
+        self._unsettled = unsettled
         self._lost = lost
         self._take_over = take_over
         self._keeping = False
@@ -73,7 +73,11 @@ class Leases:
             try:
                 asked = list(self._followed())  # jobs admitted while the renewal runs are not in it, and not lost
                 held = await self._store.renew(self.lease, asked)
-                for job_id in set(asked) - held - set(self._unsaved()):
+                # Not renewed: taken by another process, or ended (a job's last write frees its lease). Only a job
+                # still followed here with no write under way can be told apart: one ended here was dropped by its
+                # writer, and a write under way meets a loss itself.
+                judged = set(self._followed()) - set(self._unsettled())
+                for job_id in sorted(judged.intersection(asked) - held):
                     logger.warning("job %s: lease lost; another process follows it now", job_id)
                     self._lost(job_id)
                 await self.take_over_orphans()

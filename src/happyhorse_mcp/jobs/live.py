@@ -50,6 +50,7 @@ class LiveJobs:
         self._live: dict[str, Job] = {}
         self._changed: dict[str, anyio.Event] = {}
         self._unsaved: dict[str, Job] = {}
+        self._writing: dict[str, int] = {}  # job id: writes of it under way here
         self._flushing = False
 
     def __len__(self) -> int:
@@ -58,8 +59,9 @@ class LiveJobs:
     def ids(self) -> list[str]:
         return list(self._live)
 
-    def unsaved_ids(self) -> list[str]:
-        return list(self._unsaved)
+    def unsettled_ids(self) -> list[str]:
+        """Jobs whose state here the store may not match yet: being written, or kept until the store takes it."""
+        return [*self._unsaved, *self._writing]
 
     def get(self, job_id: str) -> Job | None:
         return self._live.get(job_id)
@@ -83,6 +85,14 @@ class LiveJobs:
         """Write a change to a job followed here, from the version last read, and return the job as written.
         Another process's write (a cancel) is read and kept, the change made again on top; a lost lease raises
         LeaseLost."""
+        self._writing[job_id] = self._writing.get(job_id, 0) + 1
+        try:
+            return await self._update(job_id, changes)
+        finally:
+            if (left := self._writing.pop(job_id) - 1) > 0:
+                self._writing[job_id] = left
+
+    async def _update(self, job_id: str, changes: dict[str, Any]) -> Job:
         job = self._live.get(job_id)
         if job is None:  # the lease was lost meanwhile
             raise LeaseLost(job_id)

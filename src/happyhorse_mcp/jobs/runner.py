@@ -119,7 +119,7 @@ class JobRunner:
             self.lease,
             task_group,
             followed=self._jobs.ids,
-            unsaved=self._jobs.unsaved_ids,
+            unsettled=self._jobs.unsettled_ids,
             lost=self._jobs.drop,
             take_over=self._take_over,
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -12,7 +14,10 @@ from happyhorse_mcp.domain.budget import SpendLimits, start_of_day
 from happyhorse_mcp.domain.catalog import TEXT_TO_VIDEO, Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job
+from happyhorse_mcp.jobs.changes import ChangeFeed
 from happyhorse_mcp.jobs.follow import FollowPolicy
+from happyhorse_mcp.jobs.leases import Leases
+from happyhorse_mcp.jobs.live import LiveJobs
 from happyhorse_mcp.jobs.store.base import Lease
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.jobs.store.sqlite import SqliteJobStore
@@ -195,3 +200,87 @@ async def test_a_submitter_paused_past_its_lease_still_records_fal_s_answer_and_
     assert done.video is not None
     assert (len(fake.submits), fake.calls("result")) == (1, 1)
     await store_a.close()
+
+
+class EndsDuringRenewal(MemoryJobStore):
+    """Lets a lease renewal run between a job's last write reaching the store (which frees its lease) and the writer
+    hearing back, as a renewal on its own PostgreSQL connection can."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.end_written = anyio.Event()
+        self.renewed_after = anyio.Event()
+
+    async def update(self, job: Job, *, holder: str | None = None) -> Job | None:
+        written = await super().update(job, holder=holder)
+        if written is not None and written.finished:
+            self.end_written.set()
+            await self.renewed_after.wait()
+        return written
+
+    async def renew(self, lease: Lease, job_ids: list[str]) -> set[str]:
+        held = await super().renew(lease, job_ids)
+        if self.end_written.is_set():
+            self.renewed_after.set()
+        return held
+
+
+@dataclass
+class Keeper:
+    store: MemoryJobStore
+    jobs: LiveJobs
+    leases: Leases
+    told: list[str]  # the statuses subscribers were told of
+
+
+@asynccontextmanager
+async def keeper(store: MemoryJobStore) -> AsyncIterator[Keeper]:
+    told = list[str]()
+
+    async def on_status_change(job: Job) -> None:
+        told.append(job.status)
+
+    async def take_over(job: Job) -> bool:
+        return False
+
+    lease = Lease("here", 0.3)
+    async with anyio.create_task_group() as tg:
+        feed = ChangeFeed(store, tg, retry_seconds=0.01, followed_here=list)
+        jobs = LiveJobs(
+            store, lease, tg, store_retry=0.01, reclaim_wait=0.01, changes=feed, on_status_change=on_status_change
+        )
+        leases = Leases(
+            store, lease, tg, followed=jobs.ids, unsettled=jobs.unsettled_ids, lost=jobs.drop, take_over=take_over
+        )
+        job = Job(job_id="hh_1", operation=Operation.TEXT_TO_VIDEO, endpoint=ENDPOINT, arguments={}, cost_usd=1.4)
+        admitted, _ = await store.admit(job, lambda _: None, day_start=job.created_at, lease=lease)
+        jobs.add(admitted)
+        leases.keep()
+        yield Keeper(store, jobs, leases, told)
+        tg.cancel_scope.cancel()
+
+
+async def test_a_job_that_ends_while_its_lease_is_renewed_is_not_taken_for_lost_and_its_end_is_told(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = EndsDuringRenewal()
+    async with keeper(store) as rig:
+        await rig.jobs.update("hh_1", status="running")
+        with anyio.fail_after(5):
+            await rig.jobs.update("hh_1", status="completed")
+        rig.jobs.drop("hh_1")  # as the runner and the film maker do after a job's last write
+    assert rig.told == ["running", "completed"]
+    assert "lease lost" not in caplog.text
+
+
+async def test_a_job_another_process_took_over_stops_being_followed_here_at_the_next_renewal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with keeper(MemoryJobStore()) as rig:
+        await rig.store.release(rig.leases.lease.holder)  # this process was paused past its lease
+        assert await rig.store.claim("hh_1", Lease("there", 60.0))
+        with anyio.fail_after(5):
+            while rig.jobs.ids():
+                await anyio.wait_all_tasks_blocked()
+                await anyio.sleep(0.05)
+    assert "job hh_1: lease lost; another process follows it now" in caplog.text
