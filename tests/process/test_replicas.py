@@ -203,13 +203,9 @@ async def test_a_film_whose_replica_is_killed_is_finished_by_another_and_any_rep
     fake.real_clips = True
     shots = [{"prompt": "a mare at the water", "duration": 3}, {"prompt": "gulls over the waves", "duration": 3}]
     film = {"shots": shots, "resolution": "720p", "transition": "cut", "wait_seconds": 0}
-    # Leases of 3 s, not 1 s: on a loaded machine the replica assembling the film logged "lease lost" for it and then
-    # finished it all the same, and one run timed out here. Whether that loss was real or spurious is open (issue 22's
-    # note); this test is about the takeover after a kill, not about a lease renewed under load.
-    slower = {"HAPPYHORSE_LEASE_SECONDS": "3"}
     async with postgres_schema() as database_url, AsyncExitStack() as stack:
         (a_url, a_process), _, (c_url, _) = [
-            stack.enter_context(replica(fal_url, database_url, tmp_path, name, **slower)) for name in "abc"
+            stack.enter_context(replica(fal_url, database_url, tmp_path, name)) for name in "abc"
         ]
         a, c = [await stack.enter_async_context(client(url)) for url in (a_url, c_url)]
         started = (await a.call_tool("make_film", film)).structured_content
