@@ -62,3 +62,18 @@ def test_the_server_starts_without_loading_pyav_or_pillow() -> None:
         check=True,
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_each_resource_template_takes_exactly_its_uri_s_variables_and_defaults_its_query_ones() -> None:
+    # The checks MCPServer's `resource` decorator makes at registration, which templates built once on the shelf skip:
+    # without them a mismatch would show only at the first read of such a URI.
+    from mcp.shared.uri_template import UriTemplate
+
+    from happyhorse_mcp.server.app import resource_templates
+
+    templates = resource_templates()
+    assert len(templates) == 3
+    for template in templates:
+        parsed = UriTemplate.parse(template.uri_template)
+        assert set(template.parameters["properties"]) == set(parsed.variable_names), template.uri_template
+        assert not set(template.parameters.get("required", [])) & set(parsed.query_variable_names)
