@@ -28,13 +28,14 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.fal.credentials import KeyCredentials
-from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client, tls_context
+from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client
 from happyhorse_mcp.fal.storage import FalStorage
 from happyhorse_mcp.jobs.follow import FollowPolicy
 from happyhorse_mcp.jobs.runner import JobRunner
 from happyhorse_mcp.jobs.spend import SpendGuard
 from happyhorse_mcp.jobs.store import JobStore
 from happyhorse_mcp.server import HappyHorseServer, create_server
+from happyhorse_mcp.tls import tls_context
 
 from .fakefal import VALID_KEY
 

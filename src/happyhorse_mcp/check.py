@@ -45,7 +45,7 @@ def _probe(settings: Settings) -> tuple[str, bool]:
 
     from .domain.errors import HappyHorseError
     from .fal.credentials import credentials_for
-    from .fal.queue import tls_context
+    from .tls import tls_context
 
     credentials = credentials_for(settings)
     assert credentials is not None

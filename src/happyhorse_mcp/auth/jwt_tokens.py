@@ -23,6 +23,8 @@ import httpx
 import jwt
 from mcp.server.auth.provider import AccessToken
 
+from ..tls import tls_context
+
 logger = logging.getLogger(__name__)
 
 LEEWAY_SECONDS = 30
@@ -33,6 +35,12 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 REFETCH_SECONDS = 30.0
 INTROSPECTION_KEPT_SECONDS = 60.0
 METADATA_PATHS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
+
+
+def issuer_client() -> httpx.AsyncClient:
+    """A client for one fetch from the issuer (keys, metadata, introspection), on the process's TLS settings: each
+    new set reads the whole CA bundle."""
+    return httpx.AsyncClient(verify=tls_context())
 
 
 class IssuerUnavailable(Exception):
@@ -47,7 +55,7 @@ class JwtVerifier:
         issuer: str,
         resource_url: str,
         *,
-        http_client_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient,
+        http_client_factory: Callable[[], httpx.AsyncClient] = issuer_client,
         clock: Callable[[], float] = time.monotonic,
         introspection_client: tuple[str, str] | None = None,
     ) -> None:

@@ -6,11 +6,9 @@ fake), polls instead of streaming, and resends a submit after a read time-out, w
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import random
-import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -27,6 +25,7 @@ from ..domain.errors import (
     SubmitUncertainError,
     UpstreamError,
 )
+from ..tls import tls_context
 from .credentials import FalCredentials
 from .errors import error_from_response, retry_after
 from .sse import data_events
@@ -76,12 +75,6 @@ class SubmitReceipt(BaseModel):
 
 
 CancelOutcome = Literal["cancellation_requested", "already_completed"]
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """httpx's default TLS settings, made once per process: making them reads the whole CA bundle (25 ms of CPU)."""
-    return httpx.create_ssl_context()
 
 
 def default_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:

@@ -14,7 +14,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from happyhorse_mcp.auth.jwt_tokens import LEEWAY_SECONDS, REFETCH_SECONDS, JwtVerifier
+from happyhorse_mcp.auth.jwt_tokens import LEEWAY_SECONDS, REFETCH_SECONDS, JwtVerifier, issuer_client
 
 pytestmark = pytest.mark.anyio
 
@@ -203,3 +203,25 @@ async def test_an_opaque_token_is_accepted_only_when_the_issuer_says_it_is_activ
     assert issuer.asked.count("good") == 1, "kept for a while, not asked on every request"
     assert await verifier.verify_token("elsewhere") is None
     assert await verifier.verify_token("revoked") is None
+
+
+async def test_each_client_for_the_issuer_uses_the_process_s_tls_settings_without_reading_the_ca_bundle_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+
+    from happyhorse_mcp.tls import tls_context
+
+    tls_context()
+    reads = list[object]()
+    real = ssl.SSLContext.load_verify_locations
+
+    def counted(context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        reads.append(args)
+        real(context, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    for _ in range(2):
+        async with issuer_client():
+            pass
+    assert reads == []

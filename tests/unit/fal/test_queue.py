@@ -12,7 +12,8 @@ from pydantic import SecretStr
 
 from happyhorse_mcp.domain.errors import ProtocolError, SubmitUncertainError, UpstreamError
 from happyhorse_mcp.fal.credentials import KeyCredentials
-from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client, tls_context
+from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client
+from happyhorse_mcp.tls import tls_context
 
 pytestmark = pytest.mark.anyio
 
