@@ -214,6 +214,8 @@ class FilmMaker:
                 assemble, clips, work / "film.mp4", canvas=canvas, crossfade_seconds=board.overlap_seconds
             )
         )
+        # Assembling takes a while: a process that lost the film meanwhile leaves saving and uploading to its taker.
+        self._runner.live.followed(film_id)
         destination = Path(film.save_path) if film.save_path else work / f"{film_id}.mp4"
         saved = await copy_into(made.path, destination)
         video = {

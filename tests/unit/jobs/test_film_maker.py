@@ -1,7 +1,7 @@
 """How an admitted film is made, below MCP: shots that wait on nothing start at once, a continuing shot starts from
 the previous shot's last frame, the shot fal refuses is the one the film names (not one cancelled because of it), and
-a film resumed after a crash finds the shots it admitted before; on the memory store against the fake fal in-process,
-with its real clips."""
+a film resumed after a crash finds the shots it admitted before, and one lost to another process while it is
+assembled is left to that process; on the memory store against the fake fal in-process, with its real clips."""
 
 from __future__ import annotations
 
@@ -156,3 +156,41 @@ async def test_a_film_fal_s_storage_will_not_take_is_served_from_the_server_that
     assert done.video is not None
     assert done.local_file is not None
     assert done.video.url == Path(done.local_file.path).as_uri()
+
+
+async def test_a_film_lost_to_another_process_while_it_is_assembled_is_neither_saved_nor_uploaded_here(
+    fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import happyhorse_mcp.media.assemble as assembling
+    from happyhorse_mcp.jobs.film_maker import FilmMaker
+
+    ended, uploaded = anyio.Event(), list[str]()
+    drive = FilmMaker.drive
+
+    async def driven(maker: FilmMaker, film_id: str) -> None:
+        await drive(maker, film_id)
+        ended.set()
+
+    monkeypatch.setattr(FilmMaker, "drive", driven)
+    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+        assemble, upload = assembling.assemble, rig.storage.upload
+
+        def lost_meanwhile(*args: Any, **kwargs: Any) -> Any:
+            anyio.from_thread.run_sync(rig.runner.live.drop, film.job_id)  # the keeper found another process has it
+            return assemble(*args, **kwargs)
+
+        async def recorded(local: Any) -> str:
+            uploaded.append(local.field)
+            return await upload(local)
+
+        monkeypatch.setattr(assembling, "assemble", lost_meanwhile)
+        monkeypatch.setattr(rig.storage, "upload", recorded)
+        films = _films(rig, tmp_path)
+        film = await films.start(await films.quote(_request(), Places()))
+        with anyio.fail_after(60):
+            await ended.wait()
+        stored = await rig.store.get(film.job_id)
+    assert stored is not None
+    assert not stored.finished, "the process that took it over ends it"
+    assert "film" not in uploaded
+    assert not (tmp_path / film.job_id / f"{film.job_id}.mp4").exists()
