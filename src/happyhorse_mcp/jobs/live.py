@@ -116,7 +116,7 @@ class LiveJobs:
                 raise LeaseLost(job_id)
             job = fresh
         self._unsaved.pop(job_id, None)
-        await self.publish(written)
+        await self.publish(written, written_from=job)
         return written
 
     def drop(self, job_id: str) -> None:
@@ -126,18 +126,22 @@ class LiveJobs:
         if (changed := self._changed.pop(job_id, None)) is not None:
             changed.set()
 
-    async def publish(self, job: Job) -> None:
-        """Tell waiting calls about the job's new state, and subscribers when its status changed."""
+    async def publish(self, job: Job, *, written_from: Job | None = None) -> None:
+        """Tell waiting calls about the job's new state, and subscribers when its status changed. A job written here
+        (`written_from` the state it was written from) that stopped being followed while the write was under way (a
+        cancel found it ended) is not followed again, but its change is still told."""
         before = self._live.get(job.job_id)
         if before is not None and job.version < before.version:
             return  # a write that finished after a newer one: memory keeps the newer
-        self._live[job.job_id] = job
-        previous = self._changed.get(job.job_id)
-        self._changed[job.job_id] = anyio.Event()
-        if previous is not None:
-            previous.set()
+        if before is not None or written_from is None:
+            self._live[job.job_id] = job
+            previous = self._changed.get(job.job_id)
+            self._changed[job.job_id] = anyio.Event()
+            if previous is not None:
+                previous.set()
         self._changes.wake(job.job_id)  # a job this process took over from another
-        if self._on_status_change is not None and before is not None and before.status != job.status:
+        was = before or written_from
+        if self._on_status_change is not None and was is not None and was.status != job.status:
             await self._on_status_change(job)
 
     async def record_receipt(self, job_id: str, receipt: SubmitReceipt) -> Job:

@@ -4,6 +4,7 @@ refuses kept in memory and written again until the store takes it."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -25,10 +26,12 @@ OURS, THEIRS = Lease("here", 60.0), Lease("there", 60.0)
 
 
 class FlakyStore(MemoryJobStore):
-    """Refuses the next `failures` writes, as a full disk does."""
+    """Refuses the next `failures` writes, as a full disk does; holds a job's last write, once taken, until told."""
 
     failures = 0
     taken: anyio.Event | None = None  # set at the next write the store takes
+    # Set, a job's last write sets the first once the store has it, then waits for the second to return.
+    end_held: tuple[anyio.Event, anyio.Event] | None = None
 
     async def update(self, job: Job, *, holder: str | None = None) -> Job | None:
         if self.failures:
@@ -37,6 +40,10 @@ class FlakyStore(MemoryJobStore):
         written = await super().update(job, holder=holder)
         if written is not None and self.taken is not None:
             self.taken.set()
+        if written is not None and written.finished and self.end_held is not None:
+            in_store, go_on = self.end_held
+            in_store.set()
+            await go_on.wait()
         return written
 
 
@@ -110,3 +117,19 @@ async def test_a_state_the_store_refuses_is_kept_in_memory_and_written_again_unt
     stored = await live.store.get("hh_1")
     assert stored is not None
     assert stored.status == "queued"
+
+
+async def test_a_job_s_end_is_told_even_when_a_cancel_racing_it_stops_following_it_first(live: Live) -> None:
+    await _followed(live)
+    await live.jobs.update("hh_1", status="running")
+    in_store, go_on = anyio.Event(), anyio.Event()
+    live.store.end_held = (in_store, go_on)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(functools.partial(live.jobs.update, "hh_1", status="completed"))
+        await in_store.wait()
+        with pytest.raises(LeaseLost):  # the cancel finds the job ended: the runner stops following it
+            await live.jobs.update("hh_1", cancel_requested=True)
+        live.jobs.drop("hh_1")
+        go_on.set()
+    assert live.changed == ["running", "completed"]
+    assert live.jobs.get("hh_1") is None
