@@ -123,7 +123,7 @@ class FilmMaker:
                 errors.append(exc)
                 stop.set()
                 return
-            if job.status != "completed":
+            if job is None or job.status != "completed":
                 stop.set()
                 await self._cancel_unfinished(film_id)
                 return
@@ -135,21 +135,30 @@ class FilmMaker:
         stored = await self._store.get(film_id)
         return stored is not None and stored.cancel_requested
 
-    async def _shot(self, film_id: str, board: Storyboard, index: int) -> Job:
-        """Shot `index`: its job, submitted unless it already has one, followed to its end."""
+    async def _shot(self, film_id: str, board: Storyboard, index: int) -> Job | None:
+        """Shot `index`: its job, submitted unless it already has one, followed to its end; None when the film was
+        cancelled before it was submitted."""
         film = self._runner.live.followed(film_id)
         planned = _progress(film).shots[index]
         if planned.job_id is not None:
             job = await self._runner.get(planned.job_id)
         else:
-            job = await self._submit_shot(film, board, index)
+            submitted = await self._submit_shot(film, board, index)
+            if submitted is None:
+                return None
+            job = submitted
             await self._write(film_id, shot=index, job=job)
+            if not job.finished and await self._cancel_asked(film_id):
+                # Cancelled while this shot was on its way to fal, before the film's record named it: the cancel
+                # could not see it, so it is cancelled here.
+                job = (await self._runner.cancel(job.job_id)).job
         while not job.finished:
             job = await self._runner.wait(job.job_id, SHOT_WAIT_SECONDS)
         await self._write(film_id, shot=index, job=job)
         return job
 
-    async def _submit_shot(self, film: Job, board: Storyboard, index: int) -> Job:
+    async def _submit_shot(self, film: Job, board: Storyboard, index: int) -> Job | None:
+        """The shot's job, submitted; None when the film was cancelled meanwhile (a last frame takes a while)."""
         own_key, storage = await self._accounts.account_for(film.owner)
         image_url = None
         if (previous := board.depends_on(index)) is not None:
@@ -162,6 +171,8 @@ class FilmMaker:
             image_url = await storage.upload(
                 await anyio.to_thread.run_sync(_made_here, frame, "image_url", "image/png")
             )
+        if await self._cancel_asked(film.job_id):
+            return None
         spec = board.spec(index)
         price = _progress(film).shots[index].price_usd
         return await self._runner.submit(

@@ -1,7 +1,8 @@
 """How an admitted film is made, below MCP: shots that wait on nothing start at once, a continuing shot starts from
 the previous shot's last frame, the shot fal refuses is the one the film names (not one cancelled because of it), and
-a film resumed after a crash finds the shots it admitted before, and one lost to another process while it is
-assembled is left to that process; on the memory store against the fake fal in-process, with its real clips."""
+a film resumed after a crash finds the shots it admitted before, one lost to another process while it is assembled is
+left to that process, and a cancel reaches the shots on their way to fal; on the memory store against the fake fal
+in-process, with its real clips."""
 
 from __future__ import annotations
 
@@ -194,3 +195,57 @@ async def test_a_film_lost_to_another_process_while_it_is_assembled_is_neither_s
     assert not stored.finished, "the process that took it over ends it"
     assert "film" not in uploaded
     assert not (tmp_path / film.job_id / f"{film.job_id}.mp4").exists()
+
+
+async def test_a_film_cancelled_while_a_shot_s_submit_is_on_its_way_to_fal_cancels_that_shot_too(
+    fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.hold = True
+    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+        sending, go_on = anyio.Event(), anyio.Event()
+        submit = rig.fal.submit
+
+        async def slow_submit(endpoint: str, arguments: dict[str, Any]) -> Any:
+            sending.set()
+            await go_on.wait()
+            return await submit(endpoint, arguments)
+
+        monkeypatch.setattr(rig.fal, "submit", slow_submit)
+        films = _films(rig, tmp_path)
+        film = await films.start(await films.quote(_request(), Places()))
+        with anyio.fail_after(30):
+            await sending.wait()
+            report = await films.cancel(film)
+            assert report.shots == (), "no shot of the film's record had a job yet"
+            go_on.set()
+            done = await rig.runner.wait(film.job_id, 30)
+    assert done.status == "cancelled"
+    assert fake.submits, "the submits on their way reached fal"
+    assert all(job.cancelled for job in fake.submits)
+
+
+async def test_a_film_cancelled_while_a_continuing_shot_s_last_frame_is_uploaded_never_submits_that_shot(
+    fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.hold = True
+    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+        uploading, go_on = anyio.Event(), anyio.Event()
+        upload = rig.storage.upload
+
+        async def slow_frame(local: Any) -> str:
+            if local.field == "image_url":  # the first shot's last frame, for the shot that continues it
+                uploading.set()
+                await go_on.wait()
+            return await upload(local)
+
+        monkeypatch.setattr(rig.storage, "upload", slow_frame)
+        film = await _started(rig, fake, tmp_path)
+        fake.complete(_submitted(fake, 0).request_id)
+        with anyio.fail_after(30):
+            await uploading.wait()
+            await _films(rig, tmp_path).cancel(film)
+            go_on.set()
+            done = await rig.runner.wait(film.job_id, 30)
+    assert done.status == "cancelled"
+    assert len(fake.submits) == 2, "the shot that continues the first was never submitted"
+    assert _submitted(fake, 2).cancelled
