@@ -115,10 +115,10 @@ class FilmMaker:
         """Shots that follow one another (each continues the one before), made in turn. The first failure anywhere
         stops every run: nothing more is submitted."""
         for index in chain:
-            if stop.is_set() or await self._cancel_asked(film_id):
+            if await self._stopping(film_id, stop):
                 return
             try:
-                job = await self._shot(film_id, board, index)
+                job = await self._shot(film_id, board, index, stop)
             except Exception as exc:  # noqa: BLE001 - handed to the film's driver, which ends the film with it
                 errors.append(exc)
                 stop.set()
@@ -128,6 +128,10 @@ class FilmMaker:
                 await self._cancel_unfinished(film_id)
                 return
 
+    async def _stopping(self, film_id: str, stop: anyio.Event) -> bool:
+        """Whether no more shots are to be made: one failed (`stop`), or the film was cancelled."""
+        return stop.is_set() or await self._cancel_asked(film_id)
+
     async def _cancel_asked(self, film_id: str) -> bool:
         """Whether the film was cancelled, here or through another process (which wrote it to the store)."""
         if self._runner.live.followed(film_id).cancel_requested:
@@ -135,30 +139,30 @@ class FilmMaker:
         stored = await self._store.get(film_id)
         return stored is not None and stored.cancel_requested
 
-    async def _shot(self, film_id: str, board: Storyboard, index: int) -> Job | None:
+    async def _shot(self, film_id: str, board: Storyboard, index: int, stop: anyio.Event) -> Job | None:
         """Shot `index`: its job, submitted unless it already has one, followed to its end; None when the film was
-        cancelled before it was submitted."""
+        stopped before it was submitted."""
         film = self._runner.live.followed(film_id)
         planned = _progress(film).shots[index]
         if planned.job_id is not None:
             job = await self._runner.get(planned.job_id)
         else:
-            submitted = await self._submit_shot(film, board, index)
+            submitted = await self._submit_shot(film, board, index, stop)
             if submitted is None:
                 return None
             job = submitted
             await self._write(film_id, shot=index, job=job)
-            if not job.finished and await self._cancel_asked(film_id):
-                # Cancelled while this shot was on its way to fal, before the film's record named it: the cancel
-                # could not see it, so it is cancelled here.
+            if not job.finished and await self._stopping(film_id, stop):
+                # Stopped while this shot was on its way to fal, before the film's record named it: what cancelled
+                # the other shots could not see it, so it is cancelled here.
                 job = (await self._runner.cancel(job.job_id)).job
         while not job.finished:
             job = await self._runner.wait(job.job_id, SHOT_WAIT_SECONDS)
         await self._write(film_id, shot=index, job=job)
         return job
 
-    async def _submit_shot(self, film: Job, board: Storyboard, index: int) -> Job | None:
-        """The shot's job, submitted; None when the film was cancelled meanwhile (a last frame takes a while)."""
+    async def _submit_shot(self, film: Job, board: Storyboard, index: int, stop: anyio.Event) -> Job | None:
+        """The shot's job, submitted; None when the film was stopped meanwhile (a last frame takes a while)."""
         own_key, storage = await self._accounts.account_for(film.owner)
         image_url = None
         if (previous := board.depends_on(index)) is not None:
@@ -171,7 +175,7 @@ class FilmMaker:
             image_url = await storage.upload(
                 await anyio.to_thread.run_sync(_made_here, frame, "image_url", "image/png")
             )
-        if await self._cancel_asked(film.job_id):
+        if await self._stopping(film.job_id, stop):
             return None
         spec = board.spec(index)
         price = _progress(film).shots[index].price_usd

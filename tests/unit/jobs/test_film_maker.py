@@ -1,8 +1,8 @@
 """How an admitted film is made, below MCP: shots that wait on nothing start at once, a continuing shot starts from
 the previous shot's last frame, the shot fal refuses is the one the film names (not one cancelled because of it), and
 a film resumed after a crash finds the shots it admitted before, one lost to another process while it is assembled is
-left to that process, and a cancel reaches the shots on their way to fal; on the memory store against the fake fal
-in-process, with its real clips."""
+left to that process, and a cancel or a refused shot reaches the shots on their way to fal; on the memory store
+against the fake fal in-process, with its real clips."""
 
 from __future__ import annotations
 
@@ -249,3 +249,33 @@ async def test_a_film_cancelled_while_a_continuing_shot_s_last_frame_is_uploaded
     assert done.status == "cancelled"
     assert len(fake.submits) == 2, "the shot that continues the first was never submitted"
     assert _submitted(fake, 2).cancelled
+
+
+async def test_a_shot_whose_submit_was_on_its_way_when_another_shot_was_refused_is_cancelled_not_paid(
+    fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.hold = True
+    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+        go_on = anyio.Event()
+        submit = rig.fal.submit
+
+        async def first_shot_slow(endpoint: str, arguments: dict[str, Any]) -> Any:
+            if arguments["prompt"] == SHOTS[0]["prompt"]:
+                await go_on.wait()
+            return await submit(endpoint, arguments)
+
+        monkeypatch.setattr(rig.fal, "submit", first_shot_slow)
+        films = _films(rig, tmp_path)
+        film = await films.start(await films.quote(_request(), Places()))
+        (third,) = await fake.submitted(1)
+        third.outcome = "content_policy"
+        fake.complete(third.request_id)
+        await _recorded(rig, film.job_id, ["planned", "planned", "failed"])
+        go_on.set()
+        with anyio.fail_after(30):
+            stopped = await rig.runner.wait(film.job_id, 30)
+    assert stopped.status == "failed"
+    assert stopped.error is not None
+    assert stopped.error.message.startswith("Shot 3 of 3 did not finish")
+    assert _submitted(fake, 0).cancelled, "the shot on its way reached fal and was cancelled there"
+    assert stopped.cost_usd == 0
