@@ -279,8 +279,9 @@ async def test_a_job_another_process_took_over_stops_being_followed_here_at_the_
     async with keeper(MemoryJobStore()) as rig:
         await rig.store.release(rig.leases.lease.holder)  # this process was paused past its lease
         assert await rig.store.claim("hh_1", Lease("there", 60.0))
+        dropped = rig.jobs.changed("hh_1")  # set when the job is dropped from here
+        assert dropped is not None
         with anyio.fail_after(5):
-            while rig.jobs.ids():
-                await anyio.wait_all_tasks_blocked()
-                await anyio.sleep(0.05)
+            await dropped.wait()
+        assert rig.jobs.ids() == []
     assert "job hh_1: lease lost; another process follows it now" in caplog.text
