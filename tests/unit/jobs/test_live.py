@@ -1,6 +1,7 @@
 """The jobs this process follows and every write of theirs: made from the version last read, another process's
-write kept and the change made again on top, a lease taken by another process noticed, and a state the store
-refuses kept in memory and written again until the store takes it."""
+write kept and the change made again on top, a lease taken by another process noticed, a state the store refuses
+kept in memory and written again until the store takes it, and a job's end told even when a racing call stopped
+following it first."""
 
 from __future__ import annotations
 
