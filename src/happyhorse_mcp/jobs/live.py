@@ -2,7 +2,8 @@
 
 A write is made from the version last read and under this process's lease: another process's write (a cancel) is
 read and kept, the change made again on top, and a lost lease raises LeaseLost. A state the store refuses (a full
-disk) stays in memory and is written again until the store takes it. Calls waiting on a job wake on each change.
+disk, a lock held too long) stays in memory and is written again until the store takes it, its changes made on top of
+any other process's write meanwhile. Calls waiting on a job wake on each change.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class LiveJobs:
         self._live: dict[str, Job] = {}
         self._changed: dict[str, anyio.Event] = {}
         self._unsaved: dict[str, Job] = {}
+        self._unsaved_changes: dict[str, dict[str, Any]] = {}  # what those states changed, to make again on top
         self._writing: dict[str, int] = {}  # job id: writes of it under way here
         self._flushing = False
 
@@ -104,6 +106,7 @@ class LiveJobs:
                 # The job goes on in memory; its state is written again until the store takes it.
                 logger.error("job %s: %s Retrying every %.0f s.", job_id, exc.message, self._store_retry)
                 self._unsaved[job_id] = proposed
+                self._unsaved_changes[job_id] = {**self._unsaved_changes.get(job_id, {}), **changes}
                 if not self._flushing:
                     self._flushing = True
                     self._tg.start_soon(self._flush_unsaved)
@@ -114,8 +117,10 @@ class LiveJobs:
             fresh = await self._store.get(job_id)
             if fresh is None or fresh.finished or not await self._store.claim(job_id, self.lease):
                 raise LeaseLost(job_id)
-            job = fresh
+            # Made again on top of the other write: this change and those kept in memory until the store took them.
+            job, changes = fresh, {**self._unsaved_changes.get(job_id, {}), **changes}
         self._unsaved.pop(job_id, None)
+        self._unsaved_changes.pop(job_id, None)
         await self.publish(written, written_from=job)
         return written
 
@@ -123,6 +128,7 @@ class LiveJobs:
         """Stop holding a job in memory; a call waiting on it reads the store from now on."""
         self._live.pop(job_id, None)
         self._unsaved.pop(job_id, None)
+        self._unsaved_changes.pop(job_id, None)
         if (changed := self._changed.pop(job_id, None)) is not None:
             changed.set()
 
@@ -198,11 +204,15 @@ class LiveJobs:
                         break
                     if self._unsaved.get(job_id) is not job:
                         continue
-                    del self._unsaved[job_id]
-                    if written is None:  # another process moved on meanwhile: the store is the truth
-                        logger.warning("job %s: a state kept in memory was overtaken in the store", job_id)
-                        self.drop(job_id)
+                    if written is None:  # another process wrote meanwhile (a cancel): the changes made on top
+                        try:
+                            await self.update(job_id)
+                        except LeaseLost:
+                            logger.warning("job %s: a state kept in memory was overtaken in the store", job_id)
+                            self.drop(job_id)
                         continue
+                    del self._unsaved[job_id]
+                    self._unsaved_changes.pop(job_id, None)
                     logger.info("job %s written to the store again", job_id)
                     if written.finished:
                         self.drop(job_id)

@@ -1,7 +1,7 @@
 """The jobs this process follows and every write of theirs: made from the version last read, another process's
 write kept and the change made again on top, a lease taken by another process noticed, a state the store refuses
-kept in memory and written again until the store takes it, and a job's end told even when a racing call stopped
-following it first."""
+kept in memory and written again until the store takes it (on top of another process's write meanwhile), and a
+job's end told even when a racing call stopped following it first."""
 
 from __future__ import annotations
 
@@ -134,3 +134,34 @@ async def test_a_job_s_end_is_told_even_when_a_cancel_racing_it_stops_following_
         go_on.set()
     assert live.changed == ["running", "completed"]
     assert live.jobs.get("hh_1") is None
+
+
+async def test_a_state_kept_in_memory_is_written_on_top_of_another_process_s_write_made_meanwhile(live: Live) -> None:
+    job = await _followed(live)
+    live.store.failures = 1
+    await live.jobs.update("hh_1", status="queued")  # refused: kept in memory
+    # Meanwhile another process's cancel reaches the store (a lock held by that write can be why this one failed).
+    elsewhere = await live.store.update(job.model_copy(update={"cancel_requested": True}))
+    assert elsewhere is not None
+    with anyio.fail_after(5):
+        while live.jobs.is_unsaved("hh_1"):
+            changed = live.jobs.changed("hh_1")
+            assert changed is not None, "still followed here"
+            await changed.wait()
+    stored = await live.store.get("hh_1")
+    assert stored is not None
+    assert (stored.status, stored.cancel_requested) == ("queued", True)
+    followed = live.jobs.get("hh_1")
+    assert followed is not None, "still followed here"
+    assert followed.cancel_requested
+
+
+async def test_a_change_made_on_top_of_another_process_s_write_keeps_the_changes_still_unsaved(live: Live) -> None:
+    job = await _followed(live)
+    live.store.failures = 1
+    await live.jobs.update("hh_1", status="queued")  # refused: kept in memory
+    elsewhere = await live.store.update(job.model_copy(update={"cancel_requested": True}))  # another process
+    assert elsewhere is not None
+    written = await live.jobs.update("hh_1", queue_position=3)
+    assert (written.status, written.queue_position, written.cancel_requested) == ("queued", 3, True)
+    assert not live.jobs.is_unsaved("hh_1")
