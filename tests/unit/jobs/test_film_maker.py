@@ -6,6 +6,7 @@ against the fake fal in-process, with its real clips."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,23 @@ async def _recorded(rig: Rig, film_id: str, statuses: list[str]) -> Job:
                 return film
             assert changed is not None, "the film is followed here"
             await changed.wait()
+
+
+def _held(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, picked: Callable[..., bool] = lambda *_: True
+) -> tuple[anyio.Event, anyio.Event]:
+    """Calls of `owner.name` that `picked` chooses set the first event, then wait for the second."""
+    entered, go_on = anyio.Event(), anyio.Event()
+    real = getattr(owner, name)
+
+    async def held(*args: Any) -> Any:
+        if picked(*args):
+            entered.set()
+            await go_on.wait()
+        return await real(*args)
+
+    monkeypatch.setattr(owner, name, held)
+    return entered, go_on
 
 
 def _submitted(fake: FakeFal, shot: int) -> FakeJob:
@@ -202,15 +220,7 @@ async def test_a_film_cancelled_while_a_shot_s_submit_is_on_its_way_to_fal_cance
 ) -> None:
     fake.hold = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
-        sending, go_on = anyio.Event(), anyio.Event()
-        submit = rig.fal.submit
-
-        async def slow_submit(endpoint: str, arguments: dict[str, Any]) -> Any:
-            sending.set()
-            await go_on.wait()
-            return await submit(endpoint, arguments)
-
-        monkeypatch.setattr(rig.fal, "submit", slow_submit)
+        sending, go_on = _held(monkeypatch, rig.fal, "submit")
         films = _films(rig, tmp_path)
         film = await films.start(await films.quote(_request(), Places()))
         with anyio.fail_after(30):
@@ -229,16 +239,8 @@ async def test_a_film_cancelled_while_a_continuing_shot_s_last_frame_is_uploaded
 ) -> None:
     fake.hold = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
-        uploading, go_on = anyio.Event(), anyio.Event()
-        upload = rig.storage.upload
-
-        async def slow_frame(local: Any) -> str:
-            if local.field == "image_url":  # the first shot's last frame, for the shot that continues it
-                uploading.set()
-                await go_on.wait()
-            return await upload(local)
-
-        monkeypatch.setattr(rig.storage, "upload", slow_frame)
+        # The first shot's last frame, for the shot that continues it.
+        uploading, go_on = _held(monkeypatch, rig.storage, "upload", lambda local: local.field == "image_url")
         film = await _started(rig, fake, tmp_path)
         fake.complete(_submitted(fake, 0).request_id)
         with anyio.fail_after(30):
@@ -256,15 +258,7 @@ async def test_a_shot_whose_submit_was_on_its_way_when_another_shot_was_refused_
 ) -> None:
     fake.hold = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
-        go_on = anyio.Event()
-        submit = rig.fal.submit
-
-        async def first_shot_slow(endpoint: str, arguments: dict[str, Any]) -> Any:
-            if arguments["prompt"] == SHOTS[0]["prompt"]:
-                await go_on.wait()
-            return await submit(endpoint, arguments)
-
-        monkeypatch.setattr(rig.fal, "submit", first_shot_slow)
+        _, go_on = _held(monkeypatch, rig.fal, "submit", lambda _, arguments: arguments["prompt"] == SHOTS[0]["prompt"])
         films = _films(rig, tmp_path)
         film = await films.start(await films.quote(_request(), Places()))
         (third,) = await fake.submitted(1)
