@@ -206,9 +206,12 @@ class LiveJobs:
                         continue
                     if written is None:  # another process wrote meanwhile (a cancel): the changes made on top
                         try:
-                            await self.update(job_id)
+                            written = await self.update(job_id)
                         except LeaseLost:
                             logger.warning("job %s: a state kept in memory was overtaken in the store", job_id)
+                            self.drop(job_id)
+                            continue
+                        if written.finished and not self.is_unsaved(job_id):
                             self.drop(job_id)
                         continue
                     del self._unsaved[job_id]

@@ -165,3 +165,19 @@ async def test_a_change_made_on_top_of_another_process_s_write_keeps_the_changes
     written = await live.jobs.update("hh_1", queue_position=3)
     assert (written.status, written.queue_position, written.cancel_requested) == ("queued", 3, True)
     assert not live.jobs.is_unsaved("hh_1")
+
+
+async def test_a_kept_end_written_on_top_of_another_process_s_write_is_no_longer_held_in_memory(live: Live) -> None:
+    job = await _followed(live)
+    live.store.failures = 1
+    await live.jobs.update("hh_1", status="completed")  # refused: kept in memory
+    elsewhere = await live.store.update(job.model_copy(update={"cancel_requested": True}))  # another process
+    assert elsewhere is not None
+    with anyio.fail_after(5):
+        while live.jobs.get("hh_1") is not None:
+            changed = live.jobs.changed("hh_1")
+            assert changed is not None
+            await changed.wait()
+    stored = await live.store.get("hh_1")
+    assert stored is not None
+    assert (stored.status, stored.cancel_requested) == ("completed", True)
