@@ -155,7 +155,7 @@ class FilmMaker:
             if not job.finished and await self._stopping(film_id, stop):
                 # Stopped while this shot was on its way to fal, before the film's record named it: what cancelled
                 # the other shots could not see it, so it is cancelled here.
-                job = (await self._runner.cancel(job.job_id)).job
+                await self._cancel_shot(film_id, job.job_id)
         while not job.finished:
             job = await self._runner.wait(job.job_id, SHOT_WAIT_SECONDS)
         await self._write(film_id, shot=index, job=job)
@@ -196,10 +196,14 @@ class FilmMaker:
         film = await self._runner.get(film_id)
         for shot in _progress(film).shots:
             if shot.job_id is not None and shot.status not in TERMINAL_STATUSES:
-                try:
-                    await self._runner.cancel(shot.job_id)
-                except HappyHorseError as exc:
-                    logger.warning("film %s: cancel of shot %s failed: %s", film_id, shot.job_id, exc.message)
+                await self._cancel_shot(film_id, shot.job_id)
+
+    async def _cancel_shot(self, film_id: str, job_id: str) -> None:
+        """Ask for a shot to be cancelled; one fal could not be asked about runs on, and the film waits for it."""
+        try:
+            await self._runner.cancel(job_id)
+        except HappyHorseError as exc:
+            logger.warning("film %s: cancel of shot %s failed: %s", film_id, job_id, exc.message)
 
     async def _stop(self, film_id: str, index: int, job_id: str | None) -> None:
         """The film ends with the failed shot's error, saying what was billed."""

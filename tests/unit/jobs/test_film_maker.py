@@ -22,9 +22,9 @@ from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.media.frames import last_frame_png
 
 from ...fakefal import FakeFal
-from ...fakefal.app import FakeJob
+from ...fakefal.app import FakeJob, Fault
 from ...support import Rig, runner_rig
-from .test_films import LIMITS, SHOTS, _films, _request
+from .test_films import LIMITS, PRICE, SHOTS, _films, _request
 
 pytestmark = pytest.mark.anyio
 
@@ -273,3 +273,24 @@ async def test_a_shot_whose_submit_was_on_its_way_when_another_shot_was_refused_
     assert stopped.error.message.startswith("Shot 3 of 3 did not finish")
     assert _submitted(fake, 0).cancelled, "the shot on its way reached fal and was cancelled there"
     assert stopped.cost_usd == 0
+
+
+async def test_shots_on_their_way_whose_cancel_fal_cannot_take_run_on_and_the_film_still_ends_cancelled(
+    fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.hold = True
+    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+        sending, go_on = _held(monkeypatch, rig.fal, "submit")
+        films = _films(rig, tmp_path)
+        film = await films.start(await films.quote(_request(), Places()))
+        fake.fail_next("cancel", Fault(status=503), times=10)  # fal cannot be asked to cancel
+        with anyio.fail_after(30):
+            await sending.wait()
+            await films.cancel(film)
+            go_on.set()
+            for shot in await fake.submitted(2):
+                fake.complete(shot.request_id)  # each runs on to its end
+            done = await rig.runner.wait(film.job_id, 30)
+    assert done.status == "cancelled", done.error
+    assert len(fake.submits) == 2, "the shot that continues the first was never submitted"
+    assert done.cost_usd == pytest.approx(PRICE.shots[0].usd + PRICE.shots[2].usd), "the two shots ran, billed"
