@@ -70,11 +70,16 @@ def film_cancel_summary(film: Job, stopping: tuple[str, ...]) -> str:
     done = sum((shot.cost_usd or 0.0) for shot in progress.shots if shot.status == "completed")
     if film.finished:
         return f"Film {film.job_id} was cancelled. Billed for its finished shots: USD {film.cost_usd or 0:.2f}."
+    if progress.phase == "assembling":
+        return (
+            f"Film {film.job_id} was not cancelled: all its shots were already made and billed (USD {done:.2f}), and "
+            "it is being assembled, which costs nothing more. Call get_job for the film."
+        )
     asked = (
         f"its unfinished shots ({', '.join(stopping)}) were asked to stop: a queued shot is dropped unbilled, one "
         "already generating may still finish and be billed"
         if stopping
-        else "no shot of it was running"
+        else "no shot of it had reached fal yet (one on its way there is cancelled as soon as fal answers)"
     )
     return (
         f"Film {film.job_id} is being cancelled: nothing more is submitted, and {asked}. Shots finished before the "
