@@ -107,6 +107,11 @@ class FilmMaker:
                 await self._stop(film_id, progress.shots.index(failed), failed.job_id)
                 return
             await self._write(film_id, phase="assembling")
+            # A cancel written before that phase is read here; one written after it finds the film being assembled,
+            # and cancel_job says the film goes on: the two never cross.
+            if await self._cancel_asked(film_id):
+                await self._finish(film_id, "cancelled")
+                return
         await self._assemble(film_id, board)
 
     async def _make_chain(

@@ -20,6 +20,7 @@ from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.jobs.generation import Places
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.media.frames import last_frame_png
+from happyhorse_mcp.server.tools.jobs import film_cancel_summary
 
 from ...fakefal import FakeFal
 from ...fakefal.app import FakeJob, Fault
@@ -64,11 +65,11 @@ def _held(
     entered, go_on = anyio.Event(), anyio.Event()
     real = getattr(owner, name)
 
-    async def held(*args: Any) -> Any:
-        if picked(*args):
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        if picked(*args, **kwargs):
             entered.set()
             await go_on.wait()
-        return await real(*args)
+        return await real(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, held)
     return entered, go_on
@@ -294,3 +295,24 @@ async def test_shots_on_their_way_whose_cancel_fal_cannot_take_run_on_and_the_fi
     assert done.status == "cancelled", done.error
     assert len(fake.submits) == 2, "the shot that continues the first was never submitted"
     assert done.cost_usd == pytest.approx(PRICE.shots[0].usd + PRICE.shots[2].usd), "the two shots ran, billed"
+
+
+async def test_a_cancel_written_while_the_film_enters_its_assembly_is_not_lost(
+    fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+        live = rig.runner.live
+
+        def assembling(_: str, **changes: Any) -> bool:
+            return bool(changes.get("output", {}).get("film", {}).get("phase") == "assembling")
+
+        entering, go_on = _held(monkeypatch, live, "update", assembling)
+        films = _films(rig, tmp_path)
+        film = await films.start(await films.quote(_request(), Places()))
+        with anyio.fail_after(60):
+            await entering.wait()  # every shot made; the film's next write says it is being assembled
+            report = await films.cancel(film)
+            go_on.set()
+            done = await rig.runner.wait(film.job_id, 60)
+    assert "is being cancelled" in film_cancel_summary(report.job, report.shots)
+    assert done.status == "cancelled", "the cancel said it would stop the film"
