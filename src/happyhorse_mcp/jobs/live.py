@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 from anyio.abc import TaskGroup
@@ -27,6 +27,14 @@ logger = logging.getLogger(__name__)
 
 # How often a submitter whose lease lapsed tries to write fal's answer before giving up (rare: a process paused).
 RECLAIM_TRIES = 20
+
+
+class _Kept(NamedTuple):
+    """A state the store refused, kept until it takes it, and the changes that made it (to make again on top of
+    another process's write meanwhile)."""
+
+    job: Job
+    changes: dict[str, Any]
 
 
 class LiveJobs:
@@ -50,8 +58,7 @@ class LiveJobs:
         self._on_status_change = on_status_change
         self._live: dict[str, Job] = {}
         self._changed: dict[str, anyio.Event] = {}
-        self._unsaved: dict[str, Job] = {}
-        self._unsaved_changes: dict[str, dict[str, Any]] = {}  # what those states changed, to make again on top
+        self._unsaved: dict[str, _Kept] = {}
         self._writing: dict[str, int] = {}  # job id: writes of it under way here
         self._flushing = False
 
@@ -105,8 +112,7 @@ class LiveJobs:
             except StoreError as exc:
                 # The job goes on in memory; its state is written again until the store takes it.
                 logger.error("job %s: %s Retrying every %.0f s.", job_id, exc.message, self._store_retry)
-                self._unsaved[job_id] = proposed
-                self._unsaved_changes[job_id] = {**self._unsaved_changes.get(job_id, {}), **changes}
+                self._unsaved[job_id] = _Kept(proposed, {**self._kept_changes(job_id), **changes})
                 if not self._flushing:
                     self._flushing = True
                     self._tg.start_soon(self._flush_unsaved)
@@ -118,9 +124,8 @@ class LiveJobs:
             if fresh is None or fresh.finished or not await self._store.claim(job_id, self.lease):
                 raise LeaseLost(job_id)
             # Made again on top of the other write: this change and those kept in memory until the store took them.
-            job, changes = fresh, {**self._unsaved_changes.get(job_id, {}), **changes}
+            job, changes = fresh, {**self._kept_changes(job_id), **changes}
         self._unsaved.pop(job_id, None)
-        self._unsaved_changes.pop(job_id, None)
         await self.publish(written, written_from=job)
         return written
 
@@ -128,7 +133,6 @@ class LiveJobs:
         """Stop holding a job in memory; a call waiting on it reads the store from now on."""
         self._live.pop(job_id, None)
         self._unsaved.pop(job_id, None)
-        self._unsaved_changes.pop(job_id, None)
         if (changed := self._changed.pop(job_id, None)) is not None:
             changed.set()
 
@@ -193,16 +197,20 @@ class LiveJobs:
     def is_unsaved(self, job_id: str) -> bool:
         return job_id in self._unsaved
 
+    def _kept_changes(self, job_id: str) -> dict[str, Any]:
+        kept = self._unsaved.get(job_id)
+        return kept.changes if kept is not None else {}
+
     async def _flush_unsaved(self) -> None:
         try:
             while self._unsaved:
                 await anyio.sleep(self._store_retry)
-                for job_id, job in list(self._unsaved.items()):
+                for job_id, kept in list(self._unsaved.items()):
                     try:
-                        written = await self._store.update(job, holder=self.lease.holder)
+                        written = await self._store.update(kept.job, holder=self.lease.holder)
                     except StoreError:
                         break
-                    if self._unsaved.get(job_id) is not job:
+                    if self._unsaved.get(job_id) is not kept:
                         continue
                     if written is None:  # another process wrote meanwhile (a cancel): the changes made on top
                         try:
@@ -215,7 +223,6 @@ class LiveJobs:
                             self.drop(job_id)
                         continue
                     del self._unsaved[job_id]
-                    self._unsaved_changes.pop(job_id, None)
                     logger.info("job %s written to the store again", job_id)
                     if written.finished:
                         self.drop(job_id)
