@@ -17,6 +17,7 @@ from PIL import Image
 
 from happyhorse_mcp.domain.errors import UpstreamError
 from happyhorse_mcp.domain.models import Job
+from happyhorse_mcp.jobs.films import Films
 from happyhorse_mcp.jobs.generation import Places
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.media.frames import last_frame_png
@@ -73,6 +74,15 @@ def _held(
 
     monkeypatch.setattr(owner, name, held)
     return entered, go_on
+
+
+async def _started_with_submits_held(
+    rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Films, Job, tuple[anyio.Event, anyio.Event]]:
+    """The storyboard's film, started, with every submit to fal held (see `_held`) on its way."""
+    held = _held(monkeypatch, rig.fal, "submit")
+    films = _films(rig, tmp_path)
+    return films, await films.start(await films.quote(_request(), Places())), held
 
 
 def _submitted(fake: FakeFal, shot: int) -> FakeJob:
@@ -221,9 +231,7 @@ async def test_a_film_cancelled_while_a_shot_s_submit_is_on_its_way_to_fal_cance
 ) -> None:
     fake.hold = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
-        sending, go_on = _held(monkeypatch, rig.fal, "submit")
-        films = _films(rig, tmp_path)
-        film = await films.start(await films.quote(_request(), Places()))
+        films, film, (sending, go_on) = await _started_with_submits_held(rig, tmp_path, monkeypatch)
         with anyio.fail_after(30):
             await sending.wait()
             report = await films.cancel(film)
@@ -281,10 +289,8 @@ async def test_shots_on_their_way_whose_cancel_fal_cannot_take_run_on_and_the_fi
 ) -> None:
     fake.hold = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
-        sending, go_on = _held(monkeypatch, rig.fal, "submit")
-        films = _films(rig, tmp_path)
-        film = await films.start(await films.quote(_request(), Places()))
         fake.fail_next("cancel", Fault(status=503), times=10)  # fal cannot be asked to cancel
+        films, film, (sending, go_on) = await _started_with_submits_held(rig, tmp_path, monkeypatch)
         with anyio.fail_after(30):
             await sending.wait()
             await films.cancel(film)

@@ -78,6 +78,15 @@ async def _followed(live: Live) -> Job:
     return admitted
 
 
+async def _kept_then_cancelled_elsewhere(live: Live, **changes: object) -> None:
+    """A followed job whose write of `changes` the store refuses (kept in memory), then another process's cancel."""
+    job = await _followed(live)
+    live.store.failures = 1
+    await live.jobs.update("hh_1", **changes)
+    elsewhere = await live.store.update(job.model_copy(update={"cancel_requested": True}))
+    assert elsewhere is not None
+
+
 async def test_a_write_wakes_its_waiters_and_tells_of_a_new_status(live: Live) -> None:
     await _followed(live)
     woken = live.jobs.changed("hh_1")
@@ -137,12 +146,8 @@ async def test_a_job_s_end_is_told_even_when_a_cancel_racing_it_stops_following_
 
 
 async def test_a_state_kept_in_memory_is_written_on_top_of_another_process_s_write_made_meanwhile(live: Live) -> None:
-    job = await _followed(live)
-    live.store.failures = 1
-    await live.jobs.update("hh_1", status="queued")  # refused: kept in memory
-    # Meanwhile another process's cancel reaches the store (a lock held by that write can be why this one failed).
-    elsewhere = await live.store.update(job.model_copy(update={"cancel_requested": True}))
-    assert elsewhere is not None
+    # Another process's cancel reaches the store meanwhile (a lock held by that write can be why this one failed).
+    await _kept_then_cancelled_elsewhere(live, status="queued")
     with anyio.fail_after(5):
         while live.jobs.is_unsaved("hh_1"):
             changed = live.jobs.changed("hh_1")
@@ -157,22 +162,14 @@ async def test_a_state_kept_in_memory_is_written_on_top_of_another_process_s_wri
 
 
 async def test_a_change_made_on_top_of_another_process_s_write_keeps_the_changes_still_unsaved(live: Live) -> None:
-    job = await _followed(live)
-    live.store.failures = 1
-    await live.jobs.update("hh_1", status="queued")  # refused: kept in memory
-    elsewhere = await live.store.update(job.model_copy(update={"cancel_requested": True}))  # another process
-    assert elsewhere is not None
+    await _kept_then_cancelled_elsewhere(live, status="queued")
     written = await live.jobs.update("hh_1", queue_position=3)
     assert (written.status, written.queue_position, written.cancel_requested) == ("queued", 3, True)
     assert not live.jobs.is_unsaved("hh_1")
 
 
 async def test_a_kept_end_written_on_top_of_another_process_s_write_is_no_longer_held_in_memory(live: Live) -> None:
-    job = await _followed(live)
-    live.store.failures = 1
-    await live.jobs.update("hh_1", status="completed")  # refused: kept in memory
-    elsewhere = await live.store.update(job.model_copy(update={"cancel_requested": True}))  # another process
-    assert elsewhere is not None
+    await _kept_then_cancelled_elsewhere(live, status="completed")
     with anyio.fail_after(5):
         while live.jobs.get("hh_1") is not None:
             changed = live.jobs.changed("hh_1")
