@@ -31,6 +31,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "packaging: builds this checkout and runs it as users install it (uv build, uvx, pipx)"
     )
+    if config.pluginmanager.has_plugin("cacheprovider"):
+        from . import media_factory
+
+        media_factory.CLIP_CACHE = config.cache.mkdir("clips")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

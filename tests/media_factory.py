@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
+import os
 import struct
 from pathlib import Path
 from typing import cast
@@ -82,8 +84,12 @@ def encoded_video(
     return path
 
 
-# Encoding is most of what a media test costs, and the fake and the tests ask for the same few clips again and again:
-# each is encoded once per process.
+# Encoding is most of what a media test costs, and the fake and the tests ask for the same few clips again and again
+# (about 6 s of CPU a run, each of four workers encoding its own): each is encoded once per process and, where
+# pytest's cache is on, kept there between runs and workers (conftest.py sets CLIP_CACHE to its folder).
+CLIP_CACHE: Path | None = None
+
+
 @functools.cache
 def encoded_video_bytes(
     *,
@@ -98,6 +104,50 @@ def encoded_video_bytes(
     first_colour: int = 0,
 ) -> bytes:
     """`encoded_video`'s file, as bytes."""
+    encode = functools.partial(
+        _encode,
+        seconds=seconds,
+        width=width,
+        height=height,
+        fps=fps,
+        audio=audio,
+        codec=codec,
+        volume=volume,
+        hertz=hertz,
+        first_colour=first_colour,
+    )
+    if CLIP_CACHE is None:
+        return encode()
+    import av
+
+    # Named by everything that makes the file: the clip's parameters, this module's code and PyAV's (and FFmpeg's)
+    # version, so a change to any of them encodes the clip again.
+    made_by = f"{sorted(encode.keywords.items())}{Path(__file__).read_bytes()!r}{av.__version__}"
+    kept = CLIP_CACHE / f"{hashlib.sha256(made_by.encode()).hexdigest()[:32]}.mp4"
+    try:
+        return kept.read_bytes()
+    except FileNotFoundError:
+        pass
+    made = encode()
+    # Written whole under another name, then renamed: a worker reading it meanwhile finds it absent, never half.
+    partial = kept.with_name(f"{kept.name}.{os.getpid()}.partial")
+    partial.write_bytes(made)
+    os.replace(partial, kept)
+    return made
+
+
+def _encode(
+    *,
+    seconds: int,
+    width: int,
+    height: int,
+    fps: int,
+    audio: str | None,
+    codec: str,
+    volume: float,
+    hertz: float,
+    first_colour: int,
+) -> bytes:
     import array
     import math
     from fractions import Fraction
