@@ -3,6 +3,7 @@ log that never carries a secret. (Serving itself, and what a whole process print
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import sys
@@ -164,6 +165,24 @@ def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(
         main(["--transport", "http", "--port", str(free_port())])
     assert served, "the server was not started"
     assert "serving HTTP without a token: any program on this machine can call the tools" in caplog.text
+
+
+def test_the_server_serves_with_the_garbage_collector_on_and_what_its_start_made_left_out_of_its_passes(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    from happyhorse_mcp import http
+
+    seen: list[tuple[bool, int]] = []
+
+    async def serve(*args: object) -> None:
+        seen.append((gc.isenabled(), gc.get_freeze_count()))
+
+    environment.setattr(http, "serve_http", serve)
+    before = gc.get_freeze_count()
+    main(["--transport", "http", "--port", str(free_port())])
+    [(collecting, frozen)] = seen
+    assert collecting
+    assert frozen > before
 
 
 def test_an_http_server_with_named_tokens_says_how_many_users_sign_in_and_warns_of_nothing(
