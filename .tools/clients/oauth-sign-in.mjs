@@ -2,7 +2,8 @@
 // argv[2]; on its 401 the SDK reads the Protected Resource Metadata, finds the authorization server, registers
 // itself, and asks for the person's browser to open the authorization URL (printed as {"authorize": url}); the test
 // drives the login in Chromium, which lands on this script's redirect URL with the code; the SDK exchanges it
-// (PKCE) and connects again. Then it calls list_jobs and prints {"listed": <structuredContent>, "scope": ...}.
+// (PKCE) and connects again. Then it lists the tools, makes a video when generate_video is offered, lists its jobs,
+// and prints {"tools": [...], "made": <structuredContent or null>, "listed": <structuredContent>, "scope": ...}.
 import http from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -54,7 +55,11 @@ try {
   await transport.finishAuth(await code);
   connected = await connect();
 }
+const tools = (await connected.client.listTools()).tools.map((tool) => tool.name);
+const made = tools.includes('generate_video')
+  ? await connected.client.callTool({ name: 'generate_video', arguments: { prompt: 'a horse', duration: 3 } })
+  : null;
 const listed = await connected.client.callTool({ name: 'list_jobs', arguments: {} });
-say({ listed: listed.structuredContent, scope: tokens?.scope ?? null });
+say({ tools, made: made?.structuredContent ?? made, listed: listed.structuredContent, scope: tokens?.scope ?? null });
 await connected.client.close();
 callback.close();

@@ -229,7 +229,7 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
             app,
             _verifier(options),
             path=MCP_PATH,
-            generation_tools=SPENDING_TOOLS,
+            generation_tools=SPENDING_TOOLS & set(mcp.tool_hints),
             resource_metadata_url=metadata_url,
         )
     if options.allowed_origins:
@@ -280,22 +280,32 @@ def _verifier(options: HttpOptions) -> TokenVerifier:
 def _publish_resource_metadata(mcp: HappyHorseServer, options: HttpOptions) -> str | None:
     """With an authorization server: Protected Resource Metadata (RFC 9728) at the path-suffixed well-known URL and
     at the bare one, naming the issuer and the scopes. Named tokens publish none: a client that finds OAuth
-    metadata starts an OAuth flow even when it was given a static header."""
+    metadata starts an OAuth flow even when it was given a static header.
+
+    The issuer and the resource are published exactly as configured: clients compare the issuer with the
+    authorization server's own metadata character for character (RFC 8414), and the SDK's URL model would add a slash
+    to a bare origin (`http://host:port` becomes `http://host:port/`), which the Python SDK 2.3 refuses."""
     if not (options.auth_issuer and options.resource_url):
         return None
-    from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
-    from pydantic import AnyHttpUrl
+    from mcp.server.auth.routes import cors_middleware
 
-    resource = AnyHttpUrl(options.resource_url)
-    (route,) = create_protected_resource_routes(
-        resource_url=resource,
-        authorization_servers=[AnyHttpUrl(options.auth_issuer)],
-        scopes_supported=list(SCOPES),
-        resource_name="HappyHorse video",
-    )
-    for path in {route.path, WELL_KNOWN_RESOURCE}:
-        mcp.custom_route(path, methods=["GET", "OPTIONS"], include_in_schema=False)(route.endpoint)
-    return str(build_resource_metadata_url(resource))
+    document = {
+        "resource": options.resource_url,
+        "authorization_servers": [options.auth_issuer],
+        "scopes_supported": list(SCOPES),
+        "bearer_methods_supported": ["header"],
+        "resource_name": "HappyHorse video",
+    }
+
+    async def metadata(request: Request) -> Response:
+        return JSONResponse(document, headers={"Cache-Control": "public, max-age=3600"})
+
+    endpoint = cors_middleware(metadata, ["GET", "OPTIONS"])
+    parts = urlsplit(options.resource_url)
+    suffix = parts.path.rstrip("/")
+    for path in {WELL_KNOWN_RESOURCE + suffix, WELL_KNOWN_RESOURCE}:
+        mcp.custom_route(path, methods=["GET", "OPTIONS"], include_in_schema=False)(endpoint)
+    return f"{parts.scheme}://{parts.netloc}{WELL_KNOWN_RESOURCE}{suffix}"
 
 
 async def serve_http(mcp: HappyHorseServer, options: HttpOptions, log_level: str) -> None:

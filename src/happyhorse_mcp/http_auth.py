@@ -1,11 +1,17 @@
 """The front door of a shared deployment: every request to the MCP endpoint carries a bearer token that a verifier
 (auth/) turns into a user with scopes, or is refused before the MCP layer sees it.
 
-- no valid token: 401, `WWW-Authenticate: Bearer error="invalid_token", resource_metadata="..."` (the Protected
-  Resource Metadata URL when an authorization server signs people in, so a client can start the OAuth flow);
-- a token without `happyhorse:read`: 403 `insufficient_scope`, naming the scope;
-- a `tools/call` of a tool that spends money by a token without `happyhorse:generate`: 403 `insufficient_scope`
-  naming it (step-up: the client may ask the user to sign in again with more). The tools check the scope too.
+- no valid token: 401, `WWW-Authenticate: Bearer error="invalid_token", scope="...", resource_metadata="..."` (the
+  Protected Resource Metadata URL when an authorization server signs people in, so a client can start the OAuth
+  flow). The scope named is what a person needs to work, read and generate (read only when this deployment offers
+  no spending tool): clients ask for exactly the 401's scope in their first sign-in, and self-registering clients
+  register with it, so a 401 naming read alone left every real host unable ever to make a video;
+- a token without `happyhorse:read`: 403 `insufficient_scope`;
+- with an authorization server, a `tools/call` of a tool that spends money by a token without `happyhorse:generate`:
+  403 `insufficient_scope` (step-up: the client signs the person in again). Most clients replace their scope with
+  the challenge's rather than add to it, so every challenge names all the scopes the request needs: the token's own
+  plus the missing one, never the missing one alone (a generate-only token could then read nothing). Named tokens
+  cannot step up: their refused spend reaches the tool, whose error tells the person what to ask the operator for.
 
 The SDK's RequireAuthMiddleware checks one set of scopes for every request and names no scope in its challenge, so
 this middleware does the checking; the SDK's AccessToken, AuthenticatedUser, auth context and metadata routes are
@@ -25,7 +31,7 @@ from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .domain.principal import GENERATE_SCOPE, READ_SCOPE
+from .domain.principal import GENERATE_SCOPE, READ_SCOPE, SCOPES
 
 # A tools/call body is small; one larger than this is read no further here (the SDK refuses it anyway).
 MAX_PEEK_BYTES = 4 * 1024 * 1024
@@ -46,6 +52,8 @@ class FrontDoor:
         self._path = path
         self._spending = generation_tools
         self._metadata = resource_metadata_url
+        # What a person needs to work here: one sign-in that can also spend, unless nothing here spends.
+        self._to_work = SCOPES if generation_tools else (READ_SCOPE,)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         guarded = scope["type"] == "http" and scope["path"].rstrip("/").startswith(self._path)
@@ -57,16 +65,18 @@ class FrontDoor:
         access = await self._verifier.verify_token(presented.strip()) if scheme.lower() == "bearer" else None
         if access is None or (access.expires_at is not None and access.expires_at < time.time()):
             reason = "A valid bearer token is required." if scheme else "No bearer token was sent."
-            await self._refuse(send, 401, "invalid_token", f"{reason} Sign in again.", scope_needed=READ_SCOPE)
+            await self._refuse(send, 401, "invalid_token", f"{reason} Sign in again.", self._to_work)
             return
-        if READ_SCOPE not in access.scopes:
-            await self._refuse(send, 403, "insufficient_scope", f"The token lacks {READ_SCOPE}.", READ_SCOPE)
+        held = set(access.scopes)
+        if READ_SCOPE not in held:
+            needed = (READ_SCOPE, *sorted(held & {GENERATE_SCOPE}))
+            await self._refuse(send, 403, "insufficient_scope", f"The token lacks {READ_SCOPE}.", needed)
             return
-        if scope["method"] == "POST" and GENERATE_SCOPE not in access.scopes:
+        if self._metadata and scope["method"] == "POST" and GENERATE_SCOPE not in held:
             body, receive = await _peek(receive)
             if spending := sorted(_called_tools(body) & self._spending):
                 message = f"{spending[0]} spends money: the token lacks {GENERATE_SCOPE}. Nothing was submitted."
-                await self._refuse(send, 403, "insufficient_scope", message, GENERATE_SCOPE)
+                await self._refuse(send, 403, "insufficient_scope", message, SCOPES)
                 return
         scope["user"] = AuthenticatedUser(access)
         scope["auth"] = AuthCredentials(access.scopes)
@@ -76,11 +86,14 @@ class FrontDoor:
         finally:
             auth_context_var.reset(token)
 
-    async def _refuse(self, send: Send, status: int, error: str, description: str, scope_needed: str) -> None:
-        parts = [f'error="{error}"', f'error_description="{description}"', f'scope="{scope_needed}"']
+    async def _refuse(
+        self, send: Send, status: int, error: str, description: str, scopes_needed: Sequence[str]
+    ) -> None:
+        needed = " ".join(scopes_needed)
+        parts = [f'error="{error}"', f'error_description="{description}"', f'scope="{needed}"']
         if self._metadata:
             parts.append(f'resource_metadata="{self._metadata}"')
-        body = json.dumps({"error": error, "error_description": description, "scope": scope_needed}).encode()
+        body = json.dumps({"error": error, "error_description": description, "scope": needed}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -118,7 +131,7 @@ def _called_tools(body: bytes) -> set[str]:
     """The tools a JSON-RPC message (or batch) calls."""
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth: the SDK answers it
         return set()
     calls: Sequence[object] = parsed if isinstance(parsed, list) else [parsed]
     return {

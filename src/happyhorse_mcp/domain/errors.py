@@ -206,10 +206,16 @@ class NotAllowedError(HappyHorseError):
 
     type = "not_allowed"
 
-    def __init__(self, scope: str, what: str) -> None:
+    def __init__(self, scope: str, what: str, *, by_oauth: bool = True) -> None:
+        if by_oauth:
+            then = f"Sign in again and allow {scope} when asked, or ask the server's operator to grant it to you."
+        else:
+            then = (
+                f"Your access token cannot be widened by signing in again: ask the server's operator for {scope} (the "
+                "scopes after your name in HAPPYHORSE_HTTP_TOKENS_FILE)."
+            )
         super().__init__(
-            f"Your sign-in does not allow {what}: it lacks the scope {scope}. Nothing was submitted or billed. Sign "
-            f"in again asking for {scope}, or ask the server's operator to grant it."
+            f"Your sign-in does not allow {what}: it lacks the scope {scope}. Nothing was submitted or billed. {then}"
         )
         self.scope = scope
 

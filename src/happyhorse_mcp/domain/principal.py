@@ -19,6 +19,9 @@ SCOPES = (READ_SCOPE, GENERATE_SCOPE)
 class Principal:
     user: str
     scopes: frozenset[str] = frozenset(SCOPES)
+    # Signed in through an authorization server, so they can sign in again asking for more; a named token's holder
+    # can only ask the operator.
+    by_oauth: bool = False
 
     @property
     def may_generate(self) -> bool:

@@ -117,7 +117,7 @@ async def earlier_if_may_pay(
     """Refuse a caller who may not start paid work here (no generate scope; no fal key, theirs or the server's);
     else the job they already started under `key`, if any (a retry pays nothing)."""
     if not principal.may_generate:
-        raise NotAllowedError(GENERATE_SCOPE, "making videos (they cost money)")
+        raise NotAllowedError(GENERATE_SCOPE, "making videos (they cost money)", by_oauth=principal.by_oauth)
     owner = principal.user
     if not has_credentials and not (accounts is not None and await accounts.has_own_key(owner)):
         raise MissingKeyError()

@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from .. import __version__
 from ..config import Settings
 from ..domain.errors import HappyHorseError
+from ..domain.film import SPENDING_TOOLS
 from ..domain.models import Job
 from ..domain.uris import SPEND_URI, job_of, job_uri
 from .argument_errors import explain
@@ -111,7 +112,11 @@ class HappyHorseServer(MCPServer[AppState]):
         # per set of tools, not on every call.
         if self._listed is None:
             self._listed = await self._compacted_tools()
-        return list(self._listed)
+        if caller().may_generate:
+            return list(self._listed)
+        # A caller who may not spend is not offered what would only refuse them (the 2026-07-28 list results are
+        # cached per authorization context: cacheScope "private", the SDK's default).
+        return [tool for tool in self._listed if tool.name not in SPENDING_TOOLS and tool.name != KEYS_TOOL]
 
     async def _compacted_tools(self) -> list[MCPTool]:
         return [

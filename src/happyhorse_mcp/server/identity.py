@@ -21,9 +21,11 @@ _caller: ContextVar[Principal] = ContextVar("happyhorse_caller", default=LOCAL)
 def principal_of_token(token: AccessToken) -> Principal:
     """The user a verified token names: its issuer and subject (a static token's name has no issuer)."""
     issuer = (token.claims or {}).get("iss")
+    by_oauth = isinstance(issuer, str)
     return Principal(
-        user_of(issuer if isinstance(issuer, str) else None, token.subject or token.client_id),
+        user_of(issuer if by_oauth else None, token.subject or token.client_id),
         frozenset(token.scopes),
+        by_oauth=by_oauth,
     )
 
 

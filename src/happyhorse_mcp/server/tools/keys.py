@@ -10,6 +10,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from ...domain.errors import NotAllowedError
+from ...domain.principal import GENERATE_SCOPE
 from ..boundary import tool_errors
 from ..identity import caller
 from ..state import app_state
@@ -49,6 +51,8 @@ def register(shelf: ToolShelf) -> None:
             raise ToolError(
                 "Your own fal key is for people signed in to a shared server; this server's key is its FAL_KEY."
             )
+        if action == "set" and not principal.may_generate:  # a key is only ever used to spend
+            raise NotAllowedError(GENERATE_SCOPE, "using your own fal key", by_oauth=principal.by_oauth)
         if action == "status":
             if await accounts.has_own_key(principal.user):
                 return "Your own fal key is set: your videos bill your fal account."
