@@ -195,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BindError as exc:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
+    for warning in options.start_warnings():
+        logger.warning("%s", warning)
     if options.signs_in:
         from .check import sign_in_summary
 

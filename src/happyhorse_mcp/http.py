@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -53,6 +54,13 @@ def is_loopback(host: str) -> bool:
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _every_interface(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
     except ValueError:
         return False
 
@@ -101,17 +109,45 @@ class HttpOptions:
         return bool(self.tokens or self.auth_issuer)
 
     def security(self) -> TransportSecuritySettings:
-        """Host and Origin allow-lists for the bound address, plus what the operator added."""
+        """Host and Origin allow-lists: the bound address, the public address of HAPPYHORSE_RESOURCE_URL (what
+        clients are told to call), and what the operator added."""
         names = {self.host}
         if is_loopback(self.host):
             names |= {"127.0.0.1", "localhost", "[::1]"}
         hosts = [f"{name}:{self.port}" for name in sorted(names)]
         origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
+        if self.resource_url:
+            public = urlsplit(self.resource_url)
+            default_port = {"https": 443, "http": 80}.get(public.scheme)
+            hosts.append(public.netloc)
+            if public.port is None and default_port is not None:
+                hosts.append(f"{public.netloc}:{default_port}")
+            origins.append(f"{public.scheme}://{public.netloc}")
         return TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
             allowed_hosts=[*hosts, *self.allowed_hosts],
             allowed_origins=[*origins, *self.allowed_origins],
         )
+
+    def host_allowed(self, host: str | None) -> bool:
+        """The SDK's Host rule (an exact entry, or `name:*` for any port), for the routes besides /mcp that a
+        browser is sent to (the key page)."""
+        allowed = self.security().allowed_hosts or []
+        return bool(host) and any(
+            host == entry or (entry.endswith(":*") and (host or "").startswith(entry[:-1])) for entry in allowed
+        )
+
+    def start_warnings(self) -> list[str]:
+        """What the operator should hear at start: an address every interface answers on, with no name clients
+        could send as their Host, answers every request 421."""
+        if _every_interface(self.host) and not (self.allowed_hosts or self.resource_url):
+            return [
+                f"listening on {self.host}, but only requests whose Host header is {self.host}:{self.port} are "
+                "accepted (DNS-rebinding protection); every other gets 421 Invalid Host header. Set "
+                "HAPPYHORSE_ALLOWED_HOSTS to the names clients use (e.g. mcp.example.com,10.0.0.5:8000), or "
+                "HAPPYHORSE_RESOURCE_URL to this server's public MCP URL"
+            ]
+        return []
 
 
 class BindError(ValueError):
@@ -232,9 +268,30 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
             generation_tools=SPENDING_TOOLS & set(mcp.tool_hints),
             resource_metadata_url=metadata_url,
         )
+    if options.signs_in:
+        from .key_page import KEY_PAGE_PREFIX
+
+        app = HostChecked(app, options, KEY_PAGE_PREFIX)
     if options.allowed_origins:
         app = _cors(app, options.allowed_origins)
     return app  # type: ignore[no-any-return]
+
+
+class HostChecked:
+    """The Host check /mcp has (the SDK's, against DNS rebinding), for the other pages a browser is sent to: a page
+    reached through a name that resolves to this server but is not its own is refused with 421."""
+
+    def __init__(self, app: ASGIApp, options: HttpOptions, prefix: str) -> None:
+        self.app, self._options, self._prefix = app, options, prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self._prefix):
+            host = Headers(scope=scope).get("host")
+            if not self._options.host_allowed(host):
+                logger.warning("refused a request for %s with the Host header %r", self._prefix, host)
+                await Response("Invalid Host header", status_code=421)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 # What a browser page on an allowed origin may send and read: the MCP headers of both protocol eras, the token.

@@ -20,7 +20,8 @@ from .server import HappyHorseServer
 
 logger = logging.getLogger(__name__)
 
-KEY_PAGE_PATH = "/keys/{token}"
+KEY_PAGE_PREFIX = "/keys/"
+KEY_PAGE_PATH = KEY_PAGE_PREFIX + "{token}"
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",

@@ -206,6 +206,39 @@ async def test_each_user_has_a_folder_of_their_own_and_cannot_read_or_write_anot
     assert len(fake.submits) == 1, "only alice's job was sent"
 
 
+async def test_a_signed_in_person_s_film_is_shown_by_its_resource_and_url_never_by_the_server_s_path(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.real_clips = True
+    short = {"prompt": "a horse", "duration": 3}
+    async with team_server(settings, tmp_path) as url, signed_in(url, ALICE) as alice:
+        made = await alice.call_tool("make_film", {"shots": [short, short], "wait_seconds": 120, "max_cost_usd": 5})
+        listed = await alice.call_tool("list_jobs", {})
+        assert made.structured_content is not None, text_of(made)
+        job_id = made.structured_content["job_id"]
+        resource = await alice.read_resource(f"happyhorse://jobs/{job_id}")
+        video = await alice.read_resource(f"happyhorse://jobs/{job_id}/video")
+    assert made.structured_content["status"] == "completed", text_of(made)
+    data_dir = str(settings.data_dir)
+    shown = [text_of(made), json.dumps(made.structured_content), json.dumps(listed.structured_content)]
+    shown += [getattr(part, "text", "") for part in resource.contents]
+    assert not [said for said in shown if data_dir in said], "the server's own path reached a remote caller"
+    assert made.structured_content["local_file"] is None
+    assert made.structured_content["video"]["url"].startswith("http")
+    assert video.contents, "the film's bytes are served as its video resource"
+
+
+async def test_a_person_s_folder_under_an_allowed_folder_not_made_yet_is_made_on_first_use(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    missing = tmp_path / "not-yet" / "videos"
+    shared = dataclasses.replace(settings, allowed_dirs=(missing,))
+    async with team_server(shared, tmp_path) as url, signed_in(url, ALICE) as alice:
+        saved = await alice.call_tool("generate_video", {**CLIP, "wait_seconds": 30, "save_to": "first.mp4"})
+    assert not saved.is_error, text_of(saved)
+    assert (missing / "users" / "alice" / "first.mp4").is_file()
+
+
 class RawSession:
     """A 2025-11-25 session spoken as raw JSON-RPC over Streamable HTTP, for methods the SDK client wraps away."""
 

@@ -11,7 +11,7 @@ from .catalog import Operation
 from .errors import SUGGESTED_WAIT_SECONDS
 from .film import FilmKind, FilmProgress
 from .principal import LOCAL_USER
-from .uris import job_uri
+from .uris import job_uri, video_uri
 
 JobStatus = Literal["submitting", "queued", "running", "completed", "failed", "cancelled", "unknown"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled", "unknown"})
@@ -173,8 +173,15 @@ class Job(BaseModel):
         words = self.arguments.get("style") or shots[0].get("prompt")
         return str(words) if words else None
 
-    def result(self) -> JobResult:
+    def result(self, *, server_paths: bool = True) -> JobResult:
+        """What the caller is told. Without `server_paths` (a caller on another machine), the server's own copy of a
+        film (kept to serve it, where no save_to asked for it) is not named: the video resource and URL stand for it."""
         seed = (self.output or {}).get("seed")
+        local_file, video = self.local_file, self.video
+        if not server_paths and self.save_path is None:
+            local_file = None
+            if video is not None and video.url.startswith("file:"):
+                video = video.model_copy(update={"url": video_uri(self.job_id)})
         next_step = None
         if not self.finished:
             next_step = (
@@ -189,14 +196,14 @@ class Job(BaseModel):
             endpoint=self.endpoint,
             prompt=excerpt(self.arguments.get("prompt") or self._film_words()),
             fal_request_id=self.request_id,
-            video=self.video,
+            video=video,
             seed=seed if isinstance(seed, int) else self.arguments.get("seed"),
             cost_usd=self.cost_usd,
             error=self.error,
             queue_position=self.queue_position if self.status == "queued" else None,
             created_at=self.created_at,
             finished_at=self.finished_at,
-            local_file=self.local_file,
+            local_file=local_file,
             download_error=self.download_error,
             resource_uri=job_uri(self.job_id),
             next_step=next_step,

@@ -16,6 +16,8 @@ from mcp.server.auth.provider import AccessToken
 from ..domain.principal import LOCAL, Principal, user_of
 
 _caller: ContextVar[Principal] = ContextVar("happyhorse_caller", default=LOCAL)
+# Whether the caller is on this machine (stdio), so the server's own file paths mean something to it.
+_on_this_machine: ContextVar[bool] = ContextVar("happyhorse_on_this_machine", default=True)
 
 
 def principal_of_token(token: AccessToken) -> Principal:
@@ -40,10 +42,18 @@ def principal_of(ctx: Any) -> Principal:
 async def identify(ctx: Any, call_next: Any) -> Any:
     """Middleware: the request runs as its caller, whatever handler answers it."""
     token = _caller.set(principal_of(ctx))
+    here = _on_this_machine.set(getattr(ctx, "request", None) is None)
     try:
         return await call_next(ctx)
     finally:
+        _on_this_machine.reset(here)
         _caller.reset(token)
+
+
+def shows_server_paths() -> bool:
+    """Whether the request being answered came over stdio, from this machine: over HTTP the server's own paths (a
+    film kept in its data folder) are never shown."""
+    return _on_this_machine.get()
 
 
 def caller() -> Principal:

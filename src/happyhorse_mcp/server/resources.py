@@ -17,7 +17,7 @@ from ..domain.models import Job, excerpt
 from ..domain.uris import JOB_TEMPLATE, JOB_VIDEO_TEMPLATE, SPEND_URI
 from ..files.saved_copy import open_saved_copy
 from .boundary import resource_errors
-from .identity import caller
+from .identity import caller, shows_server_paths
 from .shelf import Shelf
 from .state import AppState, app_state
 
@@ -115,4 +115,4 @@ def define_job_templates(shelf: Shelf[ResourceTemplate]) -> None:
     @resource_errors
     async def job_resource(job_id: str, ctx: Context[Any, Any]) -> str:
         job = await (await app_state(ctx).backend()).runner.get(job_id, caller().user)
-        return job.result().model_dump_json(indent=2)
+        return job.result(server_paths=shows_server_paths()).model_dump_json(indent=2)

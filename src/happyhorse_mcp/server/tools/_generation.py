@@ -24,6 +24,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from ...domain.catalog import OperationSpec
+from ...domain.errors import InvalidMediaError
 from ...domain.models import Job, TaskHandle
 from ...files.localfiles import names_local_path, user_folder
 from ...files.media import roots_from_uris
@@ -60,8 +61,8 @@ def places(ctx: Context[Any, Any], listed: Any) -> Places:
     shared = roots_from_uris(str(root.uri) for root in (getattr(listed, "roots", None) if local else None) or [])
     allowed, output_dir, base = settings.allowed_dirs, settings.output_dir, shared[0] if shared else None
     if not (principal := caller()).is_local:  # a signed-in person: their own folder in each, made on first use
-        allowed = tuple(_made(user_folder(folder, principal.user)) for folder in allowed if folder.is_dir())
-        output_dir = _made(user_folder(output_dir, principal.user)) if output_dir and output_dir.is_dir() else None
+        allowed = tuple(_made(user_folder(folder, principal.user)) for folder in allowed)
+        output_dir = _made(user_folder(output_dir, principal.user)) if output_dir else None
         base = allowed[0] if allowed else None  # a relative save_to lands in their own folder
     return Places(
         allowed=(*allowed, *shared),
@@ -72,7 +73,17 @@ def places(ctx: Context[Any, Any], listed: Any) -> Places:
 
 
 def _made(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """A person's own folder, made with the allowed folder above it when that is missing too (as save_to makes
+    missing folders in the other modes)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        base = folder.parent.parent
+        raise InvalidMediaError(
+            f"The allowed folder {base} (HAPPYHORSE_ALLOWED_DIRS or HAPPYHORSE_OUTPUT_DIR) has no folder for you and "
+            f"this server cannot make one ({exc.strerror or exc}). Nothing was uploaded or submitted. Ask the "
+            f"server's operator to create {base} and let the server write in it."
+        ) from exc
     return folder
 
 

@@ -33,6 +33,7 @@ from ...domain.film import FilmKind
 from ...domain.models import Job, JobResult
 from ...domain.uris import video_uri
 from ...files.media import is_local
+from ..identity import shows_server_paths
 
 DEFAULT_WAIT_SECONDS = SUGGESTED_WAIT_SECONDS
 MAX_WAIT_SECONDS = 600
@@ -145,7 +146,7 @@ def job_result(job: Job, *, error_if_failed: bool = False, text: str | None = No
     """The job as a tool result: `text` (by default its summary), a link to the video as a resource this server
     serves (resources/read gives its bytes: the saved copy when there is one, else fal's), structured output. The
     fal URL and the saved file's path are in the text and the structured output."""
-    result = job.result()
+    result = job.result(server_paths=shows_server_paths())
     said = text or summary(result)
     if note and not job.finished:
         said = f"{said} {note}"
@@ -215,7 +216,7 @@ def film_summary(result: JobResult) -> str:
         return f"Film {result.job_id} is {doing}{price}. Shots: {shots}. {result.next_step}"
     assert result.video is not None
     where = f" Saved to {result.local_file.path}." if result.local_file else ""
-    if not result.video.url.startswith("file:"):
+    if result.video.url.startswith("http"):
         where += f" On fal's storage (a public URL, as fal's own videos are): {result.video.url}."
     seconds = result.video.duration or film.seconds
     if result.operation == FilmKind.EXTENSION:

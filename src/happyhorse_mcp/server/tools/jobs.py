@@ -13,7 +13,7 @@ from ..state import app_state
 
 if TYPE_CHECKING:
     from ...jobs.runner import CancelReport  # the runner pulls in the HTTP stack: imported off the event loop
-from ..identity import caller
+from ..identity import caller, shows_server_paths
 from ._shared import (
     DEFAULT_WAIT_SECONDS,
     MAX_WAIT_SECONDS,
@@ -38,14 +38,15 @@ def cancel_summary(before: Job, report: "CancelReport") -> str:
     """What a cancel really did, and what may still be billed."""
     after = report.job
     if before.finished:
-        ended = summary(before.result())
+        ended = summary(before.result(server_paths=shows_server_paths()))
         return f"Job {before.job_id} had already ended ({before.status}); nothing was cancelled. {ended}"
     if after.film is not None:
         return film_cancel_summary(after, report.shots)
     if after.status == "cancelled":
         return f"Job {after.job_id} was cancelled before it ran; nothing was billed for it."
     if after.finished:
-        return f"Job {after.job_id} ended before the cancel reached it. {summary(after.result())}"
+        ended_as = summary(after.result(server_paths=shows_server_paths()))
+        return f"Job {after.job_id} ended before the cancel reached it. {ended_as}"
     if report.deferred:
         return (
             f"Job {after.job_id} was still being submitted, so fal could not be asked yet: the cancel is recorded, "
@@ -142,7 +143,9 @@ def register(shelf: ToolShelf) -> None:
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> Annotated[CallToolResult, JobList]:
         runner = (await app_state(ctx).backend()).runner
-        jobs = [job.result() for job in await runner.recent(limit, status, caller().user)]
+        jobs = [
+            job.result(server_paths=shows_server_paths()) for job in await runner.recent(limit, status, caller().user)
+        ]
         listed = JobList(jobs=jobs, count=len(jobs))
         lines = [job_line(job) for job in jobs] or ["No jobs recorded yet."]
         return CallToolResult(
