@@ -330,3 +330,21 @@ async def test_a_session_opened_by_one_user_cannot_be_used_with_another_s_token(
         still_hers = await alice.ask("tools/call", {"name": "list_jobs", "arguments": {}})
     assert answer.status_code in (403, 404), answer.text
     assert "result" in still_hers
+
+
+@pytest.mark.parametrize("token", [READER, ALICE], ids=["reader", "spender"])
+async def test_deeply_nested_json_gets_400_and_one_log_line_never_a_500(
+    settings: Settings, fake: FakeFal, tmp_path: Path, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
+    async with team_server(settings, tmp_path) as url, httpx.AsyncClient(verify=shared_tls()) as http:
+        answer = await http.post(f"{url}/mcp", headers=headers, content=nested)
+        still = await http.get(f"{url}/healthz")
+    assert answer.status_code == 400, answer.text
+    assert still.status_code == 200
+    assert not [record for record in caplog.records if record.exc_info], "no traceback in the log"

@@ -34,6 +34,7 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 # become a flood of requests to the issuer.
 REFETCH_SECONDS = 30.0
 INTROSPECTION_KEPT_SECONDS = 60.0
+CLIENT_PREFIX = "client:"
 METADATA_PATHS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
 
 
@@ -170,7 +171,9 @@ class JwtVerifier:
             scopes=[str(s) for s in scopes],
             expires_at=int(claims["exp"]),
             resource=self.resource_url,
-            subject=str(claims.get("sub") or claims["client_id"]),
+            # A token with no subject is its client's; a client is never taken for the user whose subject happens
+            # to equal its client id.
+            subject=str(claims["sub"]) if claims.get("sub") else f"{CLIENT_PREFIX}{claims['client_id']}",
             claims={"iss": claims.get("iss", self.issuer)},
         )
 

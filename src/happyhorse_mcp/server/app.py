@@ -184,11 +184,11 @@ class HappyHorseServer(MCPServer[AppState]):
 
 def serve_lowlevel_methods(mcp: HappyHorseServer, notifier: ResourceNotifier) -> None:
     """Methods MCPServer leaves unregistered, added on its low-level server (the SDK has no public way):
-    2025-11-25's `resources/subscribe` pair, and `logging/setLevel` (applied to this server's stderr log; it sends
-    no log notifications, which the protocol deprecates)."""
+    2025-11-25's `resources/subscribe` pair, and `logging/setLevel`. A client's level governs only the log
+    notifications sent to that client, and this server sends none (the protocol deprecates them), so it is accepted
+    and changes nothing: the server's own log level is the operator's (--log-level), never a caller's."""
 
     async def set_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
-        logging.getLogger("happyhorse_mcp").setLevel(params.level.upper())
         return EmptyResult()
 
     lowlevel = lowlevel_server(mcp)

@@ -198,7 +198,7 @@ async def test_an_opaque_token_is_accepted_only_when_the_issuer_says_it_is_activ
     )
     first, again = await verifier.verify_token("good"), await verifier.verify_token("good")
     assert first is not None
-    assert (first.subject, first.scopes) == ("dave", ["happyhorse:read"])
+    assert (first.subject, first.scopes) == ("client:dave", ["happyhorse:read"])
     assert again == first
     assert issuer.asked.count("good") == 1, "kept for a while, not asked on every request"
     assert await verifier.verify_token("elsewhere") is None
@@ -225,3 +225,22 @@ async def test_each_client_for_the_issuer_uses_the_process_s_tls_settings_withou
         async with issuer_client():
             pass
     assert reads == []
+
+
+async def test_a_token_without_a_subject_is_its_client_s_never_the_user_whose_subject_is_the_client_id() -> None:
+    from happyhorse_mcp.server.identity import principal_of_token
+
+    later = int(time.time()) + 600
+    person = {"active": True, "iss": ISSUER, "aud": RESOURCE, "exp": later, "sub": "alice", "scope": "happyhorse:read"}
+    client = {"active": True, "iss": ISSUER, "aud": RESOURCE, "exp": later, "client_id": "alice", "scope": "x"}
+    issuer = Introspection({"person": person, "client": client})
+    verifier = JwtVerifier(
+        ISSUER,
+        RESOURCE,
+        http_client_factory=lambda: httpx.AsyncClient(transport=httpx.MockTransport(issuer.handler)),
+        introspection_client=("happyhorse-mcp", "secret"),
+    )
+    as_person, as_client = await verifier.verify_token("person"), await verifier.verify_token("client")
+    assert as_person is not None
+    assert as_client is not None
+    assert principal_of_token(as_person).user != principal_of_token(as_client).user

@@ -18,12 +18,23 @@ async def test_the_methods_added_on_the_sdk_s_low_level_server_answer(server: Ha
     # They are registered on a private attribute of the SDK (it has no public way): this fails loudly if it moves.
     async with Client(server, mode="legacy") as client:
         with pytest.warns(MCPDeprecationWarning, match="logging capability is deprecated"):
-            await client.session.set_logging_level("error")
-        assert logging.getLogger("happyhorse_mcp").level == logging.ERROR
+            set_level = await client.session.set_logging_level("error")
+        assert isinstance(set_level, EmptyResult)
         with pytest.warns(MCPDeprecationWarning, match="resources/subscribe is removed"):
             subscribed = await client.session.subscribe_resource("happyhorse://spend")
         assert isinstance(subscribed, EmptyResult)
-    logging.getLogger("happyhorse_mcp").setLevel(logging.NOTSET)
+
+
+@pytest.mark.parametrize("level", ["critical", "notice", "alert", "emergency", "debug"])
+async def test_a_client_s_log_level_never_changes_the_server_s_own_log(server: HappyHorseServer, level: str) -> None:
+    # The operator's log is not a client's to silence (a signed-in reader set it to critical, and the next job of
+    # another user left no line); every level the protocol names is accepted, notice, alert and emergency too.
+    before = logging.getLogger("happyhorse_mcp").level
+    async with Client(server, mode="legacy") as client:
+        with pytest.warns(MCPDeprecationWarning, match="logging capability is deprecated"):
+            answer = await client.session.set_logging_level(level)  # type: ignore[arg-type]
+    assert isinstance(answer, EmptyResult)
+    assert logging.getLogger("happyhorse_mcp").level == before
 
 
 async def test_read_only_selection_keeps_the_tools_annotated_read_only(server: HappyHorseServer) -> None:
