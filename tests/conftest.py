@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
+import re
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +85,23 @@ def _schemas_checked_once() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Draft202012Validator, "check_schema", staticmethod(check_once))
         yield
+
+
+# A live link to the key page is a bearer capability: whoever holds it sets the key someone's videos are billed to.
+LIVE_KEY_LINK = re.compile(r"/keys/[A-Za-z0-9_-]{20,}")
+# Loggers that could carry one: this server's, the SDK's (it logs tool errors' text) and the HTTP server's.
+WATCHED_LOGGERS = ("happyhorse_mcp", "mcp", "uvicorn", "starlette")
+
+
+@pytest.fixture(autouse=True)
+def _no_live_key_link_is_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every log line every test produces, at INFO and above, is read for a live key page link."""
+    for name in WATCHED_LOGGERS:
+        caplog.set_level(logging.INFO, logger=name)
+    yield
+    records = [*caplog.get_records("setup"), *caplog.get_records("call")]
+    leaked = [record.getMessage() for record in records if LIVE_KEY_LINK.search(record.getMessage())]
+    assert not leaked, f"a live key page link reached the log: {leaked[0][:200]}"
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, Settings
+from .domain.keys import placeholder_key
 from .files.localfiles import cannot_write
-from .setting_kinds import placeholder_key
 
 PROBE_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
 

@@ -6,17 +6,22 @@ import argparse
 import gc
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
 from .config import VARIABLES, ConfigError, Settings
-from .setting_kinds import placeholder_key
+from .domain.keys import placeholder_key
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The tools annotated read-only, named here for --help without building a server (a test keeps the two in step).
 READ_ONLY_TOOLS = ("estimate_cost", "get_job", "list_jobs", "review_video")
+
+
+# A live link to the key page (key_page.py) is a bearer capability: it sets the key someone's videos are billed to.
+KEY_PAGE_LINK = re.compile(r"/keys/[A-Za-z0-9_-]{20,}")
 
 
 class RedactingFilter(logging.Filter):
@@ -39,7 +44,7 @@ class RedactingFilter(logging.Filter):
     def _redacted(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
-        return text
+        return KEY_PAGE_LINK.sub("/keys/[link]", text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,15 +4,15 @@ kind of value it takes (never the value of a secret)."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from .domain.keys import odd_characters, wrapped_in_quotes
+
 TRUE = ("1", "true", "yes", "on")
-_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
 
 
 class ConfigError(ValueError):
@@ -110,29 +110,17 @@ def text(name: str, value: str) -> str:
     return value
 
 
-def placeholder_key(value: str) -> bool:
-    """Whether a key is still the example's placeholder (README, examples/: `your-fal-key-id:your-fal-key-secret`)."""
-    return value.lower().startswith("your-")
-
-
 def checked_secret(name: str, value: str) -> SecretStr:
     """A key or token goes into an HTTP header: printable ASCII with no spaces, else it could never work (and a
     curly quote or a line break pasted with it would fail every request), and never wrapped in quotes (a shell or a
     config that quoted it twice). The message never shows the value."""
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+    if wrapped_in_quotes(value):
         raise ConfigError(
             variable=name.split("+")[0],
             message=f"{name} is wrapped in quotes ({value[0]}...{value[0]}), which became part of the value: a key "
             "never has them. Remove the inner quotes (a JSON config already quotes its strings) and restart.",
         )
-    if not _TOKEN_CHARS.fullmatch(value):
-        odd = sorted(
-            {
-                repr(c) if not c.isprintable() or c.isspace() else f"'{c}'"
-                for c in value
-                if not _TOKEN_CHARS.fullmatch(c)
-            }
-        )
+    if odd := odd_characters(value):
         raise ConfigError(
             variable=name.split("+")[0],
             message=f"{name} holds characters a key never has ({', '.join(odd[:5])}: curly quotes, spaces or a line "

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import httpx2
@@ -53,14 +54,28 @@ async def signed_in(url: str, token: str, **options: Any) -> AsyncIterator[Clien
         yield client
 
 
+def origin_of(page: str) -> str:
+    parts = urlsplit(page)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 async def enter_on_page(page: str, fal_key: str) -> httpx.Response:
+    """What a person's browser does: load the page (it keeps the cookie), post the form back to the same origin."""
     async with httpx.AsyncClient(verify=shared_tls()) as http:
         form = await http.get(page)
         assert form.status_code == 200
         assert form.headers["cache-control"] == "no-store"
         assert "default-src 'none'" in form.headers["content-security-policy"]
         assert 'type="password"' in form.text
-        return await http.post(page, data={"fal_key": fal_key})
+        return await http.post(
+            page, data={"fal_key": fal_key, "form_token": form_token(form.text)}, headers={"Origin": origin_of(page)}
+        )
+
+
+def form_token(page: str) -> str:
+    found = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert found is not None, page
+    return found.group(1)
 
 
 async def test_a_key_entered_on_the_page_opened_by_url_elicitation_is_used_for_its_owner_s_jobs_only(
@@ -133,13 +148,98 @@ async def test_the_page_refuses_an_expired_or_forged_link_and_a_key_that_is_not_
             told = await alice.call_tool("fal_key", {"action": "set"})
         page = re.search(r"Open (\S+) in your browser", text_of(told))
         assert page is not None
-        junk = await http.post(page.group(1), data={"fal_key": "hello"})
+        junk = await enter_on_page(page.group(1), "hello")
     assert forged.status_code == 410
     assert junk.status_code == 400
-    assert "does not look like a fal key" in junk.text
+    assert "That is not a fal key" in junk.text
 
 
 async def test_the_tool_is_offered_only_where_users_keys_are_taken(settings: Settings) -> None:
     async with Client(make_server(settings)) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
     assert "fal_key" not in names
+
+
+async def link_for(url: str, token: str) -> str:
+    async with signed_in(url, token) as person:
+        told = await person.call_tool("fal_key", {"action": "set"})
+    page = re.search(r"Open (\S+) in your browser", text_of(told))
+    assert page is not None, text_of(told)
+    return page.group(1)
+
+
+async def test_a_link_works_once_and_not_after_its_owner_deleted_her_key(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    fake.keys.add(ALICES_FAL_KEY)
+    async with server(settings, tmp_path) as url:
+        link = await link_for(url, ALICE)
+        first = await enter_on_page(link, ALICES_FAL_KEY)
+        async with httpx.AsyncClient(verify=shared_tls()) as http:
+            again = await http.get(link)
+        second_link = await link_for(url, ALICE)
+        async with signed_in(url, ALICE) as alice:
+            await alice.call_tool("fal_key", {"action": "delete"})
+        async with httpx.AsyncClient(verify=shared_tls()) as http:
+            after_delete = await http.get(second_link)
+    assert first.status_code == 200, first.text
+    assert again.status_code == 410, "a link works once"
+    assert after_delete.status_code == 410, "a link made before the key was deleted no longer works"
+
+
+async def test_the_page_names_the_account_it_sets_the_key_for_before_anything_is_typed(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    async with server(settings, tmp_path) as url:
+        link = await link_for(url, BOB)
+        async with httpx.AsyncClient(verify=shared_tls()) as http:
+            page = await http.get(link)
+    assert "sets the fal key for <strong>bob</strong>" in page.text
+
+
+@pytest.mark.parametrize("forgery", ["another site's origin", "no form token", "another browser"])
+async def test_a_key_posted_from_another_site_or_without_the_page_s_form_token_is_refused(
+    settings: Settings, fake: FakeFal, tmp_path: Path, forgery: str
+) -> None:
+    # Mallory's link, posted to from elsewhere with Alice's key, must not make Mallory's videos bill Alice's account.
+    async with server(settings, tmp_path) as url:
+        link = await link_for(url, BOB)
+        async with httpx.AsyncClient(verify=shared_tls()) as browser, httpx.AsyncClient(verify=shared_tls()) as other:
+            loaded = await browser.get(link)
+            data = {"fal_key": ALICES_FAL_KEY, "form_token": form_token(loaded.text)}
+            match forgery:
+                case "another site's origin":
+                    posted = await browser.post(link, data=data, headers={"Origin": "https://evil.example.net"})
+                case "no form token":
+                    posted = await browser.post(link, data={"fal_key": ALICES_FAL_KEY}, headers={"Origin": url})
+                case _:
+                    posted = await other.post(link, data=data, headers={"Origin": url})
+        async with signed_in(url, BOB) as bob:
+            status = await bob.call_tool("fal_key", {"action": "status"})
+    assert posted.status_code == 403
+    assert "no fal key of your own" in text_of(status)
+
+
+async def test_the_key_page_checks_the_host_header_as_the_mcp_endpoint_does(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    async with server(settings, tmp_path) as url:
+        link = await link_for(url, ALICE)
+        async with httpx.AsyncClient(verify=shared_tls()) as http:
+            rebound = await http.get(link, headers={"Host": "evil.example.net"})
+            own = await http.get(link)
+    assert rebound.status_code == 421
+    assert own.status_code == 200
+
+
+@pytest.mark.parametrize("key", ["alice-key-id:alicé-secret-0123456789", "alice-key-id:alice secret 0123456789"])
+async def test_a_key_with_characters_no_key_has_is_refused_on_the_page_as_fal_key_is(
+    settings: Settings, fake: FakeFal, tmp_path: Path, key: str
+) -> None:
+    async with server(settings, tmp_path) as url:
+        refused = await enter_on_page(await link_for(url, ALICE), key)
+        async with signed_in(url, ALICE) as alice:
+            status = await alice.call_tool("fal_key", {"action": "status"})
+    assert refused.status_code == 400
+    assert "characters a key never has" in refused.text
+    assert "no fal key of your own" in text_of(status)

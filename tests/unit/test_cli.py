@@ -102,6 +102,15 @@ def test_no_log_line_carries_a_secret_in_its_message_its_arguments_or_its_traceb
     assert "[redacted]" in record.exc_text
 
 
+def test_no_log_line_carries_a_live_key_page_link_whatever_logged_it() -> None:
+    record = logging.LogRecord(
+        "mcp", logging.INFO, __file__, 1, "Tool %r failed: %r", ("fal_key", "Open https://h/keys/" + "A1_-" * 12), None
+    )
+    assert RedactingFilter([]).filter(record)
+    assert "/keys/[link]" in record.getMessage()
+    assert "A1_-" not in record.getMessage()
+
+
 def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     """What main() writes on stderr as it stops with exit code 2, having written nothing on stdout."""
     with pytest.raises(SystemExit) as stopped:

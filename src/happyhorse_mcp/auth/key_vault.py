@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import time
@@ -31,6 +32,11 @@ class SealedKeyUnreadable(Exception):
     """A sealed key that no listed secret opens (its secret was dropped, or the row was tampered with)."""
 
 
+def key_state(sealed: Sealed | None) -> str:
+    """A short digest of a user's key as stored (each sealing is new), or "none"."""
+    return hashlib.sha256(sealed.blob).hexdigest()[:16] if sealed is not None else "none"
+
+
 def _derive(secret: str, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"happyhorse-mcp " + purpose).derive(
         secret.encode()
@@ -47,6 +53,7 @@ class KeyVault:
             self._keys[hashlib.sha256(key).hexdigest()[:12]] = AESGCM(key)
         self._sealing = next(iter(self._keys))
         self._links = AESGCM(_derive(secrets[0], b"key page links"))
+        self._form = _derive(secrets[0], b"key page forms")
 
     def seal(self, owner: str, fal_key: str) -> Sealed:
         nonce = os.urandom(_NONCE_BYTES)
@@ -65,14 +72,18 @@ class KeyVault:
         except InvalidTag as exc:
             raise SealedKeyUnreadable("it does not open for its owner") from exc
 
-    def page_token(self, owner: str, now: float | None = None) -> str:
-        """A link token naming `owner`, good for PAGE_LINK_SECONDS, that only this deployment's secret makes."""
+    def page_token(self, owner: str, state: str, now: float | None = None) -> str:
+        """A link token naming `owner`, good for PAGE_LINK_SECONDS, that only this deployment's secret makes.
+        `state` is the owner's key as it stands (`key_state`): the link works only while it still stands so, so a
+        key saved through it, or deleted since, ends it (one use, on any replica, with nothing kept)."""
         nonce = os.urandom(_NONCE_BYTES)
-        claims = json.dumps({"owner": owner, "until": (now or time.time()) + PAGE_LINK_SECONDS}).encode()
+        until = (now or time.time()) + PAGE_LINK_SECONDS
+        claims = json.dumps({"owner": owner, "until": until, "state": state}).encode()
         return base64.urlsafe_b64encode(nonce + self._links.encrypt(nonce, claims, b"page")).decode().rstrip("=")
 
-    def page_owner(self, token: str, now: float | None = None) -> str | None:
-        """The owner a link token names, or None when it is forged, damaged or expired."""
+    def page_owner(self, token: str, now: float | None = None) -> tuple[str, str] | None:
+        """The owner a link token names and the key state it was made for, or None when it is forged, damaged or
+        expired."""
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             claims = json.loads(self._links.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], b"page"))
@@ -80,5 +91,10 @@ class KeyVault:
             return None
         if not isinstance(claims, dict) or claims.get("until", 0) < (now or time.time()):
             return None
-        owner = claims.get("owner")
-        return owner if isinstance(owner, str) else None
+        owner, state = claims.get("owner"), claims.get("state")
+        return (owner, state) if isinstance(owner, str) and isinstance(state, str) else None
+
+    def form_token(self, link: str, browser: str) -> str:
+        """What the page's form must send back: bound to the link and to the browser that loaded the page (a
+        cookie), so a form posted from another site, or by another browser, is refused."""
+        return hmac.new(self._form, f"{link}\n{browser}".encode(), hashlib.sha256).hexdigest()

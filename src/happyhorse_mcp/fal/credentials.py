@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from ..config import Settings
 from ..domain.errors import DASHBOARD_KEYS, InvalidKeyError, UpstreamError
-from ..setting_kinds import placeholder_key
+from ..domain.keys import placeholder_key
 from .errors import key_refused
 
 

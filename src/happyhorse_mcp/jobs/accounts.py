@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
-from ..auth.key_vault import KeyVault, SealedKeyUnreadable
+from ..auth.key_vault import KeyVault, SealedKeyUnreadable, key_state
 from ..domain.errors import InvalidArgumentError, InvalidKeyError, OutcomeUnknownError
+from ..domain.keys import KEYS_PAGE, fal_key_problem
 from ..domain.models import Job
 from ..fal.credentials import KeyCredentials
 from ..fal.queue import FalQueue
@@ -48,11 +49,15 @@ class FalAccounts:
         key = fal_key.strip()
         if self.vault is None:
             raise InvalidArgumentError("This server does not take users' own fal keys (HAPPYHORSE_USER_KEYS_SECRET).")
-        if ":" not in key or len(key) < 20 or any(c.isspace() for c in key):
+        if (problem := fal_key_problem(key)) is not None:  # the rules FAL_KEY obeys: fal could never be sent it
             raise InvalidArgumentError(
-                "That does not look like a fal key (key-id:key-secret, from https://fal.ai/dashboard/keys)."
+                f"That is not a fal key: {problem}. Copy it again, plain (key-id:key-secret), from {KEYS_PAGE}."
             )
         await self._store.put_fal_key(owner, self.vault.seal(owner, key))
+
+    async def key_state(self, owner: str) -> str:
+        """Where `owner`'s own key stands (none, or which sealing): a key page link works only while it is so."""
+        return key_state(await self._store.fal_key(owner) if self.vault is not None else None)
 
     async def delete(self, owner: str) -> bool:
         return await self._store.delete_fal_key(owner)

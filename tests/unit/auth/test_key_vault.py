@@ -42,9 +42,18 @@ def test_after_a_rotation_old_keys_open_while_the_old_secret_is_listed_and_new_o
 
 def test_a_page_link_names_its_owner_until_it_expires_and_only_this_deployment_makes_one() -> None:
     vault = KeyVault((OLD,))
-    token = vault.page_token("alice", now=1000.0)
-    assert vault.page_owner(token, now=1000.0 + PAGE_LINK_SECONDS - 1) == "alice"
+    token = vault.page_token("alice", "none", now=1000.0)
+    assert vault.page_owner(token, now=1000.0 + PAGE_LINK_SECONDS - 1) == ("alice", "none")
     assert vault.page_owner(token, now=1000.0 + PAGE_LINK_SECONDS + 1) is None
     assert KeyVault((NEW,)).page_owner(token, now=1000.0) is None
     assert vault.page_owner("garbage", now=1000.0) is None
     assert vault.page_owner(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1], now=1000.0) is None
+
+
+def test_a_form_token_is_bound_to_its_link_and_to_the_browser_that_loaded_the_page() -> None:
+    vault = KeyVault((OLD,))
+    token = vault.form_token("link-1", "browser-1")
+    assert token == vault.form_token("link-1", "browser-1")
+    assert token != vault.form_token("link-2", "browser-1")
+    assert token != vault.form_token("link-1", "browser-2")
+    assert token != KeyVault((NEW,)).form_token("link-1", "browser-1")
