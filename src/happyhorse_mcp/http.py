@@ -139,15 +139,23 @@ class HttpOptions:
 
     def start_warnings(self) -> list[str]:
         """What the operator should hear at start: an address every interface answers on, with no name clients
-        could send as their Host, answers every request 421."""
+        could send as their Host, answers every request 421; a per-client share so large that two clients fill the
+        server."""
+        warnings = []
+        if not self.stateless and self.sessions_per_client * 2 > self.max_sessions:
+            warnings.append(
+                f"HAPPYHORSE_HTTP_SESSIONS_PER_CLIENT ({self.sessions_per_client}) is more than half of "
+                f"HAPPYHORSE_HTTP_MAX_SESSIONS ({self.max_sessions}): two clients could hold every session and lock "
+                "the others out. Lower the first or raise the second"
+            )
         if _every_interface(self.host) and not (self.allowed_hosts or self.resource_url):
-            return [
+            warnings.append(
                 f"listening on {self.host}, but only requests whose Host header is {self.host}:{self.port} are "
                 "accepted (DNS-rebinding protection); every other gets 421 Invalid Host header. Set "
                 "HAPPYHORSE_ALLOWED_HOSTS to the names clients use (e.g. mcp.example.com,10.0.0.5:8000), or "
                 "HAPPYHORSE_RESOURCE_URL to this server's public MCP URL"
-            ]
-        return []
+            )
+        return warnings
 
 
 class BindError(ValueError):

@@ -4,7 +4,9 @@ The SDK caps the sessions of the whole server (HAPPYHORSE_HTTP_MAX_SESSIONS) and
 of it has been in flight for a while. Two things defeat that on their own: one client opening sessions until the
 cap is reached (10,000 abandoned `initialize` calls), and listening streams that stay open without being read (an
 open GET stream counts as a request in flight, so its session never idles out). Here, in front of the SDK's app:
-- a client (one bearer token from one address) holds at most `per_client` sessions: opening one more ends its least
+- a client holds at most `per_client` sessions: a signed-in user, whatever tokens and addresses they use (counted by
+  the user the front door verified, so seven tokens or seven addresses are still one user), else, without sign-in,
+  one bearer token from one address. Opening one more ends its least
   recently used idle session (one it has most likely abandoned), or, when every one of them has a request or
   stream open, is refused with 429; every other client is unaffected;
 - a listening (GET) stream is closed after `stream_seconds`; a client still there reconnects, as SSE clients do,
@@ -24,9 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .server.identity import principal_of_token
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +167,11 @@ class SessionQuota:
 
 
 def _client_of(scope: Scope, headers: Headers) -> str:
-    """Who is asking: the bearer token presented (hashed, never kept) and the address it came from."""
+    """Who is asking: the signed-in user the front door verified, else the bearer token presented (hashed, never
+    kept) and the address it came from."""
+    user = scope.get("user")
+    if isinstance(user, AuthenticatedUser):
+        return f"user:{principal_of_token(user.access_token).user}"
     token = hashlib.sha256(headers.get("authorization", "").encode()).hexdigest()[:16]
     address: Any = (scope.get("client") or ("?", 0))[0]
     return f"{token}@{address}"

@@ -149,6 +149,8 @@ def test_listening_on_every_interface_with_no_name_for_clients_warns_and_the_pub
     public = HttpOptions(host="127.0.0.1", port=8000, resource_url="https://mcp.example.com/mcp", auth_issuer="x")
     assert "HAPPYHORSE_ALLOWED_HOSTS" in " ".join(bare.start_warnings())
     assert named.start_warnings() == []
+    greedy = HttpOptions(sessions_per_client=60, max_sessions=100)
+    assert "two clients could hold every session" in " ".join(greedy.start_warnings())
     assert public.host_allowed("mcp.example.com")
     assert public.host_allowed("mcp.example.com:443")
     assert not public.host_allowed("evil.example.net")

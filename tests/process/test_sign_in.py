@@ -348,3 +348,29 @@ async def test_deeply_nested_json_gets_400_and_one_log_line_never_a_500(
     assert answer.status_code == 400, answer.text
     assert still.status_code == 200
     assert not [record for record in caplog.records if record.exc_info], "no traceback in the log"
+
+
+async def test_one_user_from_many_addresses_holds_only_their_share_of_sessions_and_others_still_get_in(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    # One named token from seven addresses filled the server's sessions when a client was a token from one address.
+    port = free_port()
+    tokens = read_tokens_file("HAPPYHORSE_HTTP_TOKENS_FILE", str(tokens_file(tmp_path)))
+    options = HttpOptions(host="127.0.0.1", port=port, tokens=tokens, sessions_per_client=3, max_sessions=8)
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "hog", "version": "1"}},
+    }
+    headers = {"Authorization": f"Bearer {READER}", "Accept": "application/json, text/event-stream"}
+    async with serve_app(build_app(make_server(settings), options), port, lifespan=True) as url:
+        opened = []
+        for address in range(2, 9):
+            transport = httpx.AsyncHTTPTransport(verify=shared_tls(), local_address=f"127.0.0.{address}")
+            async with httpx.AsyncClient(transport=transport, headers=headers) as hog:
+                opened += [(await hog.post(f"{url}/mcp", json=hello)).status_code for _ in range(3)]
+        async with signed_in(url, ALICE) as alice:
+            listed = await alice.call_tool("list_jobs", {})
+    assert set(opened) == {200}, "the user's least recently used session makes room for their next"
+    assert not listed.is_error, "another user still gets in"
