@@ -322,3 +322,35 @@ async def test_a_shot_s_local_reference_image_is_checked_then_uploaded_and_sent_
     assert "shots.0.reference_image_urls.0:" in said, said
     assert "at least 400 px" in said
     assert len(fake.submits) == 2, "the refused film sent nothing"
+
+
+@pytest.mark.parametrize(
+    ("clip_tool", "clip_arguments", "shot", "rule"),
+    [
+        (
+            "generate_video",
+            {"prompt": "   "},
+            {"prompt": "   "},
+            "must contain text (1 to 2500 characters), not only spaces",
+        ),
+        (
+            "reference_to_video",
+            {"prompt": "a horse", "image_urls": ["ftp://example.com/horse.png"]},
+            {"prompt": "a horse", "reference_image_urls": ["ftp://example.com/horse.png"]},
+            "must be an http(s) URL, a data: URI, or a local file path",
+        ),
+    ],
+    ids=["blank prompt", "ftp reference"],
+)
+async def test_a_shot_is_refused_by_the_same_rule_and_words_as_the_clip_tool_it_becomes(
+    server: HappyHorseServer, fake: FakeFal, clip_tool: str, clip_arguments: dict[str, Any], shot: dict[str, Any],
+    rule: str,
+) -> None:  # fmt: skip
+    async with Client(server) as client:
+        clip = await client.call_tool(clip_tool, clip_arguments)
+        film = await client.call_tool("make_film", {"shots": [shot, {"prompt": "a second shot"}], "max_cost_usd": 9})
+    for refused in (clip, film):
+        assert refused.is_error
+        assert rule in refused.content[0].text  # type: ignore[union-attr]
+        assert "Nothing was submitted" in refused.content[0].text  # type: ignore[union-attr]
+    assert fake.requests == []

@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from .arguments import MediaUrl, Text
 from .catalog import (
     IMAGE_TO_VIDEO,
     MAX_DURATION,
@@ -53,10 +54,11 @@ SPENDING_TOOLS = frozenset({*(spec.tool for spec in SPECS.values()), *FILM_TOOLS
 
 
 class Shot(BaseModel):
-    prompt: Annotated[str, Field(min_length=1, max_length=2500)]
+    # The rules of the clip tool each shot becomes (domain/arguments.py): the same types, the same refusals.
+    prompt: Text
     duration: Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION)] = 5
     continue_from_previous: bool = False
-    reference_image_urls: Annotated[list[str], Field(min_length=1, max_length=MAX_REFERENCE_IMAGES)] | None = None
+    reference_image_urls: Annotated[list[MediaUrl], Field(min_length=1, max_length=MAX_REFERENCE_IMAGES)] | None = None
 
     @model_validator(mode="after")
     def _one_kind_of_start(self) -> Shot:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from ..domain.arguments import is_local as is_local
 from ..domain.catalog import MAX_IMAGE_ASPECT, MB, MediaRule
 from ..domain.errors import InvalidMediaError
 
@@ -39,10 +40,6 @@ class LocalFile:
     def open(self) -> int:
         """The file opened again for reading, refused if it was swapped since the check (blocking)."""
         return open_verified(self)
-
-
-def is_local(value: str) -> bool:
-    return value.startswith(("/", "~", "file://")) or (len(value) > 2 and value[1] == ":" and value[2] in "\\/")
 
 
 def local_path(value: str) -> Path:

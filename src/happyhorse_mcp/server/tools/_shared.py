@@ -10,16 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import Context
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
+from ...domain.arguments import Text
 from ...domain.catalog import (
     MAX_DURATION,
-    MAX_PROMPT_CHARS,
     MAX_SEED,
     MIN_DURATION,
     AspectRatio,
@@ -32,32 +31,10 @@ from ...domain.errors import SUGGESTED_WAIT_SECONDS
 from ...domain.film import FilmKind
 from ...domain.models import Job, JobResult
 from ...domain.uris import video_uri
-from ...files.media import is_local
 from ..identity import shows_server_paths
 
 DEFAULT_WAIT_SECONDS = SUGGESTED_WAIT_SECONDS
 MAX_WAIT_SECONDS = 600
-
-
-def _media_url(value: str) -> str:
-    """An http(s) URL (passed to fal as is), a data: URI, or a local path (checked and uploaded later)."""
-    value = value.strip()
-    if is_local(value):
-        return value
-    if value.startswith("data:"):
-        if "," not in value:
-            raise ValueError("must be a data: URI with a ',' before its payload")
-        return value
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http(s) URL, a data: URI, or a local file path (absolute, ~ or file://)")
-    return value
-
-
-def _has_text(value: str) -> str:
-    if not value.strip():
-        raise ValueError(f"must contain text (1 to {MAX_PROMPT_CHARS} characters), not only spaces")
-    return value
 
 
 def _within(low: int, high: int) -> Any:
@@ -81,8 +58,6 @@ def _length_within(low: int, high: int) -> Any:
 
 
 MAX_KEY_CHARS = 200
-MediaUrl = Annotated[str, AfterValidator(_media_url)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS), AfterValidator(_has_text)]
 
 Prompt = Annotated[Text, Field(description="What the video shows.")]
 Duration = Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION)]

@@ -6,6 +6,7 @@ from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ...domain.arguments import MediaUrl, Text
 from ...domain.catalog import (
     MAX_EDIT_OUTPUT_SECONDS,
     MAX_EDIT_REFERENCE_IMAGES,
@@ -24,12 +25,10 @@ from ._shared import (
     GENERATION,
     IdempotencyKey,
     MaxCost,
-    MediaUrl,
     ResolutionArg,
     SafetyChecker,
     SaveTo,
     Seed,
-    Text,
     WaitSeconds,
     describe,
 )

@@ -8,6 +8,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 from pydantic_core import to_jsonable_python
 
+from ...domain.arguments import Text
 from ...domain.catalog import VIDEO_RULE
 from ...domain.film import (
     FILM_TOOLS,
@@ -37,7 +38,6 @@ from ._shared import (
     ResolutionArg,
     SaveTo,
     Seed,
-    Text,
     VersionArg,
     WaitSeconds,
 )

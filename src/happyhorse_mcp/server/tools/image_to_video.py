@@ -6,6 +6,7 @@ from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ...domain.arguments import MediaUrl, Text
 from ...domain.catalog import IMAGE_TO_VIDEO as SPEC
 from ...domain.models import JobResult
 from ...jobs.generation import Quote
@@ -18,12 +19,10 @@ from ._shared import (
     Duration,
     IdempotencyKey,
     MaxCost,
-    MediaUrl,
     ResolutionArg,
     SafetyChecker,
     SaveTo,
     Seed,
-    Text,
     VersionArg,
     WaitSeconds,
     describe,

@@ -6,6 +6,7 @@ from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ...domain.arguments import MediaUrl, Text
 from ...domain.catalog import MAX_REFERENCE_IMAGES
 from ...domain.catalog import REFERENCE_TO_VIDEO as SPEC
 from ...domain.models import JobResult
@@ -20,12 +21,10 @@ from ._shared import (
     Duration,
     IdempotencyKey,
     MaxCost,
-    MediaUrl,
     ResolutionArg,
     SafetyChecker,
     SaveTo,
     Seed,
-    Text,
     VersionArg,
     WaitSeconds,
     describe,
