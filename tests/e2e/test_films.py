@@ -354,3 +354,31 @@ async def test_a_shot_is_refused_by_the_same_rule_and_words_as_the_clip_tool_it_
         assert rule in refused.content[0].text  # type: ignore[union-attr]
         assert "Nothing was submitted" in refused.content[0].text  # type: ignore[union-attr]
     assert fake.requests == []
+
+
+async def test_extend_video_refused_by_the_budget_or_declined_fetches_nothing_and_leaves_nothing_behind(
+    settings: Settings, fake: FakeFal
+) -> None:
+    # 12 refused calls against a USD 0.01 budget left 12 copies of the source, each up to 200 MB.
+    fake.real_clips = True
+    async with Client(make_server(settings)) as client:
+        url = (await _four_second_clip(client))["video"]["url"]
+    fetched_before = fake.downloads
+    poor = make_server(replace(settings, limits=SpendLimits(daily_budget_usd=0.01)))
+    async with Client(poor) as client:
+        refused = [await client.call_tool("extend_video", {**DUSK, "video_url": url}) for _ in range(12)]
+    after_refused = fake.downloads
+    declined_server = make_server(replace(settings, limits=SpendLimits(confirm_above_usd=0.01)))
+    async with Client(declined_server, elicitation_callback=_declining) as client:
+        declined = await client.call_tool("extend_video", {**DUSK, "video_url": url})
+    assert all(answer.is_error and "budget" in answer.content[0].text for answer in refused)  # type: ignore[union-attr]
+    assert after_refused == fetched_before, "refused by the budget: nothing fetched"
+    assert fake.downloads > after_refused, "declined: measured for the question (once a round), then removed"
+    assert declined.is_error or "not" in declined.content[0].text  # type: ignore[union-attr]
+    kept = [path for path in settings.data_dir.rglob("*.mp4")]
+    assert kept == [], f"left behind: {kept}"
+    assert len(fake.submits) == 1, "only the first clip"
+
+
+async def _declining(context: Any, params: ElicitRequestParams) -> ElicitResult:
+    return ElicitResult(action="accept", content={"confirm": False})

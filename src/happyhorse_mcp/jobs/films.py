@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +37,7 @@ from ..domain.models import TERMINAL_STATUSES, Job, TaskHandle
 from ..domain.principal import LOCAL, Principal
 from ..fal.download import VideoDownloader
 from ..files.localfiles import MediaPlan
-from ..files.media import is_local
+from ..files.media import is_local, local_path
 from .arguments import fingerprint
 from .film_maker import FilmMaker
 from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, earlier_if_may_pay, upload_local_inputs
@@ -155,6 +155,7 @@ class Films:
         self._has_credentials = has_credentials
         self._maker = FilmMaker(runner=runner, store=store, downloader=downloader, accounts=accounts, work_dir=work_dir)
         runner.films = self  # the runner hands films it takes over, and cancels of films, back here
+        self._fetching: dict[str, anyio.Lock] = {}  # one source fetched at a time per user
 
     # -- quote and start -----------------------------------------------------------------------------------------
 
@@ -173,10 +174,8 @@ class Films:
                 request, board, price_film(board), MediaPlan(), self._guard.limits, Committed(), earlier=earlier
             )
         plan = await anyio.to_thread.run_sync(functools.partial(_plan_media, board, request, places))
-        if request.source is not None:
-            board = board.model_copy(
-                update={"opening": await self._opening(request.source, request.source_is_job, owner, plan)}
-            )
+        # The price is the new shots' alone, whatever the source's length: what the budget cannot pay is refused
+        # before anything is fetched.
         price = price_film(board)
         committed = await self._guard.check(
             price.usd,
@@ -184,6 +183,11 @@ class Films:
             max_cost_usd=request.max_cost_usd,
             largest_job_usd=max(shot.usd for shot in price.shots),
         )
+        if request.source is not None:
+            board = board.model_copy(
+                update={"opening": await self._opening(request.source, request.source_is_job, owner, plan)}
+            )
+            price = price_film(board)
         return FilmQuote(request, board, price, plan, self._guard.limits, committed)
 
     async def _opening(self, source: str, request_is_job: bool, owner: str, plan: MediaPlan) -> Opening:
@@ -195,24 +199,42 @@ class Films:
             if job.video is None:
                 raise NoVideoYetError(job.job_id, job.status)
             return Opening(url=job.video.url, seconds=job.video.duration or 0.0, job_id=job.job_id)
-        # A URL is fetched now (free, before anyone is asked to pay): its length plans the film, and the copy is the
-        # one the film continues and is joined to.
+        # A URL is fetched now, once the budget could pay (free, before anyone is asked to pay): its length plans the
+        # film. The copy is measured and removed: a price refused or a question never answered leaves nothing here.
+        # The film fetches it again once admitted (`start`). One fetch at a time per user bounds what anyone can make
+        # this server download (each at most HAPPYHORSE_MAX_DOWNLOAD_MB).
         self._downloader.check_url(source)
-        folder = self._work / "sources"
-        await anyio.to_thread.run_sync(functools.partial(folder.mkdir, parents=True, exist_ok=True, mode=0o700))
-        kept = folder / f"{hashlib.sha256(source.encode()).hexdigest()[:16]}.mp4"
-        if not await anyio.to_thread.run_sync(kept.exists):
-            kept = (await self._downloader.save(source, kept)).path
-        from ..media.filters import length  # PyAV loads with the first film, not at start
+        folder = await self._sources()
+        measured = folder / f"measuring-{uuid.uuid4().hex}.mp4"
+        async with self._fetching.setdefault(owner, anyio.Lock()):
+            try:
+                await self._downloader.save(source, measured)
+                from ..media.filters import length  # PyAV loads with the first film, not at start
 
-        seconds = await anyio.to_thread.run_sync(length, kept)
+                seconds = await anyio.to_thread.run_sync(length, measured)
+            finally:
+                await anyio.to_thread.run_sync(functools.partial(measured.unlink, missing_ok=True))
         rule = VIDEO_RULE
         if not rule.min_seconds <= seconds <= rule.max_seconds:
             raise InvalidMediaError(
                 f"video_url: the video lasts {seconds:.1f} s; one to continue must last {rule.min_seconds:g} to "
                 f"{rule.max_seconds:g} s. Nothing was submitted."
             )
-        return Opening(url=kept.as_uri(), seconds=seconds, fetched_from=source)
+        return Opening(url=source, seconds=seconds, fetched_from=source)
+
+    async def _sources(self) -> Path:
+        folder = self._work / "sources"
+        await anyio.to_thread.run_sync(functools.partial(folder.mkdir, parents=True, exist_ok=True, mode=0o700))
+        return folder
+
+    async def _fetched(self, board: Storyboard) -> Storyboard:
+        """extend_video's URL source, fetched once the film is admitted: the copy it continues and is joined to."""
+        opening = board.opening
+        if opening is None or opening.fetched_from is None or opening.url != opening.fetched_from:
+            return board
+        kept = await self._sources() / f"{uuid.uuid4().hex}.mp4"
+        await self._downloader.save(opening.fetched_from, kept)
+        return board.model_copy(update={"opening": opening.model_copy(update={"url": kept.as_uri()})})
 
     async def start(self, quote: FilmQuote, *, task: TaskHandle | None = None) -> Job:
         """Upload the storyboard's local images, admit the film (its whole price held against the budgets) and
@@ -222,7 +244,7 @@ class Films:
         if quote.earlier is not None:
             return self._same_call(quote.earlier, identity, request.idempotency_key)
         own_key, storage = await self._accounts.account_for(owner)
-        board = await _uploaded(storage, quote.board, quote.plan)
+        board = await self._fetched(await _uploaded(storage, quote.board, quote.plan))
         film_id = new_job_id()
         save_to = quote.plan.save_to
         if save_to is not None and save_to.suffix.lower() != ".mp4":
@@ -244,13 +266,18 @@ class Films:
         )
         runner = self._runner
         runner.leases.keep()
-        job, created = await self._guard.admit(
-            draft,
-            max_cost_usd=request.max_cost_usd,
-            lease=runner.lease,
-            largest_job_usd=max(shot.usd for shot in quote.price.shots),
-        )
+        try:
+            job, created = await self._guard.admit(
+                draft,
+                max_cost_usd=request.max_cost_usd,
+                lease=runner.lease,
+                largest_job_usd=max(shot.usd for shot in quote.price.shots),
+            )
+        except BaseException:
+            await _drop_fetched(board)
+            raise
         if not created:  # the same key, admitted meanwhile by a call that raced this one
+            await _drop_fetched(board)
             return self._same_call(job, identity, request.idempotency_key)
         await runner.live.publish(job)
         self._tg.start_soon(self._maker.drive, film_id)
@@ -280,6 +307,12 @@ class Films:
                 await self._runner.cancel(shot.job_id)
                 asked.append(shot.job_id)
         return CancelReport(await self._runner.get(film.job_id), shots=tuple(asked))
+
+
+async def _drop_fetched(board: Storyboard) -> None:
+    """A fetched source's copy, removed when its film was not admitted."""
+    if board.opening is not None and board.opening.fetched_from and board.opening.url.startswith("file:"):
+        await anyio.to_thread.run_sync(functools.partial(local_path(board.opening.url).unlink, missing_ok=True))
 
 
 def _plan_media(board: Storyboard, request: FilmRequest, places: Places) -> MediaPlan:

@@ -49,7 +49,11 @@ def test_the_film_has_one_price_the_sum_of_its_shots_and_lasts_the_plan_less_its
             {
                 "shots": [
                     {"prompt": "a"},
-                    {"prompt": "b", "continue_from_previous": True, "reference_image_urls": ["https://example.com/u.png"]},
+                    {
+                        "prompt": "b",
+                        "continue_from_previous": True,
+                        "reference_image_urls": ["https://example.com/u.png"],
+                    },
                 ]
             },
             "takes no reference images",
