@@ -194,7 +194,7 @@ class FilmMaker:
             idempotency_key=f"{film.job_id}/shot-{index + 1}",
             owner=film.owner,
             own_fal_key=own_key,
-            within_film=True,
+            film_admitted_at=film.created_at,
         )
 
     async def _cancel_unfinished(self, film_id: str) -> None:

@@ -15,6 +15,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -175,16 +176,14 @@ class JobRunner:
         task: TaskHandle | None = None,
         owner: str = LOCAL_USER,
         own_fal_key: bool = False,
-        within_film: bool = False,
+        film_admitted_at: datetime | None = None,
     ) -> Job:
         """Check the budget, record the job as `owner`'s, submit it once and follow it in the background.
-
         `arguments` go to fal; `sent_by_caller` (default: the same) are what the call named, local paths and all,
-        and identify a retry with the same `idempotency_key`. A film's shot (`within_film`) was paid for with its film.
-        Returns once fal has answered the submit, or at once
-        with the earlier job for a known key. The submit runs in the runner's task group, so cancelling the caller
-        cannot cut a submit in half. The record keeps a digest of a data: URI, not its bytes.
-        """
+        and identify a retry with the same `idempotency_key`. A film's shot (`film_admitted_at`) was paid for with
+        its film and is dated by it, so it counts on its film's budget day. Returns once fal has answered the submit,
+        or at once with the earlier job for a known key. The submit runs in the runner's task group, so cancelling
+        the caller cannot cut a submit in half. The record keeps a digest of a data: URI, not its bytes."""
         job_id = new_job_id()
         if save_to is not None and save_to.suffix.lower() != ".mp4":
             save_to = save_to / f"{job_id}.mp4"
@@ -201,10 +200,11 @@ class JobRunner:
             idempotency_key=idempotency_key,
             save_path=str(save_to) if save_to else None,
             task=task,
+            created_at=film_admitted_at or utcnow(),
         )
         self.leases.keep()
         job, created = await self._guard.admit(
-            draft, max_cost_usd=max_cost_usd, lease=self.lease, within_film=within_film
+            draft, max_cost_usd=max_cost_usd, lease=self.lease, within_film=film_admitted_at is not None
         )
         if not created:
             # Records from before fingerprints compare their stored arguments.

@@ -69,7 +69,8 @@ class SpendGuard:
     ) -> Admission:
         """Record `job` if the limits allow it, atomically with its idempotency key and today's spend. A film's
         shot (`within_film`) was admitted with its film, whose record held its price until now: only its key is
-        checked."""
+        checked, and it is dated by its film (jobs/runner.py), so it counts on the budget day its film was admitted
+        on, whichever day it is made: a film made across midnight never spends the new day's budget unchecked."""
         cost = job.cost_usd or 0.0
 
         def decide(committed: Committed) -> Refusal | None:

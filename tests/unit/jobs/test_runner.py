@@ -303,3 +303,29 @@ async def test_a_job_followed_after_its_submit_keeps_none_of_the_arguments_it_se
     gc.collect()
     assert (await rig.runner.get(job.job_id)).status == "queued"
     assert watched() is None, "a running job holds the data: URI it sent"
+
+
+async def test_a_film_s_shot_made_after_midnight_counts_on_its_film_s_day_so_the_new_day_keeps_its_budget(
+    fake: FakeFal,
+) -> None:
+    # With USD 2.00 a day: a USD 1.96 job at 00:00:00, then the third shot of a film admitted before midnight, took
+    # the new day to USD 2.38 when the shot was counted on the day it was made.
+    from datetime import timedelta
+
+    from happyhorse_mcp.domain.budget import SpendLimits, start_of_day
+
+    store = MemoryJobStore()
+    async with runner_rig(fake, store, SpendLimits(daily_budget_usd=2.0)) as rig:
+        film_admitted = start_of_day() - timedelta(minutes=1)
+        await rig.runner.submit(Operation.TEXT_TO_VIDEO, ENDPOINT, {"prompt": "today's clip"}, 1.96)
+        shot = await rig.runner.submit(
+            Operation.TEXT_TO_VIDEO,
+            ENDPOINT,
+            {"prompt": "the film's third shot"},
+            0.42,
+            idempotency_key="hh_film/shot-3",
+            film_admitted_at=film_admitted,
+        )
+        today = await store.spend_since(start_of_day())
+    assert shot.created_at == film_admitted, "dated by its film"
+    assert today <= 2.0
