@@ -72,6 +72,11 @@ class KeyVault:
         except InvalidTag as exc:
             raise SealedKeyUnreadable("it does not open for its owner") from exc
 
+    def sealed_with_an_older_secret(self, sealed: Sealed) -> bool:
+        """Whether `sealed` opens only because an older secret is still listed: sealed again under the first, it
+        no longer needs that secret (rotation finishes as keys are used)."""
+        return sealed.key_id != self._sealing
+
     def page_token(self, owner: str, state: str, now: float | None = None) -> str:
         """A link token naming `owner`, good for PAGE_LINK_SECONDS, that only this deployment's secret makes.
         `state` is the owner's key as it stands (`key_state`): the link works only while it still stands so, so a

@@ -68,16 +68,30 @@ class FalAccounts:
         if sealed is None or self.vault is None:
             return None
         try:
-            return OwnKeyCredentials(SecretStr(self.vault.open(owner, sealed)))
+            opened = self.vault.open(owner, sealed)
         except SealedKeyUnreadable as exc:
             raise InvalidKeyError(
                 f"Your own fal key cannot be opened ({exc}): enter it again with fal_key(action='set')."
             ) from exc
+        if self.vault.sealed_with_an_older_secret(sealed):  # rotation: sealed again under the new secret
+            await self._store.put_fal_key(owner, self.vault.seal(owner, opened))
+        return OwnKeyCredentials(SecretStr(opened))
 
     async def queue_for(self, job: Job) -> FalQueue:
         if not job.own_fal_key:
             return self._fal
-        own = await self._own(job.owner)
+        try:
+            own = await self._own(job.owner)
+        except InvalidKeyError as exc:
+            # The job may still be running at fal, on the owner's account: its outcome is unknown here, and what it
+            # holds against the budgets stays held.
+            raise OutcomeUnknownError(
+                "This job was sent with your own fal key, which this server can no longer open (the secret that "
+                "sealed it, HAPPYHORSE_USER_KEYS_SECRET, is no longer listed), so fal cannot be asked about it or "
+                "told to cancel it from here. It may still finish and be billed to your fal account: see "
+                "https://fal.ai/dashboard/requests. The operator can list the old secret again, after the new one, "
+                "to reach it."
+            ) from exc
         if own is None:
             raise OutcomeUnknownError(
                 "This job was sent with your own fal key, which has since been deleted, so fal can no longer be "

@@ -80,3 +80,28 @@ async def test_something_that_is_not_a_fal_key_is_not_kept(http: httpx.AsyncClie
     with pytest.raises(InvalidArgumentError, match="That is not a fal key"):
         await _accounts(http, store).save("alice", typed)
     assert store.fal_keys == {}
+
+
+async def test_a_job_whose_key_no_listed_secret_opens_is_unknown_saying_why_fal_cannot_be_reached(
+    http: httpx.AsyncClient,
+) -> None:
+    # Changing HAPPYHORSE_USER_KEYS_SECRET recorded a job still at fal on the user's key as failed at USD 0.
+    store = MemoryJobStore()
+    await _accounts(http, store, KeyVault(("o" * 32,))).save("alice", ALICES_KEY)
+    with pytest.raises(OutcomeUnknownError, match="can no longer open") as raised:
+        await _accounts(http, store, KeyVault(("n" * 32,))).queue_for(_job("alice", own=True))
+    assert "told to cancel it from here" in raised.value.message
+
+
+async def test_rotation_keeps_every_key_open_and_seals_each_again_under_the_new_secret_as_it_is_used(
+    http: httpx.AsyncClient,
+) -> None:
+    store = MemoryJobStore()
+    old, new = "o" * 32, "n" * 32
+    await _accounts(http, store, KeyVault((old,))).save("alice", ALICES_KEY)
+    rotated = _accounts(http, store, KeyVault((new, old)))
+    assert await (await rotated.queue_for(_job("alice", own=True)))._headers() == {"Authorization": f"Key {ALICES_KEY}"}
+    only_new = _accounts(http, store, KeyVault((new,)))
+    assert await (await only_new.queue_for(_job("alice", own=True)))._headers() == {
+        "Authorization": f"Key {ALICES_KEY}"
+    }
