@@ -70,10 +70,15 @@ def _probe(settings: Settings) -> tuple[str, bool]:
     return f"fal answered HTTP {response.status_code}: {response.text[:200]}", False
 
 
+# Claude Code's configs: Claude Code runs in the shell and passes its whole environment on to the servers it starts.
+SHELL_HOST_CONFIGS = (".claude.json", ".mcp.json")
+
+
 def host_environment(config: Path) -> dict[str, str]:
     """The environment a host starts the server with, from its config file: the happyhorse entry's `env` (`${VAR}`
-    expanded from this shell, as hosts do), over this shell's variables but none of its FAL_ or HAPPYHORSE_ ones (the
-    host does not see them)."""
+    expanded from this shell, as hosts do) over this shell's variables. A host started from the shell (Claude Code)
+    passes them all on; any other (Claude Desktop, started from the desktop) sees none of this shell's FAL_ or
+    HAPPYHORSE_ ones."""
     try:
         data = json.loads(config.expanduser().read_text())
     except (OSError, ValueError) as exc:
@@ -82,7 +87,12 @@ def host_environment(config: Path) -> dict[str, str]:
     entry = servers.get("happyhorse")
     if not isinstance(entry, dict):
         raise ConfigError(f"--config: {config} has no happyhorse entry under mcpServers (or servers)")
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("FAL_", "HAPPYHORSE_"))}
+    inherits_shell = config.name in SHELL_HOST_CONFIGS
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if inherits_shell or not name.startswith(("FAL_", "HAPPYHORSE_"))
+    }
     for name, value in (entry.get("env") or {}).items():
         env[name] = re.sub(r"\$\{(\w+)\}", lambda m: os.environ.get(m.group(1), ""), str(value))
     return env

@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stateless",
         action="store_true",
-        help="http: no sessions, for several replicas behind a load balancer (each keeps its own job store)",
+        help="http: no sessions, for several replicas behind a load balancer (sharing one PostgreSQL: "
+        "HAPPYHORSE_DATABASE_URL)",
     )
     parser.add_argument(
         "--read-only",

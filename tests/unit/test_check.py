@@ -186,3 +186,17 @@ async def test_check_says_who_signs_in_and_the_per_user_limits_without_any_token
     assert "alice-token" not in out
     assert "s" * 32 not in out
     assert "one local user" in alone
+
+
+async def test_check_with_a_claude_code_config_sees_the_shell_s_settings_as_claude_code_passes_them_on(
+    shell: pytest.MonkeyPatch, tmp_path: Path, fal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.setenv("FAL_KEY", VALID_KEY)  # exported in the shell, not written in the config
+    shell.setenv("HAPPYHORSE_FAL_QUEUE_URL", fal_url)
+    shell.setenv("HAPPYHORSE_DATA_DIR", str(tmp_path / "data"))
+    config = tmp_path / ".mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"happyhorse": {"command": "uvx", "args": []}}}))
+    code = await anyio.to_thread.run_sync(_check_command, "--config", str(config))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "verdict: ready" in out
