@@ -25,6 +25,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
+from happyhorse_mcp.config.tls import tls_context
 from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.fal.credentials import KeyCredentials
@@ -35,7 +36,6 @@ from happyhorse_mcp.jobs.runner import JobRunner
 from happyhorse_mcp.jobs.spend import SpendGuard
 from happyhorse_mcp.jobs.store import JobStore
 from happyhorse_mcp.server import HappyHorseServer, create_server
-from happyhorse_mcp.tls import tls_context
 
 from .fakefal import VALID_KEY
 

@@ -25,7 +25,7 @@ import anyio.to_thread
 import pytest
 
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.http import HttpOptions, build_app
+from happyhorse_mcp.transport.http import HttpOptions, build_app
 
 from ..fakefal import FakeFal, serve_app
 from ..media_factory import encoded_video

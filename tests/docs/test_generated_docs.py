@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from happyhorse_mcp.docs_tables import BLOCK, generate
+from happyhorse_mcp.cli.docs_tables import BLOCK, generate
 
 pytestmark = pytest.mark.anyio
 

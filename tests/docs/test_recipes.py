@@ -142,7 +142,7 @@ async def test_the_replica_recipe_in_serving_md_runs_as_copied(fake: FakeFal, fa
 
 
 def test_listening_on_every_interface_with_no_name_for_clients_warns_and_the_public_name_is_allowed() -> None:
-    from happyhorse_mcp.http import HttpOptions
+    from happyhorse_mcp.transport.http import HttpOptions
 
     bare = HttpOptions(host="0.0.0.0", port=8000, token="t" * 32)
     named = HttpOptions(host="0.0.0.0", port=8000, token="t" * 32, allowed_hosts=("mcp.example.com",))

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.http import HttpOptions, build_app
+from happyhorse_mcp.transport.http import HttpOptions, build_app
 
 from ..fakefal import serve_app
 from ..support import free_port, make_server, shared_tls

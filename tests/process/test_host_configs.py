@@ -23,7 +23,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.http import HttpOptions, build_app
+from happyhorse_mcp.transport.http import HttpOptions, build_app
 
 from ..fakefal import VALID_KEY, serve_app
 from ..support import free_port, make_server, shared_tls

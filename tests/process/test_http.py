@@ -18,8 +18,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ListRootsResult, Root
 
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.http import BindError, HttpOptions, build_app, check_bind
 from happyhorse_mcp.server import select_tools
+from happyhorse_mcp.transport.http import BindError, HttpOptions, build_app, check_bind
 
 from .. import media_factory
 from ..fakefal import VALID_KEY, FakeFal, serve_app

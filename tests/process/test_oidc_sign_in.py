@@ -20,7 +20,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.http import HttpOptions, build_app
+from happyhorse_mcp.transport.http import HttpOptions, build_app
 
 from ..fakefal import FakeFal, serve_app
 from ..support import free_port, make_server, shared_tls, text_of

@@ -19,9 +19,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from happyhorse_mcp.auth.tokens_file import read_tokens_file
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.http import HttpOptions, build_app
+from happyhorse_mcp.config.tokens_file import read_tokens_file
+from happyhorse_mcp.transport.http import HttpOptions, build_app
 
 from ..fakefal import VALID_KEY, FakeFal, serve_app
 from ..support import free_port, make_server, shared_tls, text_of

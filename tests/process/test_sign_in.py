@@ -18,10 +18,10 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from happyhorse_mcp.auth.tokens_file import read_tokens_file
 from happyhorse_mcp.config import Settings
+from happyhorse_mcp.config.tokens_file import read_tokens_file
 from happyhorse_mcp.domain.budget import SpendLimits
-from happyhorse_mcp.http import HttpOptions, build_app
+from happyhorse_mcp.transport.http import HttpOptions, build_app
 
 from .. import media_factory
 from ..fakefal import FakeFal, serve_app

@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from happyhorse_mcp.config import Settings
-from happyhorse_mcp.http import HttpOptions, build_app
+from happyhorse_mcp.transport.http import HttpOptions, build_app
 
 from ..fakefal import VALID_KEY, FakeFal, serve_app
 from ..support import free_port, make_server, shared_tls
@@ -33,7 +33,7 @@ MODERN = TOOLS / "clients" / "tasks-modern.mjs"
 # The server, run so the test can SIGKILL it: it writes its pid, then starts as `happyhorse-mcp` would.
 LAUNCH = (
     "import os, sys; open(os.environ['PID_FILE'], 'w').write(str(os.getpid())); "
-    "from happyhorse_mcp.cli import main; sys.exit(main())"
+    "from happyhorse_mcp.cli.start import main; sys.exit(main())"
 )
 
 

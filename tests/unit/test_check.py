@@ -11,8 +11,8 @@ import anyio.to_thread
 import pytest
 from pydantic import SecretStr
 
-from happyhorse_mcp.check import run_check
-from happyhorse_mcp.cli import main
+from happyhorse_mcp.cli.check import run_check
+from happyhorse_mcp.cli.start import main
 from happyhorse_mcp.config import Settings
 
 from ..fakefal import VALID_KEY, FakeFal
@@ -167,7 +167,7 @@ def test_a_bad_setting_is_named_and_the_rest_of_the_table_still_printed(
 async def test_check_says_who_signs_in_and_the_per_user_limits_without_any_token(
     settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from happyhorse_mcp.auth.tokens_file import read_tokens_file
+    from happyhorse_mcp.config.tokens_file import read_tokens_file
     from happyhorse_mcp.domain.budget import SpendLimits
 
     tokens = tmp_path / "tokens"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from happyhorse_mcp import cli
-from happyhorse_mcp.cli import READ_ONLY_TOOLS, RedactingFilter, build_parser, log_start, main
+from happyhorse_mcp.cli import start as cli
+from happyhorse_mcp.cli.start import READ_ONLY_TOOLS, RedactingFilter, build_parser, log_start, main
 from happyhorse_mcp.config import Settings
 
 from ..support import clean_environment, free_port
@@ -156,7 +156,7 @@ def test_a_port_another_program_listens_on_is_refused_before_the_server_says_it_
 @pytest.fixture
 def served(environment: pytest.MonkeyPatch) -> list[object]:
     """What `serve_http` was called with: main() runs up to serving, and serves nothing."""
-    from happyhorse_mcp import http
+    from happyhorse_mcp.transport import http
 
     calls: list[object] = []
 
@@ -179,7 +179,7 @@ def test_an_http_server_without_a_token_warns_that_any_local_program_can_spend(
 def test_the_server_serves_with_the_garbage_collector_on_and_what_its_start_made_left_out_of_its_passes(
     environment: pytest.MonkeyPatch,
 ) -> None:
-    from happyhorse_mcp import http
+    from happyhorse_mcp.transport import http
 
     seen: list[tuple[bool, int]] = []
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from happyhorse_mcp.cli import RedactingFilter
+from happyhorse_mcp.cli.start import RedactingFilter
 from happyhorse_mcp.config import VARIABLES, ConfigError, Settings
 
 BASE = {"HAPPYHORSE_DATA_DIR": "/tmp/hh-settings"}
@@ -147,7 +147,7 @@ def test_a_traceback_in_the_log_never_carries_the_key() -> None:
 def test_check_with_a_mangled_key_says_why_and_is_not_ready_never_showing_the_key(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from happyhorse_mcp.cli import main
+    from happyhorse_mcp.cli.start import main
 
     monkeypatch.setenv("FAL_KEY", "\u201cid:secret\u201d")
     with pytest.raises(SystemExit) as exited:

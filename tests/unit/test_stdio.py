@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from happyhorse_mcp.stdio import INVALID_REQUEST, PARSE_ERROR, refusal
+from happyhorse_mcp.transport.stdio import INVALID_REQUEST, PARSE_ERROR, refusal
 
 
 @pytest.mark.parametrize(

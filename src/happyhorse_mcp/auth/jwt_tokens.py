@@ -23,7 +23,7 @@ import httpx
 import jwt
 from mcp.server.auth.provider import AccessToken
 
-from ..tls import tls_context
+from ..config.tls import tls_context
 
 logger = logging.getLogger(__name__)
 

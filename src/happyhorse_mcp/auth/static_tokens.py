@@ -1,4 +1,4 @@
-"""The SDK's TokenVerifier over the named tokens of HAPPYHORSE_HTTP_TOKENS_FILE (auth/tokens_file.py)."""
+"""The SDK's TokenVerifier over the named tokens of HAPPYHORSE_HTTP_TOKENS_FILE (config/tokens_file.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hmac
 
 from mcp.server.auth.provider import AccessToken
 
-from .tokens_file import NamedToken, digest
+from ..config.tokens_file import NamedToken, digest
 
 
 class StaticTokenVerifier:

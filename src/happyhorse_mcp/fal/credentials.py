@@ -10,7 +10,7 @@ from typing import Protocol
 import httpx
 from pydantic import SecretStr
 
-from ..config import Settings
+from ..config.settings import Settings
 from ..domain.errors import DASHBOARD_KEYS, InvalidKeyError, UpstreamError
 from ..domain.keys import placeholder_key
 from .errors import key_refused

@@ -17,6 +17,7 @@ import anyio
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..config.tls import tls_context
 from ..domain.errors import (
     DASHBOARD_REQUESTS,
     HappyHorseError,
@@ -25,7 +26,6 @@ from ..domain.errors import (
     SubmitUncertainError,
     UpstreamError,
 )
-from ..tls import tls_context
 from .credentials import FalCredentials
 from .errors import error_from_response, retry_after
 from .sse import data_events

@@ -35,7 +35,7 @@ from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from .. import __version__
-from ..config import Settings
+from ..config.settings import Settings
 from ..domain.errors import HappyHorseError
 from ..domain.film import SPENDING_TOOLS
 from ..domain.models import Job
@@ -103,7 +103,7 @@ class HappyHorseServer(MCPServer[AppState]):
         self._listed = None
 
     async def run_on(self, read_stream: Any, write_stream: Any) -> None:
-        """Serve one client on these message streams (stdio.py's transport) until they close."""
+        """Serve one client on these message streams (transport/stdio.py) until they close."""
         lowlevel = lowlevel_server(self)
         await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from anyio.abc import TaskGroup
 
 from ..auth.key_vault import KeyVault
-from ..config import DOWNLOAD_TIMEOUT_SECONDS, Settings
+from ..config.settings import DOWNLOAD_TIMEOUT_SECONDS, Settings
 from ..domain.models import Job
 from ..fal.credentials import credentials_for
 from ..fal.download import VideoDownloader

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from mcp.server.apps import Apps, ResourceCsp
 
-from ..config import Settings
+from ..config.settings import Settings
 from ..fal.hosts import FAL_MEDIA_DOMAIN, is_fal_media
 from . import resources
 

@@ -2,7 +2,8 @@
 SDK update moves one, rather than leaving hosts without tasks, subscriptions or Ctrl+C.
 
 - The low-level server behind MCPServer: request handlers the high-level API does not register (logging/setLevel,
-  resources/subscribe, tasks/*), its extensions map (server/discover), and serving given message streams (stdio.py).
+  resources/subscribe, tasks/*), its extensions map (server/discover), and serving given message streams
+  (transport/stdio.py).
 - The resource manager's templates: MCPServer registers a template only through its decorator, which builds the
   template's argument model and validator anew for each server; the server adds ones built once per process.
 - A request's session's connection: the SDK hands low-level handlers a per-request session with no public way to

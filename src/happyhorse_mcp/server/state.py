@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..config import Settings
+from ..config.settings import Settings
 from ..domain.errors import ServerNotReadyError
 
 if TYPE_CHECKING:

@@ -210,7 +210,7 @@ async def test_each_client_for_the_issuer_uses_the_process_s_tls_settings_withou
 ) -> None:
     import ssl
 
-    from happyhorse_mcp.tls import tls_context
+    from happyhorse_mcp.config.tls import tls_context
 
     tls_context()
     reads = list[object]()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from happyhorse_mcp.auth.tokens_file import read_tokens_file
 from happyhorse_mcp.config import ConfigError
+from happyhorse_mcp.config.tokens_file import read_tokens_file
 from happyhorse_mcp.domain.principal import READ_SCOPE, SCOPES
 
 ALICE, BOB = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef"

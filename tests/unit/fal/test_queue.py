@@ -10,10 +10,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from happyhorse_mcp.config.tls import tls_context
 from happyhorse_mcp.domain.errors import ProtocolError, SubmitUncertainError, UpstreamError
 from happyhorse_mcp.fal.credentials import KeyCredentials
 from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client
-from happyhorse_mcp.tls import tls_context
 
 pytestmark = pytest.mark.anyio
 

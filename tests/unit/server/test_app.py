@@ -65,7 +65,7 @@ def test_the_server_starts_without_loading_pyav_or_pillow() -> None:
         [
             sys.executable,
             "-c",
-            "import sys, happyhorse_mcp.cli, happyhorse_mcp.server.backend, happyhorse_mcp.http; "
+            "import sys, happyhorse_mcp.cli.start, happyhorse_mcp.server.backend, happyhorse_mcp.transport.http; "
             "print(sorted(name for name in ('av', 'PIL') if name in sys.modules))",
         ],
         capture_output=True,

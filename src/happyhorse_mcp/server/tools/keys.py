@@ -1,6 +1,6 @@
 """fal_key: a signed-in person's own fal key, so their videos bill their own fal account (offered when the server
 sets HAPPYHORSE_USER_KEYS_SECRET). The key is never typed into the chat: `set` opens a page this server serves
-(key_page.py), by URL elicitation when the client can, else the error says where to go."""
+(transport/key_page.py), by URL elicitation when the client can, else the error says where to go."""
 
 import secrets
 from typing import Annotated, Any, Literal

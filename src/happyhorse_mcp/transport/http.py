@@ -25,21 +25,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import __version__
-from .auth.tokens_file import NamedToken
-from .config import (
+from .. import __version__
+from ..config.settings import (
     DEFAULT_HTTP_MAX_SESSIONS,
     DEFAULT_HTTP_SESSION_IDLE_SECONDS,
     DEFAULT_HTTP_SESSIONS_PER_CLIENT,
     DEFAULT_HTTP_STREAM_SECONDS,
     Settings,
 )
-from .domain.film import SPENDING_TOOLS
-from .domain.principal import SCOPES
-from .http_auth import FrontDoor
-from .http_events import BoundedEventStore
-from .http_sessions import SessionQuota
-from .server import HappyHorseServer
+from ..config.tokens_file import NamedToken
+from ..domain.film import SPENDING_TOOLS
+from ..domain.principal import SCOPES
+from ..server import HappyHorseServer
+from .events import BoundedEventStore
+from .front_door import FrontDoor
+from .sessions import SessionQuota
 
 logger = logging.getLogger(__name__)
 
@@ -334,10 +334,10 @@ def _cors(app: ASGIApp, origins: tuple[str, ...]) -> ASGIApp:
 
 def _verifier(options: HttpOptions) -> TokenVerifier:
     if options.auth_issuer and options.resource_url:
-        from .auth.jwt_tokens import JwtVerifier
+        from ..auth.jwt_tokens import JwtVerifier
 
         return JwtVerifier(options.auth_issuer, options.resource_url, introspection_client=options.auth_client)
-    from .auth.static_tokens import StaticTokenVerifier
+    from ..auth.static_tokens import StaticTokenVerifier
 
     return StaticTokenVerifier(options.tokens)
 

@@ -8,10 +8,10 @@ import re
 import sys
 from pathlib import Path
 
-from . import __version__
-from .config import ConfigError, Settings
-from .domain.keys import placeholder_key
-from .files.localfiles import cannot_write
+from .. import __version__
+from ..config import ConfigError, Settings
+from ..domain.keys import placeholder_key
+from ..files.localfiles import cannot_write
 
 PROBE_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -43,9 +43,9 @@ def _probe(settings: Settings) -> tuple[str, bool]:
     import anyio
     import httpx
 
-    from .domain.errors import HappyHorseError
-    from .fal.credentials import credentials_for
-    from .tls import tls_context
+    from ..config.tls import tls_context
+    from ..domain.errors import HappyHorseError
+    from ..fal.credentials import credentials_for
 
     credentials = credentials_for(settings)
     assert credentials is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from happyhorse_mcp.http_auth import _called_tools
+from happyhorse_mcp.transport.front_door import _called_tools
 
 
 def _call(tool: str, number: int = 1) -> dict[str, object]:

@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from . import setting_kinds as kinds
-from .auth.tokens_file import NamedToken, read_tokens_file
-from .domain.budget import DEFAULT_CONFIRM_ABOVE_USD, DEFAULT_DAILY_BUDGET_USD, DEFAULT_MAX_USD_PER_JOB, SpendLimits
-from .domain.catalog import MB
-from .setting_kinds import ConfigError as ConfigError
+from ..domain.budget import DEFAULT_CONFIRM_ABOVE_USD, DEFAULT_DAILY_BUDGET_USD, DEFAULT_MAX_USD_PER_JOB, SpendLimits
+from ..domain.catalog import MB
+from . import kinds as kinds
+from .kinds import ConfigError as ConfigError
+from .tokens_file import NamedToken, read_tokens_file
 
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_REST_URL = "https://rest.fal.ai"

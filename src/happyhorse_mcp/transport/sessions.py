@@ -31,7 +31,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .server.identity import principal_of_token
+from ..server.identity import principal_of_token
 
 logger = logging.getLogger(__name__)
 

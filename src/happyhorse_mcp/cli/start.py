@@ -11,16 +11,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .config import VARIABLES, ConfigError, Settings
-from .domain.keys import placeholder_key
+from .. import __version__
+from ..config import VARIABLES, ConfigError, Settings
+from ..domain.keys import placeholder_key
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The tools annotated read-only, named here for --help without building a server (a test keeps the two in step).
 READ_ONLY_TOOLS = ("estimate_cost", "get_job", "list_jobs", "review_video")
 
 
-# A live link to the key page (key_page.py) is a bearer capability: it sets the key someone's videos are billed to.
+# A live link to the key page (transport/key_page.py) is a bearer capability: it sets the key someone's videos
+# are billed to.
 KEY_PAGE_LINK = re.compile(r"/keys/[A-Za-z0-9_-]{20,}")
 
 
@@ -138,7 +139,7 @@ def log_start(settings: Settings) -> None:
             "makes it) until it does",
             folder,
         )
-    from .files.localfiles import cannot_write
+    from ..files.localfiles import cannot_write
 
     if settings.output_dir is not None and (problem := cannot_write(settings.output_dir)) is not None:
         logger.warning("HAPPYHORSE_OUTPUT_DIR: %s; generation calls are refused until that is fixed", problem)
@@ -165,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # ratio of 21 interleaved pairs).
     gc.disable()
     try:
-        from .server import create_server, select_tools
+        from ..server import create_server, select_tools
     finally:
         gc.enable()
     gc.freeze()
@@ -182,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.transport == "stdio":
         import anyio
 
-        from .stdio import serve_stdio
+        from ..transport.stdio import serve_stdio
 
         try:
             anyio.run(serve_stdio, mcp)
@@ -192,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import anyio
 
-    from .http import BindError, HttpOptions, check_bind, check_port, serve_http
+    from ..transport.http import BindError, HttpOptions, check_bind, check_port, serve_http
 
     options = HttpOptions.from_settings(settings, host=args.host, port=args.port, stateless=args.stateless)
     try:

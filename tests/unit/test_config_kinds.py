@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from happyhorse_mcp import setting_kinds as kinds
-from happyhorse_mcp.setting_kinds import ConfigError
+from happyhorse_mcp.config import ConfigError, kinds
 
 
 def test_a_url_must_be_http_or_https_and_loses_its_trailing_slash() -> None:

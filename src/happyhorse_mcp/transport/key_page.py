@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from .auth.key_vault import PAGE_LINK_SECONDS
-from .domain.errors import HappyHorseError
-from .server import HappyHorseServer
+from ..auth.key_vault import PAGE_LINK_SECONDS
+from ..domain.errors import HappyHorseError
+from ..server import HappyHorseServer
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import anyio
 
-from .config import VARIABLES, Settings
-from .domain.catalog import (
+from ..config import VARIABLES, Settings
+from ..domain.catalog import (
     ASPECT_RATIOS,
     MAX_DURATION,
     MAX_EDIT_OUTPUT_SECONDS,
@@ -31,11 +31,11 @@ from .domain.catalog import (
     VIDEO_EDIT,
     media_sentence,
 )
-from .domain.pricing import edit_estimate, estimate
-from .server import create_server
-from .server.tools._shared import MAX_WAIT_SECONDS
+from ..domain.pricing import edit_estimate, estimate
+from ..server import create_server
+from ..server.tools._shared import MAX_WAIT_SECONDS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BLOCK = re.compile(r"(<!-- generated:(?P<name>[a-z]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.DOTALL)
 
 

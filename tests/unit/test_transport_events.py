@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from mcp.types import JSONRPCNotification
 
-from happyhorse_mcp.http_events import BoundedEventStore
+from happyhorse_mcp.transport.events import BoundedEventStore
 
 pytestmark = pytest.mark.anyio
 

@@ -28,7 +28,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 
-from .server import HappyHorseServer
+from ..server import HappyHorseServer
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..domain.principal import LOCAL_USER, SCOPES
-from ..setting_kinds import ConfigError
+from .kinds import ConfigError
 
 MIN_TOKEN_LENGTH = 20
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")

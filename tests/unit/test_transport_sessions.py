@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from happyhorse_mcp.http_sessions import SessionQuota
+from happyhorse_mcp.transport.sessions import SessionQuota
 
 pytestmark = pytest.mark.anyio
 
@@ -66,7 +66,7 @@ async def test_a_client_at_its_limit_gives_up_its_least_recently_used_session_an
 def quota_client(address: str) -> str:
     from starlette.datastructures import Headers
 
-    from happyhorse_mcp.http_sessions import _client_of
+    from happyhorse_mcp.transport.sessions import _client_of
 
     return _client_of({"client": (address, 1)}, Headers(raw=[]))
 

@@ -31,7 +31,7 @@ from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .domain.principal import GENERATE_SCOPE, READ_SCOPE, SCOPES
+from ..domain.principal import GENERATE_SCOPE, READ_SCOPE, SCOPES
 
 # A tools/call body is small; one larger than this is read no further here (the SDK refuses it anyway).
 MAX_PEEK_BYTES = 4 * 1024 * 1024

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from .domain.keys import odd_characters, wrapped_in_quotes
+from ..domain.keys import odd_characters, wrapped_in_quotes
 
 TRUE = ("1", "true", "yes", "on")
 

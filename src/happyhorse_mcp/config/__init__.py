@@ -1,0 +1,8 @@
+"""What the operator sets: every environment variable in one registry (settings.py, which `--help`, `check` and
+README's table are made from), the kinds values are read as (kinds.py), the named tokens file (tokens_file.py), and
+the process's TLS context (tls.py)."""
+
+from .kinds import ConfigError
+from .settings import VARIABLES, Settings, Variable
+
+__all__ = ["VARIABLES", "ConfigError", "Settings", "Variable"]
