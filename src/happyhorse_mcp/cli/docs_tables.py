@@ -16,6 +16,7 @@ import anyio
 from ..config import VARIABLES, Settings
 from ..domain.catalog import (
     ASPECT_RATIOS,
+    DEFAULT_VERSION,
     MAX_DURATION,
     MAX_EDIT_OUTPUT_SECONDS,
     MAX_EDIT_REFERENCE_IMAGES,
@@ -96,8 +97,8 @@ def prices_table() -> str:
                 cells.append(f"{rate} + {rate}" if spec.billing == "source_plus_output" else rate)
             rows.append(f"| {_code(spec.tool)} on {version}{unit} | {' | '.join(cells)} |")
     text, edit = TEXT_TO_VIDEO, VIDEO_EDIT
-    clip = [estimate(text, duration=d, resolution="1080p", version="1.0").usd for d in (5, MAX_DURATION)]
-    ten = estimate(edit, duration=0, resolution="1080p", version="1.0", source_duration=10)
+    clip = [estimate(text, duration=d, resolution="1080p", version=DEFAULT_VERSION).usd for d in (5, MAX_DURATION)]
+    ten = estimate(edit, duration=0, resolution="1080p", version=DEFAULT_VERSION, source_duration=10)
     longest = edit_estimate(edit, "1080p", None)
     rows += [
         "",

@@ -30,12 +30,43 @@ class Operation(StrEnum):
     VIDEO_EDIT = "video-edit"
 
 
-VERSIONS: Final[tuple[Version, ...]] = ("1.0", "1.1")
 RESOLUTIONS: Final[tuple[Resolution, ...]] = ("720p", "1080p")
-ASPECT_RATIOS: Final[dict[Version, tuple[AspectRatio, ...]]] = {
-    "1.0": ("16:9", "9:16", "1:1", "4:3", "3:4"),
-    "1.1": ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21", "5:4", "4:5"),
-}
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One HappyHorse version at fal, described once: where its endpoints are, its frames, and its prices (USD per
+    second of output video; a video edit's per second of the source too, where the version edits at all)."""
+
+    name: Version
+    path: str
+    aspect_ratios: tuple[AspectRatio, ...]
+    usd_per_second: Mapping[Resolution, Decimal]
+    edit_usd_per_second: Mapping[Resolution, Decimal] | None = None
+    max_image_mb: int = 10  # an input image's largest size
+
+
+MODEL_VERSIONS: Final[tuple[ModelVersion, ...]] = (
+    ModelVersion(
+        "1.0",
+        "alibaba/happy-horse/",
+        ("16:9", "9:16", "1:1", "4:3", "3:4"),
+        {"720p": Decimal("0.14"), "1080p": Decimal("0.28")},
+        edit_usd_per_second={"720p": Decimal("0.14"), "1080p": Decimal("0.28")},
+    ),
+    ModelVersion(
+        "1.1",
+        "alibaba/happy-horse/v1.1/",
+        ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21", "5:4", "4:5"),
+        {"720p": Decimal("0.14"), "1080p": Decimal("0.18")},
+        max_image_mb=20,
+    ),
+)
+# What a call without `version` gets: every operation has it.
+DEFAULT_VERSION: Final[Version] = "1.0"
+VERSIONS: Final[tuple[Version, ...]] = tuple(version.name for version in MODEL_VERSIONS)
+ASPECT_RATIOS: Final[dict[Version, tuple[AspectRatio, ...]]] = {v.name: v.aspect_ratios for v in MODEL_VERSIONS}
+_BY_NAME: Final[dict[str, ModelVersion]] = {version.name: version for version in MODEL_VERSIONS}
 
 MIN_DURATION: Final = 3
 MAX_DURATION: Final = 15
@@ -71,7 +102,7 @@ class MediaRule:
 def image_rule(version: str, *, reference: bool = False) -> MediaRule:
     return MediaRule(
         kind="image",
-        max_bytes=(20 if version == "1.1" else 10) * MB,
+        max_bytes=_BY_NAME.get(version, _BY_NAME[DEFAULT_VERSION]).max_image_mb * MB,
         formats=REFERENCE_FORMATS if reference else IMAGE_FORMATS,
         min_short_side=400 if reference else 0,
     )
@@ -102,15 +133,13 @@ class MediaArgument:
 
 # USD per second of output video; shared by text, image and reference to video.
 _GENERATION_RATES: Final[dict[tuple[Version, Resolution], Decimal]] = {
-    ("1.0", "720p"): Decimal("0.14"),
-    ("1.0", "1080p"): Decimal("0.28"),
-    ("1.1", "720p"): Decimal("0.14"),
-    ("1.1", "1080p"): Decimal("0.18"),
+    (version.name, resolution): usd for version in MODEL_VERSIONS for resolution, usd in version.usd_per_second.items()
 }
 # Video edit: USD per second of the source video, and again per second of the output.
 _EDIT_RATES: Final[dict[tuple[Version, Resolution], Decimal]] = {
-    ("1.0", "720p"): Decimal("0.14"),
-    ("1.0", "1080p"): Decimal("0.28"),
+    (version.name, resolution): usd
+    for version in MODEL_VERSIONS
+    for resolution, usd in (version.edit_usd_per_second or {}).items()
 }
 PRICES_AS_OF: Final = "2026-11"
 
@@ -147,9 +176,13 @@ class OperationSpec:
         return self.rates[(version, resolution)]  # type: ignore[index]
 
 
-def _endpoints(name: str, *versions: Version) -> dict[Version, str]:
-    paths: dict[Version, str] = {"1.0": "alibaba/happy-horse/", "1.1": "alibaba/happy-horse/v1.1/"}
-    return {version: paths[version] + name for version in versions}
+def _endpoints(name: str, *, edits: bool = False) -> dict[Version, str]:
+    """The operation's endpoint on each version that has it (video edit: those with edit prices)."""
+    return {
+        version.name: version.path + name
+        for version in MODEL_VERSIONS
+        if not edits or version.edit_usd_per_second is not None
+    }
 
 
 _COMMON = ("duration", "resolution", "seed", "enable_safety_checker")
@@ -157,7 +190,7 @@ _COMMON = ("duration", "resolution", "seed", "enable_safety_checker")
 TEXT_TO_VIDEO = OperationSpec(
     operation=Operation.TEXT_TO_VIDEO,
     tool="generate_video",
-    endpoints=_endpoints("text-to-video", "1.0", "1.1"),
+    endpoints=_endpoints("text-to-video"),
     fal_arguments=("prompt", *_COMMON, "aspect_ratio"),
     media=(),
     rates=_GENERATION_RATES,
@@ -166,7 +199,7 @@ TEXT_TO_VIDEO = OperationSpec(
 IMAGE_TO_VIDEO = OperationSpec(
     operation=Operation.IMAGE_TO_VIDEO,
     tool="image_to_video",
-    endpoints=_endpoints("image-to-video", "1.0", "1.1"),
+    endpoints=_endpoints("image-to-video"),
     fal_arguments=("image_url", "prompt", *_COMMON),
     media=(MediaArgument("image_url", "image"),),
     rates=_GENERATION_RATES,
@@ -174,7 +207,7 @@ IMAGE_TO_VIDEO = OperationSpec(
 REFERENCE_TO_VIDEO = OperationSpec(
     operation=Operation.REFERENCE_TO_VIDEO,
     tool="reference_to_video",
-    endpoints=_endpoints("reference-to-video", "1.0", "1.1"),
+    endpoints=_endpoints("reference-to-video"),
     fal_arguments=("prompt", "image_urls", *_COMMON, "aspect_ratio"),
     media=(MediaArgument("image_urls", "reference", many=True),),
     rates=_GENERATION_RATES,
@@ -183,7 +216,7 @@ REFERENCE_TO_VIDEO = OperationSpec(
 VIDEO_EDIT = OperationSpec(
     operation=Operation.VIDEO_EDIT,
     tool="edit_video",
-    endpoints=_endpoints("video-edit", "1.0"),
+    endpoints=_endpoints("video-edit", edits=True),
     fal_arguments=(
         "video_url",
         "prompt",

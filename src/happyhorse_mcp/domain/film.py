@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from .arguments import MediaUrl, Text
 from .catalog import (
+    DEFAULT_VERSION,
     IMAGE_TO_VIDEO,
     MAX_DURATION,
     MAX_REFERENCE_IMAGES,
@@ -84,7 +85,7 @@ class Storyboard(BaseModel):
     style: Annotated[str, Field(max_length=1000)] | None = None
     transition: Literal["cut", "crossfade"] = "crossfade"
     transition_seconds: Annotated[float, Field(ge=MIN_TRANSITION_SECONDS, le=MAX_TRANSITION_SECONDS)] = 0.5
-    version: Version = "1.0"
+    version: Version = DEFAULT_VERSION
     resolution: Resolution = "1080p"
     aspect_ratio: AspectRatio = "16:9"
     seed: int | None = None

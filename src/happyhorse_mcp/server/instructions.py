@@ -1,7 +1,7 @@
 """The server's instructions: what every tool shares, said once (prices, the common arguments, timing, films), so
 each tool's definition stays short. Prices and limits come from the catalog."""
 
-from ..domain.catalog import ASPECT_RATIOS, MAX_DURATION, SPECS, price_sentence
+from ..domain.catalog import DEFAULT_VERSION, MAX_DURATION, MODEL_VERSIONS, SPECS, price_sentence
 from ..domain.errors import SUGGESTED_WAIT_SECONDS
 from ..domain.film import FILM_TOOLS, MAX_SHOTS, FilmKind
 
@@ -14,8 +14,15 @@ def _prices() -> str:
     return " ".join(f"{', '.join(tools)}: {rule}" for rule, tools in by_rule.items())
 
 
-def _only_on_1_1() -> str:
-    return ", ".join(ratio for ratio in ASPECT_RATIOS["1.1"] if ratio not in ASPECT_RATIOS["1.0"])
+def _newest_version() -> str:
+    """What the newest version adds to the default one, from the catalog."""
+    default = next(version for version in MODEL_VERSIONS if version.name == DEFAULT_VERSION)
+    newest = MODEL_VERSIONS[-1]
+    cheaper = [r for r, usd in newest.usd_per_second.items() if usd < default.usd_per_second[r]]
+    extra = [ratio for ratio in newest.aspect_ratios if ratio not in default.aspect_ratios]
+    said = [f"cheaper {', '.join(cheaper)}"] if cheaper else []
+    said += [f"aspect ratios {', '.join(extra)}"] if extra else []
+    return f"{newest.name}: {', and '.join(said)}"
 
 
 FILM, EXTEND = FILM_TOOLS[FilmKind.FILM], FILM_TOOLS[FilmKind.EXTENSION]
@@ -30,7 +37,7 @@ Prompts: describe subject, action, setting, light and mood; ask for camera moves
 Every tool that makes a video takes: wait_seconds (how long the call waits for it), idempotency_key (the same key \
 again returns the first job, unpaid), max_cost_usd (refused above this estimate; also the user's agreement to the \
 price where the client cannot ask), save_to (an .mp4 path or a folder to download it to), seed (fixed, it \
-reproduces a take), version (1.1: cheaper 1080p, and aspect ratios {_only_on_1_1()}).
+reproduces a take), version ({_newest_version()}).
 Media arguments: an https URL, a data: URI, or a local path inside an allowed folder (the client's roots or \
 HAPPYHORSE_ALLOWED_DIRS), uploaded to fal storage.
 Films: for anything longer than one clip ({MAX_DURATION} s) or told in several shots, call {FILM} (2-{MAX_SHOTS} \

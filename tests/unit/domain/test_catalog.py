@@ -21,3 +21,12 @@ def test_an_aspect_ratio_only_version_1_1_offers_is_refused_on_1_0_naming_the_ve
     check_aspect_ratio("1.1", "21:9")
     with pytest.raises(InvalidArgumentError, match=r"need version 1\.1"):
         check_aspect_ratio("1.0", "21:9")
+
+
+def test_each_model_version_is_described_once_and_the_version_type_names_exactly_those() -> None:
+    from typing import get_args
+
+    from happyhorse_mcp.domain.catalog import DEFAULT_VERSION, MODEL_VERSIONS, SPECS, VERSIONS, Version
+
+    assert get_args(Version) == VERSIONS == tuple(version.name for version in MODEL_VERSIONS)
+    assert all(DEFAULT_VERSION in spec.versions for spec in SPECS.values()), "every operation has the default"

@@ -6,7 +6,13 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from ...domain.catalog import MAX_EDIT_SOURCE_SECONDS, MIN_EDIT_SOURCE_SECONDS, Operation, parse_operation
+from ...domain.catalog import (
+    DEFAULT_VERSION,
+    MAX_EDIT_SOURCE_SECONDS,
+    MIN_EDIT_SOURCE_SECONDS,
+    Operation,
+    parse_operation,
+)
 from ...domain.pricing import CostBreakdown, estimate
 from ..boundary import tool_errors
 from ..identity import caller
@@ -43,7 +49,7 @@ def register(shelf: ToolShelf) -> None:
         operation: Annotated[str, Field(description=" | ".join([*(op.value for op in Operation)]))],
         duration: Duration = 5,
         resolution: ResolutionArg = "1080p",
-        version: VersionArg = "1.0",
+        version: VersionArg = DEFAULT_VERSION,
         source_duration: Annotated[
             float | None,
             Field(ge=MIN_EDIT_SOURCE_SECONDS, le=MAX_EDIT_SOURCE_SECONDS, description="video-edit only."),

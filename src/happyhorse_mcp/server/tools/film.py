@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic_core import to_jsonable_python
 
 from ...domain.arguments import Text
-from ...domain.catalog import VIDEO_RULE
+from ...domain.catalog import DEFAULT_VERSION, VIDEO_RULE
 from ...domain.film import (
     FILM_TOOLS,
     MAX_SHOTS,
@@ -119,7 +119,7 @@ def register(shelf: ToolShelf) -> None:
         style: Annotated[str | None, Field(max_length=1000, description="Subject, look, light.")] = None,
         transition: Transition = "crossfade",
         transition_seconds: TransitionSeconds = 0.5,
-        version: VersionArg = "1.0",
+        version: VersionArg = DEFAULT_VERSION,
         resolution: ResolutionArg = "1080p",
         aspect_ratio: AspectRatioArg = "16:9",
         seed: Seed = None,
@@ -150,7 +150,7 @@ def register(shelf: ToolShelf) -> None:
         seconds: Duration = 5,
         transition: Transition = "crossfade",
         transition_seconds: TransitionSeconds = 0.5,
-        version: VersionArg = "1.0",
+        version: VersionArg = DEFAULT_VERSION,
         resolution: ResolutionArg = "1080p",
         seed: Seed = None,
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,

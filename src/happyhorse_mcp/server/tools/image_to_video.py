@@ -7,6 +7,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from ...domain.arguments import MediaUrl, Text
+from ...domain.catalog import DEFAULT_VERSION
 from ...domain.catalog import IMAGE_TO_VIDEO as SPEC
 from ...domain.models import JobResult
 from ...jobs.generation import Quote
@@ -50,7 +51,7 @@ def register(shelf: ToolShelf) -> None:
         duration: Duration = 5,
         resolution: ResolutionArg = "1080p",
         seed: Seed = None,
-        version: VersionArg = "1.0",
+        version: VersionArg = DEFAULT_VERSION,
         enable_safety_checker: SafetyChecker = True,
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
         idempotency_key: IdempotencyKey = None,

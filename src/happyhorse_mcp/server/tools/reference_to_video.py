@@ -7,7 +7,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from ...domain.arguments import MediaUrl, Text
-from ...domain.catalog import MAX_REFERENCE_IMAGES
+from ...domain.catalog import DEFAULT_VERSION, MAX_REFERENCE_IMAGES
 from ...domain.catalog import REFERENCE_TO_VIDEO as SPEC
 from ...domain.models import JobResult
 from ...jobs.generation import Quote
@@ -55,7 +55,7 @@ def register(shelf: ToolShelf) -> None:
         resolution: ResolutionArg = "1080p",
         aspect_ratio: AspectRatioArg = "16:9",
         seed: Seed = None,
-        version: VersionArg = "1.0",
+        version: VersionArg = DEFAULT_VERSION,
         enable_safety_checker: SafetyChecker = True,
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
         idempotency_key: IdempotencyKey = None,

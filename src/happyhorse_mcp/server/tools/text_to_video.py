@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult
 
+from ...domain.catalog import DEFAULT_VERSION
 from ...domain.catalog import TEXT_TO_VIDEO as SPEC
 from ...domain.models import JobResult
 from ...jobs.generation import Quote
@@ -48,7 +49,7 @@ def register(shelf: ToolShelf) -> None:
         resolution: ResolutionArg = "1080p",
         aspect_ratio: AspectRatioArg = "16:9",
         seed: Seed = None,
-        version: VersionArg = "1.0",
+        version: VersionArg = DEFAULT_VERSION,
         enable_safety_checker: SafetyChecker = True,
         wait_seconds: WaitSeconds = DEFAULT_WAIT_SECONDS,
         idempotency_key: IdempotencyKey = None,
