@@ -2,6 +2,14 @@
 
 Domain code raises only these; `server.boundary` turns them into tool and resource errors. The messages reach the
 model, so they never hold the key or a request's headers.
+
+They form a tree by who must act, each branch with its default handling while a job is followed at fal:
+- `CallerError`: the call must change (an argument, a file, a prompt fal refused): final, the job `failed`;
+- `AccountError`: the person's account or sign-in must change (a key, a balance, a scope, a budget); fal's word on
+  a key or a balance while following is waited out (a key rotated, a balance topped up meanwhile);
+- `FalSideError`: fal must recover (rate limits, outages, answers that cannot be read): waited out, then `unknown`;
+- `UnknownOutcome`: nobody knows yet whether fal ran and billed the job: it ends `unknown`, its estimate counted;
+- `ServerSideError`: this server or its operator must act (the store, a download, assembling a film).
 """
 
 from __future__ import annotations
@@ -38,7 +46,32 @@ class HappyHorseError(Exception):
         self.status_code = status_code
 
 
-class MissingKeyError(HappyHorseError):
+class CallerError(HappyHorseError):
+    """The call must change: an argument, a local file, a prompt fal's checker refused."""
+
+
+class AccountError(HappyHorseError):
+    """The person's account or sign-in must change: a key, a balance, a scope, a budget. Found at fal while a job is
+    followed (a key, a balance, a lock) it is waited out: a key rotated or a balance topped up meanwhile."""
+
+
+class FalSideError(HappyHorseError):
+    """fal must recover: rate limits, outages, answers that cannot be read."""
+
+    while_following: ClassVar[ReadPolicy] = "outage"
+
+
+class UnknownOutcome(HappyHorseError):
+    """Nobody knows yet whether fal ran the job (and billed it): it ends `unknown`, its estimate counted."""
+
+    ends_job_as: ClassVar[EndsAs] = "unknown"
+
+
+class ServerSideError(HappyHorseError):
+    """This server or its operator must act: the job store, a download, assembling a film."""
+
+
+class MissingKeyError(AccountError):
     type = "missing_key"
 
     def __init__(self) -> None:
@@ -49,56 +82,57 @@ class MissingKeyError(HappyHorseError):
         )
 
 
-class InvalidKeyError(HappyHorseError):
+class InvalidKeyError(AccountError):
     type = "invalid_key"
-    while_following = "refused"  # a key rotated meanwhile: waited out
+    while_following = "refused"
 
 
-class NoBalanceError(HappyHorseError):
+class NoBalanceError(AccountError):
     type = "no_balance"
-    while_following = "refused"  # a balance topped up meanwhile
+    while_following = "refused"
 
 
-class AccountLockedError(HappyHorseError):
+class AccountLockedError(AccountError):
     type = "account_locked"
-    while_following = "refused"  # a lock lifted meanwhile
+    while_following = "refused"
 
 
-class RateLimitedError(HappyHorseError):
+class RateLimitedError(FalSideError):
     type = "rate_limited"
-    while_following = "outage"
 
     def __init__(self, message: str, *, retry_after: float | None = None, status_code: int | None = 429) -> None:
         super().__init__(message, status_code=status_code)
         self.retry_after = retry_after
 
 
-class FalValidationError(HappyHorseError):
+class FalValidationError(CallerError):
     """fal's 422: the inputs broke a rule of the model's schema."""
 
     type = "validation_error"
 
 
-class ContentPolicyError(HappyHorseError):
+class ContentPolicyError(CallerError):
     type = "content_policy_violation"
 
 
-class JobNotFoundError(HappyHorseError):
+class JobNotFoundError(FalSideError):
     """fal does not know the request (unknown id) or no longer keeps its result (expired)."""
 
     type = "not_found"
     while_following = "gone"
 
 
-class UpstreamError(HappyHorseError):
+class UpstreamError(FalSideError):
     """fal is down, overloaded or timed out: 5xx, connection failures, time-outs."""
 
     type = "upstream_error"
-    while_following = "outage"
 
 
-class ModelRunError(HappyHorseError):
-    """The job reached fal but its run failed on fal's side (request_timeout, startup_timeout, ...)."""
+class ModelRunError(FalSideError):
+    """The job reached fal but its run failed on fal's side (request_timeout, startup_timeout, ...): fal's word on
+    how it ended, which fal does not bill."""
+
+    while_following = "final"
 
     def __init__(self, message: str, *, error_type: str, status_code: int | None = None) -> None:
         super().__init__(message, status_code=status_code)
@@ -109,21 +143,19 @@ class ModelRunError(HappyHorseError):
         return self.error_type
 
 
-class SubmitUncertainError(HappyHorseError):
+class SubmitUncertainError(UnknownOutcome):
     """The submit may have reached fal but its answer was lost: resending it could pay for a second video."""
 
     type = "submit_uncertain"
-    ends_job_as = "unknown"
 
 
-class OutcomeUnknownError(HappyHorseError):
+class OutcomeUnknownError(UnknownOutcome):
     """fal took the job, but how it ended could not be learned: it may have been billed."""
 
     type = "outcome_unknown"
-    ends_job_as = "unknown"
 
 
-class StoreError(HappyHorseError):
+class StoreError(ServerSideError):
     """The job store could not be read or written (a full disk, a damaged file)."""
 
     type = "store_error"
@@ -133,14 +165,14 @@ class StoreTooNewError(StoreError):
     """The job store was written by a newer happyhorse-mcp, whose schema this one does not know."""
 
 
-class ProtocolError(HappyHorseError):
+class ProtocolError(FalSideError):
     """fal answered with something this server cannot read (malformed JSON, a missing field)."""
 
     type = "protocol_error"
     while_following = "unreadable"
 
 
-class InvalidArgumentError(HappyHorseError):
+class InvalidArgumentError(CallerError):
     """An argument breaks a rule that the schema cannot express; nothing was sent."""
 
     type = "invalid_argument"
@@ -153,13 +185,13 @@ class UnsupportedVersionError(InvalidArgumentError):
         )
 
 
-class InvalidMediaError(HappyHorseError):
+class InvalidMediaError(CallerError):
     """A local file or `save_to` destination is refused (outside the allowed folders, wrong kind, too big...)."""
 
     type = "invalid_media"
 
 
-class DownloadError(HappyHorseError):
+class DownloadError(ServerSideError):
     type = "download_error"
 
 
@@ -179,20 +211,20 @@ class NoVideoYetError(JobNotFoundError):
         super().__init__(text)
 
 
-class FilmError(HappyHorseError):
+class FilmError(ServerSideError):
     """A film that could not be finished here after its shots were made (assembly, saving): the shots stay billed
     and listed with their jobs."""
 
     type = "film_failed"
 
 
-class UnreadableVideoError(HappyHorseError):
+class UnreadableVideoError(CallerError):
     """A video file that cannot be reviewed: not a video, damaged, or asked about moments it does not have."""
 
     type = "unreadable_video"
 
 
-class UnknownJobError(HappyHorseError):
+class UnknownJobError(CallerError):
     type = "unknown_job"
 
     def __init__(self, job_id: str) -> None:
@@ -201,7 +233,7 @@ class UnknownJobError(HappyHorseError):
         )
 
 
-class NotAllowedError(HappyHorseError):
+class NotAllowedError(AccountError):
     """The caller's sign-in does not grant what the call needs (a scope)."""
 
     type = "not_allowed"
@@ -220,7 +252,7 @@ class NotAllowedError(HappyHorseError):
         self.scope = scope
 
 
-class IdempotencyConflictError(HappyHorseError):
+class IdempotencyConflictError(CallerError):
     type = "idempotency_conflict"
 
     def __init__(self, key: str, job_id: str) -> None:
@@ -250,7 +282,7 @@ class Refusal:
         return f"{self.problem} {self.remedy}"
 
 
-class BudgetExceededError(HappyHorseError):
+class BudgetExceededError(AccountError):
     type = "budget_exceeded"
 
     def __init__(self, refusal: Refusal, *, hint: str = "") -> None:
@@ -258,11 +290,11 @@ class BudgetExceededError(HappyHorseError):
         self.refusal = refusal
 
 
-class NotConfirmedError(HappyHorseError):
+class NotConfirmedError(CallerError):
     type = "not_confirmed"
 
 
-class ServerNotReadyError(HappyHorseError):
+class ServerNotReadyError(ServerSideError):
     """The job store or the fal client could not start (an unwritable data dir, a store from a newer version)."""
 
     type = "server_not_ready"

@@ -20,6 +20,8 @@ def _every_error() -> list[type[HappyHorseError]]:
 
 
 POLICY = {
+    "FalSideError": ("outage", "failed"),
+    "UnknownOutcome": ("final", "unknown"),
     "InvalidKeyError": ("refused", "failed"),
     "NoBalanceError": ("refused", "failed"),
     "AccountLockedError": ("refused", "failed"),
@@ -57,3 +59,13 @@ def test_fal_s_word_that_a_run_failed_ends_it_failed_and_what_hides_the_outcome_
     outcome_hidden: list[type[HappyHorseError]] = [errors.SubmitUncertainError, errors.OutcomeUnknownError]
     assert {cls.ends_job_as for cls in fal_says_failed} == {"failed"}
     assert {cls.ends_job_as for cls in outcome_hidden} == {"unknown"}
+
+
+BRANCHES = (errors.CallerError, errors.AccountError, errors.FalSideError, errors.UnknownOutcome, errors.ServerSideError)
+
+
+@pytest.mark.parametrize("cls", _every_error(), ids=lambda cls: cls.__name__)
+def test_every_error_sits_in_exactly_one_branch_of_who_must_act(cls: type[HappyHorseError]) -> None:
+    if cls is HappyHorseError:
+        return
+    assert sum(issubclass(cls, branch) for branch in BRANCHES) == 1, cls.__name__
