@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from .errors import Refusal, RefusalKind
 from .models import utcnow
+from .principal import LOCAL_USER
 
 DEFAULT_MAX_USD_PER_JOB = 10.0
 DEFAULT_DAILY_BUDGET_USD = 30.0
@@ -31,6 +32,19 @@ class Committed:
 
 
 @dataclass(frozen=True)
+class Spend:
+    """What a call asks to spend, with everything the decision needs: the price (a film's whole price), whose money
+    it is, the caller's own cap, and for a film its dearest shot (the per-job limit is on each job)."""
+
+    usd: float
+    owner: str = LOCAL_USER
+    max_cost_usd: float | None = None
+    largest_job_usd: float | None = None
+    # A film's shot: paid for with its film, whose admission held its price; only its key is checked.
+    within_film: bool = False
+
+
+@dataclass(frozen=True)
 class SpendLimits:
     max_usd_per_job: float = DEFAULT_MAX_USD_PER_JOB
     daily_budget_usd: float = DEFAULT_DAILY_BUDGET_USD
@@ -47,16 +61,12 @@ class SpendLimits:
             left = min(left, self.user_daily_budget_usd - committed.user_usd)
         return round(max(0.0, left), 2)
 
-    def refusal(
-        self,
-        cost_usd: float,
-        committed: Committed,
-        *,
-        max_cost_usd: float | None = None,
-        largest_job_usd: float | None = None,
-    ) -> Refusal | None:
-        """Why the job may not run, naming the setting to change; None when it fits every limit. A film passes
-        its dearest shot as `largest_job_usd`: the per-job limit is on each job, the rest on the whole film."""
+    def refusal(self, spend: Spend, committed: Committed) -> Refusal | None:
+        """Why the spend may not happen, naming the setting to change; None when it fits every limit. For a film the
+        per-job limit is on its dearest shot, the rest on the whole film; a film's shot was decided with its film."""
+        if spend.within_film:
+            return None
+        cost_usd, max_cost_usd, largest_job_usd = spend.usd, spend.max_cost_usd, spend.largest_job_usd
         left = self.left_today(committed)
 
         def refused(kind: RefusalKind, limit: float, problem: str, remedy: str) -> Refusal:

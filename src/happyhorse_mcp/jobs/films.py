@@ -24,7 +24,7 @@ from anyio.abc import TaskGroup
 from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
 
-from ..domain.budget import Committed, SpendLimits
+from ..domain.budget import Committed, Spend
 from ..domain.catalog import REFERENCE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_EDIT, VIDEO_RULE
 from ..domain.errors import (
     IdempotencyConflictError,
@@ -94,6 +94,16 @@ class FilmRequest(CallControls):
             raise InvalidArgumentError(f"Invalid storyboard: {problems}. Nothing was submitted.") from None
         return cls(kind, board, given, principal, source, source_is_job=bool(given.get("job_id")))
 
+    def spend(self, price: FilmPrice) -> Spend:
+        """What making the film at `price` asks to spend: its whole price, with its dearest shot for the per-job
+        limit."""
+        return Spend(
+            price.usd,
+            self.principal.user,
+            max_cost_usd=self.max_cost_usd,
+            largest_job_usd=max(shot.usd for shot in price.shots),
+        )
+
     @property
     def identity(self) -> dict[str, Any]:
         """What makes two calls the same film: every argument but how long to wait, the key, the price cap and where
@@ -101,15 +111,12 @@ class FilmRequest(CallControls):
         return {name: value for name, value in self.arguments.items() if name not in CONTROL_ARGUMENTS}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FilmQuote(PricedCall):
     request: FilmRequest
     board: Storyboard  # with extend_video's opening found
     price: FilmPrice
-    plan: MediaPlan  # local reference images (`shots.<i>.image_urls.<j>`) and where the film is saved
-    limits: SpendLimits
-    committed: Committed
-    earlier: Job | None = None
+    # plan: local reference images (`shots.<i>.image_urls.<j>`) and where the film is saved
 
     @property
     def usd(self) -> float:
@@ -126,7 +133,7 @@ class FilmQuote(PricedCall):
         return (
             f"{what} ({len(self.price.shots)} new shot(s), about {self.price.seconds:g} s in all) for USD "
             f"{self.price.usd:.2f}? {'; '.join(lines)}. {self.board.resolution}, HappyHorse {self.board.version}. "
-            f"USD {self.limits.left_today(self.committed):.2f} of today's budget is left."
+            f"USD {self.left_today:.2f} of today's budget is left."
         )
 
 
@@ -171,24 +178,27 @@ class Films:
         board = request.board
         if earlier is not None:  # a retry pays nothing: its files are not looked at, nor its video fetched, again
             return FilmQuote(
-                request, board, price_film(board), MediaPlan(), self._guard.limits, Committed(), earlier=earlier
+                request=request,
+                board=board,
+                price=price_film(board),
+                plan=MediaPlan(),
+                limits=self._guard.limits,
+                committed=Committed(),
+                earlier=earlier,
             )
         plan = await anyio.to_thread.run_sync(functools.partial(_plan_media, board, request, places))
         # The price is the new shots' alone, whatever the source's length: what the budget cannot pay is refused
         # before anything is fetched.
         price = price_film(board)
-        committed = await self._guard.check(
-            price.usd,
-            owner,
-            max_cost_usd=request.max_cost_usd,
-            largest_job_usd=max(shot.usd for shot in price.shots),
-        )
+        committed = await self._guard.check(request.spend(price))
         if request.source is not None:
             board = board.model_copy(
                 update={"opening": await self._opening(request.source, request.source_is_job, owner, plan)}
             )
             price = price_film(board)
-        return FilmQuote(request, board, price, plan, self._guard.limits, committed)
+        return FilmQuote(
+            request=request, board=board, price=price, plan=plan, limits=self._guard.limits, committed=committed
+        )
 
     async def _opening(self, source: str, request_is_job: bool, owner: str, plan: MediaPlan) -> Opening:
         """extend_video's video: a finished job of the caller's, a checked local file, or a URL."""
@@ -267,12 +277,7 @@ class Films:
         runner = self._runner
         runner.leases.keep()
         try:
-            job, created = await self._guard.admit(
-                draft,
-                max_cost_usd=request.max_cost_usd,
-                lease=runner.lease,
-                largest_job_usd=max(shot.usd for shot in quote.price.shots),
-            )
+            job, created = await self._guard.admit(draft, request.spend(quote.price), lease=runner.lease)
         except BaseException:
             await _drop_fetched(board)
             raise

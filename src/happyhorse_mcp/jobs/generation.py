@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from ..domain.budget import Committed, SpendLimits
+from ..domain.budget import Committed, Spend, SpendLimits
 from ..domain.catalog import MAX_EDIT_SOURCE_SECONDS, OperationSpec, check_aspect_ratio
 from ..domain.errors import InvalidArgumentError, MissingKeyError, NotAllowedError, NotConfirmedError
 from ..domain.models import Job, TaskHandle
@@ -157,12 +157,21 @@ def source_seconds(given: float | None, plan: MediaPlan) -> float | None:
     return local
 
 
+@dataclass(frozen=True)
 class PricedCall:
-    """A call checked and priced, before anyone pays: whether the user must be asked, from its price and limits."""
+    """A call checked and priced, before anyone pays: its local files and destination, the limits and what is
+    committed today, the earlier job of its key; whether the user must be asked, from its price and limits. A clip
+    (`Quote`) and a film (`jobs/films.py`'s `FilmQuote`) add what they price."""
 
     request: CallControls
+    plan: MediaPlan
     limits: SpendLimits
-    earlier: Job | None
+    committed: Committed
+    earlier: Job | None = None
+
+    @property
+    def left_today(self) -> float:
+        return self.limits.left_today(self.committed)
 
     @property
     def usd(self) -> float:
@@ -194,16 +203,12 @@ class PricedCall:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Quote(PricedCall):
     """A request checked and priced: what it costs, against what limits, and the earlier job of its key."""
 
     request: GenerationRequest
-    plan: MediaPlan
     cost: CostEstimate
-    limits: SpendLimits
-    committed: Committed
-    earlier: Job | None = None
 
     @property
     def usd(self) -> float:
@@ -220,7 +225,7 @@ class Quote(PricedCall):
         return (
             f"Make the video{shown} for USD {cost.usd:.2f}? ({cost.operation}, {cost.seconds_billed} s billed at USD "
             f"{cost.rate_usd_per_second:.2f}/s, {cost.resolution}, HappyHorse {cost.version}.) USD "
-            f"{self.limits.left_today(self.committed):.2f} of today's budget is left."
+            f"{self.left_today:.2f} of today's budget is left."
         )
 
 
@@ -263,12 +268,20 @@ class Generation:
         if earlier is not None:  # a retry: the earlier job is returned, nothing new is paid for
             # Its files are not looked at again: they were checked and sent the first time, and may be gone since.
             unread = MediaPlan()
-            return Quote(request, unread, price(request, unread)[0], self._guard.limits, Committed(), earlier=earlier)
+            return Quote(
+                request=request,
+                plan=unread,
+                cost=price(request, unread)[0],
+                limits=self._guard.limits,
+                committed=Committed(),
+                earlier=earlier,
+            )
         plan = await anyio.to_thread.run_sync(places.plan, request.spec, request.arguments)
         cost, assumption = price(request, plan)
         # Refuse what the limits refuse before anyone is asked to pay; admission checks again, atomically.
-        committed = await self._guard.check(cost.usd, owner, max_cost_usd=request.max_cost_usd, hint=assumption)
-        return Quote(request, plan, cost, self._guard.limits, committed)
+        spend = Spend(cost.usd, owner, max_cost_usd=request.max_cost_usd)
+        committed = await self._guard.check(spend, hint=assumption)
+        return Quote(request=request, plan=plan, cost=cost, limits=self._guard.limits, committed=committed)
 
     async def start(self, quote: Quote, *, task: TaskHandle | None = None) -> Job:
         """Upload the checked local files, admit the job and submit it once; returns it as fal's answer left it

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
+from ..domain.budget import Spend
 from ..domain.catalog import SPECS, Operation
 from ..domain.errors import (
     DASHBOARD_REQUESTS,
@@ -203,9 +204,8 @@ class JobRunner:
             created_at=film_admitted_at or utcnow(),
         )
         self.leases.keep()
-        job, created = await self._guard.admit(
-            draft, max_cost_usd=max_cost_usd, lease=self.lease, within_film=film_admitted_at is not None
-        )
+        spend = Spend(cost_usd, owner, max_cost_usd=max_cost_usd, within_film=film_admitted_at is not None)
+        job, created = await self._guard.admit(draft, spend, lease=self.lease)
         if not created:
             # Records from before fingerprints compare their stored arguments.
             earlier = (job.endpoint, job.arguments)

@@ -7,7 +7,7 @@ and admission asks it inside the store's transaction, where the answer is bindin
 
 from __future__ import annotations
 
-from ..domain.budget import Committed, SpendLimits, SpendReport, start_of_day, start_of_month
+from ..domain.budget import Committed, Spend, SpendLimits, SpendReport, start_of_day, start_of_month
 from ..domain.errors import BudgetExceededError, Refusal, StoreError
 from ..domain.models import Job
 from .store import Admission, JobStore
@@ -20,70 +20,31 @@ class SpendGuard:
         self.limits = limits
 
     async def committed(self, owner: str) -> Committed:
-        """What `owner` and the whole deployment have committed since midnight UTC. Jobs in flight are counted only
-        by admission, where the limit on them is binding."""
-        day = start_of_day()
-        return Committed(
-            deployment_usd=await self._store.spend_since(day),
-            user_usd=await self._store.spend_since(day, owner),
-        )
+        """What `owner` and the whole deployment have committed since midnight UTC, and `owner`'s unfinished jobs:
+        the store's one reading of it, the same admission makes (where it is binding)."""
+        return await self._store.committed(owner, day_start=start_of_day())
 
-    async def refusal(
-        self,
-        cost_usd: float,
-        owner: str,
-        *,
-        max_cost_usd: float | None = None,
-        largest_job_usd: float | None = None,
-    ) -> tuple[Refusal | None, Committed]:
-        """Why a job of this cost would be refused now (None if it would run), and what is committed today."""
-        committed = await self.committed(owner)
-        refusal = self.limits.refusal(cost_usd, committed, max_cost_usd=max_cost_usd, largest_job_usd=largest_job_usd)
-        return refusal, committed
+    async def refusal(self, spend: Spend) -> tuple[Refusal | None, Committed]:
+        """Why this spend would be refused now (None if it would run), and what is committed today."""
+        committed = await self.committed(spend.owner)
+        return self.limits.refusal(spend, committed), committed
 
-    async def check(
-        self,
-        cost_usd: float,
-        owner: str,
-        *,
-        max_cost_usd: float | None = None,
-        hint: str = "",
-        largest_job_usd: float | None = None,
-    ) -> Committed:
-        """Raise BudgetExceededError when the job would be refused; returns what is committed today."""
-        refusal, committed = await self.refusal(
-            cost_usd, owner, max_cost_usd=max_cost_usd, largest_job_usd=largest_job_usd
-        )
+    async def check(self, spend: Spend, *, hint: str = "") -> Committed:
+        """Raise BudgetExceededError when the spend would be refused; returns what is committed today."""
+        refusal, committed = await self.refusal(spend)
         if refusal is not None:
             raise BudgetExceededError(refusal, hint=hint)
         return committed
 
-    async def admit(
-        self,
-        job: Job,
-        *,
-        max_cost_usd: float | None,
-        lease: Lease | None = None,
-        largest_job_usd: float | None = None,
-        within_film: bool = False,
-    ) -> Admission:
-        """Record `job` if the limits allow it, atomically with its idempotency key and today's spend. A film's
-        shot (`within_film`) was admitted with its film, whose record held its price until now: only its key is
-        checked, and it is dated by its film (jobs/runner.py), so it counts on the budget day its film was admitted
-        on, whichever day it is made: a film made across midnight never spends the new day's budget unchecked."""
-        cost = job.cost_usd or 0.0
-
-        def decide(committed: Committed) -> Refusal | None:
-            if within_film:
-                return None
-            return self.limits.refusal(cost, committed, max_cost_usd=max_cost_usd, largest_job_usd=largest_job_usd)
-
+    async def admit(self, job: Job, spend: Spend, *, lease: Lease | None = None) -> Admission:
+        """Record `job` if the limits allow `spend` (its price), atomically with its idempotency key and today's
+        spend. A film's shot (`within_film`) was admitted with its film, whose record held its price until now:
+        only its key is checked, and it is dated by its film (jobs/runner.py), so it counts on the budget day its
+        film was admitted on, whichever day it is made: a film made across midnight never spends the new day's
+        budget unchecked."""
         try:
             return await self._store.admit(
-                job,
-                decide,
-                day_start=start_of_day(),
-                lease=lease,
+                job, lambda committed: self.limits.refusal(spend, committed), day_start=start_of_day(), lease=lease
             )
         except StoreError as exc:
             raise StoreError(f"{exc.message} Nothing was submitted.") from exc

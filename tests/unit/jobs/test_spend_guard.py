@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from happyhorse_mcp.domain.budget import Committed, SpendLimits
+from happyhorse_mcp.domain.budget import Committed, Spend, SpendLimits
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job
@@ -38,8 +38,8 @@ async def guard_with(*jobs: Job, limits: SpendLimits | None = None) -> SpendGuar
 
 async def test_a_refusal_is_reported_with_today_s_spend_and_nothing_is_recorded() -> None:
     guard = await guard_with(job("hh_1", 8.0))
-    refusal, committed = await guard.refusal(3.0, "local")
-    assert committed == Committed.alone(8.0)
+    refusal, committed = await guard.refusal(Spend(3.0))
+    assert committed == Committed.alone(8.0, in_flight=1), "the same reading admission decides on"
     assert refusal is not None
     assert refusal.kind == "daily_budget"
 
@@ -47,15 +47,15 @@ async def test_a_refusal_is_reported_with_today_s_spend_and_nothing_is_recorded(
 async def test_check_raises_with_the_hint_appended() -> None:
     guard = await guard_with()
     with pytest.raises(BudgetExceededError, match="pass source_duration"):
-        await guard.check(6.0, "local", hint=" pass source_duration.")
+        await guard.check(Spend(6.0), hint=" pass source_duration.")
 
 
 async def test_admission_records_the_job_only_when_it_fits() -> None:
     guard = await guard_with(job("hh_1", 8.0))
-    _, created = await guard.admit(job("hh_2", 2.0, status="submitting"), max_cost_usd=None)
+    _, created = await guard.admit(job("hh_2", 2.0, status="submitting"), Spend(2.0))
     assert created
     with pytest.raises(BudgetExceededError):
-        await guard.admit(job("hh_3", 0.5, status="submitting"), max_cost_usd=None)
+        await guard.admit(job("hh_3", 0.5, status="submitting"), Spend(0.5))
     assert (await guard.committed("local")).deployment_usd == 10.0
 
 
@@ -79,10 +79,10 @@ async def test_a_user_s_report_shows_their_own_spend_and_what_is_left_for_them()
 async def test_admission_counts_the_user_s_own_spend_and_jobs_in_flight_and_everyone_s_for_the_deployment() -> None:
     guard = await guard_with(job("hh_1", 3.0, "completed", owner="alice"), job("hh_2", 0.1, owner="bob"), limits=SHARED)
     with pytest.raises(BudgetExceededError, match="HAPPYHORSE_USER_DAILY_BUDGET_USD"):
-        await guard.admit(job("hh_3", 1.5, "submitting", owner="alice"), max_cost_usd=None)
-    assert (await guard.admit(job("hh_4", 1.5, "submitting", owner="bob"), max_cost_usd=None)).created
+        await guard.admit(job("hh_3", 1.5, "submitting", owner="alice"), Spend(1.5, "alice"))
+    assert (await guard.admit(job("hh_4", 1.5, "submitting", owner="bob"), Spend(1.5, "bob"))).created
     with pytest.raises(BudgetExceededError, match="HAPPYHORSE_USER_MAX_JOBS_IN_FLIGHT"):
-        await guard.admit(job("hh_5", 0.1, "submitting", owner="bob"), max_cost_usd=None)
+        await guard.admit(job("hh_5", 0.1, "submitting", owner="bob"), Spend(0.1, "bob"))
 
 
 def test_the_admission_rule_every_store_applies_earlier_job_then_limits_then_record() -> None:
@@ -91,7 +91,7 @@ def test_the_admission_rule_every_store_applies_earlier_job_then_limits_then_rec
     limits = SpendLimits(daily_budget_usd=2.0)
 
     def decide(committed: Committed) -> Any:
-        return limits.refusal(1.0, committed)
+        return limits.refusal(Spend(1.0), committed)
 
     def spent(usd: float) -> Any:
         return lambda: Committed.alone(usd)

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from happyhorse_mcp.domain.budget import Committed, SpendLimits, start_of_day
+from happyhorse_mcp.domain.budget import Committed, Spend, SpendLimits, start_of_day
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.film import FILM_ENDPOINT, FilmKind, FilmProgress, Shot, Storyboard, price_film
@@ -40,7 +40,7 @@ def job(job_id: str, cost: float = 1.4, key: str | None = None, **fields: object
 
 
 def within_budget(cost: float) -> Decide:
-    return lambda committed: LIMITS.refusal(cost, committed)
+    return lambda committed: LIMITS.refusal(Spend(cost), committed)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "memory"])
@@ -265,3 +265,14 @@ async def test_a_film_holds_the_price_of_its_shots_without_jobs_and_each_shot_jo
     ended = await store.update(written.model_copy(update={"status": "failed"}))
     assert ended is not None
     assert await store.spend_since(None) == price.shots[0].usd, "an ended film holds nothing; its shot counts"
+
+
+async def test_committed_reads_today_s_spend_for_everyone_and_the_user_and_the_user_s_jobs_in_flight(
+    store: JobStore,
+) -> None:
+    await store.put(job("hh_a1", cost=1.0, status="completed", owner="alice"))
+    await store.put(job("hh_a2", cost=0.5, status="running", owner="alice"))
+    await store.put(job("hh_b1", cost=2.0, status="running", owner="bob"))
+    await store.put(job("hh_old", cost=9.0, status="completed", owner="alice", created_at=utcnow() - timedelta(days=2)))
+    committed = await store.committed("alice", day_start=start_of_day())
+    assert committed == Committed(deployment_usd=3.5, user_usd=1.5, user_in_flight=1)

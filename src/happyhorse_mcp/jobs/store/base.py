@@ -86,6 +86,11 @@ class JobStore(Protocol):
 
     async def by_idempotency_key(self, key: str, owner: str) -> Job | None: ...
 
+    async def committed(self, owner: str, *, day_start: datetime) -> Committed:
+        """What is committed since `day_start` by everyone and by `owner`, and `owner`'s unfinished jobs: the one
+        reading admission decides on (inside its transaction), and the spend guard reports."""
+        ...
+
     async def spend_since(self, since: datetime | None, owner: str | None = None) -> float:
         """USD committed by jobs created since `since` (all time when None), by `owner` or by everyone: finished or
         still running."""

@@ -23,15 +23,7 @@ class MemoryJobStore:
     async def admit(self, job: Job, decide: Decide, *, day_start: datetime, lease: Lease | None = None) -> Admission:
         # No await between the look-ups and the insert: atomic on the event loop.
         earlier = self._by_key(job.idempotency_key, job.owner) if job.idempotency_key is not None else None
-
-        def committed() -> Committed:
-            return Committed(
-                deployment_usd=self._spend_since(day_start),
-                user_usd=self._spend_since(day_start, job.owner),
-                user_in_flight=sum(1 for j in self.jobs.values() if j.owner == job.owner and not j.finished),
-            )
-
-        admission = admission_of(job, earlier, committed, decide)
+        admission = admission_of(job, earlier, lambda: self._committed(job.owner, day_start), decide)
         if admission.created:
             self.jobs[job.job_id] = job
             if lease is not None:
@@ -113,6 +105,16 @@ class MemoryJobStore:
 
     def _by_key(self, key: str, owner: str) -> Job | None:
         return next((j for j in self.jobs.values() if j.idempotency_key == key and j.owner == owner), None)
+
+    async def committed(self, owner: str, *, day_start: datetime) -> Committed:
+        return self._committed(owner, day_start)
+
+    def _committed(self, owner: str, day_start: datetime) -> Committed:
+        return Committed(
+            deployment_usd=self._spend_since(day_start),
+            user_usd=self._spend_since(day_start, owner),
+            user_in_flight=sum(1 for j in self.jobs.values() if j.owner == owner and not j.finished),
+        )
 
     def _spend_since(self, since: datetime | None, owner: str | None = None) -> float:
         return sum(

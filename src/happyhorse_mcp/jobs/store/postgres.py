@@ -154,21 +154,30 @@ class PostgresJobStore:
                     )
                     row = await cursor.fetchone()
                     earlier = Job.model_validate_json(row[0]) if row is not None else None
-                committed = Committed()
-                if earlier is None:  # read here: the rule itself runs without awaiting
-                    in_flight = await db.execute(
-                        sql.SQL("SELECT count(*) FROM jobs WHERE owner = %s AND {}").format(_UNFINISHED), (job.owner,)
-                    )
-                    committed = Committed(
-                        deployment_usd=await self._spend(db, day_start, None),
-                        user_usd=await self._spend(db, day_start, job.owner),
-                        user_in_flight=int(((await in_flight.fetchone()) or (0,))[0]),
-                    )
+                # Read here when the limits will be asked: the rule itself runs without awaiting.
+                committed = await self._committed(db, job.owner, day_start) if earlier is None else Committed()
                 admission = admission_of(job, earlier, lambda: committed, decide)
                 if admission.created:
                     await db.execute(_INSERT, _row(job, lease))
                     await db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job.job_id))
                 return admission
+        except PsycopgError as exc:
+            raise self._failed(exc) from exc
+
+    async def _committed(self, db: AsyncConnection[Any], owner: str, day_start: datetime) -> Committed:
+        in_flight = await db.execute(
+            sql.SQL("SELECT count(*) FROM jobs WHERE owner = %s AND {}").format(_UNFINISHED), (owner,)
+        )
+        return Committed(
+            deployment_usd=await self._spend(db, day_start, None),
+            user_usd=await self._spend(db, day_start, owner),
+            user_in_flight=int(((await in_flight.fetchone()) or (0,))[0]),
+        )
+
+    async def committed(self, owner: str, *, day_start: datetime) -> Committed:
+        try:
+            async with self._pool.connection() as db:
+                return await self._committed(db, owner, day_start)
         except PsycopgError as exc:
             raise self._failed(exc) from exc
 

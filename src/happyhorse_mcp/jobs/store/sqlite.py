@@ -154,19 +154,7 @@ class SqliteJobStore:
 
     def _admit(self, job: Job, decide: Decide, day_start: datetime, lease: Lease | None) -> Admission:
         earlier = self._by_key(job.idempotency_key, job.owner) if job.idempotency_key is not None else None
-
-        def committed() -> Committed:
-            (in_flight,) = self._db.execute(
-                f"SELECT count(*) FROM jobs WHERE owner = ? AND {_UNFINISHED}",  # noqa: S608
-                (job.owner,),
-            ).fetchone()
-            return Committed(
-                deployment_usd=self._spend(day_start, None),
-                user_usd=self._spend(day_start, job.owner),
-                user_in_flight=int(in_flight),
-            )
-
-        admission = admission_of(job, earlier, committed, decide)
+        admission = admission_of(job, earlier, lambda: self._committed(job.owner, day_start), decide)
         if admission.created:
             self._db.execute(_INSERT_SQL, _row(job, lease))
         return admission
@@ -254,6 +242,20 @@ class SqliteJobStore:
             "SELECT record FROM jobs WHERE owner = ? AND idempotency_key = ?", (owner, key)
         ).fetchone()
         return Job.model_validate_json(row[0]) if row is not None else None
+
+    def _committed(self, owner: str, day_start: datetime) -> Committed:
+        (in_flight,) = self._db.execute(
+            f"SELECT count(*) FROM jobs WHERE owner = ? AND {_UNFINISHED}",  # noqa: S608
+            (owner,),
+        ).fetchone()
+        return Committed(
+            deployment_usd=self._spend(day_start, None),
+            user_usd=self._spend(day_start, owner),
+            user_in_flight=int(in_flight),
+        )
+
+    async def committed(self, owner: str, *, day_start: datetime) -> Committed:
+        return await self._run(lambda: self._committed(owner, day_start))
 
     def _spend(self, since: datetime | None, owner: str | None) -> float:
         since_text = since.isoformat() if since else ""

@@ -6,6 +6,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
+from ...domain.budget import Spend
 from ...domain.catalog import (
     DEFAULT_VERSION,
     MAX_EDIT_SOURCE_SECONDS,
@@ -60,7 +61,7 @@ def register(shelf: ToolShelf) -> None:
             spec, duration=duration, resolution=resolution, version=version, source_duration=source_duration
         )
         guard = (await app_state(ctx).backend()).guard
-        refusal, committed = await guard.refusal(cost.usd, caller().user)
+        refusal, committed = await guard.refusal(Spend(cost.usd, caller().user))
         left = guard.limits.left_today(committed)
         budget = BudgetCheck(
             allowed=refusal is None,
