@@ -34,7 +34,7 @@ from happyhorse_mcp.fal.storage import FalStorage
 from happyhorse_mcp.jobs.follow import FollowPolicy
 from happyhorse_mcp.jobs.runner import JobRunner
 from happyhorse_mcp.jobs.spend import SpendGuard
-from happyhorse_mcp.jobs.store import JobStore
+from happyhorse_mcp.jobs.store import Store
 from happyhorse_mcp.server import HappyHorseServer, create_server
 
 from .fakefal import VALID_KEY
@@ -206,7 +206,7 @@ class Rig:
     """A job runner on a store, with the fake fal in-process: for tests below the MCP surface."""
 
     runner: JobRunner
-    store: JobStore
+    store: Store
     fal: FalQueue
     guard: SpendGuard
     tg: TaskGroup
@@ -217,7 +217,7 @@ class Rig:
 
 @asynccontextmanager
 async def runner_rig(
-    fake: Any, store: JobStore, limits: SpendLimits | None = None, policy: FollowPolicy = FAST_FOLLOW
+    fake: Any, store: Store, limits: SpendLimits | None = None, policy: FollowPolicy = FAST_FOLLOW
 ) -> AsyncIterator[Rig]:
     async with anyio.create_task_group() as tg, default_http_client(InProcessTransport(fake.app, tg)) as http:
         credentials = KeyCredentials(SecretStr(VALID_KEY))

@@ -14,6 +14,7 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.domain.catalog import TEXT_TO_VIDEO
 from happyhorse_mcp.domain.errors import StoreError
 from happyhorse_mcp.domain.models import Job
+from happyhorse_mcp.jobs.drafts import JobDraft
 from happyhorse_mcp.jobs.store import Admission, Decide
 from happyhorse_mcp.jobs.store.base import Lease
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
@@ -76,7 +77,7 @@ async def test_a_job_whose_state_the_store_refused_is_kept_and_written_again_onc
     store = FlakyStore()
     async with runner_rig(fake, store) as rig:
         fake.hold = True
-        job = await rig.runner.submit(rig.operation, ENDPOINT, {"prompt": "a foal"}, 1.4)
+        job = await rig.runner.submit(JobDraft(rig.operation, ENDPOINT, {"prompt": "a foal"}, 1.4))
         store.full = True
         assert job.request_id is not None
         fake.complete(job.request_id)
@@ -101,5 +102,5 @@ async def test_admission_the_store_cannot_record_submits_nothing_and_says_so(fak
 
     async with runner_rig(fake, FullStore()) as rig:
         with pytest.raises(StoreError, match="Nothing was submitted"):
-            await rig.runner.submit(rig.operation, ENDPOINT, {"prompt": "a foal"}, 1.4)
+            await rig.runner.submit(JobDraft(rig.operation, ENDPOINT, {"prompt": "a foal"}, 1.4))
     assert fake.submits == []

@@ -20,7 +20,7 @@ from ..domain.models import Job
 from ..fal.credentials import KeyCredentials
 from ..fal.queue import FalQueue
 from ..fal.storage import FalStorage
-from .store import JobStore
+from .store import FalKeyStore
 
 OWN_KEY = "your own fal key"
 
@@ -36,7 +36,7 @@ class OwnKeyCredentials(KeyCredentials):
 
 
 class FalAccounts:
-    def __init__(self, fal: FalQueue, storage: FalStorage, store: JobStore, vault: KeyVault | None) -> None:
+    def __init__(self, fal: FalQueue, storage: FalStorage, store: FalKeyStore, vault: KeyVault | None) -> None:
         self._fal = fal
         self._storage = storage
         self._store = store

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from typing import Any
 
 
@@ -29,3 +30,7 @@ def redact_data_uris(arguments: dict[str, Any]) -> dict[str, Any]:
 def fingerprint(endpoint: str, arguments: dict[str, Any]) -> str:
     canonical = json.dumps([endpoint, redact_data_uris(arguments)], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def new_job_id() -> str:
+    return "hh_" + secrets.token_hex(8)

@@ -28,6 +28,7 @@ from ..domain.film import FilmProgress, Storyboard
 from ..domain.models import TERMINAL_STATUSES, Job, JobError, LocalCopy, utcnow
 from ..fal.download import VideoDownloader, copy_into
 from ..files.media import LocalFile, local_path
+from .drafts import JobDraft
 from .leases import LeaseLost
 from .runner import JobRunner
 
@@ -185,16 +186,18 @@ class FilmMaker:
         spec = board.spec(index)
         price = _progress(film).shots[index].price_usd
         return await self._runner.submit(
-            spec.operation,
-            spec.endpoint(board.version),
-            board.fal_arguments(index, image_url),
-            price,
-            # What identifies the shot: its arguments as planned, not the URL its last frame got at upload.
-            sent_by_caller=board.fal_arguments(index),
-            idempotency_key=f"{film.job_id}/shot-{index + 1}",
-            owner=film.owner,
-            own_fal_key=own_key,
-            film_admitted_at=film.created_at,
+            JobDraft(
+                spec.operation,
+                spec.endpoint(board.version),
+                board.fal_arguments(index, image_url),
+                price,
+                owner=film.owner,
+                # What identifies the shot: its arguments as planned, not the URL its last frame got at upload.
+                sent_by_caller=board.fal_arguments(index),
+                idempotency_key=f"{film.job_id}/shot-{index + 1}",
+                own_fal_key=own_key,
+                film_admitted_at=film.created_at,
+            )
         )
 
     async def _cancel_unfinished(self, film_id: str) -> None:

@@ -38,10 +38,10 @@ from ..domain.principal import LOCAL, Principal
 from ..fal.download import VideoDownloader
 from ..files.localfiles import MediaPlan
 from ..files.media import is_local, local_path
-from .arguments import fingerprint
+from .arguments import fingerprint, new_job_id
 from .film_maker import FilmMaker
 from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, earlier_if_may_pay, upload_local_inputs
-from .runner import CancelReport, JobRunner, new_job_id
+from .runner import CancelReport, JobRunner
 
 if TYPE_CHECKING:
     from ..fal.storage import FalStorage

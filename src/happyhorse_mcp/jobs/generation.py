@@ -28,6 +28,7 @@ from ..domain.models import Job, TaskHandle
 from ..domain.pricing import CostEstimate, edit_estimate, estimate
 from ..domain.principal import GENERATE_SCOPE, LOCAL, Principal
 from ..files.localfiles import MediaPlan, plan_media
+from .drafts import JobDraft
 
 if TYPE_CHECKING:
     from ..fal.storage import FalStorage
@@ -294,17 +295,19 @@ class Generation:
         # fal storage gave the files.
         uploaded = sent if quote.earlier is not None else await upload_local_inputs(storage, quote.plan, sent)
         return await self._runner.submit(
-            request.spec.operation,
-            quote.cost.endpoint,
-            uploaded,
-            quote.cost.usd,
-            sent_by_caller=sent,
-            idempotency_key=request.idempotency_key,
-            max_cost_usd=request.max_cost_usd,
-            save_to=quote.plan.save_to,
-            task=task,
-            owner=owner,
-            own_fal_key=own_key,
+            JobDraft(
+                request.spec.operation,
+                quote.cost.endpoint,
+                uploaded,
+                quote.cost.usd,
+                owner=owner,
+                sent_by_caller=sent,
+                idempotency_key=request.idempotency_key,
+                max_cost_usd=request.max_cost_usd,
+                save_to=quote.plan.save_to,
+                task=task,
+                own_fal_key=own_key,
+            )
         )
 
 

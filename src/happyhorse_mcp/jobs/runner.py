@@ -15,14 +15,11 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
 
-from ..domain.budget import Spend
 from ..domain.catalog import SPECS, Operation
 from ..domain.errors import (
     DASHBOARD_REQUESTS,
@@ -34,14 +31,13 @@ from ..domain.errors import (
     error_type,
 )
 from ..domain.film import FilmKind
-from ..domain.models import Job, JobError, JobStatus, TaskHandle, utcnow
+from ..domain.models import Job, JobError, JobStatus, utcnow
 from ..domain.pricing import billed_cost
-from ..domain.principal import LOCAL_USER
 from ..fal.download import VideoDownloader
 from ..fal.queue import CancelOutcome, FalQueue, QueueStatus
 from .accounts import FalAccounts
-from .arguments import fingerprint, redact_data_uris
 from .changes import ChangeFeed
+from .drafts import JobDraft
 from .follow import CANCELLED_ERROR_TYPE, Cancelled, FollowPolicy, follow, save_copy
 from .leases import LeaseLost, Leases
 from .live import LiveJobs
@@ -71,10 +67,6 @@ class FilmDriver(Protocol):
     async def take_over(self, film: Job) -> bool: ...
 
     async def cancel(self, film: Job) -> CancelReport: ...
-
-
-def new_job_id() -> str:
-    return "hh_" + secrets.token_hex(8)
 
 
 class JobRunner:
@@ -163,60 +155,28 @@ class JobRunner:
         self._tg.start_soon(self._follow, job.job_id)
         return True
 
-    async def submit(
-        self,
-        operation: Operation,
-        endpoint: str,
-        arguments: dict[str, Any],
-        cost_usd: float,
-        *,
-        sent_by_caller: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
-        max_cost_usd: float | None = None,
-        save_to: Path | None = None,
-        task: TaskHandle | None = None,
-        owner: str = LOCAL_USER,
-        own_fal_key: bool = False,
-        film_admitted_at: datetime | None = None,
-    ) -> Job:
-        """Check the budget, record the job as `owner`'s, submit it once and follow it in the background.
-        `arguments` go to fal; `sent_by_caller` (default: the same) are what the call named, local paths and all,
-        and identify a retry with the same `idempotency_key`. A film's shot (`film_admitted_at`) was paid for with
-        its film and is dated by it, so it counts on its film's budget day. Returns once fal has answered the submit,
-        or at once with the earlier job for a known key. The submit runs in the runner's task group, so cancelling
-        the caller cannot cut a submit in half. The record keeps a digest of a data: URI, not its bytes."""
-        job_id = new_job_id()
-        if save_to is not None and save_to.suffix.lower() != ".mp4":
-            save_to = save_to / f"{job_id}.mp4"
-        identity = fingerprint(endpoint, sent_by_caller if sent_by_caller is not None else arguments)
-        draft = Job(
-            job_id=job_id,
-            owner=owner,
-            own_fal_key=own_fal_key,
-            operation=operation,
-            endpoint=endpoint,
-            arguments=redact_data_uris(arguments),
-            fingerprint=identity,
-            cost_usd=cost_usd,
-            idempotency_key=idempotency_key,
-            save_path=str(save_to) if save_to else None,
-            task=task,
-            created_at=film_admitted_at or utcnow(),
-        )
+    async def submit(self, draft: JobDraft) -> Job:
+        """Check the budget, record the job as its owner's, submit it once and follow it in the background. Returns
+        once fal has answered the submit, or at once with the earlier job for a known key. The submit runs in the
+        runner's task group, so cancelling the caller cannot cut a submit in half."""
         self.leases.keep()
-        spend = Spend(cost_usd, owner, max_cost_usd=max_cost_usd, within_film=film_admitted_at is not None)
-        job, created = await self._guard.admit(draft, spend, lease=self.lease)
+        record = draft.record()
+        job, created = await self._guard.admit(record, draft.spend, lease=self.lease)
         if not created:
             # Records from before fingerprints compare their stored arguments.
             earlier = (job.endpoint, job.arguments)
-            same = job.fingerprint == identity if job.fingerprint else earlier == (endpoint, draft.arguments)
+            same = (
+                job.fingerprint == record.fingerprint
+                if job.fingerprint
+                else earlier == (draft.endpoint, record.arguments)
+            )
             if not same:
-                raise IdempotencyConflictError(idempotency_key or "", job.job_id)
+                raise IdempotencyConflictError(draft.idempotency_key or "", job.job_id)
             logger.info("idempotency key matched job %s; not submitting again", job.job_id)
             return self._jobs.get(job.job_id) or job
         await self._jobs.publish(job)
         answered = anyio.Event()
-        self._tg.start_soon(self._run, job.job_id, arguments, answered)
+        self._tg.start_soon(self._run, job.job_id, draft.arguments, answered)
         await answered.wait()
         return await self.get(job.job_id)
 

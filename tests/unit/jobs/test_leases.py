@@ -15,6 +15,7 @@ from happyhorse_mcp.domain.catalog import TEXT_TO_VIDEO, Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.jobs.changes import ChangeFeed
+from happyhorse_mcp.jobs.drafts import JobDraft
 from happyhorse_mcp.jobs.follow import FollowPolicy
 from happyhorse_mcp.jobs.leases import Leases
 from happyhorse_mcp.jobs.live import LiveJobs
@@ -44,7 +45,7 @@ async def store_b(path: Path) -> AsyncIterator[SqliteJobStore]:
 
 
 async def submit(rig_runner: object, prompt: str = "a foal", cost: float = 1.4) -> Job:
-    return await rig_runner.submit(Operation.TEXT_TO_VIDEO, ENDPOINT, {"prompt": prompt}, cost)  # type: ignore[attr-defined, no-any-return]
+    return await rig_runner.submit(JobDraft(Operation.TEXT_TO_VIDEO, ENDPOINT, {"prompt": prompt}, cost))  # type: ignore[attr-defined, no-any-return]
 
 
 async def test_a_job_still_being_submitted_by_a_live_process_is_not_marked_unknown_by_another(

@@ -14,6 +14,7 @@ from happyhorse_mcp.domain.catalog import TEXT_TO_VIDEO, Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError, IdempotencyConflictError, UnknownJobError
 from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.fal.queue import SubmitReceipt
+from happyhorse_mcp.jobs.drafts import JobDraft
 from happyhorse_mcp.jobs.follow import FollowPolicy
 from happyhorse_mcp.jobs.runner import JobRunner
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
@@ -40,7 +41,9 @@ def store_of(rig: Rig) -> MemoryJobStore:
 
 
 async def submit(rig: Rig, prompt: str = "a foal", cost: float = 1.4, key: str | None = None) -> Job:
-    return await rig.runner.submit(Operation.TEXT_TO_VIDEO, ENDPOINT, {"prompt": prompt}, cost, idempotency_key=key)
+    return await rig.runner.submit(
+        JobDraft(Operation.TEXT_TO_VIDEO, ENDPOINT, {"prompt": prompt}, cost, idempotency_key=key)
+    )
 
 
 async def test_a_submitted_job_is_followed_to_its_result_and_stored(rig: Rig, fake: FakeFal) -> None:
@@ -114,7 +117,9 @@ async def test_fal_s_422_ends_the_job_failed_unbilled_naming_the_field_at_result
     rig: Rig, fake: FakeFal, validate_at: str
 ) -> None:
     fake.validate_at = validate_at  # type: ignore[assignment]
-    job = await rig.runner.submit(Operation.TEXT_TO_VIDEO, ENDPOINT, {"prompt": "a foal", "duration": 20}, 2.8)
+    job = await rig.runner.submit(
+        JobDraft(Operation.TEXT_TO_VIDEO, ENDPOINT, {"prompt": "a foal", "duration": 20}, 2.8)
+    )
     with anyio.fail_after(5):
         done = await rig.runner.wait(job.job_id, 30)
     assert (done.status, done.cost_usd) == ("failed", 0.0)
@@ -145,7 +150,7 @@ async def test_a_data_uri_reaches_fal_whole_but_the_record_keeps_only_its_digest
     payload = "A" * 300_000
     image = f"data:image/png;base64,{payload}"
     job = await rig.runner.submit(
-        Operation.IMAGE_TO_VIDEO, "alibaba/happy-horse/image-to-video", {"image_url": image}, 1.4
+        JobDraft(Operation.IMAGE_TO_VIDEO, "alibaba/happy-horse/image-to-video", {"image_url": image}, 1.4)
     )
     assert fake.submits[0].arguments["image_url"] == image
     stored = store_of(rig).jobs[job.job_id]
@@ -297,7 +302,7 @@ class _Arguments(dict[str, Any]):
 async def test_a_job_followed_after_its_submit_keeps_none_of_the_arguments_it_sent(rig: Rig, fake: FakeFal) -> None:
     fake.hold = True
     sent = _Arguments(image_url="data:image/png;base64," + "A" * 1_000_000)
-    job = await rig.runner.submit(Operation.IMAGE_TO_VIDEO, "alibaba/happy-horse/image-to-video", sent, 1.4)
+    job = await rig.runner.submit(JobDraft(Operation.IMAGE_TO_VIDEO, "alibaba/happy-horse/image-to-video", sent, 1.4))
     watched = weakref.ref(sent)
     del sent
     gc.collect()
@@ -317,14 +322,16 @@ async def test_a_film_s_shot_made_after_midnight_counts_on_its_film_s_day_so_the
     store = MemoryJobStore()
     async with runner_rig(fake, store, SpendLimits(daily_budget_usd=2.0)) as rig:
         film_admitted = start_of_day() - timedelta(minutes=1)
-        await rig.runner.submit(Operation.TEXT_TO_VIDEO, ENDPOINT, {"prompt": "today's clip"}, 1.96)
+        await rig.runner.submit(JobDraft(Operation.TEXT_TO_VIDEO, ENDPOINT, {"prompt": "today's clip"}, 1.96))
         shot = await rig.runner.submit(
-            Operation.TEXT_TO_VIDEO,
-            ENDPOINT,
-            {"prompt": "the film's third shot"},
-            0.42,
-            idempotency_key="hh_film/shot-3",
-            film_admitted_at=film_admitted,
+            JobDraft(
+                Operation.TEXT_TO_VIDEO,
+                ENDPOINT,
+                {"prompt": "the film's third shot"},
+                0.42,
+                idempotency_key="hh_film/shot-3",
+                film_admitted_at=film_admitted,
+            )
         )
         today = await store.spend_since(start_of_day())
     assert shot.created_at == film_admitted, "dated by its film"

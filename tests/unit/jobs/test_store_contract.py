@@ -15,7 +15,7 @@ from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.film import FILM_ENDPOINT, FilmKind, FilmProgress, Shot, Storyboard, price_film
 from happyhorse_mcp.domain.models import Job, utcnow
 from happyhorse_mcp.domain.principal import SealedKey
-from happyhorse_mcp.jobs.store import Decide, JobStore
+from happyhorse_mcp.jobs.store import Decide, JobStore, Store
 from happyhorse_mcp.jobs.store.base import Lease
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.jobs.store.sqlite import SqliteJobStore
@@ -44,12 +44,12 @@ def within_budget(cost: float) -> Decide:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "memory"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "postgres":
         from happyhorse_mcp.jobs.store.postgres import PostgresJobStore
 
         async with postgres_schema() as url:
-            opened: JobStore = await PostgresJobStore.open(url)
+            opened: Store = await PostgresJobStore.open(url)
             yield opened
             await opened.close()
         return
@@ -62,27 +62,27 @@ async def admit(store: JobStore, new: Job) -> tuple[Job, bool]:
     return await store.admit(new, within_budget(new.cost_usd or 0), day_start=start_of_day())
 
 
-async def test_admission_inserts_a_job_that_fits_the_budget(store: JobStore) -> None:
+async def test_admission_inserts_a_job_that_fits_the_budget(store: Store) -> None:
     admitted, created = await admit(store, job("hh_1"))
     assert created
     assert (await store.get("hh_1")) == admitted
 
 
-async def test_admission_refuses_what_would_pass_the_daily_budget_and_records_nothing(store: JobStore) -> None:
+async def test_admission_refuses_what_would_pass_the_daily_budget_and_records_nothing(store: Store) -> None:
     await admit(store, job("hh_1", cost=2.0))
     with pytest.raises(BudgetExceededError, match=r"only USD 1\.00 of today's budget"):
         await admit(store, job("hh_2", cost=1.5))
     assert await store.get("hh_2") is None
 
 
-async def test_a_known_idempotency_key_returns_the_earlier_job_without_checking_the_budget(store: JobStore) -> None:
+async def test_a_known_idempotency_key_returns_the_earlier_job_without_checking_the_budget(store: Store) -> None:
     first, _ = await admit(store, job("hh_1", cost=2.0, key="k"))
     again, created = await admit(store, job("hh_2", cost=2.0, key="k"))
     assert (again.job_id, created) == (first.job_id, False)
     assert await store.get("hh_2") is None
 
 
-async def test_concurrent_admissions_never_overspend(store: JobStore) -> None:
+async def test_concurrent_admissions_never_overspend(store: Store) -> None:
     admitted: list[str] = []
 
     async def one(n: int) -> None:
@@ -99,20 +99,20 @@ async def test_concurrent_admissions_never_overspend(store: JobStore) -> None:
     assert await store.spend_since(start_of_day()) == 3.0
 
 
-async def test_failed_and_cancelled_jobs_cost_nothing_and_unknown_ones_count_in_full(store: JobStore) -> None:
+async def test_failed_and_cancelled_jobs_cost_nothing_and_unknown_ones_count_in_full(store: Store) -> None:
     for job_id, status in [("hh_f", "failed"), ("hh_c", "cancelled"), ("hh_u", "unknown"), ("hh_d", "completed")]:
         await store.put(job(job_id, cost=1.0, status=status))
     assert await store.spend_since(None) == 2.0
 
 
-async def test_spend_counts_only_jobs_created_since_the_start(store: JobStore) -> None:
+async def test_spend_counts_only_jobs_created_since_the_start(store: Store) -> None:
     await store.put(job("hh_old", cost=1.0, created_at=utcnow() - timedelta(days=2)))
     await store.put(job("hh_new", cost=1.0))
     assert await store.spend_since(start_of_day()) == 1.0
     assert await store.spend_since(None) == 2.0
 
 
-async def test_recent_is_newest_first_and_filters_by_status(store: JobStore) -> None:
+async def test_recent_is_newest_first_and_filters_by_status(store: Store) -> None:
     now = utcnow()
     for n, status in enumerate(["completed", "running", "completed"]):
         await store.put(job(f"hh_{n}", status=status, created_at=now + timedelta(seconds=n)))
@@ -121,14 +121,14 @@ async def test_recent_is_newest_first_and_filters_by_status(store: JobStore) -> 
     assert [j.job_id for j in await store.recent(1)] == ["hh_2"]
 
 
-async def test_unfinished_lists_jobs_still_to_follow_oldest_first(store: JobStore) -> None:
+async def test_unfinished_lists_jobs_still_to_follow_oldest_first(store: Store) -> None:
     now = utcnow()
     for n, status in enumerate(["queued", "completed", "submitting", "unknown"]):
         await store.put(job(f"hh_{n}", status=status, created_at=now + timedelta(seconds=n)))
     assert [j.job_id for j in await store.unfinished()] == ["hh_0", "hh_2"]
 
 
-async def test_a_put_replaces_the_record(store: JobStore) -> None:
+async def test_a_put_replaces_the_record(store: Store) -> None:
     await store.put(job("hh_1"))
     await store.put(job("hh_1", status="completed", cost=0.7))
     stored = await store.get("hh_1")
@@ -141,7 +141,7 @@ MINE = Lease("process-a", 60.0)
 THEIRS = Lease("process-b", 60.0)
 
 
-async def test_a_write_from_an_older_version_is_refused_so_none_is_lost(store: JobStore) -> None:
+async def test_a_write_from_an_older_version_is_refused_so_none_is_lost(store: Store) -> None:
     await store.put(job("hh_1"))
     read_by_a = await store.get("hh_1")
     read_by_b = await store.get("hh_1")
@@ -156,7 +156,7 @@ async def test_a_write_from_an_older_version_is_refused_so_none_is_lost(store: J
     assert (stored.cancel_requested, stored.status, stored.version) == (True, "submitting", written.version)
 
 
-async def test_only_the_lease_holder_may_write_as_the_follower(store: JobStore) -> None:
+async def test_only_the_lease_holder_may_write_as_the_follower(store: Store) -> None:
     admitted, _ = await store.admit(
         job("hh_1"),
         within_budget(1.4),
@@ -170,7 +170,7 @@ async def test_only_the_lease_holder_may_write_as_the_follower(store: JobStore) 
     assert await store.claim("hh_1", MINE), "its holder keeps it"
 
 
-async def test_an_expired_lease_is_claimable_and_a_finished_job_releases_its_lease(store: JobStore) -> None:
+async def test_an_expired_lease_is_claimable_and_a_finished_job_releases_its_lease(store: Store) -> None:
     short = Lease("gone", -1.0)  # expired the moment it was taken
     admitted, _ = await store.admit(
         job("hh_1"),
@@ -188,14 +188,14 @@ async def test_an_expired_lease_is_claimable_and_a_finished_job_releases_its_lea
     assert not await store.claim("hh_1", MINE), "a finished job is never followed again"
 
 
-async def test_a_job_is_found_for_its_owner_and_for_the_server_and_for_nobody_else(store: JobStore) -> None:
+async def test_a_job_is_found_for_its_owner_and_for_the_server_and_for_nobody_else(store: Store) -> None:
     await admit(store, job("hh_1", owner="alice"))
     assert (await store.get("hh_1", "alice")) is not None
     assert (await store.get("hh_1")) is not None
     assert (await store.get("hh_1", "bob")) is None
 
 
-async def test_one_idempotency_key_of_two_users_makes_two_jobs(store: JobStore) -> None:
+async def test_one_idempotency_key_of_two_users_makes_two_jobs(store: Store) -> None:
     first, _ = await admit(store, job("hh_1", key="shot-1", owner="alice"))
     second, created = await admit(store, job("hh_2", key="shot-1", owner="bob"))
     assert created
@@ -204,7 +204,7 @@ async def test_one_idempotency_key_of_two_users_makes_two_jobs(store: JobStore) 
     assert (await store.by_idempotency_key("shot-1", "carol")) is None
 
 
-async def test_recent_and_spend_are_one_user_s_when_asked_for_one(store: JobStore) -> None:
+async def test_recent_and_spend_are_one_user_s_when_asked_for_one(store: Store) -> None:
     await admit(store, job("hh_1", cost=1.0, owner="alice"))
     await admit(store, job("hh_2", cost=0.5, owner="bob"))
     assert [j.job_id for j in await store.recent(owner="alice")] == ["hh_1"]
@@ -227,7 +227,7 @@ async def test_admission_is_told_what_the_user_and_the_deployment_committed_and_
     assert seen == [Committed(deployment_usd=1.5, user_usd=0.5, user_in_flight=0)]
 
 
-async def test_a_user_s_sealed_fal_key_is_kept_replaced_and_deleted_for_that_user_only(store: JobStore) -> None:
+async def test_a_user_s_sealed_fal_key_is_kept_replaced_and_deleted_for_that_user_only(store: Store) -> None:
     await store.put_fal_key("alice", SealedKey("k1", b"first"))
     await store.put_fal_key("alice", SealedKey("k2", b"second"))
     assert await store.fal_key("alice") == SealedKey("k2", b"second")

@@ -10,6 +10,7 @@ import pytest
 
 from happyhorse_mcp.domain.models import Job
 from happyhorse_mcp.jobs import waiting
+from happyhorse_mcp.jobs.drafts import JobDraft
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
 from happyhorse_mcp.jobs.waiting import wait_for
 
@@ -27,7 +28,9 @@ async def rig(fake: FakeFal) -> AsyncIterator[Rig]:
 
 
 async def _held_job(rig: Rig) -> Job:
-    return await rig.runner.submit(rig.operation, "alibaba/happy-horse/text-to-video", {"prompt": "a horse"}, 0.7)
+    return await rig.runner.submit(
+        JobDraft(rig.operation, "alibaba/happy-horse/text-to-video", {"prompt": "a horse"}, 0.7)
+    )
 
 
 async def test_progress_is_heard_at_once_and_at_each_new_phase_and_the_job_comes_back_when_it_ends(

@@ -5,10 +5,10 @@ from pathlib import Path
 import anyio.to_thread
 
 from ...domain.errors import StoreError
-from .base import Admission, Decide, JobStore, Lease
+from .base import Admission, Decide, FalKeyStore, JobStore, Lease, Store
 
 
-async def open_store(data_dir: Path, database_url: str | None = None) -> JobStore:
+async def open_store(data_dir: Path, database_url: str | None = None) -> Store:
     """PostgreSQL when a database URL is given, else the SQLite file in the data dir."""
     if database_url:
         try:
@@ -24,4 +24,4 @@ async def open_store(data_dir: Path, database_url: str | None = None) -> JobStor
     return await anyio.to_thread.run_sync(SqliteJobStore, data_dir / "jobs.sqlite3")
 
 
-__all__ = ["Admission", "Decide", "JobStore", "Lease", "open_store"]
+__all__ = ["Admission", "Decide", "FalKeyStore", "JobStore", "Lease", "Store", "open_store"]

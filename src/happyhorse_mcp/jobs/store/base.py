@@ -100,6 +100,18 @@ class JobStore(Protocol):
 
     async def unfinished(self) -> list[Job]: ...
 
+    def changes(self) -> AsyncIterator[set[str] | None]:
+        """Each time another process changes jobs: their ids, or None when the store cannot tell which (read again
+        whatever is waited on). Runs until cancelled."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class FalKeyStore(Protocol):
+    """Where users' own fal keys are kept, sealed (jobs/accounts.py is the only reader). Each job store is one too,
+    in its own table, but nothing that follows jobs needs these."""
+
     async def put_fal_key(self, owner: str, sealed: SealedKey) -> None:
         """Keep `owner`'s own fal key (sealed), replacing the one they had."""
         ...
@@ -110,9 +122,6 @@ class JobStore(Protocol):
         """Forget `owner`'s own fal key; False when there was none."""
         ...
 
-    def changes(self) -> AsyncIterator[set[str] | None]:
-        """Each time another process changes jobs: their ids, or None when the store cannot tell which (read again
-        whatever is waited on). Runs until cancelled."""
-        ...
 
-    async def close(self) -> None: ...
+class Store(JobStore, FalKeyStore, Protocol):
+    """A store backend (SQLite, PostgreSQL, memory): the jobs, and users' own fal keys beside them."""
