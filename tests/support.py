@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import math
 import ssl
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,10 +29,11 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.config.tls import tls_context
 from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.domain.catalog import Operation
-from happyhorse_mcp.fal.credentials import KeyCredentials
 from happyhorse_mcp.fal.queue import FalQueue, RetryPolicy, default_http_client
 from happyhorse_mcp.fal.storage import FalStorage
+from happyhorse_mcp.jobs.films import Films
 from happyhorse_mcp.jobs.follow import FollowPolicy
+from happyhorse_mcp.jobs.machinery import assemble
 from happyhorse_mcp.jobs.runner import JobRunner
 from happyhorse_mcp.jobs.spend import SpendGuard
 from happyhorse_mcp.jobs.store import Store
@@ -213,18 +215,29 @@ class Rig:
     storage: FalStorage
     http: httpx.AsyncClient | None = None  # the in-process client the fal clients share (downloads, in film tests)
     operation: Operation = Operation.TEXT_TO_VIDEO
+    films: Films | None = None
 
 
 @asynccontextmanager
 async def runner_rig(
-    fake: Any, store: Store, limits: SpendLimits | None = None, policy: FollowPolicy = FAST_FOLLOW
+    fake: Any,
+    store: Store,
+    limits: SpendLimits | None = None,
+    policy: FollowPolicy = FAST_FOLLOW,
+    data_dir: Path | None = None,
 ) -> AsyncIterator[Rig]:
+    """The job machinery as the server wires it (jobs/machinery.py), on `store`, with the fake fal in-process."""
+    settings = Settings(
+        fal_key=SecretStr(VALID_KEY),
+        queue_url="http://fal.test",
+        rest_url="http://fal.test",
+        cdn_url="http://fal.test",
+        data_dir=data_dir or Path(tempfile.gettempdir()) / "happyhorse-rig",
+        limits=limits or SpendLimits(daily_budget_usd=3.0),
+    )
     async with anyio.create_task_group() as tg, default_http_client(InProcessTransport(fake.app, tg)) as http:
-        credentials = KeyCredentials(SecretStr(VALID_KEY))
-        fal = FalQueue(http, queue_url="http://fal.test", credentials=credentials, retry=NO_BACKOFF)
-        storage = FalStorage(http, rest_url="http://fal.test", cdn_url="http://fal.test", credentials=credentials)
-        guard = SpendGuard(store, limits or SpendLimits(daily_budget_usd=3.0))
-        yield Rig(JobRunner(fal, store, guard, tg, policy=policy), store, fal, guard, tg, storage, http)
+        made = assemble(settings, store, http, tg, follow=policy, retry=NO_BACKOFF)
+        yield Rig(made.runner, store, made.fal, made.guard, tg, made.storage, http, films=made.films)
         # Stopped as a process dies: the jobs' tasks end before the connections they use are closed.
         tg.cancel_scope.cancel()
 

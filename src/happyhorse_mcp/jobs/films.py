@@ -161,7 +161,6 @@ class Films:
         self._tg = task_group
         self._has_credentials = has_credentials
         self._maker = FilmMaker(runner=runner, store=store, downloader=downloader, accounts=accounts, work_dir=work_dir)
-        runner.films = self  # the runner hands films it takes over, and cancels of films, back here
         self._fetching: dict[str, anyio.Lock] = {}  # one source fetched at a time per user
 
     # -- quote and start -----------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def fake() -> FakeFal:
 
 async def _started(rig: Rig, fake: FakeFal, tmp_path: Path) -> Job:
     """The storyboard's film, started, once the shots that wait on nothing (the first and third) reached fal."""
-    films = _films(rig, tmp_path)
+    films = _films(rig)
     film = await films.start(await films.quote(_request(), Places()))
     await fake.submitted(2)
     return film
@@ -81,7 +81,7 @@ async def _started_with_submits_held(
 ) -> tuple[Films, Job, tuple[anyio.Event, anyio.Event]]:
     """The storyboard's film, started, with every submit to fal held (see `_held`) on its way."""
     held = _held(monkeypatch, rig.fal, "submit")
-    films = _films(rig, tmp_path)
+    films = _films(rig)
     return films, await films.start(await films.quote(_request(), Places())), held
 
 
@@ -94,7 +94,7 @@ async def test_shots_that_wait_on_nothing_start_at_once_and_a_continuing_one_sta
     fake: FakeFal, tmp_path: Path
 ) -> None:
     fake.hold = True
-    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as rig:
         film = await _started(rig, fake, tmp_path)
         started = sorted(str(job.arguments["prompt"]) for job in fake.submits)
         assert started == sorted([str(SHOTS[0]["prompt"]), str(SHOTS[2]["prompt"])]), "the first and third at once"
@@ -119,7 +119,7 @@ async def test_the_film_names_the_shot_fal_refused_not_the_one_cancelled_because
     fake: FakeFal, tmp_path: Path
 ) -> None:
     fake.hold = True
-    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as rig:
         film = await _started(rig, fake, tmp_path)
         third = _submitted(fake, 2)
         third.outcome = "content_policy"
@@ -140,8 +140,8 @@ async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_i
 ) -> None:
     fake.hold = True
     store = MemoryJobStore()
-    async with runner_rig(fake, store, LIMITS) as first:
-        films = _films(first, tmp_path)
+    async with runner_rig(fake, store, LIMITS, data_dir=tmp_path) as first:
+        films = _films(first)
         film = await films.start(await films.quote(_request(), Places()))
         await _recorded(first, film.job_id, ["queued", "planned", "queued"])  # the first and third start at once
         holder = first.runner.lease.holder
@@ -155,8 +155,8 @@ async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_i
     await store.put(stored.model_copy(update={"output": {"film": forgotten.model_dump(mode="json")}}))
     await store.release(holder)  # its leases lapse
 
-    async with runner_rig(fake, store, LIMITS) as second:
-        _films(second, tmp_path)
+    async with runner_rig(fake, store, LIMITS, data_dir=tmp_path) as second:
+        _films(second)
         assert await second.runner.resume() == 3, "the film and its two shots are taken over"
         for job in fake.submits:
             fake.complete(job.request_id)
@@ -170,7 +170,7 @@ async def test_a_shot_admitted_before_a_crash_but_not_yet_in_the_film_s_record_i
 async def test_a_film_fal_s_storage_will_not_take_is_served_from_the_server_that_made_it(
     fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as rig:
         upload = rig.storage.upload
 
         async def refuse_films(local: Any) -> str:
@@ -179,7 +179,7 @@ async def test_a_film_fal_s_storage_will_not_take_is_served_from_the_server_that
             return await upload(local)
 
         monkeypatch.setattr(rig.storage, "upload", refuse_films)
-        films = _films(rig, tmp_path)
+        films = _films(rig)
         film = await films.start(await films.quote(_request(), Places()))
         done = await rig.runner.wait(film.job_id, 60)
     assert done.status == "completed", done.error
@@ -202,7 +202,7 @@ async def test_a_film_lost_to_another_process_while_it_is_assembled_is_neither_s
         ended.set()
 
     monkeypatch.setattr(FilmMaker, "drive", driven)
-    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as rig:
         assemble, upload = assembling.assemble, rig.storage.upload
 
         def lost_meanwhile(*args: Any, **kwargs: Any) -> Any:
@@ -215,7 +215,7 @@ async def test_a_film_lost_to_another_process_while_it_is_assembled_is_neither_s
 
         monkeypatch.setattr(assembling, "assemble", lost_meanwhile)
         monkeypatch.setattr(rig.storage, "upload", recorded)
-        films = _films(rig, tmp_path)
+        films = _films(rig)
         film = await films.start(await films.quote(_request(), Places()))
         with anyio.fail_after(60):
             await ended.wait()
@@ -230,7 +230,7 @@ async def test_a_film_cancelled_while_a_shot_s_submit_is_on_its_way_to_fal_cance
     fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake.hold = True
-    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as rig:
         films, film, (sending, go_on) = await _started_with_submits_held(rig, tmp_path, monkeypatch)
         with anyio.fail_after(30):
             await sending.wait()
@@ -247,14 +247,14 @@ async def test_a_film_cancelled_while_a_continuing_shot_s_last_frame_is_uploaded
     fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake.hold = True
-    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as rig:
         # The first shot's last frame, for the shot that continues it.
         uploading, go_on = _held(monkeypatch, rig.storage, "upload", lambda local: local.field == "image_url")
         film = await _started(rig, fake, tmp_path)
         fake.complete(_submitted(fake, 0).request_id)
         with anyio.fail_after(30):
             await uploading.wait()
-            await _films(rig, tmp_path).cancel(film)
+            await _films(rig).cancel(film)
             go_on.set()
             done = await rig.runner.wait(film.job_id, 30)
     assert done.status == "cancelled"
@@ -266,9 +266,9 @@ async def test_a_shot_whose_submit_was_on_its_way_when_another_shot_was_refused_
     fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake.hold = True
-    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as rig:
         _, go_on = _held(monkeypatch, rig.fal, "submit", lambda _, arguments: arguments["prompt"] == SHOTS[0]["prompt"])
-        films = _films(rig, tmp_path)
+        films = _films(rig)
         film = await films.start(await films.quote(_request(), Places()))
         (third,) = await fake.submitted(1)
         third.outcome = "content_policy"
@@ -288,7 +288,7 @@ async def test_shots_on_their_way_whose_cancel_fal_cannot_take_run_on_and_the_fi
     fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake.hold = True
-    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as rig:
         fake.fail_next("cancel", Fault(status=503), times=10)  # fal cannot be asked to cancel
         films, film, (sending, go_on) = await _started_with_submits_held(rig, tmp_path, monkeypatch)
         with anyio.fail_after(30):
@@ -306,14 +306,14 @@ async def test_shots_on_their_way_whose_cancel_fal_cannot_take_run_on_and_the_fi
 async def test_a_cancel_written_while_the_film_enters_its_assembly_is_not_lost(
     fake: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with runner_rig(fake, MemoryJobStore(), LIMITS) as rig:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as rig:
         live = rig.runner.live
 
         def assembling(_: str, **changes: Any) -> bool:
             return bool(changes.get("output", {}).get("film", {}).get("phase") == "assembling")
 
         entering, go_on = _held(monkeypatch, live, "update", assembling)
-        films = _films(rig, tmp_path)
+        films = _films(rig)
         film = await films.start(await films.quote(_request(), Places()))
         with anyio.fail_after(60):
             await entering.wait()  # every shot made; the film's next write says it is being assembled

@@ -15,8 +15,6 @@ from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.domain.errors import BudgetExceededError, IdempotencyConflictError, NotConfirmedError
 from happyhorse_mcp.domain.film import FilmKind, Storyboard, price_film
 from happyhorse_mcp.domain.models import TaskHandle
-from happyhorse_mcp.fal.download import VideoDownloader
-from happyhorse_mcp.jobs.accounts import FalAccounts
 from happyhorse_mcp.jobs.films import FilmRequest, Films
 from happyhorse_mcp.jobs.generation import Places
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
@@ -38,24 +36,16 @@ LIMITS = SpendLimits(max_usd_per_job=10.0, daily_budget_usd=PRICE.usd * 2, confi
 
 
 @pytest.fixture
-async def rig(fake: FakeFal) -> AsyncIterator[Rig]:
+async def rig(fake: FakeFal, tmp_path: Path) -> AsyncIterator[Rig]:
     fake.real_clips = True
-    async with runner_rig(fake, MemoryJobStore(), LIMITS) as made:
+    async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as made:
         yield made
 
 
-def _films(rig: Rig, work: Path) -> Films:
-    assert rig.http is not None
-    downloader = VideoDownloader(rig.http, extra_hosts=["http://fal.test"], max_bytes=10**8, timeout_seconds=30)
-    return Films(
-        runner=rig.runner,
-        store=rig.store,
-        guard=rig.guard,
-        downloader=downloader,
-        accounts=FalAccounts(rig.fal, rig.storage, rig.store, None),
-        work_dir=work,
-        task_group=rig.tg,
-    )
+def _films(rig: Rig) -> Films:
+    """The films of the rig's machinery (their work folder is under the rig's data folder)."""
+    assert rig.films is not None
+    return rig.films
 
 
 def _request(**arguments: Any) -> FilmRequest:
@@ -65,7 +55,7 @@ def _request(**arguments: Any) -> FilmRequest:
 async def test_a_storyboard_is_quoted_whole_shot_by_shot_with_nothing_sent(
     rig: Rig, fake: FakeFal, tmp_path: Path
 ) -> None:
-    quote = await _films(rig, tmp_path).quote(_request(), Places())
+    quote = await _films(rig).quote(_request(), Places())
     assert quote.price.usd == PRICE.usd
     assert [cost.usd for cost in quote.price.shots] == [cost.usd for cost in PRICE.shots]
     assert quote.needs_consent(client_can_ask=True, why_not="")
@@ -77,7 +67,7 @@ async def test_a_storyboard_is_quoted_whole_shot_by_shot_with_nothing_sent(
 async def test_a_client_that_cannot_ask_makes_the_film_only_when_max_cost_usd_covers_all_of_it(
     rig: Rig, tmp_path: Path
 ) -> None:
-    films = _films(rig, tmp_path)
+    films = _films(rig)
     with pytest.raises(NotConfirmedError, match=f"max_cost_usd={PRICE.usd:.2f}"):
         (await films.quote(_request(), Places())).needs_consent(client_can_ask=False, why_not="it cannot ask")
     covered = await films.quote(_request(max_cost_usd=PRICE.usd), Places())
@@ -92,22 +82,22 @@ async def test_the_per_job_limit_is_on_each_shot_and_the_daily_budget_on_the_who
     dearest = max(cost.usd for cost in PRICE.shots)
     per_shot = SpendLimits(max_usd_per_job=dearest, daily_budget_usd=PRICE.usd)
     async with runner_rig(fake, MemoryJobStore(), per_shot) as rig:
-        await _films(rig, tmp_path).quote(_request(), Places())  # each shot fits, and the whole fits the day
+        await _films(rig).quote(_request(), Places())  # each shot fits, and the whole fits the day
     over = SpendLimits(max_usd_per_job=dearest - 0.01, daily_budget_usd=100)
     async with runner_rig(fake, MemoryJobStore(), over) as rig:
         with pytest.raises(BudgetExceededError, match="dearest shot"):
-            await _films(rig, tmp_path).quote(_request(), Places())
+            await _films(rig).quote(_request(), Places())
     short = SpendLimits(max_usd_per_job=10, daily_budget_usd=PRICE.usd - 0.01)
     async with runner_rig(fake, MemoryJobStore(), short) as rig:
         with pytest.raises(BudgetExceededError, match="today's budget"):
-            await _films(rig, tmp_path).quote(_request(), Places())
+            await _films(rig).quote(_request(), Places())
     assert fake.submits == []
 
 
 async def test_a_film_started_as_a_task_and_retried_by_its_key_is_one_film(
     rig: Rig, fake: FakeFal, tmp_path: Path
 ) -> None:
-    films = _films(rig, tmp_path)
+    films = _films(rig)
     request = _request(idempotency_key="ad-1")
     film = await films.start(await films.quote(request, Places()), task=TaskHandle(ttl_ms=60_000))
     assert film.task == TaskHandle(ttl_ms=60_000)
@@ -126,7 +116,7 @@ async def test_a_retry_by_its_key_returns_the_first_film_even_once_a_shot_s_loca
     mare = media_factory.image(tmp_path / "mare.png")
     shots = [{"prompt": "character1 at the water", "duration": 3, "reference_image_urls": [str(mare)]}, SHOTS[2]]
     request = _request(shots=shots, idempotency_key="ad-2")
-    films = _films(rig, tmp_path / "films")
+    films = _films(rig)
     film = await films.start(await films.quote(request, Places(allowed=(tmp_path,))))
     mare.unlink()  # moved or cleaned up after the first call
     again = await films.quote(request, Places(allowed=(tmp_path,)))

@@ -1,0 +1,103 @@
+"""The job machinery, wired in one place: the fal clients on one HTTP client, the spend guard, users' own accounts,
+the runner, generation and films. The server (server/backend.py, which opens the store and the HTTP client) and the
+tests build it here, so each part is made once and handed to the parts that need it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..auth.key_vault import KeyVault
+from ..config.settings import DOWNLOAD_TIMEOUT_SECONDS, Settings
+from ..domain.models import Job
+from ..fal.credentials import credentials_for
+from ..fal.download import VideoDownloader
+from ..fal.queue import FalQueue
+from ..fal.storage import FalStorage
+from .accounts import FalAccounts
+from .films import Films
+from .follow import FollowPolicy
+from .generation import Generation
+from .runner import JobRunner
+from .spend import SpendGuard
+from .store import Store
+
+if TYPE_CHECKING:
+    import httpx
+    from anyio.abc import TaskGroup
+
+    from ..fal.queue import RetryPolicy
+
+
+@dataclass(frozen=True)
+class Machinery:
+    fal: FalQueue
+    runner: JobRunner
+    guard: SpendGuard
+    storage: FalStorage
+    downloader: VideoDownloader
+    generation: Generation
+    accounts: FalAccounts
+    films: Films
+
+
+def assemble(
+    settings: Settings,
+    store: Store,
+    http: httpx.AsyncClient,
+    task_group: TaskGroup,
+    *,
+    on_status_change: Callable[[Job], Awaitable[None]] | None = None,
+    on_change_elsewhere: Callable[[str], Awaitable[None]] | None = None,
+    follow: FollowPolicy | None = None,
+    retry: RetryPolicy | None = None,
+) -> Machinery:
+    """Everything on `store` and `http` (which the caller opens and closes); jobs are followed in `task_group`."""
+    credentials = credentials_for(settings)
+    fal = FalQueue(http, queue_url=settings.queue_url, credentials=credentials, retry=retry)
+    storage = FalStorage(http, rest_url=settings.rest_url, cdn_url=settings.cdn_url, credentials=credentials)
+    downloader = VideoDownloader(
+        http,
+        extra_hosts=[settings.cdn_url, *settings.download_hosts],
+        max_bytes=settings.max_download_bytes,
+        timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS,
+    )
+    guard = SpendGuard(store, settings.limits)
+    vault = KeyVault(settings.user_keys_secrets) if settings.user_keys_secrets else None
+    accounts = FalAccounts(fal, storage, store, vault)
+    runner = JobRunner(
+        fal,
+        store,
+        guard,
+        task_group,
+        downloader=downloader,
+        on_status_change=on_status_change,
+        on_change_elsewhere=on_change_elsewhere,
+        policy=follow or FollowPolicy(lease_seconds=settings.lease_seconds),
+        accounts=accounts,
+    )
+    generation = Generation(
+        runner=runner, guard=guard, storage=storage, has_credentials=settings.has_fal_credentials, accounts=accounts
+    )
+    films = Films(
+        runner=runner,
+        store=store,
+        guard=guard,
+        downloader=downloader,
+        accounts=accounts,
+        work_dir=settings.data_dir / "films",
+        task_group=task_group,
+        has_credentials=settings.has_fal_credentials,
+    )
+    runner.films = films  # the runner hands films it takes over, and cancels of films, back to them
+    return Machinery(
+        fal=fal,
+        runner=runner,
+        guard=guard,
+        storage=storage,
+        downloader=downloader,
+        generation=generation,
+        accounts=accounts,
+        films=films,
+    )
