@@ -286,7 +286,7 @@ async def test_a_key_without_a_colon_refused_by_fal_is_called_malformed_in_the_t
         result = await client.call_tool("generate_video", PROMPT)
 
     assert result.is_error
-    assert "FAL_KEY does not look like a fal key: it has no ':' between the key id and the secret" in text_of(result)
+    assert "FAL_KEY: it is malformed: a fal key is key-id:key-secret, with a ':' between the two" in text_of(result)
     assert "pastedhalfakey" not in text_of(result)
 
 
@@ -299,4 +299,4 @@ async def test_the_example_s_placeholder_key_refused_by_fal_says_to_put_a_real_o
         result = await client.call_tool("generate_video", PROMPT)
 
     assert result.is_error
-    assert "FAL_KEY is still the example's placeholder" in text_of(result)
+    assert "FAL_KEY: it is still the example's placeholder" in text_of(result)

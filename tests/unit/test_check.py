@@ -39,7 +39,7 @@ async def test_a_good_setup_is_ready_and_the_secret_is_never_printed(
 
 
 async def test_a_refused_key_is_not_ready(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = await _check(dataclasses.replace(settings, fal_key=SecretStr("wrong:key")), capsys)
+    code, out = await _check(dataclasses.replace(settings, fal_key=SecretStr("wrong-key-id:wrong-key-secret")), capsys)
     assert code == 1
     assert "fal refused the key (HTTP 401)" in out
     assert "NOT ready" in out

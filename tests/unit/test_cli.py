@@ -40,8 +40,8 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.Monke
 @pytest.mark.parametrize(
     ("key", "warning"),
     [
-        ("justonepiece", "FAL_KEY does not look like a fal key (key-id:key-secret)"),
-        ("your-fal-key-id:your-fal-key-secret", "FAL_KEY is still the example's placeholder"),
+        ("justonepiece", "FAL_KEY: it is malformed: a fal key is key-id:key-secret"),
+        ("your-fal-key-id:your-fal-key-secret", "FAL_KEY: it is still the example's placeholder"),
         (None, "no fal credentials (FAL_KEY, or `fal auth login`)"),
     ],
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import ConfigError, Settings
-from ..domain.keys import placeholder_key
+from ..domain.keys import KEYS_PAGE, fal_key_problem
 from ..files.localfiles import cannot_write
 
 PROBE_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
@@ -26,15 +26,9 @@ def _key_line(settings: Settings) -> tuple[str, bool]:
         )
     source = settings.fal_key_source
     key = settings.fal_key.get_secret_value()
-    key_id, _, secret = key.partition(":")
-    if not key_id or not secret:
-        return f"set ({source}) but malformed: expected 'key-id:key-secret'", False
-    if placeholder_key(key):
-        return (
-            f"set ({source}) but still the example's placeholder: put your own key from "
-            "https://fal.ai/dashboard/keys in its place",
-            False,
-        )
+    if (problem := fal_key_problem(key)) is not None:
+        return f"set ({source}) but {problem}: put your own key from {KEYS_PAGE} in its place", False
+    key_id = key.partition(":")[0]
     return f"set ({source}), well formed, id {key_id[:4]}... (secret redacted)", True
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import VARIABLES, ConfigError, Settings
-from ..domain.keys import placeholder_key
+from ..domain.keys import KEYS_PAGE, fal_key_problem
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The tools annotated read-only, named here for --help without building a server (a test keeps the two in step).
@@ -120,17 +120,13 @@ def log_start(settings: Settings) -> None:
             "no fal credentials (FAL_KEY, or `fal auth login`): estimate_cost works, generation tools will say how to "
             "set them"
         )
-    elif placeholder_key(settings.fal_key.get_secret_value()):
+    elif (problem := fal_key_problem(settings.fal_key.get_secret_value())) is not None:
         logger.warning(
-            "%s is still the example's placeholder: fal will refuse it. Put your own key from "
-            "https://fal.ai/dashboard/keys in the config",
+            "%s: %s, so fal would refuse it. Put your own key from %s in the config (`happyhorse-mcp check` tells "
+            "more)",
             settings.fal_key_source,
-        )
-    elif ":" not in settings.fal_key.get_secret_value():
-        logger.warning(
-            "%s does not look like a fal key (key-id:key-secret); fal will likely refuse it. `happyhorse-mcp check` "
-            "tells more; keys are at https://fal.ai/dashboard/keys",
-            settings.fal_key_source,
+            problem,
+            KEYS_PAGE,
         )
 
     for folder in settings.missing_folders:

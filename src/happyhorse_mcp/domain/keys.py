@@ -36,7 +36,7 @@ def fal_key_problem(value: str) -> str | None:
             "pasted with it?)"
         )
     if ":" not in value or len(value) < 20:
-        return "it is not of the form key-id:key-secret"
+        return "it is malformed: a fal key is key-id:key-secret, with a ':' between the two"
     if placeholder_key(value):
-        return "it is the example's placeholder, not a key"
+        return "it is still the example's placeholder (your-...), not a key"
     return None

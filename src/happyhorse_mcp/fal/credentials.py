@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from ..config.settings import Settings
 from ..domain.errors import DASHBOARD_KEYS, InvalidKeyError, UpstreamError
-from ..domain.keys import placeholder_key
+from ..domain.keys import fal_key_problem
 from .errors import key_refused
 
 
@@ -37,15 +37,9 @@ class KeyCredentials:
 
     @property
     def when_refused(self) -> str:
-        if placeholder_key(self.key.get_secret_value()):
+        if (problem := fal_key_problem(self.key.get_secret_value())) is not None:
             return (
-                f"{self.source} is still the example's placeholder (your-...): put your own key from {DASHBOARD_KEYS} "
-                "in its place and restart the server."
-            )
-        if ":" not in self.key.get_secret_value():
-            return (
-                f"{self.source} does not look like a fal key: it has no ':' between the key id and the secret. Copy "
-                f"the whole key from {DASHBOARD_KEYS}, set it, and restart the server."
+                f"{self.source}: {problem}. Copy the whole key from {DASHBOARD_KEYS}, set it, and restart the server."
             )
         return key_refused(self.source)
 

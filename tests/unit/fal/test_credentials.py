@@ -22,7 +22,7 @@ def test_a_refused_key_s_advice_fits_what_is_wrong_with_it() -> None:
     no_colon = KeyCredentials(SecretStr("justonepiece"), source="FAL_KEY_FILE").when_refused
     plain = KeyCredentials(SecretStr("id:secret")).when_refused
     assert "placeholder" in placeholder
-    assert "no ':'" in no_colon
+    assert "with a ':' between the two" in no_colon
     assert "FAL_KEY_FILE" in no_colon
     assert "justonepiece" not in no_colon + placeholder + plain
     assert "FAL_KEY" in plain
