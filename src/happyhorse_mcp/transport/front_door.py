@@ -1,5 +1,6 @@
-"""The front door of a shared deployment: every request to the MCP endpoint carries a bearer token that a verifier
-(auth/) turns into a user with scopes, or is refused before the MCP layer sees it.
+"""The front door of every HTTP deployment with a token: every request to the MCP endpoint carries a bearer token
+that a verifier (auth/) turns into a user with scopes (the shared HAPPYHORSE_HTTP_TOKEN: the local user; named
+tokens or an identity provider's: each person), or is refused before the MCP layer sees it.
 
 - no valid token: 401, `WWW-Authenticate: Bearer error="invalid_token", scope="...", resource_metadata="..."` (the
   Protected Resource Metadata URL when an authorization server signs people in, so a client can start the OAuth
@@ -93,6 +94,7 @@ class FrontDoor:
         parts = [f'error="{error}"', f'error_description="{description}"', f'scope="{needed}"']
         if self._metadata:
             parts.append(f'resource_metadata="{self._metadata}"')
+        parts.append('realm="happyhorse-mcp"')
         body = json.dumps({"error": error, "error_description": description, "scope": needed}).encode()
         await send(
             {

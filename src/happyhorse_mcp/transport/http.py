@@ -8,12 +8,9 @@ and the fal key stays in this process: it is never taken from a client or sent t
 from __future__ import annotations
 
 import errno
-import hmac
 import ipaddress
-import json
 import logging
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -207,33 +204,6 @@ def check_bind(options: HttpOptions) -> None:
         )
 
 
-class BearerTokenMiddleware:
-    """Every request but the health check must carry `Authorization: Bearer <token>`, compared in constant time."""
-
-    def __init__(self, app: ASGIApp, token: str, open_paths: Sequence[str] = (HEALTH_PATH,)) -> None:
-        self.app = app
-        self._token = token.encode()
-        self._open_paths = tuple(open_paths)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._open_paths:
-            await self.app(scope, receive, send)
-            return
-        header = Request(scope).headers.get("authorization", "")
-        scheme, _, presented = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), self._token):
-            error = "invalid_token" if header else "invalid_request"
-            response = Response(
-                json.dumps({"error": error, "error_description": "A valid bearer token is required."}),
-                status_code=401,
-                media_type="application/json",
-                headers={"WWW-Authenticate": f'Bearer realm="happyhorse-mcp", error="{error}"'},
-            )
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
 def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
     check_bind(options)
     mcp.client_shares_disk = False  # a remote client's roots describe its disk, never this one
@@ -266,9 +236,7 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
             idle_seconds=options.session_idle_seconds,
             stream_seconds=options.stream_seconds,
         )
-    if options.token:
-        app = BearerTokenMiddleware(app, options.token)
-    elif options.signs_in:
+    if options.token or options.signs_in:
         app = FrontDoor(
             app,
             _verifier(options),
@@ -333,6 +301,10 @@ def _cors(app: ASGIApp, origins: tuple[str, ...]) -> ASGIApp:
 
 
 def _verifier(options: HttpOptions) -> TokenVerifier:
+    if options.token:
+        from ..auth.static_tokens import SharedTokenVerifier
+
+        return SharedTokenVerifier(options.token)
     if options.auth_issuer and options.resource_url:
         from ..auth.jwt_tokens import JwtVerifier
 

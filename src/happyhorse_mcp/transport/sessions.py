@@ -170,8 +170,9 @@ def _client_of(scope: Scope, headers: Headers) -> str:
     """Who is asking: the signed-in user the front door verified, else the bearer token presented (hashed, never
     kept) and the address it came from."""
     user = scope.get("user")
-    if isinstance(user, AuthenticatedUser):
-        return f"user:{principal_of_token(user.access_token).user}"
+    principal = principal_of_token(user.access_token) if isinstance(user, AuthenticatedUser) else None
+    if principal is not None and not principal.is_local:  # the shared token's holders are many clients
+        return f"user:{principal.user}"
     token = hashlib.sha256(headers.get("authorization", "").encode()).hexdigest()[:16]
     address: Any = (scope.get("client") or ("?", 0))[0]
     return f"{token}@{address}"
