@@ -38,6 +38,7 @@ from happyhorse_mcp.jobs.runner import JobRunner
 from happyhorse_mcp.jobs.spend import SpendGuard
 from happyhorse_mcp.jobs.store import Store
 from happyhorse_mcp.server import HappyHorseServer, create_server
+from happyhorse_mcp.server.options import STDIO, Serving
 
 from .fakefal import VALID_KEY
 
@@ -280,9 +281,13 @@ def shared_tls() -> ssl.SSLContext:
     return tls_context()
 
 
-def make_server(settings: Settings) -> HappyHorseServer:
+def make_server(settings: Settings, serving: Serving = STDIO) -> HappyHorseServer:
     return create_server(
-        settings, http_client_factory=client_factory(settings.queue_url), retry=NO_BACKOFF, follow=FAST_FOLLOW
+        settings,
+        serving=serving,
+        http_client_factory=client_factory(settings.queue_url),
+        retry=NO_BACKOFF,
+        follow=FAST_FOLLOW,
     )
 
 

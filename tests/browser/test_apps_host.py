@@ -73,7 +73,7 @@ async def player_in_apps_host(
     console: list[str] = []
     async with (
         serve_app(StaticFiles(directory=site, html=True), host_port),
-        serve_app(build_app(make_server(settings), options), server_port, lifespan=True) as server_url,
+        serve_app(build_app(make_server(settings, options.serving), options), server_port, lifespan=True) as server_url,
         async_playwright() as playwright,
     ):
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])

@@ -102,7 +102,7 @@ def inspector_web() -> Iterator[tuple[str, str]]:
 async def happyhorse_over_http(settings: Settings) -> AsyncIterator[str]:
     port = free_port()
     options = HttpOptions(host="127.0.0.1", port=port)
-    async with serve_app(build_app(make_server(settings), options), port, lifespan=True) as url:
+    async with serve_app(build_app(make_server(settings, options.serving), options), port, lifespan=True) as url:
         yield f"{url}/mcp"
 
 

@@ -32,7 +32,7 @@ INITIALIZE = {
 async def server(settings: Settings) -> AsyncIterator[str]:
     port = free_port()
     options = HttpOptions(host="127.0.0.1", port=port, token=TOKEN, allowed_origins=(APP,))
-    async with serve_app(build_app(make_server(settings), options), port, lifespan=True) as url:
+    async with serve_app(build_app(make_server(settings, options.serving), options), port, lifespan=True) as url:
         yield url
 
 

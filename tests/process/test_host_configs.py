@@ -171,7 +171,7 @@ def test_the_claude_code_script_registers_this_checkout(tmp_path: Path) -> None:
 async def _http_server(settings: Settings) -> AsyncIterator[str]:
     port = free_port()
     options = HttpOptions(host="127.0.0.1", port=port, token=TOKEN)
-    async with serve_app(build_app(make_server(settings), options), port, lifespan=True) as url:
+    async with serve_app(build_app(make_server(settings, options.serving), options), port, lifespan=True) as url:
         yield url
 
 

@@ -19,6 +19,7 @@ from mcp.types import ListRootsResult, Root
 
 from happyhorse_mcp.config import Settings
 from happyhorse_mcp.server import select_tools
+from happyhorse_mcp.server.options import Serving
 from happyhorse_mcp.transport.http import BindError, HttpOptions, build_app, check_bind
 
 from .. import media_factory
@@ -35,7 +36,7 @@ TOKEN = "correct-horse-battery-staple"
 async def http_server(settings: Settings, **options: object) -> AsyncIterator[tuple[str, HttpOptions]]:
     port = free_port()  # the server's options name its port (its Host header check)
     opts = HttpOptions(host="127.0.0.1", port=port, token=TOKEN, **options)  # type: ignore[arg-type]
-    async with serve_app(build_app(make_server(settings), opts), port, lifespan=True) as url:
+    async with serve_app(build_app(make_server(settings, opts.serving), opts), port, lifespan=True) as url:
         yield url, opts
 
 
@@ -323,3 +324,12 @@ async def test_every_event_on_a_stream_carries_an_id_a_client_can_resume_from(se
     events = [block for block in answer.text.split("\n\n") if block.strip()]
     assert events
     assert all(any(line.startswith("id:") for line in event.splitlines()) for event in events), answer.text
+
+
+async def test_a_server_is_built_for_its_transport_and_one_built_for_stdio_is_not_served_over_http(
+    settings: Settings,
+) -> None:
+    options = HttpOptions(host="127.0.0.1", port=free_port(), stateless=True)
+    with pytest.raises(ValueError, match=r"serving=options\.serving"):
+        build_app(make_server(settings), options)
+    assert make_server(settings, options.serving).serving == Serving(over_http=True, stateless=True)

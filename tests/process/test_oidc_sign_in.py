@@ -73,7 +73,7 @@ async def access_token(issuer: str, user: str, scope: str = BOTH, *, resource: s
 @asynccontextmanager
 async def signed_in_server(settings: Settings, port: int, issuer: str, resource: str) -> AsyncIterator[str]:
     options = HttpOptions(host="127.0.0.1", port=port, auth_issuer=issuer, resource_url=resource)
-    async with serve_app(build_app(make_server(settings), options), port, lifespan=True) as url:
+    async with serve_app(build_app(make_server(settings, options.serving), options), port, lifespan=True) as url:
         yield url
 
 

@@ -41,7 +41,7 @@ async def server(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
     tokens = read_tokens_file("HAPPYHORSE_HTTP_TOKENS_FILE", str(tmp_path / "tokens"))
     keyed = dataclasses.replace(settings, user_keys_secrets=(SECRET,))
     options = HttpOptions(host="127.0.0.1", port=port, tokens=tokens)
-    async with serve_app(build_app(make_server(keyed), options), port, lifespan=True) as url:
+    async with serve_app(build_app(make_server(keyed, options.serving), options), port, lifespan=True) as url:
         yield url
 
 

@@ -46,7 +46,7 @@ async def team_server(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
     port = free_port()
     tokens = read_tokens_file("HAPPYHORSE_HTTP_TOKENS_FILE", str(tokens_file(tmp_path)))
     options = HttpOptions(host="127.0.0.1", port=port, tokens=tokens)
-    async with serve_app(build_app(make_server(settings), options), port, lifespan=True) as url:
+    async with serve_app(build_app(make_server(settings, options.serving), options), port, lifespan=True) as url:
         yield url
 
 
@@ -364,7 +364,7 @@ async def test_one_user_from_many_addresses_holds_only_their_share_of_sessions_a
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "hog", "version": "1"}},
     }
     headers = {"Authorization": f"Bearer {READER}", "Accept": "application/json, text/event-stream"}
-    async with serve_app(build_app(make_server(settings), options), port, lifespan=True) as url:
+    async with serve_app(build_app(make_server(settings, options.serving), options), port, lifespan=True) as url:
         opened = []
         for address in range(2, 9):
             transport = httpx.AsyncHTTPTransport(verify=shared_tls(), local_address=f"127.0.0.{address}")

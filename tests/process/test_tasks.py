@@ -382,7 +382,7 @@ async def test_a_2025_11_25_task_runs_over_streamable_http_with_the_token(
     port = free_port()
     options = HttpOptions(host="127.0.0.1", port=port, token="task-token")
     task_settings = dataclasses.replace(settings, task_poll_ms=100)
-    async with serve_app(build_app(make_server(task_settings), options), port, lifespan=True) as url:
+    async with serve_app(build_app(make_server(task_settings, options.serving), options), port, lifespan=True) as url:
         server = {"url": f"{url}/mcp", "headers": {"Authorization": "Bearer task-token"}}
         lines = await _drive(LEGACY, server, "run")
 
@@ -422,7 +422,7 @@ async def test_over_http_a_2026_07_28_tasks_request_must_name_its_task_in_mcp_na
         return json.loads(text)  # type: ignore[no-any-return]
 
     async with (
-        serve_app(build_app(make_server(settings), options), port, lifespan=True) as url,
+        serve_app(build_app(make_server(settings, options.serving), options), port, lifespan=True) as url,
         httpx.AsyncClient(verify=shared_tls(), base_url=url, timeout=30) as http,
     ):
         arguments = {"prompt": "a horse", "duration": 3, "resolution": "720p"}
@@ -444,7 +444,7 @@ async def test_a_2026_07_28_task_runs_over_streamable_http_with_ext_tasks_naming
     port = free_port()
     options = HttpOptions(host="127.0.0.1", port=port, token="task-token")
     task_settings = dataclasses.replace(settings, task_poll_ms=100)
-    async with serve_app(build_app(make_server(task_settings), options), port, lifespan=True) as url:
+    async with serve_app(build_app(make_server(task_settings, options.serving), options), port, lifespan=True) as url:
         server = {"url": f"{url}/mcp", "headers": {"Authorization": "Bearer task-token"}}
         lines = await _drive(MODERN, server, "run")
 

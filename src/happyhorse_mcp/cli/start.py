@@ -163,11 +163,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     gc.disable()
     try:
         from ..server import create_server, select_tools
+        from ..server.options import Serving
     finally:
         gc.enable()
     gc.freeze()
 
-    mcp = create_server(settings)
+    over_http = args.transport == "http"
+    mcp = create_server(settings, serving=Serving(over_http=over_http, stateless=over_http and args.stateless))
     read_only = args.read_only if args.read_only is not None else settings.read_only
     try:
         offered = select_tools(mcp, read_only=read_only, names=args.tools.split(",") if args.tools else None)

@@ -44,7 +44,7 @@ from .argument_errors import explain
 from .identity import caller, identify
 from .instructions import INSTRUCTIONS
 from .notify import ResourceNotifier
-from .options import BackendOptions
+from .options import STDIO, BackendOptions, Serving
 from .player import player_extension
 from .prompts import register_prompts
 from .resources import RECENT_JOBS_LISTED, define_job_templates, prompt_excerpt, register_spend
@@ -75,15 +75,12 @@ ELICITATION_MISMATCH = "elicitation whose content does not match the requested s
 class HappyHorseServer(MCPServer[AppState]):
     """MCPServer with compact tool schemas, jobs in resources/list, and a record of each tool's annotations."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, serving: Serving = STDIO, **kwargs: Any) -> None:
         self.tool_hints = {tool.name: tool.annotations for tool in kwargs.get("tools") or []}
         self.state: AppState | None = None
         self.notifier: ResourceNotifier | None = None
         self._listed: list[MCPTool] | None = None
-        # False when served over HTTP: the client is on another machine, and its roots never open this disk.
-        self.client_shares_disk = True
-        # True when served over HTTP with --stateless (server/stateless.py).
-        self.stateless = False
+        self.serving = serving  # the transport it is built for, fixed for its life
         super().__init__(*args, **kwargs)
 
     def add_tool(  # type: ignore[override]  # the same parameters, passed on as they are
@@ -200,6 +197,7 @@ def serve_lowlevel_methods(mcp: HappyHorseServer, notifier: ResourceNotifier) ->
 def create_server(
     settings: Settings,
     *,
+    serving: Serving = STDIO,
     http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
     retry: RetryPolicy | None = None,
     follow: FollowPolicy | None = None,
@@ -265,7 +263,7 @@ def create_server(
         return True
 
     def served_stateless() -> bool:
-        return mcp.stateless
+        return serving.stateless
 
     async def listen_filter(ctx: Any, call_next: Any) -> Any:
         return await notifier.only_existing(ctx, call_next)
@@ -274,6 +272,7 @@ def create_server(
     tasks = TaskService(poll_ms=settings.task_poll_ms)
     mcp = HappyHorseServer(
         "happyhorse-mcp",
+        serving=serving,
         title="HappyHorse video",
         version=__version__,
         instructions=INSTRUCTIONS,

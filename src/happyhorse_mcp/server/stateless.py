@@ -30,7 +30,8 @@ STATELESS_NO_SUBSCRIBE = (
 def stateless_legacy(ctx: Any) -> bool:
     """A 2025-11-25 client of a server run with --stateless (a tool's Context or a request context)."""
     server = getattr(ctx, "mcp_server", None) or getattr(ctx, "server", None)
-    return bool(getattr(server, "stateless", False)) and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS
+    serving = getattr(server, "serving", None)
+    return bool(getattr(serving, "stateless", False)) and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS
 
 
 def stateless_truth(is_stateless: Any) -> Any:

@@ -34,6 +34,7 @@ from ..config.tokens_file import NamedToken
 from ..domain.film import SPENDING_TOOLS
 from ..domain.principal import SCOPES
 from ..server import HappyHorseServer
+from ..server.options import Serving
 from .events import BoundedEventStore
 from .front_door import FrontDoor
 from .sessions import SessionQuota
@@ -99,6 +100,11 @@ class HttpOptions:
             session_idle_seconds=settings.http_session_idle_seconds,
             stream_seconds=settings.http_stream_seconds,
         )
+
+    @property
+    def serving(self) -> Serving:
+        """What the server must be built for to be served with these options."""
+        return Serving(over_http=True, stateless=self.stateless)
 
     @property
     def signs_in(self) -> bool:
@@ -206,8 +212,11 @@ def check_bind(options: HttpOptions) -> None:
 
 def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
     check_bind(options)
-    mcp.client_shares_disk = False  # a remote client's roots describe its disk, never this one
-    mcp.stateless = options.stateless
+    if mcp.serving != options.serving:
+        raise ValueError(
+            f"the server was built for {mcp.serving}, not for these HTTP options: build it with "
+            "create_server(settings, serving=options.serving)"
+        )
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})

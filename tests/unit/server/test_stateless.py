@@ -9,13 +9,15 @@ from typing import Any
 import pytest
 from mcp.shared.exceptions import MCPError
 
+from happyhorse_mcp.server.options import Serving
 from happyhorse_mcp.server.stateless import STATELESS_NO_SUBSCRIBE, stateless_legacy, stateless_truth
 
 pytestmark = pytest.mark.anyio
 
 
 def _ctx(method: str, version: str = "2025-11-25", stateless: bool = True) -> Any:
-    return SimpleNamespace(method=method, protocol_version=version, mcp_server=SimpleNamespace(stateless=stateless))
+    serving = Serving(over_http=True, stateless=stateless)
+    return SimpleNamespace(method=method, protocol_version=version, mcp_server=SimpleNamespace(serving=serving))
 
 
 async def _initialize_result(ctx: Any) -> dict[str, Any]:

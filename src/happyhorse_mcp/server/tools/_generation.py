@@ -31,6 +31,7 @@ from ...files.media import roots_from_uris
 from ...jobs.generation import GenerationRequest, Places, Quote, argument_names, consented
 from ..boundary import tool_errors
 from ..identity import caller
+from ..options import STDIO
 from ..state import app_state
 from ..stateless import STATELESS_CANNOT_ASK, stateless_legacy
 from ..task_context import bound_task
@@ -50,9 +51,10 @@ APPROVED = SpendConfirmation(confirm=True)
 
 def client_shares_disk(ctx: Context[Any, Any]) -> bool:
     """Whether the client runs on this machine, so its roots are folders of this disk: stdio, never HTTP. A server
-    served over HTTP says so (`client_shares_disk = False`), and a request that came with HTTP headers never
-    counts as local whatever the server says."""
-    return bool(getattr(ctx.mcp_server, "client_shares_disk", True)) and ctx.headers is None
+    built for HTTP says so (`Serving`), and a request that came with HTTP headers never counts as local whatever the
+    server says."""
+    serving = getattr(ctx.mcp_server, "serving", STDIO)
+    return not serving.over_http and ctx.headers is None
 
 
 def places(ctx: Context[Any, Any], listed: Any) -> Places:
