@@ -11,13 +11,17 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import os
+import signal
 import ssl
+import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -309,3 +313,37 @@ def stdio_server(fal_url: str, data_dir: Path, **env: str) -> Any:
             **env,
         },
     )
+
+
+@contextlib.contextmanager
+def http_server_process(
+    command: list[str], env: dict[str, str], log: Path, **popen: Any
+) -> Iterator[subprocess.Popen[str]]:
+    """A server process started by `command`, once it says it serves HTTP (uvicorn's line); its stderr copied to
+    `log` as it runs (drained, so a chatty server never blocks on the pipe); stopped (SIGTERM) after."""
+    ready = threading.Event()
+
+    def copy(stream: IO[str]) -> None:
+        with stream, log.open("w") as out:
+            for line in stream:
+                out.write(line)
+                if "Uvicorn running on" in line:
+                    ready.set()
+        ready.set()
+
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, **popen)
+    assert process.stderr is not None
+    copier = threading.Thread(target=copy, args=(process.stderr,), daemon=True)
+    copier.start()
+    try:
+        if not ready.wait(timeout=60) or process.poll() is not None:
+            pytest.fail(f"{command[0]} did not start serving: see {log}")
+        yield process
+    finally:
+        if process.poll() is None:
+            if popen.get("start_new_session"):
+                os.killpg(process.pid, signal.SIGTERM)
+            else:
+                process.terminate()
+        process.wait(timeout=30)
+        copier.join(timeout=30)

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 import httpx2
 import pytest
@@ -21,7 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from ..fakefal import VALID_KEY, FakeFal
 from ..process.test_oidc_sign_in import access_token
-from ..support import free_port, postgres_schema, shared_tls, text_of
+from ..support import free_port, http_server_process, postgres_schema, shared_tls, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -40,36 +37,10 @@ def recipe(document: Path, heading: str) -> str:
 @contextmanager
 def run_recipe(script: str, env: dict[str, str], log: Path) -> Iterator[None]:
     """Run the recipe's commands in bash until the server it starts says it listens; stop it after."""
-    ready = threading.Event()
-
-    def copy(stream: IO[str]) -> None:
-        with stream, log.open("w") as out:
-            for line in stream:
-                out.write(line)
-                if "Uvicorn running on" in line:
-                    ready.set()
-        ready.set()
-
     bin_dir = str(Path(sys.executable).parent)  # happyhorse-mcp, as installed with the tests
-    process = subprocess.Popen(
-        ["bash", "-euc", script],
-        env={**env, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"},
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    assert process.stderr is not None
-    copier = threading.Thread(target=copy, args=(process.stderr,), daemon=True)
-    copier.start()
-    try:
-        if not ready.wait(timeout=60) or process.poll() is not None:
-            pytest.fail(f"the recipe's server did not start: {log.read_text()}")
+    full = {**env, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+    with http_server_process(["bash", "-euc", script], full, log, start_new_session=True):
         yield
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, 15)
-        process.wait(timeout=30)
-        copier.join(timeout=30)
 
 
 def fal_env(fal_url: str, tmp_path: Path) -> dict[str, str]:
@@ -98,11 +69,11 @@ async def make_a_video(url: str, token: str) -> tuple[str, list[str]]:
 async def test_the_identity_provider_recipe_in_sign_in_md_runs_as_copied(
     fake: FakeFal, fal_url: str, tmp_path: Path
 ) -> None:
-    from ..process.test_real_host_sign_in import _provider
+    from ..process.test_oidc_sign_in import oidc_provider
 
     port = free_port()
     resource = f"http://127.0.0.1:{port}/mcp"
-    for issuer in _provider(resource):
+    for issuer in oidc_provider(resource):
         script = (
             recipe(DOCS / "hosts" / "sign-in.md", "## An identity provider")
             .replace("https://login.example.com/realms/team", issuer)

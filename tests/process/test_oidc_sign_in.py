@@ -43,20 +43,24 @@ def resource(port: int) -> str:
     return f"http://127.0.0.1:{port}/mcp"
 
 
-@pytest.fixture
-def issuer(resource: str) -> Iterator[str]:
+def oidc_provider(resource: str, prefix: str = "") -> Iterator[str]:
+    """oidc-provider issuing tokens for `resource`, its issuer the bare origin or under `prefix`; its issuer URL."""
     if not NODE.exists() or not (TOOLS / "node_modules" / "oidc-provider").exists():
         if os.environ.get("CI"):
             pytest.fail("oidc-provider is missing: scripts/test installs .tools/ with npm")
         pytest.skip("oidc-provider is not installed; run scripts/test --all, which installs .tools/ with npm")
-    with subprocess.Popen(
-        [str(NODE), str(PROVIDER), resource], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    ) as provider:
+    args = [str(NODE), str(PROVIDER), resource, *([prefix] if prefix else [])]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as provider:
         try:
             assert provider.stdout is not None
             yield json.loads(provider.stdout.readline())["issuer"]
         finally:
             provider.kill()
+
+
+@pytest.fixture
+def issuer(resource: str) -> Iterator[str]:
+    yield from oidc_provider(resource)
 
 
 async def access_token(issuer: str, user: str, scope: str = BOTH, *, resource: str) -> str:

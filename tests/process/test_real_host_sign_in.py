@@ -32,27 +32,13 @@ from happyhorse_mcp.config import Settings
 
 from ..fakefal import FakeFal
 from ..support import free_port, text_of
-from .test_oidc_sign_in import NODE, PROVIDER, TOOLS, signed_in_server
+from .test_oidc_sign_in import NODE, TOOLS, oidc_provider, signed_in_server
 
 pytestmark = [pytest.mark.node, pytest.mark.browser, pytest.mark.anyio, pytest.mark.real_sockets]
 
 TYPESCRIPT_HOST = TOOLS / "clients" / "oauth-sign-in.mjs"
 MCP_REMOTE = TOOLS / "node_modules" / "mcp-remote" / "dist" / "proxy.js"
 SPENDING = {"generate_video", "image_to_video", "reference_to_video", "edit_video", "make_film", "extend_video"}
-
-
-def _provider(resource: str, prefix: str = "") -> Iterator[str]:
-    if not NODE.exists() or not (TOOLS / "node_modules" / "oidc-provider").exists():
-        if os.environ.get("CI"):
-            pytest.fail("oidc-provider is missing: scripts/test installs .tools/ with npm")
-        pytest.skip("oidc-provider is not installed; run scripts/test --all, which installs .tools/ with npm")
-    args = [str(NODE), str(PROVIDER), resource, *([prefix] if prefix else [])]
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as provider:
-        try:
-            assert provider.stdout is not None
-            yield json.loads(provider.stdout.readline())["issuer"]
-        finally:
-            provider.kill()
 
 
 @pytest.fixture
@@ -67,12 +53,12 @@ def resource(port: int) -> str:
 
 @pytest.fixture
 def bare_issuer(resource: str) -> Iterator[str]:
-    yield from _provider(resource)
+    yield from oidc_provider(resource)
 
 
 @pytest.fixture
 def path_issuer(resource: str) -> Iterator[str]:
-    yield from _provider(resource, "/tenant-a")
+    yield from oidc_provider(resource, "/tenant-a")
 
 
 async def log_in(authorize: str, login: str, *, intercept: str | None = None) -> str:

@@ -7,11 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import anyio
 import httpx2
@@ -21,7 +20,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from ..fakefal import VALID_KEY, FakeFal
 from ..prices import usd
-from ..support import free_port, postgres_schema, shared_tls
+from ..support import free_port, http_server_process, postgres_schema, shared_tls
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -49,34 +48,9 @@ def replica(
         "HAPPYHORSE_CONFIRM_ABOVE_USD": "100",
     }
     env = {name: value for name, value in {**env, **settings}.items() if value}
-    ready = threading.Event()
-
-    def copy_log(stream: IO[str]) -> None:  # drains the pipe, so a chatty replica never blocks on it
-        with stream, (tmp_path / f"{name}.log").open("w") as log:
-            for line in stream:
-                log.write(line)
-                if "Uvicorn running on" in line:
-                    ready.set()
-        ready.set()
-
-    server = subprocess.Popen(
-        [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--stateless", "--port", str(port)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stderr is not None
-    copier = threading.Thread(target=copy_log, args=(server.stderr,), daemon=True)
-    copier.start()
-    try:
-        if not ready.wait(timeout=60) or server.poll() is not None:
-            pytest.fail(f"replica {name} did not start: see {tmp_path / name}.log")
+    command = [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--stateless", "--port", str(port)]
+    with http_server_process(command, env, tmp_path / f"{name}.log") as server:
         yield f"http://127.0.0.1:{port}/mcp", server
-    finally:
-        if server.poll() is None:
-            server.terminate()
-        server.wait(timeout=30)
-        copier.join(timeout=30)
 
 
 @asynccontextmanager
