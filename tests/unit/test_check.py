@@ -200,3 +200,24 @@ async def test_check_with_a_claude_code_config_sees_the_shell_s_settings_as_clau
     out = capsys.readouterr().out
     assert code == 0, out
     assert "verdict: ready" in out
+
+
+@pytest.mark.parametrize("where", ["the shell", "a host config"])
+def test_a_mistyped_setting_is_named_with_its_correction_and_check_is_not_ready(
+    shell: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    # HAPPYHORSE_DAILY_BUDGET=1 (no _USD) was ignored: a person who thought they capped spend at USD 1 had USD 30.
+    typed = {"FAL_KEY": VALID_KEY, "HAPPYHORSE_DATA_DIR": str(tmp_path / "data"), "HAPPYHORSE_DAILY_BUDGET": "1"}
+    if where == "the shell":
+        for name, value in typed.items():
+            shell.setenv(name, value)
+        code = _check_command("--offline")
+    else:
+        config = tmp_path / "claude_desktop_config.json"
+        config.write_text(json.dumps({"mcpServers": {"happyhorse": {"command": "uvx", "env": typed}}}))
+        code = _check_command("--offline", "--config", str(config))
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "HAPPYHORSE_DAILY_BUDGET is not a setting of this server, so it is ignored: did you mean " in out
+    assert "HAPPYHORSE_DAILY_BUDGET_USD?" in out
+    assert "verdict: NOT ready" in out

@@ -225,3 +225,19 @@ def test_every_variable_is_explained_in_help() -> None:
 
     text = build_parser().format_help()
     assert all(variable.name in text for variable in VARIABLES)
+
+
+def test_a_mistyped_setting_is_named_with_its_correction_at_start(
+    environment: pytest.MonkeyPatch, served: list[object], caplog: pytest.LogCaptureFixture
+) -> None:
+    environment.setenv("HAPPYHORSE_ALLOWED_DIR", "/tmp")  # no S
+    environment.setenv("FAL_KEYS", "x")  # close to FAL_KEY
+    environment.setenv("FAL_RUN_HOST", "x")  # fal's own tools read it: not ours to judge
+    with caplog.at_level(logging.INFO, logger="happyhorse_mcp"):
+        main(["--transport", "http", "--port", str(free_port())])
+    said = _warnings(caplog)
+    assert any(
+        "HAPPYHORSE_ALLOWED_DIR is not a setting" in line and "HAPPYHORSE_ALLOWED_DIRS?" in line for line in said
+    )
+    assert any(line.startswith("FAL_KEYS is not a setting") and "FAL_KEY?" in line for line in said)
+    assert not any("FAL_RUN_HOST" in line for line in said)

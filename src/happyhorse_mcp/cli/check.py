@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..config import ConfigError, Settings
+from ..config import ConfigError, Settings, unknown_settings
 from ..domain.keys import KEYS_PAGE, fal_key_problem
 from ..files.localfiles import cannot_write
 
@@ -110,7 +110,7 @@ def check_command(*, offline: bool, config: Path | None) -> int:
                 return 2
             problems.append(str(exc))
             env = {name: value for name, value in env.items() if name != exc.variable}
-    return run_check(settings, offline=offline, problems=problems)
+    return run_check(settings, offline=offline, problems=problems, unknown=unknown_settings(env))
 
 
 def sign_in_summary(settings: Settings) -> str:
@@ -138,7 +138,9 @@ def _per_user(settings: Settings) -> str:
     return "; " + ", ".join(parts) if parts else ""
 
 
-def run_check(settings: Settings, *, offline: bool = False, problems: list[str] | None = None) -> int:
+def run_check(
+    settings: Settings, *, offline: bool = False, problems: list[str] | None = None, unknown: list[str] | None = None
+) -> int:
     key_text, key_ok = _key_line(settings)
     writable = os.access(settings.data_dir if settings.data_dir.exists() else settings.data_dir.parent, os.W_OK)
     output_problem = cannot_write(settings.output_dir) if settings.output_dir else None
@@ -181,7 +183,8 @@ def run_check(settings: Settings, *, offline: bool = False, problems: list[str] 
         probe_text, reachable = _probe(settings)
         rows.append(("fal", probe_text))
     rows += [("NOT usable", problem + " (its default is shown above)") for problem in problems or []]
-    ready = key_ok and reachable and writable and output_problem is None and not problems
+    rows += [("NOT a setting", said) for said in unknown or []]
+    ready = key_ok and reachable and writable and output_problem is None and not problems and not unknown
     lines = [f"happyhorse-mcp {__version__}", *(f"  {label + ':':<17}{value}" for label, value in rows)]
     lines.append(f"verdict: {'ready' if ready else 'NOT ready: fix the lines above'}")
     sys.stdout.write("\n".join(lines) + "\n")  # `check` is a command, not the stdio server: stdout is the user's

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import __version__
-from ..config import VARIABLES, ConfigError, Settings
+from ..config import VARIABLES, ConfigError, Settings, unknown_settings
 from ..domain.keys import KEYS_PAGE, fal_key_problem
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -154,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from exc
     configure_logging(args.log_level, settings.secrets(), settings.log_file)
     log_start(settings)
+    for said in unknown_settings(os.environ):
+        logging.getLogger(__name__).warning("%s", said)
     logger = logging.getLogger(__name__)
 
     # Importing the server makes nearly 600 pydantic models (most of a start), kept for the life of the process: the

@@ -3,6 +3,6 @@ README's table are made from), the kinds values are read as (kinds.py), the name
 the process's TLS context (tls.py)."""
 
 from .kinds import ConfigError
-from .settings import VARIABLES, Settings, Variable
+from .settings import VARIABLES, Settings, Variable, unknown_settings
 
-__all__ = ["VARIABLES", "ConfigError", "Settings", "Variable"]
+__all__ = ["VARIABLES", "ConfigError", "Settings", "Variable", "unknown_settings"]

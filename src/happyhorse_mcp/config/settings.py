@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -393,3 +394,30 @@ class Settings:
     def missing_folders(self) -> list[Path]:
         """Allowed folders that do not exist (yet): said at start and in `check`, and to a call that needs one."""
         return [folder for folder in self.allowed_dirs if not folder.is_dir()]
+
+
+# Names the project's own test scripts set around the server: theirs, not settings of it.
+TEST_HARNESS_NAMES = ("HAPPYHORSE_BROWSER_TESTS", "HAPPYHORSE_REQUIRE_POSTGRES", "HAPPYHORSE_TEST_DATABASE_URL")
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """Each name in `environ` that looks like a setting of this server but is none, with the nearest known name:
+    a mistyped setting would otherwise be silently ignored (a spend cap of USD 1 left at the default USD 30). Every
+    HAPPYHORSE_ name counts; a FAL_ name only when it is close to one of ours (fal's own tools read others)."""
+    known = [variable.name for variable in VARIABLES]
+    ours = [name for name in known if name.startswith("FAL_")]
+    said = []
+    for name in sorted(environ):
+        if name in known or name in TEST_HARNESS_NAMES:
+            continue
+        if name.startswith("HAPPYHORSE_"):
+            near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        elif name.startswith("FAL_"):
+            near = difflib.get_close_matches(name, ours, n=1, cutoff=0.8)
+            if not near:
+                continue
+        else:
+            continue
+        guess = f"did you mean {near[0]}?" if near else "see `happyhorse-mcp --help` for the settings there are"
+        said.append(f"{name} is not a setting of this server, so it is ignored: {guess}")
+    return said
