@@ -278,7 +278,7 @@ def test_default_http_client_never_follows_redirects() -> None:
     anyio.run(check)
 
 
-async def test_a_key_without_a_colon_refused_by_fal_is_called_malformed_in_the_tool_error(
+async def test_a_key_without_a_colon_is_called_malformed_in_the_tool_error_before_anything_reaches_fal(
     settings: Settings, fake: FakeFal
 ) -> None:
     server = make_server(dataclasses.replace(settings, fal_key=SecretStr("pastedhalfakey"), fal_key_source="FAL_KEY"))
@@ -287,10 +287,12 @@ async def test_a_key_without_a_colon_refused_by_fal_is_called_malformed_in_the_t
 
     assert result.is_error
     assert "FAL_KEY: it is malformed: a fal key is key-id:key-secret, with a ':' between the two" in text_of(result)
+    assert "Nothing was sent to fal" in text_of(result)
     assert "pastedhalfakey" not in text_of(result)
+    assert fake.requests == [], "known before the network"
 
 
-async def test_the_example_s_placeholder_key_refused_by_fal_says_to_put_a_real_one(
+async def test_the_example_s_placeholder_key_says_to_put_a_real_one_before_anything_reaches_fal(
     settings: Settings, fake: FakeFal
 ) -> None:
     placeholder = SecretStr("your-fal-key-id:your-fal-key-secret")
@@ -300,3 +302,4 @@ async def test_the_example_s_placeholder_key_refused_by_fal_says_to_put_a_real_o
 
     assert result.is_error
     assert "FAL_KEY: it is still the example's placeholder" in text_of(result)
+    assert fake.requests == [], "known before the network"

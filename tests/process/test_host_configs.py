@@ -191,3 +191,17 @@ async def test_an_http_config_connects_with_the_token_it_sends(
     ):
         listed = {tool.name for tool in (await client.list_tools()).tools}
     assert listed >= TOOLS
+
+
+def test_each_claude_code_line_refuses_to_store_an_unset_key() -> None:
+    # `--env FAL_KEY="$FAL_KEY"` with FAL_KEY unset stored an empty key, which then overrode one exported later.
+    import subprocess
+
+    lines = [words for _, words in _claude_lines() if "--env" in words]
+    assert lines, "the documents show a Claude Code line with the key"
+    for words in lines:
+        (given,) = [w for i, w in enumerate(words) if words[i - 1] == "--env" and w.startswith("FAL_KEY=")]
+        written = given.split("=", 1)[1]
+        unset = subprocess.run(["bash", "-c", f'echo "{written}"'], env={"PATH": "/usr/bin:/bin"}, capture_output=True)
+        assert unset.returncode != 0, f"{written} expands to an empty key when FAL_KEY is unset"
+        assert b"export FAL_KEY" in unset.stderr

@@ -35,7 +35,8 @@ def fal_key_problem(value: str) -> str | None:
             f"it holds characters a key never has ({', '.join(odd[:5])}: curly quotes, spaces or a line break "
             "pasted with it?)"
         )
-    if ":" not in value or len(value) < 20:
+    key_id, _, secret = value.partition(":")
+    if not key_id or not secret:
         return "it is malformed: a fal key is key-id:key-secret, with a ':' between the two"
     if placeholder_key(value):
         return "it is still the example's placeholder (your-...), not a key"

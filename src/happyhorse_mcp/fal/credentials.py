@@ -33,6 +33,8 @@ class KeyCredentials:
     source: str = "FAL_KEY"
 
     async def authorization(self) -> str:
+        if fal_key_problem(self.key.get_secret_value()) is not None:  # known before the network: nothing is sent
+            raise InvalidKeyError(f"{self.when_refused} Nothing was sent to fal.")
         return f"Key {self.key.get_secret_value()}"
 
     @property

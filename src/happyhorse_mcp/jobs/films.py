@@ -131,10 +131,14 @@ class FilmQuote(PricedCall):
         ]
         what = "Continue the video" if self.request.kind == FilmKind.EXTENSION else "Make the film"
         return (
-            f"{what} ({len(self.price.shots)} new shot(s), about {self.price.seconds:g} s in all) for USD "
+            f"{what} ({_shots(len(self.price.shots))}, about {self.price.seconds:g} s in all) for USD "
             f"{self.price.usd:.2f}? {'; '.join(lines)}. {self.board.resolution}, HappyHorse {self.board.version}. "
             f"USD {self.left_today:.2f} of today's budget is left."
         )
+
+
+def _shots(count: int) -> str:
+    return "1 new shot" if count == 1 else f"{count} new shots"
 
 
 class Films:

@@ -61,6 +61,7 @@ async def test_a_storyboard_is_quoted_whole_shot_by_shot_with_nothing_sent(
     assert quote.needs_consent(client_can_ask=True, why_not="")
     assert f"USD {PRICE.usd:.2f}" in quote.question
     assert "shot 3: 4 s" in quote.question
+    assert "(3 new shots," in quote.question
     assert fake.requests == []
 
 
