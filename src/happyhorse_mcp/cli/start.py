@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"offer only read-only tools: {', '.join(READ_ONLY_TOOLS)} (or HAPPYHORSE_READ_ONLY=1)",
     )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="try every tool without a key: a stand-in for fal built in, no network, nothing billed (or "
+        "HAPPYHORSE_SANDBOX=1)",
+    )
     parser.add_argument("--tools", help="comma-separated tool names to offer, e.g. estimate_cost,generate_video")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="INFO", type=str.upper, help="stderr log level")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -113,7 +119,13 @@ def log_start(settings: Settings) -> None:
     (named by its variable, never by its value)."""
     logger = logging.getLogger(__name__)
     logger.info("happyhorse-mcp %s starting (pid %d), data in %s", __version__, os.getpid(), settings.data_dir)
-    if settings.fal_login_file is not None:
+    if settings.sandbox:
+        logger.warning(
+            "SANDBOX: every tool is served by a stand-in for fal built into this server (test cards, not HappyHorse; "
+            "no key, no network, nothing billed). Its jobs are kept in %s, apart from real ones",
+            settings.data_dir,
+        )
+    elif settings.fal_login_file is not None:
         logger.info("no fal key set: requests are signed with the `fal auth login` token (%s)", settings.fal_login_file)
     elif settings.fal_key is None:
         logger.warning(
@@ -153,6 +165,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stderr.write(f"happyhorse-mcp: {exc}\n")
         raise SystemExit(2) from exc
     configure_logging(args.log_level, settings.secrets(), settings.log_file)
+    client_factory = None
+    if args.sandbox or settings.sandbox:
+        from ..sandbox import sandbox_client_factory, sandboxed
+
+        if settings.fal_key is not None and not args.sandbox:
+            sys.stderr.write(
+                f"happyhorse-mcp: HAPPYHORSE_SANDBOX=1 is set and so is a real fal key ({settings.fal_key_source}): "
+                "the sandbox never uses it, and the two are easy to confuse. Unset the key to try the sandbox, unset "
+                "HAPPYHORSE_SANDBOX to make real videos, or start with --sandbox to run the sandbox anyway.\n"
+            )
+            raise SystemExit(2)
+        settings = sandboxed(settings)
+        client_factory = sandbox_client_factory()
     log_start(settings)
     for said in unknown_settings(os.environ):
         logging.getLogger(__name__).warning("%s", said)
@@ -171,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     gc.freeze()
 
     over_http = args.transport == "http"
-    mcp = create_server(settings, serving=Serving(over_http=over_http, stateless=over_http and args.stateless))
+    serving = Serving(over_http=over_http, stateless=over_http and args.stateless)
+    mcp = create_server(settings, serving=serving, http_client_factory=client_factory)
     read_only = args.read_only if args.read_only is not None else settings.read_only
     try:
         offered = select_tools(mcp, read_only=read_only, names=args.tools.split(",") if args.tools else None)

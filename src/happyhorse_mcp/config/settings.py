@@ -133,6 +133,12 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("HAPPYHORSE_READ_ONLY", "1 offers only read-only tools (as --read-only).", kinds.flag, False),
     Variable(
+        "HAPPYHORSE_SANDBOX",
+        "1 serves every tool with a stand-in for fal built in (as --sandbox): no key, no network, nothing billed.",
+        kinds.flag,
+        False,
+    ),
+    Variable(
         "HAPPYHORSE_LOG_FILE",
         "also write the server's log to this file (appended; for hosts that show no server log), e.g. "
         "~/happyhorse-mcp.log.",
@@ -317,6 +323,7 @@ class Settings:
     download_hosts: tuple[str, ...] = ()
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_MB * 1024 * 1024
     read_only: bool = False
+    sandbox: bool = False
     http_token: SecretStr | None = field(default=None, repr=False)
     http_tokens: tuple[NamedToken, ...] = field(default=(), repr=False)
     auth_issuer: str | None = None
@@ -372,6 +379,7 @@ class Settings:
             download_hosts=env["HAPPYHORSE_DOWNLOAD_HOSTS"],
             max_download_bytes=int(env["HAPPYHORSE_MAX_DOWNLOAD_MB"] * MB),
             read_only=env["HAPPYHORSE_READ_ONLY"],
+            sandbox=env["HAPPYHORSE_SANDBOX"],
             log_file=env["HAPPYHORSE_LOG_FILE"],
             http_token=kinds.checked_secret("HAPPYHORSE_HTTP_TOKEN", token) if token else None,
             http_tokens=env["HAPPYHORSE_HTTP_TOKENS_FILE"],

@@ -83,6 +83,9 @@ class JobResult(BaseModel):
     resource_uri: str = Field(description="MCP resource with this job as JSON.")
     next_step: str | None = Field(default=None, description="What to do next, for a job that is not finished.")
     film: FilmProgress | None = Field(default=None, description="A film's shots (each its own job) and phase.")
+    sandbox: bool = Field(
+        default=False, description="Made by the sandbox's stand-in for fal: a test card, not HappyHorse; not billed."
+    )
 
 
 class TaskHandle(BaseModel):
@@ -103,6 +106,8 @@ class Job(BaseModel):
     owner: str = LOCAL_USER
     # Sent with the owner's own fal key (jobs/accounts.py), so it is read and cancelled with it too.
     own_fal_key: bool = False
+    # Made by the sandbox's stand-in for fal (sandbox/), never by HappyHorse: said wherever the job is shown.
+    sandbox: bool = False
     status: JobStatus = "submitting"
     operation: Operation | FilmKind
     endpoint: str
@@ -208,4 +213,5 @@ class Job(BaseModel):
             resource_uri=job_uri(self.job_id),
             next_step=next_step,
             film=self.film,
+            sandbox=self.sandbox,
         )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 JOB_URI_PREFIX = "happyhorse://jobs/"
+# The sandbox's stand-in for fal (sandbox/): its address (a reserved name that never resolves: nothing leaves the
+# process) and the mark on every request id it gives, which tells a sandbox job from a real one wherever it is shown.
+SANDBOX_URL = "http://sandbox.happyhorse.invalid"
+SANDBOX_REQUEST_PREFIX = "sandbox-"
 SPEND_URI = "happyhorse://spend"
 VIDEO_PART = "video"
 SHEET_PART = "contact-sheet"

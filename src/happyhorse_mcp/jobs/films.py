@@ -276,6 +276,7 @@ class Films:
             save_path=str(save_to) if save_to else None,
             task=task,
             output={"film": FilmProgress.planned(board, quote.price).model_dump(mode="json")},
+            sandbox=self._runner.sandbox,
         )
         runner = self._runner
         runner.leases.keep()

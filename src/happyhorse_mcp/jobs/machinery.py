@@ -76,6 +76,7 @@ def assemble(
         on_change_elsewhere=on_change_elsewhere,
         policy=follow or FollowPolicy(lease_seconds=settings.lease_seconds),
         accounts=accounts,
+        sandbox=settings.sandbox,
     )
     generation = Generation(
         runner=runner, guard=guard, storage=storage, has_credentials=settings.has_fal_credentials, accounts=accounts

@@ -82,8 +82,10 @@ class JobRunner:
         on_change_elsewhere: Callable[[str], Awaitable[None]] | None = None,
         policy: FollowPolicy | None = None,
         accounts: FalAccounts | None = None,
+        sandbox: bool = False,
     ) -> None:
         self._fal = fal
+        self.sandbox = sandbox  # fal is the sandbox's stand-in: every job says so
         self._accounts = accounts
         self._store = store
         self._tg = task_group
@@ -160,7 +162,7 @@ class JobRunner:
         once fal has answered the submit, or at once with the earlier job for a known key. The submit runs in the
         runner's task group, so cancelling the caller cannot cut a submit in half."""
         self.leases.keep()
-        record = draft.record()
+        record = draft.record().model_copy(update={"sandbox": self.sandbox})
         job, created = await self._guard.admit(record, draft.spend, lease=self.lease)
         if not created:
             # Records from before fingerprints compare their stored arguments.

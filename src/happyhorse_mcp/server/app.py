@@ -42,7 +42,7 @@ from ..domain.models import Job
 from ..domain.uris import SPEND_URI, job_of, job_uri
 from .argument_errors import explain
 from .identity import caller, identify
-from .instructions import INSTRUCTIONS
+from .instructions import INSTRUCTIONS, SANDBOX_INSTRUCTIONS
 from .notify import ResourceNotifier
 from .options import STDIO, BackendOptions, Serving
 from .player import player_extension
@@ -273,9 +273,9 @@ def create_server(
     mcp = HappyHorseServer(
         "happyhorse-mcp",
         serving=serving,
-        title="HappyHorse video",
+        title="HappyHorse video (sandbox: test cards, nothing billed)" if settings.sandbox else "HappyHorse video",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=f"{SANDBOX_INSTRUCTIONS}\n{INSTRUCTIONS}" if settings.sandbox else INSTRUCTIONS,
         lifespan=lifespan,
         subscriptions=notifier.bus,
         extensions=[player_extension(settings)],

@@ -51,3 +51,8 @@ status 'queued' or 'running'; call get_job(job_id, wait_seconds={SUGGESTED_WAIT_
 never lost or submitted twice.
 Checking: review_video(job_id) shows a finished video's frames and sound levels (a film's joins too); look before \
 making more."""
+
+SANDBOX_INSTRUCTIONS = """\
+THIS IS THE SANDBOX: every tool works, but videos are made by a stand-in for fal built into this server (test cards \
+with the prompt's first words and a tone), not by HappyHorse, and nothing is billed. Tell the user so whenever you \
+show a result; prices are what HappyHorse would charge."""

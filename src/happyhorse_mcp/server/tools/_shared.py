@@ -146,7 +146,18 @@ def job_result(job: Job, *, error_if_failed: bool = False, text: str | None = No
     )
 
 
+SANDBOX_SAID = (
+    "[Sandbox: made by the stand-in for fal built into this server, a test card, not HappyHorse; nothing was billed, "
+    "and the price shown is what HappyHorse would charge.]"
+)
+
+
 def summary(result: JobResult) -> str:
+    said = _summary(result)
+    return f"{SANDBOX_SAID} {said}" if result.sandbox else said
+
+
+def _summary(result: JobResult) -> str:
     cost = "" if result.cost_usd is None else f" (USD {result.cost_usd:.2f})"
     if result.film is not None and result.status not in ("failed", "unknown"):
         return film_summary(result)
@@ -191,7 +202,7 @@ def film_summary(result: JobResult) -> str:
         return f"Film {result.job_id} is {doing}{price}. Shots: {shots}. {result.next_step}"
     assert result.video is not None
     where = f" Saved to {result.local_file.path}." if result.local_file else ""
-    if result.video.url.startswith("http"):
+    if result.video.url.startswith("http") and not result.sandbox:
         where += f" On fal's storage (a public URL, as fal's own videos are): {result.video.url}."
     seconds = result.video.duration or film.seconds
     if result.operation == FilmKind.EXTENSION:
