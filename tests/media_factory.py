@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import os
 import struct
 from pathlib import Path
-from typing import cast
 
 from PIL import Image
 
@@ -148,44 +146,23 @@ def _encode(
     hertz: float,
     first_colour: int,
 ) -> bytes:
-    import array
-    import math
-    from fractions import Fraction
+    """The server's own encoder (the sandbox's), with second N painted SECOND_COLOURS[first_colour + N]."""
+    from happyhorse_mcp.sandbox.clips import encode_mp4
 
-    import av
-    from av.video.stream import VideoStream
+    def paint(second: int) -> Image.Image:
+        return Image.new("RGB", (width, height), SECOND_COLOURS[(first_colour + second) % len(SECOND_COLOURS)])
 
-    out = io.BytesIO()
-    with av.open(out, "w", format="mp4") as container:
-        picture = cast(VideoStream, container.add_stream(codec, rate=fps))
-        picture.width, picture.height, picture.pix_fmt = width, height, "yuv420p"
-        picture.options = {"g": str(fps)}  # a keyframe every second
-        sound = container.add_stream("aac", rate=48000, layout="mono") if audio else None
-        for index in range(seconds * fps):
-            colour = SECOND_COLOURS[(first_colour + index // fps) % len(SECOND_COLOURS)]
-            frame = av.VideoFrame.from_image(Image.new("RGB", (width, height), colour))  # type: ignore[no-untyped-call]
-            frame.pts, frame.time_base = index, Fraction(1, fps)
-            container.mux(picture.encode(frame))
-        container.mux(picture.encode())
-        if sound is not None:
-            samples_per_frame = 1024
-            total = seconds * 48000
-            if audio == "tone":
-                # A tone of whole hertz repeats itself every 48000 / gcd(48000, hertz) samples: computed once, repeated.
-                period = 48000 // math.gcd(48000, round(hertz)) if hertz == round(hertz) else total
-                step = 2 * math.pi * hertz / 48000
-                cycle = array.array("f", [volume * math.sin(step * i) for i in range(period)])
-                samples = (cycle * -(-total // period))[:total]
-            else:
-                samples = array.array("f", bytes(4 * total))
-            for start in range(0, total, samples_per_frame):
-                count = min(samples_per_frame, total - start)
-                frame = av.AudioFrame(format="flt", layout="mono", samples=count)
-                frame.planes[0].update(samples[start : start + count].tobytes())
-                frame.sample_rate, frame.pts = 48000, start
-                container.mux(sound.encode(frame))
-            container.mux(sound.encode())
-    return out.getvalue()
+    return encode_mp4(
+        paint,
+        seconds=seconds,
+        width=width,
+        height=height,
+        fps=fps,
+        audio=audio,
+        codec=codec,
+        hertz=hertz,
+        volume=volume,
+    )
 
 
 def with_header_seconds(path: Path, seconds: float) -> Path:
