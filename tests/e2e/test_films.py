@@ -382,3 +382,23 @@ async def test_extend_video_refused_by_the_budget_or_declined_fetches_nothing_an
 
 async def _declining(context: Any, params: ElicitRequestParams) -> ElicitResult:
     return ElicitResult(action="accept", content={"confirm": False})
+
+
+async def test_extend_video_refuses_a_url_source_of_hostile_dimensions_before_a_frame_is_decoded(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    from ..media_factory import encoded_video
+
+    # 5000x5000 frames: the URL's video obeys the rules a local source does (longer side at most 2160 px).
+    huge = encoded_video(tmp_path / "huge.mp4", seconds=3, width=5000, height=5000, fps=1).read_bytes()
+    fake.uploads["hostile/huge.mp4"] = huge
+    async with Client(make_server(settings)) as client:
+        refused = await client.call_tool(
+            "extend_video", {**DUSK, "video_url": f"{settings.cdn_url}/files/hostile/huge.mp4"}
+        )
+    assert refused.is_error
+    assert "is 5000x5000; fal needs the longer side at most 2160 px" in refused.content[0].text  # type: ignore[union-attr]
+    assert "Nothing was submitted" in refused.content[0].text  # type: ignore[union-attr]
+    assert "measuring-" not in refused.content[0].text  # type: ignore[union-attr]
+    assert fake.submits == []
+    assert list(settings.data_dir.rglob("*.mp4")) == []

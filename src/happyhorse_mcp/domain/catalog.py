@@ -117,6 +117,16 @@ VIDEO_RULE: Final = MediaRule(
     min_seconds=MIN_EDIT_SOURCE_SECONDS,
     max_seconds=MAX_EDIT_SOURCE_SECONDS,
 )
+# A video extend_video fetches to continue: never sent to fal (only its last frame is), so any frame up to fal's
+# largest, which also bounds what decoding one of its frames costs here.
+CONTINUED_VIDEO_RULE: Final = MediaRule(
+    kind="video",
+    max_bytes=VIDEO_RULE.max_bytes,
+    min_side=0,
+    max_long_side=VIDEO_RULE.max_long_side,
+    min_seconds=VIDEO_RULE.min_seconds,
+    max_seconds=VIDEO_RULE.max_seconds,
+)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
 
 from ..domain.budget import Committed, Spend
-from ..domain.catalog import REFERENCE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_EDIT, VIDEO_RULE
+from ..domain.catalog import CONTINUED_VIDEO_RULE, REFERENCE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_EDIT
 from ..domain.errors import (
     IdempotencyConflictError,
     InvalidArgumentError,
@@ -37,7 +37,7 @@ from ..domain.models import TERMINAL_STATUSES, Job, TaskHandle
 from ..domain.principal import LOCAL, Principal
 from ..fal.download import VideoDownloader
 from ..files.localfiles import MediaPlan
-from ..files.media import is_local, local_path
+from ..files.media import check_local, is_local, local_path
 from .arguments import fingerprint, new_job_id
 from .film_maker import FilmMaker
 from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, earlier_if_may_pay, upload_local_inputs
@@ -222,17 +222,17 @@ class Films:
         async with self._fetching.setdefault(owner, anyio.Lock()):
             try:
                 await self._downloader.save(source, measured)
-                from ..media.filters import length  # PyAV loads with the first film, not at start
-
-                seconds = await anyio.to_thread.run_sync(length, measured)
+                # The rules a local source obeys (size, frame, length), read from its headers before any frame is
+                # decoded: a URL may hold a 16000x16000 video whose every frame is hundreds of MB.
+                checked = await anyio.to_thread.run_sync(
+                    check_local, "video_url", str(measured), [folder], CONTINUED_VIDEO_RULE
+                )
+            except InvalidMediaError as exc:
+                said = exc.message.replace(repr(str(measured)), repr(source))
+                raise InvalidMediaError(f"{said} Nothing was submitted.") from None
             finally:
                 await anyio.to_thread.run_sync(functools.partial(measured.unlink, missing_ok=True))
-        rule = VIDEO_RULE
-        if not rule.min_seconds <= seconds <= rule.max_seconds:
-            raise InvalidMediaError(
-                f"video_url: the video lasts {seconds:.1f} s; one to continue must last {rule.min_seconds:g} to "
-                f"{rule.max_seconds:g} s. Nothing was submitted."
-            )
+        seconds = checked.duration or 0.0
         return Opening(url=source, seconds=seconds, fetched_from=source)
 
     async def _sources(self) -> Path:
