@@ -455,3 +455,45 @@ async def test_a_2026_07_28_task_runs_over_streamable_http_with_ext_tasks_naming
     assert outcome["result"]["structuredContent"]["job_id"] == execution["taskId"]
     assert _one(lines, "inline")["response"]["result"]["status"] == "completed"
     assert _one(lines, "unknown")["response"]["error"]["code"] == -32602
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "header"),
+    [
+        ("tools/call", {"name": "estimate_cost", "arguments": {"operation": "text-to-video"}}, "get_job"),
+        ("tools/call", {"name": "estimate_cost", "arguments": {"operation": "text-to-video"}}, None),
+        ("resources/read", {"uri": "happyhorse://spend"}, "happyhorse://jobs/hh_0"),
+        ("prompts/get", {"name": "cinematic_shot", "arguments": {"subject": "a horse"}}, "subject_swap"),
+    ],
+    ids=["tool named otherwise", "tool unnamed", "resource named otherwise", "prompt named otherwise"],
+)
+async def test_over_http_a_2026_07_28_request_whose_mcp_name_disagrees_with_its_body_is_refused(
+    settings: Settings, fake: FakeFal, method: str, params: dict[str, Any], header: str | None
+) -> None:
+    import httpx
+
+    port = free_port()
+    options = HttpOptions(host="127.0.0.1", port=port, token="name-token")
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    headers = {
+        "Authorization": "Bearer name-token",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": method,
+        **({"Mcp-Name": header} if header is not None else {}),
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
+    async with (
+        serve_app(build_app(make_server(settings, options.serving), options), port, lifespan=True) as url,
+        httpx.AsyncClient(verify=shared_tls(), base_url=url, timeout=30) as http,
+    ):
+        response = await http.post("/mcp", json=body, headers=headers)
+    text = response.text
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        text = next(line.removeprefix("data:").strip() for line in text.splitlines() if line.startswith("data:"))
+    answer = json.loads(text)
+    assert answer.get("error", {}).get("code") == -32020, answer
