@@ -3,7 +3,7 @@
     FAL_KEY=... .venv/bin/python examples/estimate_and_generate.py "a horse galloping along a beach at sunset"
 
 Spends USD 0.42 (3 s at 720p) when FAL_KEY is set, and saves the clip as ./happyhorse.mp4; without a key, only the
-estimate runs.
+estimate runs. With HAPPYHORSE_SANDBOX=1 instead of a key it makes the sandbox's test card, free (docs/sandbox.md).
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 HERE = Path.cwd()
+MAKES_VIDEOS = "FAL_KEY" in os.environ or os.environ.get("HAPPYHORSE_SANDBOX") == "1"
 SERVER = StdioServerParameters(
     command=sys.executable,
     args=["-m", "happyhorse_mcp"],
-    # The server may write only inside allowed folders: allow this one for the download.
-    env={
-        "HAPPYHORSE_ALLOWED_DIRS": str(HERE),
-        **({"FAL_KEY": os.environ["FAL_KEY"]} if "FAL_KEY" in os.environ else {}),
-    },
+    # The caller's environment (a proxy, a CA bundle, HAPPYHORSE_SANDBOX=1 reach the server), plus this folder: the
+    # server may write only inside allowed folders, and the video is saved here.
+    env={**os.environ, "HAPPYHORSE_ALLOWED_DIRS": str(HERE)},
 )
 
 
@@ -38,8 +37,8 @@ async def main(prompt: str) -> None:
         )
         assert estimate.structured_content is not None
         print(estimate.structured_content["summary"])
-        if "FAL_KEY" not in os.environ:
-            print("Set FAL_KEY to make the video.")
+        if not MAKES_VIDEOS:
+            print("Set FAL_KEY to make the video (or HAPPYHORSE_SANDBOX=1 to try it without a key).")
             return
         arguments = {"prompt": prompt, "duration": 3, "resolution": "720p", "save_to": str(HERE / "happyhorse.mp4")}
         result = await client.call_tool("generate_video", arguments, progress_callback=show_progress)

@@ -26,13 +26,12 @@ SHOTS = [
      "her heavy breathing", 4),
 ]  # fmt: skip
 SEED = 4242
+MAKES_VIDEOS = "FAL_KEY" in os.environ or os.environ.get("HAPPYHORSE_SANDBOX") == "1"
 SERVER = StdioServerParameters(
     command=sys.executable,
     args=["-m", "happyhorse_mcp"],
-    env={
-        "HAPPYHORSE_ALLOWED_DIRS": str(HERE),
-        **({"FAL_KEY": os.environ["FAL_KEY"]} if "FAL_KEY" in os.environ else {}),
-    },
+    # The caller's environment, added to: a proxy, a CA bundle, HAPPYHORSE_SANDBOX=1 all reach the server.
+    env={**os.environ, "HAPPYHORSE_ALLOWED_DIRS": str(HERE)},
 )
 
 
@@ -53,8 +52,8 @@ async def main(go: bool) -> None:
             total += cost["usd"]
             print(f"shot {n}: {seconds} s, USD {cost['usd']:.2f}")
         print(f"total: USD {total:.2f} for {len(SHOTS)} shots")
-        if not go or "FAL_KEY" not in os.environ:
-            print("Stopping here: set FAL_KEY and pass --yes to make the shots.")
+        if not go or not MAKES_VIDEOS:
+            print("Stopping here: set FAL_KEY (or HAPPYHORSE_SANDBOX=1) and pass --yes to make the shots.")
             return
         for n, (prompt, seconds) in enumerate(SHOTS, 1):
             arguments = {

@@ -81,3 +81,21 @@ def test_the_python_examples_estimate_without_a_key(
     printed = capsys.readouterr().out
     for line in expected:
         assert line in printed
+
+
+def test_an_example_keeps_the_caller_s_environment_so_the_sandbox_makes_its_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The examples built the server's environment from scratch: nothing from the shell (a proxy, a CA bundle, the
+    # sandbox) reached it.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    monkeypatch.setenv("HAPPYHORSE_SANDBOX", "1")
+    monkeypatch.setenv("HAPPYHORSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLES / "estimate_and_generate.py"), "a horse"])
+    runpy.run_path(str(EXAMPLES / "estimate_and_generate.py"), run_name="__main__")
+    printed = capsys.readouterr().out
+    assert "[Sandbox:" in printed
+    assert (tmp_path / "happyhorse.mp4").stat().st_size > 0
+    assert (tmp_path / "data" / "sandbox" / "jobs.sqlite3").exists(), "the caller's data folder reached the server"
