@@ -179,6 +179,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = sandboxed(settings)
         client_factory = sandbox_client_factory()
     log_start(settings)
+    from ..observability.tracing import configure_from_environment
+
+    configure_from_environment()
     for said in unknown_settings(os.environ):
         logging.getLogger(__name__).warning("%s", said)
     logger = logging.getLogger(__name__)

@@ -108,6 +108,8 @@ class Job(BaseModel):
     own_fal_key: bool = False
     # Made by the sandbox's stand-in for fal (sandbox/), never by HappyHorse: said wherever the job is shown.
     sandbox: bool = False
+    # The W3C traceparent of the call that started it (observability/tracing.py): later work joins that trace.
+    trace: str | None = None
     status: JobStatus = "submitting"
     operation: Operation | FilmKind
     endpoint: str

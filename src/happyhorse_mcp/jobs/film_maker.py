@@ -28,6 +28,7 @@ from ..domain.film import FilmProgress, Storyboard
 from ..domain.models import TERMINAL_STATUSES, Job, JobError, LocalCopy, utcnow
 from ..fal.download import VideoDownloader, copy_into
 from ..files.media import LocalFile, local_path
+from ..observability.tracing import span
 from .drafts import JobDraft
 from .leases import LeaseLost
 from .runner import JobRunner
@@ -113,7 +114,9 @@ class FilmMaker:
             if await self._cancel_asked(film_id):
                 await self._finish(film_id, "cancelled")
                 return
-        await self._assemble(film_id, board)
+        film = await self._runner.get(film_id)
+        with span("film.assemble", film_id, resumed_from=film.trace, shots=len(board.shots)):
+            await self._assemble(film_id, board)
 
     async def _make_chain(
         self, film_id: str, board: Storyboard, chain: list[int], stop: anyio.Event, errors: list[Exception]

@@ -38,6 +38,7 @@ from ..domain.principal import LOCAL, Principal
 from ..fal.download import VideoDownloader
 from ..files.localfiles import MediaPlan
 from ..files.media import check_local, is_local, local_path
+from ..observability.tracing import current_traceparent
 from .arguments import fingerprint, new_job_id
 from .film_maker import FilmMaker
 from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, earlier_if_may_pay, upload_local_inputs
@@ -277,6 +278,7 @@ class Films:
             task=task,
             output={"film": FilmProgress.planned(board, quote.price).model_dump(mode="json")},
             sandbox=self._runner.sandbox,
+            trace=current_traceparent(),
         )
         runner = self._runner
         runner.leases.keep()

@@ -22,6 +22,7 @@ from ..domain.models import Job, LocalCopy
 from ..fal.download import VideoDownloader
 from ..fal.errors import model_failure
 from ..fal.queue import FalQueue, QueueStatus
+from ..observability.tracing import span
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +104,13 @@ async def follow(
 ) -> Outcome:
     """fal's output for `job`, or Cancelled. Raises the error that ends the job otherwise."""
     assert job.request_id is not None
-    completed = await _until_completed(fal, job, policy, on_status)
+    traced = {"resumed_from": job.trace, "fal_request_id": job.request_id, "endpoint": job.endpoint}
+    with span("fal.wait", job.job_id, **traced):
+        completed = await _until_completed(fal, job, policy, on_status)
     if completed.error_type == CANCELLED_ERROR_TYPE:
         return Cancelled()
-    return await _result(fal, job, policy, completed)
+    with span("fal.result", job.job_id, **traced):
+        return await _result(fal, job, policy, completed)
 
 
 async def _until_completed(
@@ -216,7 +220,9 @@ async def save_copy(downloader: VideoDownloader | None, job: Job, output: dict[s
         return {}
     wanted = Path(job.save_path)
     try:
-        copy = await downloader.save(output["video"]["url"], wanted)
+        with span("media.download", job.job_id, resumed_from=job.trace) as downloading:
+            copy = await downloader.save(output["video"]["url"], wanted)
+            downloading.set_attribute("happyhorse.bytes", copy.size)
     except HappyHorseError as exc:
         note = exc.message
     except Exception as exc:

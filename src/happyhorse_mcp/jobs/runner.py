@@ -35,6 +35,7 @@ from ..domain.models import Job, JobError, JobStatus, utcnow
 from ..domain.pricing import billed_cost
 from ..fal.download import VideoDownloader
 from ..fal.queue import CancelOutcome, FalQueue, QueueStatus
+from ..observability.tracing import current_traceparent, span
 from .accounts import FalAccounts
 from .changes import ChangeFeed
 from .drafts import JobDraft
@@ -162,7 +163,7 @@ class JobRunner:
         once fal has answered the submit, or at once with the earlier job for a known key. The submit runs in the
         runner's task group, so cancelling the caller cannot cut a submit in half."""
         self.leases.keep()
-        record = draft.record().model_copy(update={"sandbox": self.sandbox})
+        record = draft.record().model_copy(update={"sandbox": self.sandbox, "trace": current_traceparent()})
         job, created = await self._guard.admit(record, draft.spend, lease=self.lease)
         if not created:
             # Records from before fingerprints compare their stored arguments.
@@ -264,7 +265,9 @@ class JobRunner:
         job = self._jobs.followed(job_id)
         try:
             try:
-                receipt = await (await self._queue_for(job)).submit(job.endpoint, arguments)
+                with span("fal.submit", job_id, endpoint=job.endpoint, estimated_usd=job.cost_usd) as submitting:
+                    receipt = await (await self._queue_for(job)).submit(job.endpoint, arguments)
+                    submitting.set_attribute("happyhorse.fal_request_id", receipt.request_id)
             except HappyHorseError as exc:
                 await self._finish(job_id, exc.ends_job_as, error=exc)
                 return False

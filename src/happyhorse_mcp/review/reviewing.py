@@ -18,6 +18,7 @@ from ..domain.errors import DownloadError, NoVideoYetError
 from ..domain.models import Job
 from ..files.saved_copy import open_saved_copy
 from ..media.joins import join_facts
+from ..observability.tracing import span
 from .analysis import analyse
 from .report import Source, VideoReview, build_report
 from .sheet import contact_sheet
@@ -69,6 +70,13 @@ async def review_job(
     job: Job, downloader: VideoDownloader, *, count: int, at_seconds: list[float] | None
 ) -> tuple[VideoReview, bytes]:
     """The review of a finished job and its contact sheet (JPEG)."""
+    with span("review.video", job.job_id, frames=count):
+        return await _reviewed(job, downloader, count=count, at_seconds=at_seconds)
+
+
+async def _reviewed(
+    job: Job, downloader: VideoDownloader, *, count: int, at_seconds: list[float] | None
+) -> tuple[VideoReview, bytes]:
     film = job.film
     joins = None
     async with _reviews(), _video_file(job, downloader) as (file, source):

@@ -1,0 +1,126 @@
+"""Traces of the paid path: with the otel extra installed and OTEL_EXPORTER_OTLP_ENDPOINT set, the server (a real
+process) exports over OTLP/HTTP to a receiver in the test; a generate_video call carrying `_meta.traceparent` yields
+one trace with that trace id holding fal.submit, fal.wait, fal.result and media.download spans, each with
+happyhorse.job_id, and no span attribute holds the prompt or the key."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.client.stdio import stdio_client
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..fakefal import VALID_KEY, FakeFal, serve_app
+from ..support import free_port, stdio_server, text_of
+
+pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
+
+PROMPT = "a secret-sounding prompt about a grey horse"
+PAID_PATH = {"fal.submit", "fal.wait", "fal.result", "media.download"}
+
+
+class Receiver:
+    """An OTLP/HTTP trace receiver: every span it is sent, by name, with its trace id and attributes."""
+
+    def __init__(self) -> None:
+        self.spans: list[dict[str, Any]] = []
+        self.arrived = anyio.Event()
+        self.app = Starlette(routes=[Route("/v1/traces", self._traces, methods=["POST"])])
+
+    async def _traces(self, request: Request) -> Response:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        sent = ExportTraceServiceRequest.FromString(await request.body())
+        for resource in sent.resource_spans:
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    attributes = {a.key: a.value.string_value or a.value.int_value for a in span.attributes}
+                    self.spans.append({"name": span.name, "trace_id": span.trace_id.hex(), "attributes": attributes})
+        self.arrived.set()
+        self.arrived = anyio.Event()
+        return Response(status_code=200)
+
+    async def until(self, trace_id: str, names: set[str]) -> list[dict[str, Any]]:
+        with anyio.fail_after(30):
+            while not names <= {s["name"] for s in self.spans if s["trace_id"] == trace_id}:
+                await self.arrived.wait()
+        return [s for s in self.spans if s["trace_id"] == trace_id]
+
+
+async def test_a_call_carrying_a_traceparent_yields_one_trace_of_the_paid_path_without_prompt_or_key(
+    fake: FakeFal, fal_url: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra (installed with dev)")
+    receiver, port = Receiver(), free_port()
+    trace_id = secrets.token_hex(16)
+    traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    async with serve_app(receiver.app, port):
+        params = stdio_server(
+            fal_url,
+            tmp_path / "data",
+            HAPPYHORSE_ALLOWED_DIRS=str(folder),
+            OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+            OTEL_SERVICE_NAME="happyhorse-test",
+            OTEL_BSP_SCHEDULE_DELAY="50",
+        )
+        with (tmp_path / "stderr.log").open("w") as errlog:
+            async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
+                made = await client.call_tool(
+                    "generate_video",
+                    {"prompt": PROMPT, "duration": 3, "save_to": str(folder / "horse.mp4"), "wait_seconds": 30},
+                    meta={"traceparent": traceparent},  # type: ignore[arg-type]
+                )
+                spans = await receiver.until(trace_id, PAID_PATH)
+    assert made.structured_content is not None, text_of(made)
+    job_id = made.structured_content["job_id"]
+    by_name = {span["name"]: span for span in spans}
+    assert set(by_name) >= PAID_PATH
+    assert all(by_name[name]["attributes"]["happyhorse.job_id"] == job_id for name in PAID_PATH)
+    assert by_name["fal.submit"]["attributes"]["happyhorse.fal_request_id"]
+    assert any(span["name"].startswith("tools/call") for span in spans), "beneath the SDK's span for the call"
+    written = " ".join(str(value) for span in spans for value in span["attributes"].values())
+    assert "grey horse" not in written
+    assert VALID_KEY not in written
+    assert VALID_KEY.split(":")[1] not in written
+
+
+async def test_a_job_finished_after_a_restart_still_joins_the_trace_of_the_call_that_started_it(
+    fake: FakeFal, fal_url: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra (installed with dev)")
+    fake.hold = True
+    receiver, port = Receiver(), free_port()
+    trace_id = secrets.token_hex(16)
+    otel = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+    }
+    async with serve_app(receiver.app, port):
+        with (tmp_path / "first.log").open("w") as errlog:
+            first = stdio_server(fal_url, tmp_path / "data", **otel)
+            async with Client(stdio_client(first, errlog=errlog), mode="legacy") as client:
+                started = await client.call_tool(
+                    "generate_video",
+                    {"prompt": PROMPT, "duration": 3, "wait_seconds": 0},
+                    meta={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},  # type: ignore[arg-type]
+                )
+        (job,) = fake.submits
+        fake.complete(job.request_id)
+        with (tmp_path / "second.log").open("w") as errlog:
+            second = stdio_server(fal_url, tmp_path / "data", **otel)  # the same jobs: it follows the job on
+            async with Client(stdio_client(second, errlog=errlog), mode="legacy") as client:
+                spans = await receiver.until(trace_id, {"fal.submit", "fal.wait", "fal.result"})
+    assert started.structured_content is not None, text_of(started)
+    assert {span["attributes"]["happyhorse.job_id"] for span in spans if span["name"].startswith("fal.")} == {
+        started.structured_content["job_id"]
+    }
