@@ -47,8 +47,10 @@ class FrontDoor:
         path: str,
         generation_tools: frozenset[str],
         resource_metadata_url: str | None = None,
+        open_paths: Sequence[str] = (),
     ) -> None:
         self.app = app
+        self._open = frozenset(open_paths)  # public documents under the MCP path (the server card)
         self._verifier = verifier
         self._path = path
         self._spending = generation_tools
@@ -57,7 +59,8 @@ class FrontDoor:
         self._to_work = SCOPES if generation_tools else (READ_SCOPE,)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        guarded = scope["type"] == "http" and scope["path"].rstrip("/").startswith(self._path)
+        path = scope["path"].rstrip("/") if scope["type"] == "http" else ""
+        guarded = scope["type"] == "http" and path.startswith(self._path) and path not in self._open
         if not guarded or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)  # health, metadata, CORS preflights: open
             return

@@ -35,6 +35,7 @@ from ..domain.film import SPENDING_TOOLS
 from ..domain.principal import SCOPES
 from ..server import HappyHorseServer
 from ..server.options import Serving
+from .discovery import serve_discovery
 from .events import BoundedEventStore
 from .front_door import FrontDoor
 from .sessions import SessionQuota
@@ -223,6 +224,9 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
 
     mcp.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(health)
     metadata_url = _publish_resource_metadata(mcp, options)  # routes first: the app is built from them
+    card_path = serve_discovery(
+        mcp, MCP_PATH, resource_url=options.resource_url, token_header=bool(options.token or options.tokens)
+    )
     if options.signs_in:
         from .key_page import serve_key_page
 
@@ -252,6 +256,7 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
             path=MCP_PATH,
             generation_tools=SPENDING_TOOLS & set(mcp.tool_hints),
             resource_metadata_url=metadata_url,
+            open_paths=(card_path,),
         )
     if options.signs_in:
         from .key_page import KEY_PAGE_PREFIX
