@@ -32,8 +32,36 @@ class Receiver:
 
     def __init__(self) -> None:
         self.spans: list[dict[str, Any]] = []
+        self.metrics: dict[str, list[dict[str, Any]]] = {}  # name: each data point's attributes
         self.arrived = anyio.Event()
-        self.app = Starlette(routes=[Route("/v1/traces", self._traces, methods=["POST"])])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/traces", self._traces, methods=["POST"]),
+                Route("/v1/metrics", self._metrics, methods=["POST"]),
+            ]
+        )
+
+    async def _metrics(self, request: Request) -> Response:
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+        sent = ExportMetricsServiceRequest.FromString(await request.body())
+        for resource in sent.resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    kind = metric.WhichOneof("data")
+                    points = getattr(metric, kind).data_points if kind else []
+                    self.metrics.setdefault(metric.name, []).extend(
+                        {a.key: a.value.string_value for a in point.attributes} for point in points
+                    )
+        self.arrived.set()
+        self.arrived = anyio.Event()
+        return Response(status_code=200)
+
+    async def until_measured(self, names: set[str]) -> dict[str, list[dict[str, Any]]]:
+        with anyio.fail_after(30):
+            while not names <= set(self.metrics):
+                await self.arrived.wait()
+        return self.metrics
 
     async def _traces(self, request: Request) -> Response:
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -124,3 +152,37 @@ async def test_a_job_finished_after_a_restart_still_joins_the_trace_of_the_call_
     assert {span["attributes"]["happyhorse.job_id"] for span in spans if span["name"].startswith("fal.")} == {
         started.structured_content["job_id"]
     }
+
+
+async def test_metrics_of_the_paid_path_are_exported_beside_the_traces(
+    fake: FakeFal, fal_url: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra (installed with dev)")
+    fake.queue_seconds, fake.run_seconds = 0.2, 0.5  # long enough to be seen queued, then running
+    receiver, port = Receiver(), free_port()
+    wanted = {
+        "mcp.server.operation.duration",
+        "happyhorse.cost.estimated",
+        "happyhorse.fal.time_to_start",
+        "happyhorse.fal.time_to_finish",
+        "happyhorse.jobs.in_flight",
+    }
+    async with serve_app(receiver.app, port):
+        params = stdio_server(
+            fal_url,
+            tmp_path / "data",
+            OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+            OTEL_METRIC_EXPORT_INTERVAL="200",
+        )
+        with (tmp_path / "stderr.log").open("w") as errlog:
+            async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
+                made = await client.call_tool("generate_video", {"prompt": PROMPT, "duration": 3, "wait_seconds": 30})
+                measured = await receiver.until_measured(wanted)
+    assert made.structured_content is not None, text_of(made)
+    assert made.structured_content["status"] == "completed"
+    calls = measured["mcp.server.operation.duration"]
+    assert {"mcp.method.name": "tools/call", "gen_ai.tool.name": "generate_video"} in calls
+    assert {"happyhorse.endpoint": "alibaba/happy-horse/text-to-video"} in measured["happyhorse.cost.estimated"]
+    assert {"happyhorse.endpoint": "alibaba/happy-horse/text-to-video", "status": "completed"} in measured[
+        "happyhorse.fal.time_to_finish"
+    ]

@@ -15,6 +15,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import anyio
@@ -35,6 +36,7 @@ from ..domain.models import Job, JobError, JobStatus, utcnow
 from ..domain.pricing import billed_cost
 from ..fal.download import VideoDownloader
 from ..fal.queue import CancelOutcome, FalQueue, QueueStatus
+from ..observability import metrics
 from ..observability.tracing import current_traceparent, span
 from .accounts import FalAccounts
 from .changes import ChangeFeed
@@ -87,6 +89,7 @@ class JobRunner:
     ) -> None:
         self._fal = fal
         self.sandbox = sandbox  # fal is the sandbox's stand-in: every job says so
+        metrics.count_in_flight(self)
         self._accounts = accounts
         self._store = store
         self._tg = task_group
@@ -158,6 +161,10 @@ class JobRunner:
         self._tg.start_soon(self._follow, job.job_id)
         return True
 
+    def in_flight(self) -> int:
+        """Jobs this process follows now (the in-flight gauge)."""
+        return len(self._jobs)
+
     async def submit(self, draft: JobDraft) -> Job:
         """Check the budget, record the job as its owner's, submit it once and follow it in the background. Returns
         once fal has answered the submit, or at once with the earlier job for a known key. The submit runs in the
@@ -177,6 +184,7 @@ class JobRunner:
                 raise IdempotencyConflictError(draft.idempotency_key or "", job.job_id)
             logger.info("idempotency key matched job %s; not submitting again", job.job_id)
             return self._jobs.get(job.job_id) or job
+        metrics.ESTIMATED_USD.add(job.cost_usd or 0.0, {"happyhorse.endpoint": job.endpoint})
         await self._jobs.publish(job)
         answered = anyio.Event()
         self._tg.start_soon(self._run, job.job_id, draft.arguments, answered)
@@ -338,6 +346,7 @@ class JobRunner:
             await self._jobs.update(job_id, status="queued", queue_position=status.queue_position)
         elif status.status == "IN_PROGRESS" and job.status != "running":
             await self._jobs.update(job_id, status="running", queue_position=None)
+            metrics.TIME_TO_START.record(_since(job.created_at), {"happyhorse.endpoint": job.endpoint})
 
     async def _finish(
         self,
@@ -361,5 +370,10 @@ class JobRunner:
             changes["cost_usd"] = 0.0  # fal bills only runs that produce a result
         await self._jobs.update(job_id, **changes)
         logger.info("job %s %s", job_id, status)
+        metrics.TIME_TO_FINISH.record(_since(job.created_at), {"happyhorse.endpoint": job.endpoint, "status": status})
         if not self._jobs.is_unsaved(job_id):  # the store has it: memory keeps only live jobs
             self._jobs.drop(job_id)
+
+
+def _since(moment: datetime) -> float:
+    return max(0.0, (utcnow() - moment).total_seconds())

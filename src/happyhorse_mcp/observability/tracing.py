@@ -1,7 +1,7 @@
-"""Traces of the paid path with OpenTelemetry: spans for the submit to fal, the wait there, the result, the download,
-a film's assembly and a review, beneath the SDK's span for the MCP request (which takes the caller's
-`_meta.traceparent`). A job keeps the trace context it was started in, so work on it after a restart or on another
-replica joins the same trace.
+"""Traces of the paid path with OpenTelemetry (and, with them, the metrics of metrics.py): spans for the submit to
+fal, the wait there, the result, the download, a film's assembly and a review, beneath the SDK's span for the MCP
+request (which takes the caller's `_meta.traceparent`). A job keeps the trace context it was started in, so work on
+it after a restart or on another replica joins the same trace.
 
 Exported only with the `otel` extra installed and the standard variables set (OTEL_EXPORTER_OTLP_ENDPOINT or
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, and OTEL_TRACES_EXPORTER not `none`): then over OTLP/HTTP, as service
@@ -49,10 +49,19 @@ def configure_from_environment(environ: Mapping[str, str] | None = None) -> bool
             "traces; none are exported"
         )
         return False
-    provider = TracerProvider(resource=Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or SERVICE_NAME}))
+    resource = Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or SERVICE_NAME})
+    provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    logger.info("exporting traces over OTLP/HTTP to %s", endpoint)
+    if env.get("OTEL_METRICS_EXPORTER", "otlp").strip().lower() != "none":
+        from opentelemetry import metrics
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        reader = PeriodicExportingMetricReader(OTLPMetricExporter())  # its interval: OTEL_METRIC_EXPORT_INTERVAL
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
+    logger.info("exporting traces (and metrics) over OTLP/HTTP to %s", endpoint)
     return True
 
 

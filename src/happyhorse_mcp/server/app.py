@@ -40,6 +40,7 @@ from ..domain.errors import HappyHorseError
 from ..domain.film import SPENDING_TOOLS
 from ..domain.models import Job
 from ..domain.uris import SPEND_URI, job_of, job_uri
+from ..observability.metrics import timed_request
 from .argument_errors import explain
 from .identity import caller, identify
 from .instructions import INSTRUCTIONS, SANDBOX_INSTRUCTIONS
@@ -280,6 +281,7 @@ def create_server(
         subscriptions=notifier.bus,
         extensions=[player_extension(settings)],
         middleware=[
+            timed_request,
             version_gate,
             identify,
             stateless_truth(served_stateless),
