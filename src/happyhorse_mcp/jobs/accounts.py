@@ -10,10 +10,10 @@ longer be read at fal: it ends `unknown`, saying so (its fal request id is in th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from ..auth.key_vault import KeyVault, SealedKeyUnreadable, key_state
 from ..domain.errors import InvalidArgumentError, InvalidKeyError, OutcomeUnknownError
 from ..domain.keys import KEYS_PAGE, fal_key_problem
 from ..domain.models import Job
@@ -21,6 +21,9 @@ from ..fal.credentials import KeyCredentials
 from ..fal.queue import FalQueue
 from ..fal.storage import FalStorage
 from .store import FalKeyStore
+
+if TYPE_CHECKING:
+    from ..auth.key_vault import KeyVault
 
 OWN_KEY = "your own fal key"
 
@@ -57,6 +60,8 @@ class FalAccounts:
 
     async def key_state(self, owner: str) -> str:
         """Where `owner`'s own key stands (none, or which sealing): a key page link works only while it is so."""
+        from ..auth.key_vault import key_state
+
         return key_state(await self._store.fal_key(owner) if self.vault is not None else None)
 
     async def delete(self, owner: str) -> bool:
@@ -67,6 +72,8 @@ class FalAccounts:
         sealed = await self._store.fal_key(owner) if self.vault is not None else None
         if sealed is None or self.vault is None:
             return None
+        from ..auth.key_vault import SealedKeyUnreadable  # sign-in's: loaded only where users' keys are kept
+
         try:
             opened = self.vault.open(owner, sealed)
         except SealedKeyUnreadable as exc:

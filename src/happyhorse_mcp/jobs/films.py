@@ -40,13 +40,13 @@ from ..files.localfiles import MediaPlan
 from ..files.media import check_local, is_local, local_path
 from ..observability.tracing import current_traceparent
 from .arguments import fingerprint, new_job_id
-from .film_maker import FilmMaker
 from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, earlier_if_may_pay, upload_local_inputs
 from .runner import CancelReport, JobRunner
 
 if TYPE_CHECKING:
     from ..fal.storage import FalStorage
     from .accounts import FalAccounts
+    from .film_maker import FilmMaker
     from .spend import SpendGuard
     from .store import JobStore
 
@@ -165,8 +165,23 @@ class Films:
         self._work = work_dir
         self._tg = task_group
         self._has_credentials = has_credentials
-        self._maker = FilmMaker(runner=runner, store=store, downloader=downloader, accounts=accounts, work_dir=work_dir)
+        self._made: FilmMaker | None = None
         self._fetching: dict[str, anyio.Lock] = {}  # one source fetched at a time per user
+
+    @property
+    def _maker(self) -> FilmMaker:
+        """What makes films once admitted, loaded with the first film (a start that makes none never imports it)."""
+        if self._made is None:
+            from .film_maker import FilmMaker
+
+            self._made = FilmMaker(
+                runner=self._runner,
+                store=self._store,
+                downloader=self._downloader,
+                accounts=self._accounts,
+                work_dir=self._work,
+            )
+        return self._made
 
     # -- quote and start -----------------------------------------------------------------------------------------
 

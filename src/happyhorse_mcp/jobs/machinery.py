@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..auth.key_vault import KeyVault
 from ..config.settings import DOWNLOAD_TIMEOUT_SECONDS, Settings
 from ..domain.models import Job
 from ..fal.credentials import credentials_for
@@ -64,7 +63,11 @@ def assemble(
         timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS,
     )
     guard = SpendGuard(store, settings.limits)
-    vault = KeyVault(settings.user_keys_secrets) if settings.user_keys_secrets else None
+    vault = None
+    if settings.user_keys_secrets:  # users' own keys (sign-in): the vault is loaded only where they are kept
+        from ..auth.key_vault import KeyVault
+
+        vault = KeyVault(settings.user_keys_secrets)
     accounts = FalAccounts(fal, storage, store, vault)
     runner = JobRunner(
         fal,
