@@ -150,6 +150,7 @@ def settings(fal_url: str, tmp_path: Path) -> Settings:
         queue_url=fal_url,
         rest_url=fal_url,
         cdn_url=fal_url,
+        api_url=fal_url,
         data_dir=tmp_path / "data",
     )
 

@@ -237,6 +237,7 @@ async def runner_rig(
         queue_url="http://fal.test",
         rest_url="http://fal.test",
         cdn_url="http://fal.test",
+        api_url="http://fal.test",
         data_dir=data_dir or Path(tempfile.gettempdir()) / "happyhorse-rig",
         limits=limits or SpendLimits(daily_budget_usd=3.0),
     )
@@ -309,6 +310,7 @@ def stdio_server(fal_url: str, data_dir: Path, **env: str) -> Any:
             "HAPPYHORSE_FAL_QUEUE_URL": fal_url,
             "HAPPYHORSE_FAL_REST_URL": fal_url,
             "HAPPYHORSE_FAL_CDN_URL": fal_url,
+            "HAPPYHORSE_FAL_API_URL": fal_url,
             "HAPPYHORSE_DATA_DIR": str(data_dir),
             **env,
         },

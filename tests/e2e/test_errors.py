@@ -213,8 +213,11 @@ async def test_result_reads_are_retried_after_server_errors(client: Client, fake
     assert fake.calls("result") == 3
 
 
-async def test_an_expired_result_is_unknown_may_be_billed_with_where_to_look(client: Client, fake: FakeFal) -> None:
+async def test_an_expired_result_fal_keeps_no_record_of_is_unknown_may_be_billed_with_where_to_look(
+    client: Client, fake: FakeFal
+) -> None:
     fake.hold = True
+    fake.platform_payloads = False
     first = await client.call_tool("generate_video", {**PROMPT, "wait_seconds": 0})
     assert first.structured_content is not None
     fake.expire(fake.submits[0].request_id)
@@ -228,6 +231,25 @@ async def test_an_expired_result_is_unknown_may_be_billed_with_where_to_look(cli
     assert "fal.ai/dashboard/requests" in text_of(final)
     # The run finished, so fal billed it.
     assert final.structured_content["cost_usd"] == usd(duration=3, resolution="720p")
+    assert fake.platform_lookups == 1, "fal's platform record was asked first"
+
+
+async def test_a_result_fal_s_queue_forgot_is_read_from_fal_s_platform_record_and_the_job_completes(
+    client: Client, fake: FakeFal
+) -> None:
+    # fal's queue keeps a result an hour; its platform API keeps the request's record, output included, 90 days.
+    fake.hold = True
+    first = await client.call_tool("generate_video", {**PROMPT, "wait_seconds": 0})
+    assert first.structured_content is not None
+    fake.expire(fake.submits[0].request_id)
+    fake.complete(fake.submits[0].request_id)
+    with anyio.fail_after(5):
+        final = await client.call_tool("get_job", {"job_id": first.structured_content["job_id"], "wait_seconds": 30})
+    assert final.structured_content is not None
+    assert final.structured_content["status"] == "completed", text_of(final)
+    assert final.structured_content["video"]["url"].endswith("/output.mp4")
+    assert fake.platform_lookups == 1
+    assert len(fake.submits) == 1, "never submitted again"
 
 
 async def test_an_unknown_job_id_is_a_tool_error_pointing_to_list_jobs(client: Client) -> None:

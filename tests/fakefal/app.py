@@ -160,6 +160,9 @@ class FakeFal:
         self.upload_headers: list[dict[str, str]] = []
         self.download_redirect: str | None = None
         self.downloads = 0
+        self.platform_lookups = 0
+        # False: fal's payload storage is off for the account (`X-Fal-Store-IO: 0`): records come without output.
+        self.platform_payloads = True
         # True: every download waits until `release_downloads()` (a server killed while it fetches a film's clips).
         self.hold_downloads = False
         self._downloads_released: anyio.Event | None = None
@@ -176,6 +179,7 @@ class FakeFal:
                 Route("/oauth/token", self._oauth_token, methods=["POST"]),
                 Route("/files/upload", self._upload, methods=["POST"]),
                 Route("/files/{file_id}/{name}", self._download, methods=["GET"]),
+                Route("/v1/models/requests/by-endpoint", self._platform_request, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/status/stream", self._stream, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/status", self._status, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/cancel", self._cancel, methods=["PUT"]),
@@ -466,6 +470,23 @@ class FakeFal:
             },
             "seed": args.get("seed", 42),
         }
+
+    async def _platform_request(self, request: Request) -> Response:
+        """fal's platform API: a request's record by endpoint and id (90 days back), with its output when asked."""
+        if denied := self._auth_error(request):
+            return denied
+        self.platform_lookups += 1
+        wanted = request.query_params.get("request_id")
+        job = self.jobs.get(wanted or "")
+        if job is None or job.endpoint_id != request.query_params.get("endpoint_id"):
+            return JSONResponse({"items": [], "has_more": False})
+        self._tick(job)
+        item: dict[str, Any] = {"request_id": wanted, "endpoint_id": job.endpoint_id, "status_code": 200}
+        if request.query_params.get("expand") == "payloads" and self.platform_payloads:
+            item["json_input"] = job.arguments
+            if job.state == "COMPLETED" and not job.cancelled and job.outcome == "success":
+                item["json_output"] = self._output(job, str(request.base_url).rstrip("/"))
+        return JSONResponse({"items": [item], "has_more": False})
 
     async def _cancel(self, request: Request) -> Response:
         fault = self._fault("cancel", request)

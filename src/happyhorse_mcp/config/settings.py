@@ -20,6 +20,7 @@ from .tokens_file import NamedToken, read_tokens_file
 
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_REST_URL = "https://rest.fal.ai"
+DEFAULT_API_URL = "https://api.fal.ai"
 DEFAULT_CDN_URL = "https://v3.fal.media"
 DEFAULT_MAX_DOWNLOAD_MB = 200
 DOWNLOAD_TIMEOUT_SECONDS = 300.0
@@ -70,6 +71,11 @@ VARIABLES: tuple[Variable, ...] = (
         **kinds.url(DEFAULT_QUEUE_URL),
     ),
     Variable("HAPPYHORSE_FAL_REST_URL", f"fal REST host (default {DEFAULT_REST_URL}).", **kinds.url(DEFAULT_REST_URL)),
+    Variable(
+        "HAPPYHORSE_FAL_API_URL",
+        f"fal platform API host, where a job whose result fal's queue forgot is looked up (default {DEFAULT_API_URL}).",
+        **kinds.url(DEFAULT_API_URL),
+    ),
     Variable("HAPPYHORSE_FAL_CDN_URL", f"fal storage host (default {DEFAULT_CDN_URL}).", **kinds.url(DEFAULT_CDN_URL)),
     Variable(
         "HAPPYHORSE_DATA_DIR",
@@ -315,6 +321,7 @@ class Settings:
     fal_key: SecretStr | None = field(repr=False)
     queue_url: str = DEFAULT_QUEUE_URL
     rest_url: str = DEFAULT_REST_URL
+    api_url: str = DEFAULT_API_URL
     cdn_url: str = DEFAULT_CDN_URL
     data_dir: Path = field(default_factory=_default_data_dir)
     limits: SpendLimits = field(default_factory=SpendLimits)
@@ -365,6 +372,7 @@ class Settings:
             variables_set=env.set(),
             queue_url=env["HAPPYHORSE_FAL_QUEUE_URL"],
             rest_url=env["HAPPYHORSE_FAL_REST_URL"],
+            api_url=env["HAPPYHORSE_FAL_API_URL"],
             cdn_url=env["HAPPYHORSE_FAL_CDN_URL"],
             data_dir=env["HAPPYHORSE_DATA_DIR"] or _default_data_dir(),
             limits=SpendLimits(

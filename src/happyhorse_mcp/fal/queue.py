@@ -98,15 +98,19 @@ class FalQueue:
         queue_url: str,
         credentials: FalCredentials | None,
         retry: RetryPolicy | None = None,
+        api_url: str | None = None,
     ) -> None:
         self._http = http
         self._queue_url = queue_url.rstrip("/")
+        self._api_url = api_url.rstrip("/") if api_url else None
         self._credentials = credentials
         self._retry = retry or RetryPolicy()
 
     def signed_by(self, credentials: FalCredentials) -> FalQueue:
         """The same queue over the same connections, for another account."""
-        return FalQueue(self._http, queue_url=self._queue_url, credentials=credentials, retry=self._retry)
+        return FalQueue(
+            self._http, queue_url=self._queue_url, credentials=credentials, retry=self._retry, api_url=self._api_url
+        )
 
     async def _headers(self) -> dict[str, str]:
         if self._credentials is None:
@@ -121,6 +125,31 @@ class FalQueue:
         # Queue request URLs name only owner/app, never the endpoint's sub-path.
         owner, app = endpoint_id.split("/")[:2]
         return f"{self._queue_url}/{owner}/{app}/requests/{request_id}{suffix}"
+
+    async def lookup(self, endpoint_id: str, request_id: str) -> dict[str, Any] | None:
+        """fal's platform record of a request (`GET /v1/models/requests/by-endpoint`, which looks back 90 days, with
+        its output): what a job whose result the queue no longer keeps still has. None when fal has no such
+        request, or no platform API is configured."""
+        if self._api_url is None:
+            return None
+        try:
+            response = await self._http.get(
+                f"{self._api_url}/v1/models/requests/by-endpoint",
+                params={"endpoint_id": endpoint_id, "request_id": request_id, "expand": "payloads"},
+                headers=await self._headers(),
+                timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT_SECONDS),
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"fal's platform API did not answer ({type(exc).__name__}).") from exc
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise self._error(response, doing=f"looking up request {request_id}")
+        try:
+            items = response.json().get("items") or []
+        except (ValueError, AttributeError) as exc:
+            raise ProtocolError("fal's platform API answer could not be read.") from exc
+        return next((item for item in items if isinstance(item, dict) and item.get("request_id") == request_id), None)
 
     async def submit(self, endpoint_id: str, arguments: dict[str, Any]) -> SubmitReceipt:
         """Queue a job. Retried only when fal clearly did not take it: no connection, or 429."""

@@ -197,6 +197,9 @@ async def _result(fal: FalQueue, job: Job, policy: FollowPolicy, completed: Queu
             if exc.while_following == "final":
                 raise  # fal's word that the run failed: not billed
             if exc.while_following == "gone":
+                if (recovered := await _recovered(fal, job)) is not None:
+                    output = recovered
+                    break
                 raise OutcomeUnknownError(
                     "fal no longer has this job's result (it keeps results 1 hour, 6 minutes when large) or does not "
                     f"know request {job.request_id}. It may have been billed: look for the video at "
@@ -211,6 +214,24 @@ async def _result(fal: FalQueue, job: Job, policy: FollowPolicy, completed: Queu
             f"fal reported request {job.request_id} complete, but its result has no video URL. It may have been "
             f"billed: look for it at {DASHBOARD_REQUESTS}."
         )
+    return output
+
+
+async def _recovered(fal: FalQueue, job: Job) -> dict[str, Any] | None:
+    """The output of a job whose result fal's queue forgot (it keeps results an hour), from fal's platform record of
+    the request, which looks back 90 days: the job settles as completed instead of unknown. None when the record has
+    no video, or cannot be read (the job then ends unknown, as before)."""
+    assert job.request_id is not None
+    try:
+        record = await fal.lookup(job.endpoint, job.request_id)
+    except HappyHorseError as exc:
+        logger.warning("job %s: fal's platform record could not be read (%s)", job.job_id, exc.message)
+        return None
+    output = record.get("json_output") if record is not None else None
+    video = output.get("video") if isinstance(output, dict) else None
+    if not isinstance(video, dict) or not video.get("url"):
+        return None
+    logger.info("job %s: its result, gone from fal's queue, was read from fal's platform record", job.job_id)
     return output
 
 

@@ -54,7 +54,7 @@ def assemble(
 ) -> Machinery:
     """Everything on `store` and `http` (which the caller opens and closes); jobs are followed in `task_group`."""
     credentials = credentials_for(settings)
-    fal = FalQueue(http, queue_url=settings.queue_url, credentials=credentials, retry=retry)
+    fal = FalQueue(http, queue_url=settings.queue_url, credentials=credentials, retry=retry, api_url=settings.api_url)
     storage = FalStorage(http, rest_url=settings.rest_url, cdn_url=settings.cdn_url, credentials=credentials)
     downloader = VideoDownloader(
         http,

@@ -34,6 +34,7 @@ def sandboxed(settings: Settings) -> Settings:
         queue_url=SANDBOX_URL,
         rest_url=SANDBOX_URL,
         cdn_url=SANDBOX_URL,
+        api_url=SANDBOX_URL,
         download_hosts=(),
         database_url=None,
         data_dir=settings.data_dir / "sandbox",
