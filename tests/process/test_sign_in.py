@@ -374,3 +374,14 @@ async def test_one_user_from_many_addresses_holds_only_their_share_of_sessions_a
             listed = await alice.call_tool("list_jobs", {})
     assert set(opened) == {200}, "the user's least recently used session makes room for their next"
     assert not listed.is_error, "another user still gets in"
+
+
+async def test_a_tools_list_that_varies_by_caller_is_marked_private_for_2026_07_28_caches(
+    settings: Settings, fake: FakeFal, tmp_path: Path
+) -> None:
+    # The list differs by who asks (no spending tool without happyhorse:generate): no cache may share it between
+    # authorizations.
+    async with team_server(settings, tmp_path) as url, signed_in(url, READER, mode="2026-07-28") as reader:
+        listed = await reader.list_tools()
+    assert listed.cache_scope == "private"
+    assert "generate_video" not in {tool.name for tool in listed.tools}
