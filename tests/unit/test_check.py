@@ -221,3 +221,20 @@ def test_a_mistyped_setting_is_named_with_its_correction_and_check_is_not_ready(
     assert "HAPPYHORSE_DAILY_BUDGET is not a setting of this server, so it is ignored: did you mean " in out
     assert "HAPPYHORSE_DAILY_BUDGET_USD?" in out
     assert "verdict: NOT ready" in out
+
+
+def test_check_says_the_sandbox_needs_no_key_and_is_ready_and_not_beside_a_real_key(
+    shell: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.setenv("HAPPYHORSE_DATA_DIR", str(tmp_path / "data"))
+    shell.setenv("HAPPYHORSE_SANDBOX", "1")
+    ready = _check_command()
+    sandbox = capsys.readouterr().out
+    shell.setenv("FAL_KEY", VALID_KEY)
+    refused = _check_command()
+    beside = capsys.readouterr().out
+    assert ready == 0, sandbox
+    assert "not needed: the sandbox (HAPPYHORSE_SANDBOX=1)" in sandbox
+    assert "verdict: ready" in sandbox
+    assert refused == 1
+    assert "beside HAPPYHORSE_SANDBOX=1" in beside

@@ -17,6 +17,14 @@ PROBE_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def _key_line(settings: Settings) -> tuple[str, bool]:
+    if settings.sandbox:
+        if settings.fal_key is not None:
+            return (
+                f"set ({settings.fal_key_source}) beside HAPPYHORSE_SANDBOX=1: the server refuses to start so; unset "
+                "one of the two",
+                False,
+            )
+        return "not needed: the sandbox (HAPPYHORSE_SANDBOX=1) serves every tool with a stand-in for fal", True
     if settings.fal_login_file is not None:
         return f"the `fal auth login` token in {settings.fal_login_file} (no key set; fal-client refreshes it)", True
     if settings.fal_key is None:
@@ -179,6 +187,8 @@ def run_check(
     reachable = True
     if offline:
         rows.append(("fal", "not contacted (--offline)"))
+    elif settings.sandbox:
+        rows.append(("fal", "not contacted: the sandbox's stand-in answers inside the server (docs/sandbox.md)"))
     elif key_ok:
         probe_text, reachable = _probe(settings)
         rows.append(("fal", probe_text))
