@@ -35,18 +35,18 @@ from ..domain.errors import (
 from ..domain.film import FILM_ENDPOINT, FilmKind, FilmPrice, FilmProgress, Opening, Storyboard, price_film
 from ..domain.models import TERMINAL_STATUSES, Job, TaskHandle
 from ..domain.principal import LOCAL, Principal
-from ..fal.download import VideoDownloader
 from ..files.localfiles import MediaPlan
 from ..files.media import check_local, is_local, local_path
 from ..observability.tracing import current_traceparent
 from .arguments import fingerprint, new_job_id
 from .generation import CONTROL_ARGUMENTS, CallControls, Places, PricedCall, earlier_if_may_pay, upload_local_inputs
-from .runner import CancelReport, JobRunner
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the runner and the downloader pull in the HTTP stack: the tools import this module at start
+    from ..fal.download import VideoDownloader
     from ..fal.storage import FalStorage
     from .accounts import FalAccounts
     from .film_maker import FilmMaker
+    from .runner import CancelReport, JobRunner
     from .spend import SpendGuard
     from .store import JobStore
 
@@ -332,6 +332,8 @@ class Films:
             if shot.job_id is not None and shot.status not in TERMINAL_STATUSES:
                 await self._runner.cancel(shot.job_id)
                 asked.append(shot.job_id)
+        from .runner import CancelReport
+
         return CancelReport(await self._runner.get(film.job_id), shots=tuple(asked))
 
 
