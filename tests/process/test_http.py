@@ -224,16 +224,36 @@ async def test_sessions_past_the_cap_are_refused_and_room_returns_when_they_clos
             assert (await client.call_tool("estimate_cost", {"operation": "text-to-video"})).structured_content
 
 
-def test_http_options_carry_the_session_limits_from_the_environment() -> None:
+def test_http_options_carry_every_http_setting_from_the_environment() -> None:
     settings = Settings.from_env(
         {
+            "HAPPYHORSE_HTTP_TOKEN": "t" * 32,
+            "HAPPYHORSE_AUTH_ISSUER": "https://login.example.com",
+            "HAPPYHORSE_RESOURCE_URL": "https://mcp.example.com/mcp",
+            "HAPPYHORSE_AUTH_CLIENT_ID": "happyhorse",
+            "HAPPYHORSE_AUTH_CLIENT_SECRET": "c" * 32,
+            "HAPPYHORSE_ALLOWED_HOSTS": "mcp.example.com:443",
+            "HAPPYHORSE_ALLOWED_ORIGINS": "https://app.example.com",
             "HAPPYHORSE_HTTP_MAX_SESSIONS": "7",
+            "HAPPYHORSE_HTTP_SESSIONS_PER_CLIENT": "3",
             "HAPPYHORSE_HTTP_SESSION_IDLE_SECONDS": "120",
+            "HAPPYHORSE_HTTP_STREAM_SECONDS": "60",
             "HAPPYHORSE_DATA_DIR": "/tmp/x",
         }
     )
     options = HttpOptions.from_settings(settings, host="127.0.0.1", port=1, stateless=False)
-    assert (options.max_sessions, options.session_idle_seconds) == (7, 120)
+    assert (options.token, options.auth_issuer, options.resource_url) == (
+        "t" * 32,
+        "https://login.example.com",
+        "https://mcp.example.com/mcp",
+    )
+    assert options.auth_client == ("happyhorse", "c" * 32)
+    assert (options.allowed_hosts, options.allowed_origins) == (("mcp.example.com:443",), ("https://app.example.com",))
+    assert (options.max_sessions, options.sessions_per_client) == (7, 3)
+    assert (options.session_idle_seconds, options.stream_seconds) == (120, 60)
+    assert {"t" * 32, "c" * 32} <= set(settings.secrets())
+    assert "t" * 32 not in repr(options)
+    assert "c" * 32 not in repr(settings)
 
 
 def _from(address: str) -> httpx.AsyncClient:

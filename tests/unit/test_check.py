@@ -167,6 +167,7 @@ def test_a_bad_setting_is_named_and_the_rest_of_the_table_still_printed(
 async def test_check_says_who_signs_in_and_the_per_user_limits_without_any_token(
     settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    from happyhorse_mcp.config.settings import HttpSettings
     from happyhorse_mcp.config.tokens_file import read_tokens_file
     from happyhorse_mcp.domain.budget import SpendLimits
 
@@ -174,7 +175,7 @@ async def test_check_says_who_signs_in_and_the_per_user_limits_without_any_token
     tokens.write_text("alice alice-token-0123456789abcdef\nbob bob-token-0123456789abcdef\n")
     team = dataclasses.replace(
         settings,
-        http_tokens=read_tokens_file("HAPPYHORSE_HTTP_TOKENS_FILE", str(tokens)),
+        http=HttpSettings(tokens=read_tokens_file("HAPPYHORSE_HTTP_TOKENS_FILE", str(tokens))),
         user_keys_secrets=("s" * 32,),
         limits=SpendLimits(user_daily_budget_usd=5.0, user_max_jobs_in_flight=3),
     )

@@ -90,8 +90,7 @@ def test_the_http_token_comes_from_the_environment_or_a_file(tmp_path: Path) -> 
     token_file.write_text("from-file\n")
 
     def token(env: dict[str, str]) -> str | None:
-        secret = Settings.from_env({**BASE, **env}).http_token
-        return secret.get_secret_value() if secret else None
+        return Settings.from_env({**BASE, **env}).http.token
 
     assert token({"HAPPYHORSE_HTTP_TOKEN": "direct"}) == "direct"
     assert token({"HAPPYHORSE_HTTP_TOKEN_FILE": str(token_file)}) == "from-file"

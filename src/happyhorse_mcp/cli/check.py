@@ -123,13 +123,12 @@ def check_command(*, offline: bool, config: Path | None) -> int:
 
 def sign_in_summary(settings: Settings) -> str:
     """Who the HTTP server's users are (the issuer is not contacted by check)."""
-    if settings.http_tokens:
-        said = f"named tokens for {len(settings.http_tokens)} user(s), each with their own jobs and budget"
-    elif settings.auth_issuer:
-        said = (
-            f"access tokens of {settings.auth_issuer} for {settings.resource_url or '(HAPPYHORSE_RESOURCE_URL unset)'}"
-        )
-    elif settings.http_token:
+    http = settings.http
+    if http.tokens:
+        said = f"named tokens for {len(http.tokens)} user(s), each with their own jobs and budget"
+    elif http.auth_issuer:
+        said = f"access tokens of {http.auth_issuer} for {http.resource_url or '(HAPPYHORSE_RESOURCE_URL unset)'}"
+    elif http.token:
         return "one shared token: everyone who holds it is one user"
     else:
         return "none: one local user (stdio, or HTTP on loopback)"

@@ -317,6 +317,47 @@ def _default_data_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """Serving over HTTP beyond its address: who may call (one token, named tokens or an issuer's access tokens),
+    from which Hosts and Origins, and how many sessions. transport/http.py's HttpOptions adds the address."""
+
+    token: str | None = field(default=None, repr=False)
+    # Sign-in, instead of the one shared token: named tokens, or an authorization server's JWTs for this resource.
+    tokens: tuple[NamedToken, ...] = field(default=(), repr=False)
+    auth_issuer: str | None = None
+    resource_url: str | None = None
+    auth_client: tuple[str, str] | None = field(default=None, repr=False)
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
+    sessions_per_client: int = DEFAULT_HTTP_SESSIONS_PER_CLIENT
+    session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
+    stream_seconds: float = DEFAULT_HTTP_STREAM_SECONDS
+
+    @property
+    def signs_in(self) -> bool:
+        """Whether each request names its user (named tokens or an authorization server)."""
+        return bool(self.tokens or self.auth_issuer)
+
+    @classmethod
+    def from_env(cls, env: Environment) -> HttpSettings:
+        token = _secret_from(env, "HAPPYHORSE_HTTP_TOKEN")
+        return cls(
+            token=kinds.checked_secret("HAPPYHORSE_HTTP_TOKEN", token).get_secret_value() if token else None,
+            tokens=env["HAPPYHORSE_HTTP_TOKENS_FILE"],
+            auth_issuer=env["HAPPYHORSE_AUTH_ISSUER"],
+            resource_url=env["HAPPYHORSE_RESOURCE_URL"],
+            auth_client=_auth_client(env),
+            allowed_hosts=env["HAPPYHORSE_ALLOWED_HOSTS"],
+            allowed_origins=env["HAPPYHORSE_ALLOWED_ORIGINS"],
+            max_sessions=env["HAPPYHORSE_HTTP_MAX_SESSIONS"],
+            sessions_per_client=env["HAPPYHORSE_HTTP_SESSIONS_PER_CLIENT"],
+            session_idle_seconds=env["HAPPYHORSE_HTTP_SESSION_IDLE_SECONDS"],
+            stream_seconds=env["HAPPYHORSE_HTTP_STREAM_SECONDS"],
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     fal_key: SecretStr | None = field(repr=False)
     queue_url: str = DEFAULT_QUEUE_URL
@@ -331,21 +372,11 @@ class Settings:
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_MB * 1024 * 1024
     read_only: bool = False
     sandbox: bool = False
-    http_token: SecretStr | None = field(default=None, repr=False)
-    http_tokens: tuple[NamedToken, ...] = field(default=(), repr=False)
-    auth_issuer: str | None = None
-    resource_url: str | None = None
+    http: HttpSettings = field(default_factory=HttpSettings)
     user_keys_secrets: tuple[str, ...] = field(default=(), repr=False)
-    auth_client: tuple[str, str] | None = field(default=None, repr=False)
-    allowed_hosts: tuple[str, ...] = ()
-    allowed_origins: tuple[str, ...] = ()
     database_url: SecretStr | None = field(default=None, repr=False)
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     task_poll_ms: int = DEFAULT_TASK_POLL_MS
-    http_max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
-    http_sessions_per_client: int = DEFAULT_HTTP_SESSIONS_PER_CLIENT
-    http_session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
-    http_stream_seconds: float = DEFAULT_HTTP_STREAM_SECONDS
     log_file: Path | None = None
     fal_key_source: str | None = None
     fal_login_file: Path | None = None
@@ -357,14 +388,14 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Values no log line may show."""
-        kept = [s.get_secret_value() for s in (self.fal_key, self.http_token, self.database_url) if s is not None]
-        return [*kept, *self.user_keys_secrets, *(self.auth_client[1:] if self.auth_client else ())]
+        kept = [s.get_secret_value() for s in (self.fal_key, self.database_url) if s is not None]
+        http = [*([self.http.token] if self.http.token else []), *(self.http.auth_client or ())[1:]]
+        return [*kept, *http, *self.user_keys_secrets]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = Environment(os.environ if environ is None else environ)
         fal_key, fal_key_source, fal_login_file = _credentials(env)
-        token = _secret_from(env, "HAPPYHORSE_HTTP_TOKEN")
         return cls(
             fal_key=fal_key,
             fal_key_source=fal_key_source,
@@ -389,21 +420,11 @@ class Settings:
             read_only=env["HAPPYHORSE_READ_ONLY"],
             sandbox=env["HAPPYHORSE_SANDBOX"],
             log_file=env["HAPPYHORSE_LOG_FILE"],
-            http_token=kinds.checked_secret("HAPPYHORSE_HTTP_TOKEN", token) if token else None,
-            http_tokens=env["HAPPYHORSE_HTTP_TOKENS_FILE"],
-            auth_issuer=env["HAPPYHORSE_AUTH_ISSUER"],
-            resource_url=env["HAPPYHORSE_RESOURCE_URL"],
+            http=HttpSettings.from_env(env),
             user_keys_secrets=env["HAPPYHORSE_USER_KEYS_SECRET"],
-            auth_client=_auth_client(env),
             database_url=env["HAPPYHORSE_DATABASE_URL"],
             lease_seconds=env["HAPPYHORSE_LEASE_SECONDS"],
             task_poll_ms=env["HAPPYHORSE_TASK_POLL_MS"],
-            http_max_sessions=env["HAPPYHORSE_HTTP_MAX_SESSIONS"],
-            http_sessions_per_client=env["HAPPYHORSE_HTTP_SESSIONS_PER_CLIENT"],
-            http_session_idle_seconds=env["HAPPYHORSE_HTTP_SESSION_IDLE_SECONDS"],
-            http_stream_seconds=env["HAPPYHORSE_HTTP_STREAM_SECONDS"],
-            allowed_hosts=env["HAPPYHORSE_ALLOWED_HOSTS"],
-            allowed_origins=env["HAPPYHORSE_ALLOWED_ORIGINS"],
         )
 
     @property

@@ -11,7 +11,7 @@ import errno
 import ipaddress
 import logging
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,14 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
-from ..config.settings import (
-    DEFAULT_HTTP_MAX_SESSIONS,
-    DEFAULT_HTTP_SESSION_IDLE_SECONDS,
-    DEFAULT_HTTP_SESSIONS_PER_CLIENT,
-    DEFAULT_HTTP_STREAM_SECONDS,
-    Settings,
-)
-from ..config.tokens_file import NamedToken
+from ..config.settings import HttpSettings, Settings
 from ..domain.film import SPENDING_TOOLS
 from ..domain.principal import SCOPES
 from ..server import HappyHorseServer
@@ -65,52 +58,22 @@ def _every_interface(host: str) -> bool:
 
 
 @dataclass(frozen=True)
-class HttpOptions:
+class HttpOptions(HttpSettings):
+    """The operator's HTTP settings, and where this start listens (from the command line)."""
+
     host: str = "127.0.0.1"
     port: int = 8000
-    token: str | None = field(default=None, repr=False)
-    # Sign-in, instead of the one shared token: named tokens, or an authorization server's JWTs for this resource.
-    tokens: tuple[NamedToken, ...] = field(default=(), repr=False)
-    auth_issuer: str | None = None
-    resource_url: str | None = None
-    auth_client: tuple[str, str] | None = field(default=None, repr=False)
     stateless: bool = False
-    allowed_hosts: tuple[str, ...] = ()
-    allowed_origins: tuple[str, ...] = ()
-    max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
-    sessions_per_client: int = DEFAULT_HTTP_SESSIONS_PER_CLIENT
-    session_idle_seconds: float = DEFAULT_HTTP_SESSION_IDLE_SECONDS
-    stream_seconds: float = DEFAULT_HTTP_STREAM_SECONDS
 
     @classmethod
     def from_settings(cls, settings: Settings, *, host: str, port: int, stateless: bool) -> HttpOptions:
-        token = settings.http_token.get_secret_value() if settings.http_token else None
-        return cls(
-            host=host,
-            port=port,
-            token=token,
-            tokens=settings.http_tokens,
-            auth_issuer=settings.auth_issuer,
-            resource_url=settings.resource_url,
-            auth_client=settings.auth_client,
-            stateless=stateless,
-            allowed_hosts=settings.allowed_hosts,
-            allowed_origins=settings.allowed_origins,
-            max_sessions=settings.http_max_sessions,
-            sessions_per_client=settings.http_sessions_per_client,
-            session_idle_seconds=settings.http_session_idle_seconds,
-            stream_seconds=settings.http_stream_seconds,
-        )
+        set_by_operator = {name.name: getattr(settings.http, name.name) for name in fields(HttpSettings)}
+        return cls(**set_by_operator, host=host, port=port, stateless=stateless)
 
     @property
     def serving(self) -> Serving:
         """What the server must be built for to be served with these options."""
         return Serving(over_http=True, stateless=self.stateless)
-
-    @property
-    def signs_in(self) -> bool:
-        """Whether each request names its user (named tokens or an authorization server)."""
-        return bool(self.tokens or self.auth_issuer)
 
     def security(self) -> TransportSecuritySettings:
         """Host and Origin allow-lists: the bound address, the public address of HAPPYHORSE_RESOURCE_URL (what

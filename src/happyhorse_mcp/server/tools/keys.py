@@ -24,7 +24,7 @@ KEY_PAGE = "/keys/"
 
 def _page_url(ctx: Context[Any, Any], token: str) -> str:
     """The key page's public URL: from HAPPYHORSE_RESOURCE_URL when set, else from the request's own address."""
-    public = app_state(ctx).settings.resource_url
+    public = app_state(ctx).settings.http.resource_url
     if public:
         parts = urlsplit(public)
         base = f"{parts.scheme}://{parts.netloc}"
