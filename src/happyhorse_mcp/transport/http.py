@@ -67,7 +67,7 @@ class HttpOptions(HttpSettings):
 
     @classmethod
     def from_settings(cls, settings: Settings, *, host: str, port: int, stateless: bool) -> HttpOptions:
-        set_by_operator = {name.name: getattr(settings.http, name.name) for name in fields(HttpSettings)}
+        set_by_operator = {f.name: getattr(settings.http, f.name) for f in fields(HttpSettings)}
         return cls(**set_by_operator, host=host, port=port, stateless=stateless)
 
     @property
