@@ -5,21 +5,25 @@ happyhorse.job_id, and no span attribute holds the prompt or the key."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..fakefal import VALID_KEY, FakeFal, serve_app
-from ..support import free_port, stdio_server, text_of
+from ..support import free_port, http_server_process, stdio_server, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -186,3 +190,32 @@ async def test_metrics_of_the_paid_path_are_exported_beside_the_traces(
     assert {"happyhorse.endpoint": "alibaba/happy-horse/text-to-video", "status": "completed"} in measured[
         "happyhorse.fal.time_to_finish"
     ]
+
+
+async def test_a_call_over_http_traced_only_in_its_headers_joins_the_callers_trace(
+    fake: FakeFal, fal_url: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra (installed with dev)")
+    receiver, otlp_port, port = Receiver(), free_port(), free_port()
+    trace_id = secrets.token_hex(16)
+    traced = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}  # as HTTP-instrumented clients send it
+    env = {
+        **os.environ,
+        **(stdio_server(fal_url, tmp_path / "data").env or {}),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+    }
+    command = [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)]
+    async with serve_app(receiver.app, otlp_port):
+        with http_server_process(command, env, tmp_path / "server.log"):
+            async with (
+                httpx2.AsyncClient(headers=traced, timeout=30) as http,
+                Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as client,
+            ):
+                made = await client.call_tool("generate_video", {"prompt": PROMPT, "duration": 3, "wait_seconds": 30})
+                spans = await receiver.until(trace_id, {"fal.submit", "fal.wait", "fal.result"})
+    assert made.structured_content is not None, text_of(made)
+    assert any(span["name"].startswith("tools/call") for span in spans), "the SDK's span for the call, in that trace"
+    assert {span["attributes"]["happyhorse.job_id"] for span in spans if span["name"].startswith("fal.")} == {
+        made.structured_content["job_id"]
+    }

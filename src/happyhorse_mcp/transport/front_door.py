@@ -30,12 +30,10 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import TokenVerifier
 from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.principal import GENERATE_SCOPE, READ_SCOPE, SCOPES
-
-# A tools/call body is small; one larger than this is read no further here (the SDK refuses it anyway).
-MAX_PEEK_BYTES = 4 * 1024 * 1024
+from .bodies import peek
 
 
 class FrontDoor:
@@ -77,7 +75,7 @@ class FrontDoor:
             await self._refuse(send, 403, "insufficient_scope", f"The token lacks {READ_SCOPE}.", needed)
             return
         if self._metadata and scope["method"] == "POST" and GENERATE_SCOPE not in held:
-            body, receive = await _peek(receive)
+            body, receive = await peek(receive)
             if spending := sorted(_called_tools(body) & self._spending):
                 message = f"{spending[0]} spends money: the token lacks {GENERATE_SCOPE}. Nothing was submitted."
                 await self._refuse(send, 403, "insufficient_scope", message, SCOPES)
@@ -111,25 +109,6 @@ class FrontDoor:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-async def _peek(receive: Receive) -> tuple[bytes, Receive]:
-    """Read the request body, and a `receive` that hands it on unchanged to the app."""
-    messages: list[Message] = []
-    body = b""
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        body += message.get("body", b"")
-        if not message.get("more_body", False) or len(body) > MAX_PEEK_BYTES:
-            break
-
-    async def replay() -> Message:
-        return messages.pop(0) if messages else await receive()
-
-    return body, replay
 
 
 def _called_tools(body: bytes) -> set[str]:

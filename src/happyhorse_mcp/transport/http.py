@@ -32,6 +32,7 @@ from .discovery import serve_discovery
 from .events import BoundedEventStore
 from .front_door import FrontDoor
 from .sessions import SessionQuota
+from .trace_headers import TraceHeaders
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
         event_store=None if options.stateless else BoundedEventStore(),
         host=options.host,
     )
+    app = TraceHeaders(app, path=MCP_PATH)
     if not options.stateless:
         app = SessionQuota(
             app,
