@@ -11,10 +11,11 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
 
-from ..fakefal import FakeFal, Fault
+from ..fakefal import ADMIN_KEY, FakeFal, Fault
 from ..prices import usd
 from ..support import make_server, text_of
 
@@ -162,3 +163,25 @@ async def test_a_request_fal_no_longer_knows_while_following_ends_unknown_not_fa
     job = await _ends(client)
     assert (job["status"], job["cost_usd"]) == ("unknown", BILLED)
     assert "no longer knows" in job["error"]["message"]
+
+
+async def test_with_an_admin_key_a_job_shows_what_fal_billed_beside_its_estimate(
+    settings: Settings, fake: FakeFal
+) -> None:
+    fake.bill = round(BILLED + 0.05, 2)
+    admin = dataclasses.replace(settings, fal_admin_key=SecretStr(ADMIN_KEY))
+    async with Client(make_server(admin)) as client:
+        job = await _ends(client)
+        assert job["billed_usd"] is None or job["billed_usd"] == fake.bill  # read once fal has billed it
+        with anyio.fail_after(10):
+            while True:  # each call yields to the server, whose reconciler reads the bill meanwhile
+                shown = await client.call_tool("get_job", {"job_id": job["job_id"]})
+                assert shown.structured_content is not None
+                if shown.structured_content["billed_usd"] is not None:
+                    break
+        listed = await client.call_tool("list_jobs", {})
+    assert shown.structured_content["billed_usd"] == fake.bill
+    assert f"(USD {BILLED:.2f} estimated; fal billed USD {fake.bill:.2f})" in text_of(shown)
+    assert f"USD {BILLED:.2f} estimated; fal billed USD {fake.bill:.2f}" in text_of(listed)
+    assert listed.structured_content is not None
+    assert [job["billed_usd"] for job in listed.structured_content["jobs"]] == [fake.bill]

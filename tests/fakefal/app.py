@@ -22,6 +22,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 VALID_KEY = "fake-key-id:fake-key-secret"
+# An admin key of the same account: only it reads billing events (a normal key gets 403, as at fal).
+ADMIN_KEY = "fake-admin-id:fake-admin-secret"
 ENDPOINTS = {
     "alibaba/happy-horse/text-to-video",
     "alibaba/happy-horse/image-to-video",
@@ -163,6 +165,12 @@ class FakeFal:
         self.platform_lookups = 0
         # False: fal's payload storage is off for the account (`X-Fal-Store-IO: 0`): records come without output.
         self.platform_payloads = True
+        # What fal bills each completed request (USD): `bills` by request id, else `bill` for every one; None: not
+        # billed (yet). Billing events are read with an admin key (`admin_keys`); `billing_reads` counts the calls.
+        self.bill: float | None = None
+        self.bills: dict[str, float] = {}
+        self.admin_keys = {ADMIN_KEY}
+        self.billing_reads: list[list[str]] = []
         # True: every download waits until `release_downloads()` (a server killed while it fetches a film's clips).
         self.hold_downloads = False
         self._downloads_released: anyio.Event | None = None
@@ -180,6 +188,7 @@ class FakeFal:
                 Route("/files/upload", self._upload, methods=["POST"]),
                 Route("/files/{file_id}/{name}", self._download, methods=["GET"]),
                 Route("/v1/models/requests/by-endpoint", self._platform_request, methods=["GET"]),
+                Route("/v1/models/billing-events", self._billing_events, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/status/stream", self._stream, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/status", self._status, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/cancel", self._cancel, methods=["PUT"]),
@@ -487,6 +496,32 @@ class FakeFal:
             if job.state == "COMPLETED" and not job.cancelled and job.outcome == "success":
                 item["json_output"] = self._output(job, str(request.base_url).rstrip("/"))
         return JSONResponse({"items": [item], "has_more": False})
+
+    async def _billing_events(self, request: Request) -> Response:
+        """fal's billing events (admin key only): one event per billed request asked about (1 to 50 ids)."""
+        key = request.headers.get("authorization", "").removeprefix("Key ")
+        if key not in self.admin_keys:
+            status = 403 if key in self.keys else 401
+            return JSONResponse({"detail": "Admin key required"}, status_code=status)
+        wanted = request.query_params.getlist("request_id")
+        if not 1 <= len(wanted) <= 50:
+            return JSONResponse({"detail": "1 to 50 request ids"}, status_code=422)
+        self.billing_reads.append(wanted)
+        events = []
+        for request_id in wanted:
+            job = self.jobs.get(request_id)
+            usd = self.bills.get(request_id, self.bill)
+            if job is None or usd is None or job.state != "COMPLETED" or job.outcome != "success":
+                continue
+            events.append(
+                {
+                    "request_id": request_id,
+                    "endpoint_id": job.endpoint_id,
+                    "cost_total": usd,
+                    "cost_estimate_nano_usd": int(usd * 1e9),
+                }
+            )
+        return JSONResponse({"billing_events": events})
 
     async def _cancel(self, request: Request) -> Response:
         fault = self._fault("cancel", request)

@@ -239,3 +239,16 @@ def test_check_says_the_sandbox_needs_no_key_and_is_ready_and_not_beside_a_real_
     assert "verdict: ready" in sandbox
     assert refused == 1
     assert "beside HAPPYHORSE_SANDBOX=1" in beside
+
+
+async def test_check_says_where_billed_costs_come_from_and_never_shows_the_admin_key(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pydantic import SecretStr
+
+    admin = "admin-key-id:admin-key-secret-0123456789"
+    _, without = await _check(settings, capsys, offline=True)
+    _, with_key = await _check(dataclasses.replace(settings, fal_admin_key=SecretStr(admin)), capsys, offline=True)
+    assert "billed cost:     billed cost unavailable: needs an admin key (FAL_ADMIN_KEY)" in without
+    assert "billed cost:     read from fal's billing events with FAL_ADMIN_KEY" in with_key
+    assert "admin-key-secret" not in with_key

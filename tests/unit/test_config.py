@@ -164,3 +164,13 @@ def test_the_output_dir_is_resolved_once_so_links_the_operator_chose_are_kept(tm
     (tmp_path / "Movies").symlink_to(real, target_is_directory=True)
     settings = Settings.from_env({**BASE, "HAPPYHORSE_OUTPUT_DIR": str(tmp_path / "Movies" / "HappyHorse")})
     assert settings.output_dir == real / "HappyHorse"
+
+
+def test_the_admin_key_is_read_from_the_environment_kept_out_of_reprs_and_redacted_from_logs() -> None:
+    settings = Settings.from_env({**BASE, "FAL_ADMIN_KEY": "admin-id:admin-secret"})
+    assert settings.fal_admin_key is not None
+    assert settings.fal_admin_key.get_secret_value() == "admin-id:admin-secret"
+    assert "admin-id:admin-secret" in settings.secrets()
+    assert "admin-secret" not in repr(settings)
+    with pytest.raises(ConfigError, match="FAL_ADMIN_KEY"):
+        Settings.from_env({**BASE, "FAL_ADMIN_KEY": '"admin-id:admin-secret"'})

@@ -11,6 +11,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import ConfigError, Settings, unknown_settings
 from ..domain.keys import KEYS_PAGE, fal_key_problem
+from ..fal.billing import NEEDS_ADMIN_KEY
 from ..files.localfiles import cannot_write
 
 PROBE_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
@@ -181,6 +182,12 @@ def run_check(
             f"confirm above USD {limits.confirm_above_usd:.2f}" + _per_user(settings),
         ),
         ("sign-in (http)", sign_in_summary(settings)),
+        (
+            "billed cost",
+            "read from fal's billing events with FAL_ADMIN_KEY, beside each estimate"
+            if settings.fal_admin_key
+            else f"{NEEDS_ADMIN_KEY} (FAL_ADMIN_KEY); jobs keep their estimates",
+        ),
         ("variables set", ", ".join(settings.variables_set) or "none (every setting at its default)"),
     ]
     reachable = True

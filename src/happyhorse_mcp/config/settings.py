@@ -54,6 +54,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FAL_KEY_SECRET", "see FAL_KEY_ID."),
     Variable("FAL_KEY_FILE", "a file holding the fal key, read when FAL_KEY is not set."),
     Variable(
+        "FAL_ADMIN_KEY",
+        "optional: an admin key of the same fal account, to read what fal billed for each job (its billing events) "
+        "and record it beside the estimate; budgets then count the bill. Sent only to fal's platform API, never "
+        "logged.",
+        kinds.checked_secret,
+    ),
+    Variable(
         "FAL_HOME_DIR",
         "where `fal auth login` keeps its token (default ~/.fal); with no key set, that login signs requests.",
         kinds.text,
@@ -360,6 +367,7 @@ class HttpSettings:
 @dataclass(frozen=True)
 class Settings:
     fal_key: SecretStr | None = field(repr=False)
+    fal_admin_key: SecretStr | None = field(default=None, repr=False)
     queue_url: str = DEFAULT_QUEUE_URL
     rest_url: str = DEFAULT_REST_URL
     api_url: str = DEFAULT_API_URL
@@ -388,7 +396,7 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Values no log line may show."""
-        kept = [s.get_secret_value() for s in (self.fal_key, self.database_url) if s is not None]
+        kept = [s.get_secret_value() for s in (self.fal_key, self.fal_admin_key, self.database_url) if s is not None]
         http = [*([self.http.token] if self.http.token else []), *(self.http.auth_client or ())[1:]]
         return [*kept, *http, *self.user_keys_secrets]
 
@@ -398,6 +406,7 @@ class Settings:
         fal_key, fal_key_source, fal_login_file = _credentials(env)
         return cls(
             fal_key=fal_key,
+            fal_admin_key=env["FAL_ADMIN_KEY"],
             fal_key_source=fal_key_source,
             fal_login_file=fal_login_file,
             variables_set=env.set(),

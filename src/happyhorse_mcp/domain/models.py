@@ -74,6 +74,7 @@ class JobResult(BaseModel):
     video: VideoFile | None = Field(default=None, description="The finished video, when completed.")
     seed: int | None = Field(default=None, description="Seed fal used (pass it again to reproduce a take).")
     cost_usd: float | None = Field(default=None, description="This job's price from the price table.")
+    billed_usd: float | None = Field(default=None, description="What fal billed, once read (FAL_ADMIN_KEY).")
     error: JobError | None = Field(default=None, description="Why the job failed, when it did.")
     queue_position: int | None = None
     created_at: datetime
@@ -117,6 +118,8 @@ class Job(BaseModel):
     request_id: str | None = None
     queue_position: int | None = None
     cost_usd: float | None = None
+    # What fal billed for it, from its billing events (jobs/billing.py, with FAL_ADMIN_KEY): counted where known.
+    billed_usd: float | None = None
     output: dict[str, Any] | None = None
     error: JobError | None = None
     cancel_requested: bool = False
@@ -152,7 +155,7 @@ class Job(BaseModel):
         have no job yet (each shot's job counts itself), nothing once it ended."""
         film = self.film
         if film is None:
-            return self.cost_usd or 0.0
+            return self.billed_usd if self.billed_usd is not None else self.cost_usd or 0.0
         return 0.0 if self.finished else film.reserved_usd
 
     @property
@@ -206,6 +209,7 @@ class Job(BaseModel):
             video=video,
             seed=seed if isinstance(seed, int) else self.arguments.get("seed"),
             cost_usd=self.cost_usd,
+            billed_usd=self.billed_usd,
             error=self.error,
             queue_position=self.queue_position if self.status == "queued" else None,
             created_at=self.created_at,

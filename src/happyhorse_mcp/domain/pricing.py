@@ -19,6 +19,8 @@ from .catalog import (
 from .errors import InvalidArgumentError, UnsupportedVersionError
 
 CENT = Decimal("0.01")
+# A bill further than this from its estimate is logged and shown beside it (jobs/billing.py).
+BILLED_DIFFERENCE_SHOWN_USD = 0.01
 
 
 class CostBreakdown(BaseModel):

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 
 from ..config.settings import DOWNLOAD_TIMEOUT_SECONDS, Settings
 from ..domain.models import Job
+from ..fal.billing import FalBilling
 from ..fal.credentials import credentials_for
 from ..fal.download import VideoDownloader
 from ..fal.queue import FalQueue
 from ..fal.storage import FalStorage
 from .accounts import FalAccounts
+from .billing import BillingReconciler
 from .films import Films
 from .follow import FollowPolicy
 from .generation import Generation
@@ -95,6 +97,9 @@ def assemble(
         has_credentials=settings.has_fal_credentials,
     )
     runner.films = films  # the runner hands films it takes over, and cancels of films, back to them
+    if settings.fal_admin_key is not None and not settings.sandbox:
+        billing = FalBilling(http, api_url=settings.api_url, admin_key=settings.fal_admin_key)
+        runner.billing = BillingReconciler(billing, store, task_group, on_billed=on_status_change)
     return Machinery(
         fal=fal,
         runner=runner,

@@ -39,6 +39,7 @@ from ..fal.queue import CancelOutcome, FalQueue, QueueStatus
 from ..observability import metrics
 from ..observability.tracing import current_traceparent, span
 from .accounts import FalAccounts
+from .billing import BillingReconciler
 from .changes import ChangeFeed
 from .drafts import JobDraft
 from .follow import CANCELLED_ERROR_TYPE, Cancelled, FollowPolicy, follow, save_copy
@@ -126,6 +127,8 @@ class JobRunner:
 
     # Films are followed here too (leased, taken over, cancelled), but made by jobs/films.py, set once it exists.
     films: FilmDriver | None = None
+    # Reads what fal billed for each completed job (jobs/billing.py), set when the deployment has an admin key.
+    billing: BillingReconciler | None = None
 
     @property
     def live(self) -> LiveJobs:
@@ -373,6 +376,8 @@ class JobRunner:
         metrics.TIME_TO_FINISH.record(_since(job.created_at), {"happyhorse.endpoint": job.endpoint, "status": status})
         if not self._jobs.is_unsaved(job_id):  # the store has it: memory keeps only live jobs
             self._jobs.drop(job_id)
+        if status == "completed" and self.billing is not None:
+            self.billing.finished(job)  # what fal billed, read later
 
 
 def _since(moment: datetime) -> float:

@@ -30,6 +30,7 @@ from ...domain.catalog import (
 from ...domain.errors import SUGGESTED_WAIT_SECONDS
 from ...domain.film import FilmKind
 from ...domain.models import Job, JobResult
+from ...domain.pricing import BILLED_DIFFERENCE_SHOWN_USD
 from ...domain.uris import video_uri
 from ..identity import shows_server_paths
 
@@ -158,7 +159,7 @@ def summary(result: JobResult) -> str:
 
 
 def _summary(result: JobResult) -> str:
-    cost = "" if result.cost_usd is None else f" (USD {result.cost_usd:.2f})"
+    cost = "" if result.cost_usd is None else f" (USD {result.cost_usd:.2f}{billed_words(result)})"
     if result.film is not None and result.status not in ("failed", "unknown"):
         return film_summary(result)
     match result.status:
@@ -180,6 +181,15 @@ def _summary(result: JobResult) -> str:
         case _:
             where = f" at position {result.queue_position}" if result.queue_position is not None else ""
             return f"Job {result.job_id} is {result.status}{where}{cost}. {result.next_step}"
+
+
+def billed_words(result: JobResult) -> str:
+    """fal's bill beside the estimate, once read: said plainly when they differ."""
+    if result.billed_usd is None or result.cost_usd is None:
+        return ""
+    if abs(result.billed_usd - result.cost_usd) > BILLED_DIFFERENCE_SHOWN_USD:
+        return f" estimated; fal billed USD {result.billed_usd:.2f}"
+    return ", as fal billed"
 
 
 def film_summary(result: JobResult) -> str:

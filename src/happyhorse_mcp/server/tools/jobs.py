@@ -20,6 +20,7 @@ from ._shared import (
     READ_ONLY_LOCAL,
     JobId,
     bearable_wait,
+    billed_words,
     job_result,
     progress_reporter,
     summary,
@@ -29,7 +30,7 @@ from ._shelf import ToolShelf
 
 def job_line(job: JobResult) -> str:
     """One job as a line of list_jobs' text: the rest is in the structured output."""
-    cost = "" if job.cost_usd is None else f", USD {job.cost_usd:.2f}"
+    cost = "" if job.cost_usd is None else f", USD {job.cost_usd:.2f}{billed_words(job)}"
     video = f", {job.video.url}" if job.video else ""
     return f"{job.job_id}: {job.operation}, {job.status}{cost}, {job.created_at:%Y-%m-%d %H:%M} UTC{video}"
 

@@ -1,0 +1,127 @@
+"""fal's own word on what each finished job cost: the billed USD read from fal's billing events and recorded beside
+the estimate, so budgets count what was billed where it is known.
+
+A job that ends `completed` is handed here by the runner; requests are asked about in batches (up to 50 ids a call,
+those that finished while a call was under way going together in the next), and a request fal has not billed yet is
+asked about again later, a few times. A billed cost more than USD 0.01 from the estimate is logged and shown. Jobs
+sent with a user's own fal key are billed to that user's account, which the deployment's admin key cannot read: they
+keep their estimate. Without an admin key nothing here runs; a key fal refuses is said once in the log, never to a
+caller, and nothing fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..domain.errors import HappyHorseError
+from ..domain.models import Job
+from ..domain.pricing import BILLED_DIFFERENCE_SHOWN_USD
+from ..fal.billing import MAX_IDS_PER_CALL, AdminKeyRefused, FalBilling
+from .store import JobStore
+
+logger = logging.getLogger(__name__)
+
+# fal records a bill shortly after a request ends: ask again after these many seconds, then give up (the job keeps
+# its estimate, and says nothing was reported).
+RETRY_AFTER_SECONDS = (5.0, 30.0, 120.0, 600.0)
+_WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class _Asked:
+    job_id: str
+    request_id: str
+    attempt: int = 0
+
+
+class BillingReconciler:
+    def __init__(
+        self,
+        billing: FalBilling,
+        store: JobStore,
+        task_group: TaskGroup,
+        *,
+        retry_after: Sequence[float] = RETRY_AFTER_SECONDS,
+        on_billed: Callable[[Job], Awaitable[None]] | None = None,
+    ) -> None:
+        self._billing = billing
+        self._on_billed = on_billed  # the job's resource changed: its subscribers are told
+        self._store = store
+        self._tg = task_group
+        self._retry_after = tuple(retry_after)
+        self._send, self._receive = anyio.create_memory_object_stream[_Asked](max_buffer_size=10_000)
+        self._refused = False
+        task_group.start_soon(self._run)
+
+    def finished(self, job: Job) -> None:
+        """`job` has just ended completed: read what fal billed for it."""
+        if job.request_id is None or job.own_fal_key or job.sandbox or self._refused:
+            return
+        try:
+            self._send.send_nowait(_Asked(job.job_id, job.request_id))
+        except anyio.WouldBlock:
+            logger.warning("job %s: too many bills waiting to be read; it keeps its estimate", job.job_id)
+        except anyio.ClosedResourceError:
+            pass  # shutting down: the job keeps its estimate
+
+    async def _run(self) -> None:
+        async with self._send, self._receive:  # closed with the task group: nothing left to read bills into
+            async for first in self._receive:
+                batch = [first]
+                while len(batch) < MAX_IDS_PER_CALL:
+                    try:
+                        batch.append(self._receive.receive_nowait())
+                    except anyio.WouldBlock:
+                        break
+                await self._settle(batch)
+
+    async def _settle(self, batch: list[_Asked]) -> None:
+        try:
+            billed = await self._billing.billed([asked.request_id for asked in batch])
+        except AdminKeyRefused as exc:
+            self._refused = True
+            logger.warning("%s; jobs keep their estimates", exc)
+            return
+        except HappyHorseError as exc:
+            logger.warning("fal's billing events could not be read (%s); asking again later", exc.message)
+            billed = {}
+        for asked in batch:
+            if (usd := billed.get(asked.request_id)) is not None:
+                await self._record(asked.job_id, usd)
+            elif asked.attempt < len(self._retry_after):
+                self._tg.start_soon(self._later, asked)
+            else:
+                logger.info("job %s: fal reported no bill for request %s", asked.job_id, asked.request_id)
+
+    async def _later(self, asked: _Asked) -> None:
+        await anyio.sleep(self._retry_after[asked.attempt])
+        if not self._refused:
+            with contextlib.suppress(anyio.ClosedResourceError):
+                await self._send.send(_Asked(asked.job_id, asked.request_id, asked.attempt + 1))
+
+    async def _record(self, job_id: str, usd: float) -> None:
+        for _ in range(_WRITE_ATTEMPTS):  # another writer went first: read it again and retry
+            job = await self._store.get(job_id)
+            if job is None or job.billed_usd is not None:
+                return
+            if (written := await self._store.update(job.model_copy(update={"billed_usd": usd}))) is not None:
+                break
+        else:
+            logger.warning("job %s: its billed cost (USD %.2f) could not be recorded", job_id, usd)
+            return
+        if abs(usd - (job.cost_usd or 0.0)) > BILLED_DIFFERENCE_SHOWN_USD:
+            logger.warning(
+                "job %s: fal billed USD %.2f, estimated USD %.2f (request %s)",
+                job_id,
+                usd,
+                job.cost_usd or 0.0,
+                job.request_id,
+            )
+        if self._on_billed is not None:
+            await self._on_billed(written)
