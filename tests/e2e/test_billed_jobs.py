@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp.types import TextResourceContents
 from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
@@ -180,6 +181,11 @@ async def test_with_an_admin_key_a_job_shows_what_fal_billed_beside_its_estimate
                 if shown.structured_content["billed_usd"] is not None:
                     break
         listed = await client.call_tool("list_jobs", {})
+        (report,) = (await client.read_resource("happyhorse://spend")).contents
+    assert isinstance(report, TextResourceContents)
+    spend = json.loads(report.text)
+    assert spend["today_usd"] == fake.bill  # the budgets count the bill
+    assert spend["counted"].startswith("what fal billed where read")
     assert shown.structured_content["billed_usd"] == fake.bill
     assert f"(USD {BILLED:.2f} estimated; fal billed USD {fake.bill:.2f})" in text_of(shown)
     assert f"USD {BILLED:.2f} estimated; fal billed USD {fake.bill:.2f}" in text_of(listed)

@@ -12,6 +12,9 @@ from .models import utcnow
 from .principal import LOCAL_USER
 
 DEFAULT_MAX_USD_PER_JOB = 10.0
+# What spend figures count (the spend report says which): with an admin key, what fal billed where it is known.
+BILLS_WHERE_READ = "what fal billed where read (FAL_ADMIN_KEY), the estimate until then"
+ESTIMATES_ONLY = "this server's estimates (billed cost unavailable: needs an admin key)"
 DEFAULT_DAILY_BUDGET_USD = 30.0
 DEFAULT_CONFIRM_ABOVE_USD = 3.0
 
@@ -138,6 +141,9 @@ class SpendReport(BaseModel):
     day_starts_at: datetime = Field(description="Start of the current budget day (midnight UTC).")
     user_daily_budget_usd: float | None = Field(default=None, description="HAPPYHORSE_USER_DAILY_BUDGET_USD, yours.")
     user_max_jobs_in_flight: int | None = Field(default=None, description="HAPPYHORSE_USER_MAX_JOBS_IN_FLIGHT.")
+    counted: str = Field(
+        default=ESTIMATES_ONLY, description="What the figures count: fal's bills where read, else the estimates."
+    )
 
 
 def start_of_day(now: datetime | None = None) -> datetime:

@@ -64,7 +64,8 @@ def assemble(
         max_bytes=settings.max_download_bytes,
         timeout_seconds=DOWNLOAD_TIMEOUT_SECONDS,
     )
-    guard = SpendGuard(store, settings.limits)
+    admin_key = None if settings.sandbox else settings.fal_admin_key  # the sandbox bills nothing
+    guard = SpendGuard(store, settings.limits, reads_bills=admin_key is not None)
     vault = None
     if settings.user_keys_secrets:  # users' own keys (sign-in): the vault is loaded only where they are kept
         from ..auth.key_vault import KeyVault
@@ -97,8 +98,8 @@ def assemble(
         has_credentials=settings.has_fal_credentials,
     )
     runner.films = films  # the runner hands films it takes over, and cancels of films, back to them
-    if settings.fal_admin_key is not None and not settings.sandbox:
-        billing = FalBilling(http, api_url=settings.api_url, admin_key=settings.fal_admin_key)
+    if admin_key is not None:
+        billing = FalBilling(http, api_url=settings.api_url, admin_key=admin_key)
         runner.billing = BillingReconciler(billing, store, task_group, on_billed=on_status_change)
     return Machinery(
         fal=fal,

@@ -7,7 +7,16 @@ and admission asks it inside the store's transaction, where the answer is bindin
 
 from __future__ import annotations
 
-from ..domain.budget import Committed, Spend, SpendLimits, SpendReport, start_of_day, start_of_month
+from ..domain.budget import (
+    BILLS_WHERE_READ,
+    ESTIMATES_ONLY,
+    Committed,
+    Spend,
+    SpendLimits,
+    SpendReport,
+    start_of_day,
+    start_of_month,
+)
 from ..domain.errors import BudgetExceededError, Refusal, StoreError
 from ..domain.models import Job
 from .store import Admission, JobStore
@@ -15,9 +24,10 @@ from .store.base import Lease
 
 
 class SpendGuard:
-    def __init__(self, store: JobStore, limits: SpendLimits) -> None:
+    def __init__(self, store: JobStore, limits: SpendLimits, *, reads_bills: bool = False) -> None:
         self._store = store
         self.limits = limits
+        self._counted = BILLS_WHERE_READ if reads_bills else ESTIMATES_ONLY  # jobs/billing.py records the bills
 
     async def committed(self, owner: str) -> Committed:
         """What `owner` and the whole deployment have committed since midnight UTC, and `owner`'s unfinished jobs:
@@ -62,4 +72,5 @@ class SpendGuard:
             day_starts_at=start_of_day(),
             user_daily_budget_usd=self.limits.user_daily_budget_usd,
             user_max_jobs_in_flight=self.limits.user_max_jobs_in_flight,
+            counted=self._counted,
         )

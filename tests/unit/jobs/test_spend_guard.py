@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from happyhorse_mcp.domain.budget import Committed, Spend, SpendLimits
+from happyhorse_mcp.domain.budget import ESTIMATES_ONLY, Committed, Spend, SpendLimits
 from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.models import Job
@@ -63,6 +63,13 @@ async def test_the_report_counts_unbilled_jobs_as_nothing() -> None:
     guard = await guard_with(job("hh_1", 2.0, "completed"), job("hh_2", 3.0, "failed"), job("hh_3", 1.0))
     report = await guard.report("local")
     assert (report.today_usd, report.month_usd, report.total_usd, report.left_today_usd) == (3.0, 3.0, 3.0, 7.0)
+    assert report.counted == ESTIMATES_ONLY  # no admin key: nothing read from fal's bills
+
+
+async def test_a_bill_read_from_fal_counts_instead_of_the_estimate() -> None:
+    billed = job("hh_1", 2.0, "completed").model_copy(update={"billed_usd": 2.05})
+    guard = await guard_with(billed, job("hh_2", 1.0))
+    assert (await guard.committed("local")).deployment_usd == pytest.approx(3.05)
 
 
 SHARED = SpendLimits(max_usd_per_job=5.0, daily_budget_usd=10.0, user_daily_budget_usd=4.0, user_max_jobs_in_flight=2)

@@ -14,7 +14,7 @@ from happyhorse_mcp.domain.catalog import Operation
 from happyhorse_mcp.domain.errors import BudgetExceededError
 from happyhorse_mcp.domain.film import FILM_ENDPOINT, FilmKind, FilmProgress, Shot, Storyboard, price_film
 from happyhorse_mcp.domain.models import Job, utcnow
-from happyhorse_mcp.domain.principal import SealedKey
+from happyhorse_mcp.domain.principal import LOCAL_USER, SealedKey
 from happyhorse_mcp.jobs.store import Decide, JobStore, Store
 from happyhorse_mcp.jobs.store.base import Lease
 from happyhorse_mcp.jobs.store.memory import MemoryJobStore
@@ -103,6 +103,15 @@ async def test_failed_and_cancelled_jobs_cost_nothing_and_unknown_ones_count_in_
     for job_id, status in [("hh_f", "failed"), ("hh_c", "cancelled"), ("hh_u", "unknown"), ("hh_d", "completed")]:
         await store.put(job(job_id, cost=1.0, status=status))
     assert await store.spend_since(None) == 2.0
+
+
+async def test_a_finished_job_s_bill_written_later_counts_instead_of_its_estimate(store: Store) -> None:
+    await store.put(job("hh_d", cost=1.0, status="completed"))
+    finished = await store.get("hh_d")
+    assert finished is not None
+    assert await store.update(finished.model_copy(update={"billed_usd": 1.05})) is not None
+    assert await store.spend_since(None) == pytest.approx(1.05)
+    assert (await store.committed(LOCAL_USER, day_start=start_of_day())).deployment_usd == pytest.approx(1.05)
 
 
 async def test_spend_counts_only_jobs_created_since_the_start(store: Store) -> None:
