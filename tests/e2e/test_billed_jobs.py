@@ -191,3 +191,28 @@ async def test_with_an_admin_key_a_job_shows_what_fal_billed_beside_its_estimate
     assert f"USD {BILLED:.2f} estimated; fal billed USD {fake.bill:.2f}" in text_of(listed)
     assert listed.structured_content is not None
     assert [job["billed_usd"] for job in listed.structured_content["jobs"]] == [fake.bill]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "billed"),
+    [("content_policy", round(BILLED / 2, 2)), ("infra_error", None)],
+    ids=["422 billed", "5xx never billed"],
+)
+async def test_with_an_admin_key_a_failed_job_shows_a_bill_only_where_fal_billed_it(
+    settings: Settings, fake: FakeFal, outcome: str, billed: float | None
+) -> None:
+    fake.outcomes.append(outcome)  # type: ignore[arg-type]
+    fake.bill_failed = round(BILLED / 2, 2)  # what fal charges a failed run it bills at all
+    admin = dataclasses.replace(settings, fal_admin_key=SecretStr(ADMIN_KEY))
+    async with Client(make_server(admin)) as client:
+        job = await _ends(client)
+        with anyio.fail_after(10):
+            while True:  # each call yields to the server, whose reconciler asks fal meanwhile
+                shown = await client.call_tool("get_job", {"job_id": job["job_id"]})
+                assert shown.structured_content is not None
+                if shown.structured_content["billed_usd"] is not None or (fake.billing_reads and billed is None):
+                    break  # the bill recorded, or fal asked and answered with none
+    assert fake.billing_reads == [[job["fal_request_id"]]]
+    assert (shown.structured_content["status"], shown.structured_content["billed_usd"]) == ("failed", billed)
+    said = f"fal billed USD {billed:.2f} for it." if billed else "fal billed"
+    assert (said in text_of(shown)) == bool(billed)

@@ -169,6 +169,8 @@ class FakeFal:
         # billed (yet). Billing events are read with an admin key (`admin_keys`); `billing_reads` counts the calls.
         self.bill: float | None = None
         self.bills: dict[str, float] = {}
+        # What fal bills a request that failed with a 422 after running ("may still be charged"); a 5xx never is.
+        self.bill_failed: float | None = None
         self.admin_keys = {ADMIN_KEY}
         self.billing_reads: list[list[str]] = []
         # True: every download waits until `release_downloads()` (a server killed while it fetches a film's clips).
@@ -510,8 +512,10 @@ class FakeFal:
         events = []
         for request_id in wanted:
             job = self.jobs.get(request_id)
-            usd = self.bills.get(request_id, self.bill)
-            if job is None or usd is None or job.state != "COMPLETED" or job.outcome != "success":
+            if job is None or job.state != "COMPLETED" or job.cancelled or job.outcome == "infra_error":
+                continue
+            usd = self.bills.get(request_id, self.bill if job.outcome == "success" else self.bill_failed)
+            if usd is None:
                 continue
             events.append(
                 {

@@ -1,9 +1,10 @@
 """fal's own word on what each finished job cost: the billed USD read from fal's billing events and recorded beside
 the estimate, so budgets count what was billed where it is known.
 
-A job that ends `completed` is handed here by the runner; requests are asked about in batches (up to 50 ids a call,
-those that finished while a call was under way going together in the next), and a request fal has not billed yet is
-asked about again later, a few times. A billed cost more than USD 0.01 from the estimate is logged and shown. Jobs
+A job that ends `completed` or `failed` is handed here by the runner (fal may bill a 422 that used GPU time, never a
+5xx: its billing events say which); requests are asked about in batches (up to 50 ids a call, those that finished
+while a call was under way going together in the next), and a request fal has not billed yet is asked about again
+later, a few times. A billed cost more than USD 0.01 from the estimate is logged and shown. Jobs
 sent with a user's own fal key are billed to that user's account, which the deployment's admin key cannot read: they
 keep their estimate. Without an admin key nothing here runs; a key fal refuses is said once in the log, never to a
 caller, and nothing fails.
@@ -60,7 +61,7 @@ class BillingReconciler:
         task_group.start_soon(self._run)
 
     def finished(self, job: Job) -> None:
-        """`job` has just ended completed: read what fal billed for it."""
+        """`job` has just ended completed or failed: read what fal billed for it."""
         if job.request_id is None or job.own_fal_key or job.sandbox or self._refused:
             return
         try:

@@ -376,8 +376,8 @@ class JobRunner:
         metrics.TIME_TO_FINISH.record(_since(job.created_at), {"happyhorse.endpoint": job.endpoint, "status": status})
         if not self._jobs.is_unsaved(job_id):  # the store has it: memory keeps only live jobs
             self._jobs.drop(job_id)
-        if status == "completed" and self.billing is not None:
-            self.billing.finished(job)  # what fal billed, read later
+        if status in ("completed", "failed") and self.billing is not None:
+            self.billing.finished(job)  # what fal billed, read later (a 422 may be billed; a 5xx never is)
 
 
 def _since(moment: datetime) -> float:

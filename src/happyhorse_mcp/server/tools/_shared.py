@@ -175,7 +175,8 @@ def _summary(result: JobResult) -> str:
             )
         case "failed" | "unknown":
             assert result.error is not None
-            return f"Job {result.job_id} {result.status}: {result.error.message}"
+            billed = f" fal billed USD {result.billed_usd:.2f} for it." if result.billed_usd else ""
+            return f"Job {result.job_id} {result.status}: {result.error.message}{billed}"
         case "cancelled":
             return f"Job {result.job_id} was cancelled; nothing was billed for it."
         case _:
