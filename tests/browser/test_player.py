@@ -8,6 +8,7 @@ The recipe (deep link, data-testid hooks, frame chain) is the Inspector's docume
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import secrets
@@ -22,12 +23,14 @@ from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
+import httpx2
 import pytest
+from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
 from happyhorse_mcp.transport.http import HttpOptions, build_app
 
-from ..fakefal import FakeFal, serve_app
+from ..fakefal import ADMIN_KEY, FakeFal, serve_app
 from ..media_factory import encoded_video
 from ..prices import dollars, usd
 from ..support import free_port, make_server
@@ -328,3 +331,39 @@ async def test_the_player_shows_a_film_shot_by_shot_then_plays_the_film(settings
                 assert "6.0 s" in await player.inner_text("#facts")
                 await page.screenshot(path=artifact("player-film.png"))
     assert not [line for line in console if "violates" in line], console
+
+
+async def test_the_player_shows_what_fal_billed_beside_the_estimate(
+    settings: Settings, fake: FakeFal, clip: bytes
+) -> None:
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    fake.video_bytes = clip
+    fake.bill = round(usd(duration=4, resolution="720p") + 0.05, 2)
+    admin = dataclasses.replace(settings, fal_admin_key=SecretStr(ADMIN_KEY))
+    console: list[str] = []
+    async with happyhorse_over_http(admin) as server:
+        async with (
+            httpx2.AsyncClient(timeout=60) as http,
+            Client(streamable_http_client(server, http_client=http)) as c,
+        ):
+            made = await c.call_tool("generate_video", {**ASK, "wait_seconds": 30})
+            assert made.structured_content is not None
+            job_id = made.structured_content["job_id"]
+            with anyio.fail_after(10):
+                while True:  # the bill is read just after the job ends
+                    shown = await c.call_tool("get_job", {"job_id": job_id})
+                    if shown.structured_content and shown.structured_content["billed_usd"] is not None:
+                        break
+        with inspector_web() as (web, token):
+            async with chromium_page(console) as page:
+                await page.goto(deep_link(web, token, server, "get_job", {"job_id": job_id}))
+                await page.wait_for_selector('[data-testid="connection-status"][data-status="connected"]')
+                await page.wait_for_selector('[data-testid="apps-form"][data-app-status="ready"]')
+                player = await _player_frame(page)
+                await player.wait_for_selector('body[data-video="loaded"]', timeout=60_000)
+                facts = await player.inner_text("#facts")
+    assert "Billed by fal" in facts
+    assert dollars(fake.bill) in facts
+    assert dollars(usd(duration=4, resolution="720p")) in facts  # the estimate stays beside it
