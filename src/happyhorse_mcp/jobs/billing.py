@@ -80,7 +80,10 @@ class BillingReconciler:
                         batch.append(self._receive.receive_nowait())
                     except anyio.WouldBlock:
                         break
-                await self._settle(batch)
+                try:
+                    await self._settle(batch)
+                except Exception:  # a store that fails, a bug: the jobs keep their estimates, the server runs on
+                    logger.exception("bills for %d job(s) could not be recorded; they keep their estimates", len(batch))
 
     async def _settle(self, batch: list[_Asked]) -> None:
         try:

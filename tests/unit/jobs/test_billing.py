@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from happyhorse_mcp.domain.budget import SpendLimits
 from happyhorse_mcp.domain.catalog import TEXT_TO_VIDEO, Operation
+from happyhorse_mcp.domain.errors import StoreError
 from happyhorse_mcp.domain.models import Job, utcnow
 from happyhorse_mcp.fal.billing import FalBilling
 from happyhorse_mcp.jobs.billing import BillingReconciler
@@ -145,3 +146,33 @@ async def test_a_request_fal_has_not_billed_yet_is_asked_about_again(rig: Rig, f
     (recorded,) = await billed.until(1)
     assert recorded.billed_usd == ESTIMATE
     assert fake.billing_reads == [[job.request_id], [job.request_id]]
+
+
+async def test_a_store_that_fails_while_recording_a_bill_stops_nothing_else(
+    rig: Rig, fake: FakeFal, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.bill = ESTIMATE
+    billed = Billed()
+    reconciler(rig, billed)
+    real_update = rig.store.update
+    failures = 0
+
+    async def failing_once(job: Job, *, holder: str | None = None) -> Job | None:
+        nonlocal failures
+        if job.billed_usd is not None and not failures:
+            failures += 1
+            raise StoreError("the disk is full")
+        return await real_update(job, holder=holder)
+
+    monkeypatch.setattr(rig.store, "update", failing_once)
+    with caplog.at_level(logging.ERROR, logger="happyhorse_mcp.jobs.billing"):
+        first = await made(rig)
+        with anyio.fail_after(5):
+            while "could not be recorded" not in caplog.text:
+                await anyio.lowlevel.checkpoint()
+    second = await made(rig, "another foal")  # the runner, and the reconciler, still work
+    (recorded,) = await billed.until(1)
+    assert recorded.job_id == second.job_id
+    stored = await rig.store.get(first.job_id)
+    assert stored is not None
+    assert (stored.status, stored.billed_usd) == ("completed", None)
