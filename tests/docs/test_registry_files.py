@@ -116,3 +116,20 @@ def test_the_readme_carries_the_mcp_name_line_the_registry_verifies_pypi_package
 @pytest.mark.parametrize("version", ["latest", "^1.2.3", "~1.2", ">=1.0", "1.x", "1.*", "1.0 - 2.0"])
 def test_the_version_rule_refuses_what_the_registry_refuses(version: str) -> None:
     assert not _is_exact_version(version)
+
+
+def test_server_json_lists_a_hosted_deployment_as_a_remote_whose_url_template_is_complete() -> None:
+    from happyhorse_mcp.transport.http import MCP_PATH
+
+    (remote,) = _load("server.json")["remotes"]
+    assert set(remote) <= {"type", "url", "headers", "variables"}
+    assert remote["type"] == "streamable-http"
+    assert remote["url"].startswith("https://")
+    assert remote["url"].endswith(MCP_PATH)  # where build_app serves MCP
+    named = set(re.findall(r"{(\w+)}", remote["url"]))
+    assert named == set(remote["variables"])  # every template variable declared, none unused
+    for variable in remote["variables"].values():
+        assert set(variable) <= {"description", "isRequired", "format", "isSecret", "default", "choices", "value"}
+        assert variable["isRequired"] is True
+    (header,) = remote["headers"]
+    assert (header["name"], header["isSecret"], header["isRequired"]) == ("Authorization", True, False)
