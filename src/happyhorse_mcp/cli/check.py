@@ -10,8 +10,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import ConfigError, Settings, unknown_settings
+from ..domain.budget import NEEDS_ADMIN_KEY
 from ..domain.keys import KEYS_PAGE, fal_key_problem
-from ..fal.billing import NEEDS_ADMIN_KEY
 from ..files.localfiles import cannot_write
 
 PROBE_REQUEST_ID = "00000000-0000-0000-0000-000000000000"

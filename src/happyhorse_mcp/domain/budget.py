@@ -12,11 +12,13 @@ from .models import utcnow
 from .principal import LOCAL_USER
 
 DEFAULT_MAX_USD_PER_JOB = 10.0
-# What spend figures count (the spend report says which): with an admin key, what fal billed where it is known.
-BILLS_WHERE_READ = "what fal billed where read (FAL_ADMIN_KEY), the estimate until then"
-ESTIMATES_ONLY = "this server's estimates (billed cost unavailable: needs an admin key)"
 DEFAULT_DAILY_BUDGET_USD = 30.0
 DEFAULT_CONFIRM_ABOVE_USD = 3.0
+
+# What spend figures count (the spend report says which): with an admin key, what fal billed where it is known.
+NEEDS_ADMIN_KEY = "billed cost unavailable: needs an admin key"
+BILLS_WHERE_READ = "what fal billed where read (FAL_ADMIN_KEY), the estimate until then"
+ESTIMATES_ONLY = f"this server's estimates ({NEEDS_ADMIN_KEY})"
 
 
 @dataclass(frozen=True)

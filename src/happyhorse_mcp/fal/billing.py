@@ -8,11 +8,11 @@ from collections.abc import Sequence
 import httpx
 from pydantic import SecretStr
 
+from ..domain.budget import NEEDS_ADMIN_KEY
 from ..domain.errors import ProtocolError, UpstreamError
 from .queue import CONNECT_TIMEOUT_SECONDS
 
 MAX_IDS_PER_CALL = 50
-NEEDS_ADMIN_KEY = "billed cost unavailable: needs an admin key"
 
 
 class AdminKeyRefused(Exception):
