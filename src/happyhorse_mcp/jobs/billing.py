@@ -4,7 +4,8 @@ the estimate, so budgets count what was billed where it is known.
 A job that ends `completed` or `failed` is handed here by the runner (fal may bill a 422 that used GPU time, never a
 5xx: its billing events say which); requests are asked about in batches (up to 50 ids a call, those that finished
 while a call was under way going together in the next), and a request fal has not billed yet is asked about again
-later, a few times. A billed cost more than USD 0.01 from the estimate is logged and shown. Jobs
+later, a few times; at start, recent jobs that ended without their bill (their re-asks died with the process, or the
+admin key is new) are asked about once. A billed cost more than USD 0.01 from the estimate is logged and shown. Jobs
 sent with a user's own fal key are billed to that user's account, which the deployment's admin key cannot read: they
 keep their estimate. Without an admin key nothing here runs; a key fal refuses is said once in the log, never to a
 caller, and nothing fails.
@@ -16,12 +17,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import anyio
 from anyio.abc import TaskGroup
 
 from ..domain.errors import HappyHorseError
-from ..domain.models import Job
+from ..domain.models import Job, utcnow
 from ..domain.pricing import BILLED_DIFFERENCE_SHOWN_USD
 from ..fal.billing import MAX_IDS_PER_CALL, AdminKeyRefused, FalBilling
 from .store import JobStore
@@ -32,6 +34,10 @@ logger = logging.getLogger(__name__)
 # its estimate, and says nothing was reported).
 RETRY_AFTER_SECONDS = (5.0, 30.0, 120.0, 600.0)
 _WRITE_ATTEMPTS = 5
+# At start, the most recent jobs ended within this long without a bill are asked about once (fal keeps billing
+# events far longer; a week bounds the work a start does).
+LOOK_BACK = timedelta(days=7)
+LOOK_BACK_JOBS = 1000
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,12 @@ class BillingReconciler:
         self._refused = False
         task_group.start_soon(self._run)
 
-    def finished(self, job: Job) -> None:
+    def finished(self, job: Job, *, attempt: int = 0) -> None:
         """`job` has just ended completed or failed: read what fal billed for it."""
         if job.request_id is None or job.own_fal_key or job.sandbox or self._refused:
             return
         try:
-            self._send.send_nowait(_Asked(job.job_id, job.request_id))
+            self._send.send_nowait(_Asked(job.job_id, job.request_id, attempt))
         except anyio.WouldBlock:
             logger.warning("job %s: too many bills waiting to be read; it keeps its estimate", job.job_id)
         except anyio.ClosedResourceError:
@@ -73,6 +79,10 @@ class BillingReconciler:
 
     async def _run(self) -> None:
         async with self._send, self._receive:  # closed with the task group: nothing left to read bills into
+            try:
+                await self._look_back()
+            except Exception:  # a store that cannot be read now: new jobs are still looked up
+                logger.exception("jobs finished before this start could not be listed for their bills")
             async for first in self._receive:
                 batch = [first]
                 while len(batch) < MAX_IDS_PER_CALL:
@@ -85,9 +95,18 @@ class BillingReconciler:
                 except Exception:  # a store that fails, a bug: the jobs keep their estimates, the server runs on
                     logger.exception("bills for %d job(s) could not be recorded; they keep their estimates", len(batch))
 
+    async def _look_back(self) -> None:
+        """Jobs that ended without their bill within LOOK_BACK (their re-asks died with a restart, or the admin key
+        is new): each asked about once more."""
+        since = utcnow() - LOOK_BACK
+        for job in await self._store.recent(limit=LOOK_BACK_JOBS):
+            ended = job.finished_at is not None and job.finished_at >= since
+            if ended and job.status in ("completed", "failed") and job.billed_usd is None:
+                self.finished(job, attempt=len(self._retry_after))
+
     async def _settle(self, batch: list[_Asked]) -> None:
         try:
-            billed = await self._billing.billed([asked.request_id for asked in batch])
+            billed = await self._billing.billed(list(dict.fromkeys(asked.request_id for asked in batch)))
         except AdminKeyRefused as exc:
             self._refused = True
             logger.warning("%s; jobs keep their estimates", exc)
@@ -101,7 +120,7 @@ class BillingReconciler:
             elif asked.attempt < len(self._retry_after):
                 self._tg.start_soon(self._later, asked)
             else:
-                logger.info("job %s: fal reported no bill for request %s", asked.job_id, asked.request_id)
+                logger.debug("job %s: fal reported no bill for request %s", asked.job_id, asked.request_id)
 
     async def _later(self, asked: _Asked) -> None:
         await anyio.sleep(self._retry_after[asked.attempt])
