@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -61,7 +62,7 @@ def configure_from_environment(environ: Mapping[str, str] | None = None) -> bool
 
         reader = PeriodicExportingMetricReader(OTLPMetricExporter())  # its interval: OTEL_METRIC_EXPORT_INTERVAL
         metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
-    logger.info("exporting traces (and metrics) over OTLP/HTTP to %s", endpoint)
+    logger.info("exporting traces (and metrics) over OTLP/HTTP to %s", _without_credentials(endpoint))
     return True
 
 
@@ -91,3 +92,12 @@ def current_traceparent() -> str | None:
 def context_of(traceparent: str) -> Context | None:
     extracted = extract({"traceparent": traceparent})
     return extracted if trace.get_current_span(extracted).get_span_context().is_valid else None
+
+
+def _without_credentials(url: str) -> str:
+    """The collector's address as a log may show it: no user:password, query or fragment (where tokens ride)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
