@@ -10,6 +10,7 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
+from mcp.types import CallToolResult
 from pydantic import SecretStr
 
 from happyhorse_mcp.config import Settings
@@ -213,11 +214,8 @@ async def test_result_reads_are_retried_after_server_errors(client: Client, fake
     assert fake.calls("result") == 3
 
 
-async def test_an_expired_result_fal_keeps_no_record_of_is_unknown_may_be_billed_with_where_to_look(
-    client: Client, fake: FakeFal
-) -> None:
-    fake.hold = True
-    fake.platform_payloads = False
+async def _finished_after_fal_forgot_its_result(client: Client, fake: FakeFal) -> CallToolResult:
+    """A held job whose result fal's queue drops (its hour past) as it completes, as get_job then reports it."""
     first = await client.call_tool("generate_video", {**PROMPT, "wait_seconds": 0})
     assert first.structured_content is not None
     fake.expire(fake.submits[0].request_id)
@@ -225,6 +223,15 @@ async def test_an_expired_result_fal_keeps_no_record_of_is_unknown_may_be_billed
     with anyio.fail_after(5):
         final = await client.call_tool("get_job", {"job_id": first.structured_content["job_id"], "wait_seconds": 30})
     assert final.structured_content is not None
+    return final
+
+
+async def test_an_expired_result_fal_keeps_no_record_of_is_unknown_may_be_billed_with_where_to_look(
+    client: Client, fake: FakeFal
+) -> None:
+    fake.hold = True
+    fake.platform_payloads = False
+    final = await _finished_after_fal_forgot_its_result(client, fake)
     assert final.structured_content["status"] == "unknown"
     assert final.structured_content["error"]["type"] == "outcome_unknown"
     assert "may have been billed" in text_of(final)
@@ -239,13 +246,7 @@ async def test_a_result_fal_s_queue_forgot_is_read_from_fal_s_platform_record_an
 ) -> None:
     # fal's queue keeps a result an hour; its platform API keeps the request's record, output included, 90 days.
     fake.hold = True
-    first = await client.call_tool("generate_video", {**PROMPT, "wait_seconds": 0})
-    assert first.structured_content is not None
-    fake.expire(fake.submits[0].request_id)
-    fake.complete(fake.submits[0].request_id)
-    with anyio.fail_after(5):
-        final = await client.call_tool("get_job", {"job_id": first.structured_content["job_id"], "wait_seconds": 30})
-    assert final.structured_content is not None
+    final = await _finished_after_fal_forgot_its_result(client, fake)
     assert final.structured_content["status"] == "completed", text_of(final)
     assert final.structured_content["video"]["url"].endswith("/output.mp4")
     assert fake.platform_lookups == 1
