@@ -1,4 +1,4 @@
-"""What the operator sets: every environment variable in one registry (settings.py, which `--help`, `check` and
+"""What the operator sets: every environment variable in one registry (variables.py, which `--help`, `check` and
 README's table are made from), the kinds values are read as (kinds.py), the named tokens file (tokens_file.py), and
 the process's TLS context (tls.py)."""
 
