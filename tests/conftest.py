@@ -129,6 +129,7 @@ async def fal_url(request: pytest.FixtureRequest, fake: FakeFal) -> AsyncIterato
             yield url
         return
     async with anyio.create_task_group() as tg:
+        fake.attach(tg)
         url = serve_in_process(fake.app, tg)
         try:
             yield url

@@ -221,6 +221,11 @@ class Rig:
     http: httpx.AsyncClient | None = None  # the in-process client the fal clients share (downloads, in film tests)
     operation: Operation = Operation.TEXT_TO_VIDEO
     films: Films | None = None
+    receiver: Any = None  # with webhooks: the ASGI app answering at WEBHOOK_BASE (the server's route, on this rig)
+
+
+# Where a rig with webhooks tells fal to post each job's end; the fake's deliveries reach the rig's receiver in-process.
+WEBHOOK_BASE = "http://server.test"
 
 
 @asynccontextmanager
@@ -230,8 +235,10 @@ async def runner_rig(
     limits: SpendLimits | None = None,
     policy: FollowPolicy = FAST_FOLLOW,
     data_dir: Path | None = None,
+    webhooks: bool = False,
 ) -> AsyncIterator[Rig]:
-    """The job machinery as the server wires it (jobs/machinery.py), on `store`, with the fake fal in-process."""
+    """The job machinery as the server wires it (jobs/machinery.py), on `store`, with the fake fal in-process; with
+    `webhooks`, fal posts each job's end to the rig's receiver (the server's own route), signed by the fake's key."""
     settings = Settings(
         fal_key=SecretStr(VALID_KEY),
         queue_url="http://fal.test",
@@ -240,12 +247,33 @@ async def runner_rig(
         api_url="http://fal.test",
         data_dir=data_dir or Path(tempfile.gettempdir()) / "happyhorse-rig",
         limits=limits or SpendLimits(daily_budget_usd=3.0),
+        webhook_url=WEBHOOK_BASE if webhooks else None,
+        jwks_url="http://fal.test/.well-known/jwks.json",
     )
     async with anyio.create_task_group() as tg, default_http_client(InProcessTransport(fake.app, tg)) as http:
-        made = assemble(settings, store, http, tg, follow=policy, retry=NO_BACKOFF)
-        yield Rig(made.runner, store, made.fal, made.guard, tg, made.storage, http, films=made.films)
+        fake.attach(tg)
+        made = assemble(settings, store, http, tg, follow=policy, retry=NO_BACKOFF, webhooks=webhooks)
+        receiver = None
+        if webhooks:
+            receiver = receiver_app(made.runner)
+            fake.webhooks.client = lambda: httpx.AsyncClient(transport=InProcessTransport(receiver, tg))
+        rig = Rig(made.runner, store, made.fal, made.guard, tg, made.storage, http, films=made.films, receiver=receiver)
+        yield rig
         # Stopped as a process dies: the jobs' tasks end before the connections they use are closed.
         tg.cancel_scope.cancel()
+
+
+def receiver_app(runner: JobRunner) -> Any:
+    """The server's webhook route alone, on `runner`."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from happyhorse_mcp.transport.fal_webhook import WEBHOOK_ROUTE, webhook_endpoint
+
+    async def runner_of() -> JobRunner:
+        return runner
+
+    return Starlette(routes=[Route(WEBHOOK_ROUTE, webhook_endpoint(runner_of), methods=["POST"])])
 
 
 @asynccontextmanager

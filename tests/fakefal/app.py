@@ -16,10 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import anyio
+from anyio.abc import TaskGroup
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from .webhooks import Deliveries, event_body
 
 VALID_KEY = "fake-key-id:fake-key-secret"
 # An admin key of the same account: only it reads billing events (a normal key gets 403, as at fal).
@@ -124,6 +127,8 @@ class FakeJob:
     account: str = ""  # whose request it is: only that fal account may read or cancel it
     next_transition: float | None = None
     changed: anyio.Event = field(default_factory=anyio.Event)
+    webhook_url: str | None = None  # `?fal_webhook=` at submit: where its end is posted
+    base: str = ""  # the fake's URL as the submit reached it, for the output's video URL
 
 
 class FakeFal:
@@ -181,6 +186,9 @@ class FakeFal:
         # for tests that decode, join or continue videos; otherwise every request gets `video_bytes`.
         self.real_clips = False
         self._submitted: anyio.Event | None = None  # set at the next submit, for `submitted()`
+        # Signed webhooks (`?fal_webhook=`), sent from the task group given to `attach` (the one serving the fake).
+        self.webhooks = Deliveries()
+        self._tg: TaskGroup | None = None
         self.app = Starlette(
             routes=[
                 Route("/storage/auth/token", self._storage_token, methods=["POST"]),
@@ -191,6 +199,7 @@ class FakeFal:
                 Route("/files/{file_id}/{name}", self._download, methods=["GET"]),
                 Route("/v1/models/requests/by-endpoint", self._platform_request, methods=["GET"]),
                 Route("/v1/models/billing-events", self._billing_events, methods=["GET"]),
+                Route("/.well-known/jwks.json", self._jwks, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/status/stream", self._stream, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/status", self._status, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/cancel", self._cancel, methods=["PUT"]),
@@ -203,6 +212,10 @@ class FakeFal:
 
     def fail_next(self, route: Route_, fault: Fault | None = None, times: int = 1) -> None:
         self.faults[route].extend([fault or Fault()] * times)
+
+    def attach(self, task_group: TaskGroup) -> None:
+        """Where webhooks are sent from: the task group that serves the fake."""
+        self._tg = task_group
 
     def start(self, request_id: str) -> None:
         self._set(self.jobs[request_id], "IN_PROGRESS")
@@ -316,6 +329,11 @@ class FakeFal:
         )
         if not self.hold:
             job.next_transition = time.monotonic() + self.queue_seconds
+        job.base = str(request.base_url).rstrip("/")
+        if hook := request.query_params.get("fal_webhook"):
+            assert self._tg is not None, "the fake sends webhooks only once attached to a task group"
+            job.webhook_url = hook
+            self._tg.start_soon(self._deliver, job)
         self.jobs[job.request_id] = job
         self.submits.append(job)
         if self._submitted is not None:
@@ -423,14 +441,16 @@ class FakeFal:
             return JSONResponse({"detail": "Request not found"}, status_code=404)
         if job.state != "COMPLETED":
             return JSONResponse({"detail": "Request is still in progress"}, status_code=400)
+        status, body, headers = self._answer(job, str(request.base_url).rstrip("/"))
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def _answer(self, job: FakeJob, base: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """A completed job's result as fal answers it: its output, or the error its run ended with."""
         if job.cancelled:
-            return JSONResponse(
-                {"detail": "Request was cancelled", "error_type": "request_cancelled"},
-                status_code=400,
-                headers={"X-Fal-Error-Type": "request_cancelled"},
-            )
+            body = {"detail": "Request was cancelled", "error_type": "request_cancelled"}
+            return 400, body, {"X-Fal-Error-Type": "request_cancelled"}
         if job.problems:
-            return JSONResponse({"detail": job.problems}, status_code=422)
+            return 422, {"detail": job.problems}, {}
         match job.outcome:
             case "content_policy":
                 detail = [
@@ -441,17 +461,33 @@ class FakeFal:
                         "type": "content_policy_violation",
                     }
                 ]
-                return JSONResponse({"detail": detail}, status_code=422)
+                return 422, {"detail": detail}, {}
             case "validation":
                 detail = [{"loc": ["body", "image_url"], "msg": "Image too small", "type": "image_too_small"}]
-                return JSONResponse({"detail": detail}, status_code=422)
+                return 422, {"detail": detail}, {}
             case "infra_error":
-                return JSONResponse(
-                    {"detail": "Request timed out", "error_type": "request_timeout"},
-                    status_code=504,
-                    headers={"X-Fal-Error-Type": "request_timeout"},
-                )
-        return JSONResponse(self._output(job, str(request.base_url).rstrip("/")))
+                body = {"detail": "Request timed out", "error_type": "request_timeout"}
+                return 504, body, {"X-Fal-Error-Type": "request_timeout"}
+        return 200, self._output(job, base), {}
+
+    async def _deliver(self, job: FakeJob) -> None:
+        """Post the job's end to its webhook URL when it ends (its clock runs without anyone polling)."""
+        assert job.webhook_url is not None
+        while True:
+            self._tick(job)
+            if job.state == "COMPLETED":
+                break
+            changed = job.changed
+            wait = None if job.next_transition is None else max(0.0, job.next_transition - time.monotonic())
+            with anyio.move_on_after(wait if wait is not None else float("inf")):
+                await changed.wait()
+        status, answer, _ = self._answer(job, job.base)
+        body = event_body(job.request_id, status, answer, payload_error=self.webhooks.payload_error)
+        await self.webhooks.send(job.webhook_url, job.request_id, body)
+
+    async def _jwks(self, request: Request) -> Response:
+        self.webhooks.jwks_reads += 1
+        return JSONResponse({"keys": [self.webhooks.signer.jwk()]})
 
     def _video_for(self, job: FakeJob, duration: int) -> bytes:
         if not self.real_clips:

@@ -38,5 +38,11 @@ async def serve_app(app: Any, port: int = 0, *, lifespan: bool = False) -> Async
     sock.close()
 
 
-def serve(fake: FakeFal, port: int = 0) -> Any:
-    return serve_app(fake.app, port)
+@asynccontextmanager
+async def serve(fake: FakeFal, port: int = 0) -> AsyncIterator[str]:
+    """The fake on a loopback port, its webhooks sent from the same task group."""
+    async with anyio.create_task_group() as tg:
+        fake.attach(tg)
+        async with serve_app(fake.app, port) as url:
+            yield url
+        tg.cancel_scope.cancel()

@@ -25,6 +25,7 @@ from .variables import (
     DEFAULT_HTTP_SESSION_IDLE_SECONDS,
     DEFAULT_HTTP_SESSIONS_PER_CLIENT,
     DEFAULT_HTTP_STREAM_SECONDS,
+    DEFAULT_JWKS_URL,
     DEFAULT_LEASE_SECONDS,
     DEFAULT_MAX_DOWNLOAD_MB,
     DEFAULT_QUEUE_URL,
@@ -168,6 +169,8 @@ class Settings:
     rest_url: str = DEFAULT_REST_URL
     api_url: str = DEFAULT_API_URL
     cdn_url: str = DEFAULT_CDN_URL
+    webhook_url: str | None = None
+    jwks_url: str = DEFAULT_JWKS_URL
     data_dir: Path = field(default_factory=_default_data_dir)
     limits: SpendLimits = field(default_factory=SpendLimits)
     allowed_dirs: tuple[Path, ...] = ()
@@ -210,6 +213,8 @@ class Settings:
             rest_url=env["HAPPYHORSE_FAL_REST_URL"],
             api_url=env["HAPPYHORSE_FAL_API_URL"],
             cdn_url=env["HAPPYHORSE_FAL_CDN_URL"],
+            webhook_url=env["HAPPYHORSE_WEBHOOK_URL"],
+            jwks_url=env["HAPPYHORSE_FAL_JWKS_URL"],
             data_dir=env["HAPPYHORSE_DATA_DIR"] or _default_data_dir(),
             limits=SpendLimits(
                 max_usd_per_job=env["HAPPYHORSE_MAX_USD_PER_JOB"],

@@ -17,6 +17,7 @@ DEFAULT_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_REST_URL = "https://rest.fal.ai"
 DEFAULT_API_URL = "https://api.fal.ai"
 DEFAULT_CDN_URL = "https://v3.fal.media"
+DEFAULT_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 DEFAULT_MAX_DOWNLOAD_MB = 200
 DOWNLOAD_TIMEOUT_SECONDS = 300.0
 DEFAULT_HTTP_MAX_SESSIONS = 100
@@ -77,6 +78,18 @@ VARIABLES: tuple[Variable, ...] = (
         "HAPPYHORSE_FAL_API_URL",
         f"fal platform API host, where a job whose result fal's queue forgot is looked up (default {DEFAULT_API_URL}).",
         **kinds.url(DEFAULT_API_URL),
+    ),
+    Variable(
+        "HAPPYHORSE_WEBHOOK_URL",
+        "http: this deployment's public base URL as fal reaches it, e.g. https://mcp.example.com: each submit then "
+        "asks fal to post the job's end to <base>/fal/webhook/<the job's own secret>, verified by fal's signature, "
+        "so no status stream is held open per job (the status is still read, rarely, as a backstop).",
+        lambda name, value: kinds.checked_url(name, value, "https://mcp.example.com"),
+    ),
+    Variable(
+        "HAPPYHORSE_FAL_JWKS_URL",
+        f"where fal's webhook signing keys are read (default {DEFAULT_JWKS_URL}).",
+        **kinds.url(DEFAULT_JWKS_URL),
     ),
     Variable("HAPPYHORSE_FAL_CDN_URL", f"fal storage host (default {DEFAULT_CDN_URL}).", **kinds.url(DEFAULT_CDN_URL)),
     Variable(

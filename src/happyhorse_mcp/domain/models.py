@@ -99,6 +99,17 @@ class TaskHandle(BaseModel):
         return self.ttl_ms is not None and (now - created_at).total_seconds() * 1000 > self.ttl_ms
 
 
+class FalEnding(BaseModel):
+    """fal's own word that a job's request ended, from its signed webhook (jobs/webhooks.py), kept with the job: OK
+    with the output as `payload` (None with `payload_error` when fal could not send it), or an error."""
+
+    ok: bool
+    payload: Any = None
+    error: str | None = None
+    payload_error: str | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+
+
 class Job(BaseModel):
     """The stored record: the result plus what is needed to follow the job at fal."""
 
@@ -131,6 +142,10 @@ class Job(BaseModel):
     # (device, inode) of the saved copy as written, so a file swapped in later is never served for it.
     saved_identity: tuple[int, int] | None = None
     download_error: str | None = None
+    # With webhooks (HAPPYHORSE_WEBHOOK_URL): the job's part of the URL fal posts the request's end to (its id and a
+    # secret), and that end once it came.
+    webhook_token: str | None = None
+    webhook: FalEnding | None = None
     # Set when the call asked for an MCP task: the job is the task, and this is how long its handle lives.
     task: TaskHandle | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -21,6 +22,9 @@ from ..domain.errors import (
     RateLimitedError,
     UpstreamError,
 )
+
+if TYPE_CHECKING:
+    from ..domain.models import FalEnding
 
 
 def model_failure(kind: str | None, reason: str | None, *, status_code: int | None = None) -> ModelRunError:
@@ -150,3 +154,13 @@ def error_from_response(response: httpx.Response, *, doing: str, when_refused: s
             status_code=status,
         )
     return UpstreamError(f"fal answered HTTP {status} {where}: {text}", status_code=status)
+
+
+def webhook_failure(ending: FalEnding) -> HappyHorseError:
+    """fal's webhook saying the request failed, as the error its result would have been: the model's error body is
+    the payload, and the status it had is in fal's error text ("Invalid status code: 422"), else a 422 when the
+    body lists problems as a validation error does."""
+    named = re.search(r"\b([45]\d\d)\b", ending.error or "")
+    body = ending.payload if isinstance(ending.payload, dict) else {"detail": ending.error or "the request failed"}
+    status = int(named.group(1)) if named else 422 if isinstance(body.get("detail"), list) else 500
+    return error_from_response(httpx.Response(status, json=body), doing="running the job (fal's webhook)")

@@ -151,13 +151,17 @@ class FalQueue:
             raise ProtocolError("fal's platform API answer could not be read.") from exc
         return next((item for item in items if isinstance(item, dict) and item.get("request_id") == request_id), None)
 
-    async def submit(self, endpoint_id: str, arguments: dict[str, Any]) -> SubmitReceipt:
-        """Queue a job. Retried only when fal clearly did not take it: no connection, or 429."""
+    async def submit(
+        self, endpoint_id: str, arguments: dict[str, Any], *, webhook_url: str | None = None
+    ) -> SubmitReceipt:
+        """Queue a job (fal posts its end to `webhook_url` when given). Retried only when fal clearly did not take it:
+        no connection, or 429."""
         headers = await self._headers()
         url = f"{self._queue_url}/{endpoint_id}"
+        params = {"fal_webhook": webhook_url} if webhook_url else None
         for attempt in range(self._retry.attempts):
             try:
-                response = await self._http.post(url, json=arguments, headers=headers)
+                response = await self._http.post(url, json=arguments, headers=headers, params=params)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached fal: safe to try again.
                 if attempt + 1 == self._retry.attempts:

@@ -18,9 +18,9 @@ from typing import Any
 import anyio
 
 from ..domain.errors import DASHBOARD_REQUESTS, HappyHorseError, OutcomeUnknownError
-from ..domain.models import Job, LocalCopy
+from ..domain.models import FalEnding, Job, LocalCopy
 from ..fal.download import VideoDownloader
-from ..fal.errors import model_failure
+from ..fal.errors import model_failure, webhook_failure
 from ..fal.queue import FalQueue, QueueStatus
 from ..observability.tracing import span
 
@@ -45,6 +45,10 @@ class FollowPolicy:
     stream_deadline_seconds: float = 600.0
     # A follower renews its lease every third of this; another process takes the job over once it lapses.
     lease_seconds: float = 6.0
+    # With webhooks the job's end comes to the server; its status is read only this late (doubling up to the max),
+    # as a backstop for a webhook that never comes: no stream held open per job.
+    backstop_seconds: float = 60.0
+    backstop_max_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ class Cancelled:
 
 
 Outcome = dict[str, Any] | Cancelled
+
+# What the runner gives a follower with webhooks: fal's word that the request ended, once it came; None at once when
+# a cancel was asked that the follower has not yet looked at (argument: whether it has).
+Heard = Callable[[bool], Awaitable[FalEnding | None]]
 
 
 class _Patience:
@@ -100,13 +108,27 @@ class _Patience:
 
 
 async def follow(
-    fal: FalQueue, job: Job, policy: FollowPolicy, on_status: Callable[[QueueStatus], Awaitable[None]]
+    fal: FalQueue,
+    job: Job,
+    policy: FollowPolicy,
+    on_status: Callable[[QueueStatus], Awaitable[None]],
+    heard: Heard | None = None,
 ) -> Outcome:
-    """fal's output for `job`, or Cancelled. Raises the error that ends the job otherwise."""
+    """fal's output for `job`, or Cancelled. Raises the error that ends the job otherwise. With `heard` (webhooks),
+    the job's end is what fal posts, its status read only as a backstop; else the status stream tells it."""
     assert job.request_id is not None
     traced = {"resumed_from": job.trace, "fal_request_id": job.request_id, "endpoint": job.endpoint}
     with span("fal.wait", job.job_id, **traced):
-        completed = await _until_completed(fal, job, policy, on_status)
+        if heard is None:
+            completed = await _until_completed(fal, job, policy, on_status)
+        else:
+            ending = await _until_heard(fal, job, policy, on_status, heard)
+            if isinstance(ending, FalEnding):
+                if (output := _ended_with(job, ending)) is not None:
+                    return output
+                completed = QueueStatus(status="COMPLETED")  # fal could not send the output: it is fetched
+            else:
+                completed = ending
     if completed.error_type == CANCELLED_ERROR_TYPE:
         return Cancelled()
     with span("fal.result", job.job_id, **traced):
@@ -132,6 +154,73 @@ async def _until_completed(
         if status.status == "COMPLETED":
             return status
         await anyio.sleep(policy.poll_interval)
+
+
+async def _until_heard(
+    fal: FalQueue, job: Job, policy: FollowPolicy, on_status: Callable[[QueueStatus], Awaitable[None]], heard: Heard
+) -> FalEnding | QueueStatus:
+    """fal's webhook for the job, or a COMPLETED status read as a backstop (late, then rarer; at once after a
+    cancel): whichever comes first."""
+    assert job.request_id is not None
+    request_id = job.request_id
+    found: FalEnding | QueueStatus | None = None
+    look_now = anyio.Event()
+
+    async def listen(scope: anyio.CancelScope) -> None:
+        nonlocal found, look_now
+        cancel_seen = job.cancel_requested
+        while (ending := await heard(cancel_seen)) is None:
+            cancel_seen = True
+            look_now.set()
+        found = ending
+        scope.cancel()
+
+    async def backstop(scope: anyio.CancelScope) -> None:
+        nonlocal found, look_now
+        patience = _Patience(policy, job)
+        interval = policy.backstop_seconds
+        while True:
+            with anyio.move_on_after(interval):
+                await look_now.wait()
+            look_now = anyio.Event()
+            interval = min(interval * 2, policy.backstop_max_seconds)
+            try:
+                status = await fal.status(job.endpoint, request_id)
+            except HappyHorseError as exc:
+                await patience.wait_out(exc, doing="reading the job's status")
+                continue
+            patience.reset()
+            await on_status(status)
+            if status.status == "COMPLETED":
+                logger.info("job %s: its end was read from its status before fal's webhook came", job.job_id)
+                found = status
+                scope.cancel()
+                return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listen, tg.cancel_scope)
+        tg.start_soon(backstop, tg.cancel_scope)
+    assert found is not None
+    return found
+
+
+def _ended_with(job: Job, ending: FalEnding) -> dict[str, Any] | None:
+    """The output fal's webhook carried; None when it carried none (fal could not send it: it is fetched). Raises
+    the error that ends the job when fal says the request failed, as its result would have."""
+    if ending.ok:
+        video = ending.payload.get("video") if isinstance(ending.payload, dict) else None
+        if isinstance(video, dict) and video.get("url"):
+            return dict(ending.payload)
+        if ending.payload is None:
+            logger.info(
+                "job %s: fal's webhook came without its output (%s); fetching it", job.job_id, ending.payload_error
+            )
+            return None
+        raise OutcomeUnknownError(
+            f"fal reported request {job.request_id} complete, but its result has no video URL. It may have been "
+            f"billed: look for it at {DASHBOARD_REQUESTS}."
+        )
+    raise webhook_failure(ending)
 
 
 async def _stream_until_completed(

@@ -53,8 +53,10 @@ def assemble(
     on_change_elsewhere: Callable[[str], Awaitable[None]] | None = None,
     follow: FollowPolicy | None = None,
     retry: RetryPolicy | None = None,
+    webhooks: bool = False,
 ) -> Machinery:
-    """Everything on `store` and `http` (which the caller opens and closes); jobs are followed in `task_group`."""
+    """Everything on `store` and `http` (which the caller opens and closes); jobs are followed in `task_group`.
+    `webhooks`: this process serves fal's webhooks (over HTTP), so HAPPYHORSE_WEBHOOK_URL applies."""
     credentials = credentials_for(settings)
     fal = FalQueue(http, queue_url=settings.queue_url, credentials=credentials, retry=retry, api_url=settings.api_url)
     storage = FalStorage(http, rest_url=settings.rest_url, cdn_url=settings.cdn_url, credentials=credentials)
@@ -98,6 +100,11 @@ def assemble(
         has_credentials=settings.has_fal_credentials,
     )
     runner.films = films  # the runner hands films it takes over, and cancels of films, back to them
+    if webhooks and settings.webhook_url and not settings.sandbox:
+        from ..fal.webhooks import FalSigningKeys, WebhookVerifier
+        from .webhooks import Webhooks
+
+        runner.webhooks = Webhooks(settings.webhook_url, WebhookVerifier(FalSigningKeys(http, settings.jwks_url)))
     if admin_key is not None:
         billing = FalBilling(http, api_url=settings.api_url, admin_key=admin_key)
         runner.billing = BillingReconciler(billing, store, task_group, on_billed=on_status_change)

@@ -16,7 +16,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
@@ -44,11 +44,14 @@ from .changes import ChangeFeed
 from .drafts import JobDraft
 from .follow import CANCELLED_ERROR_TYPE, Cancelled, FollowPolicy, follow, save_copy
 from .leases import LeaseLost, Leases
-from .live import LiveJobs
+from .live import RECLAIM_TRIES, LiveJobs
 from .spend import SpendGuard
 from .store import JobStore
 from .store.base import Lease
 from .waiting import ProgressFn, wait_for
+
+if TYPE_CHECKING:
+    from .webhooks import Webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +95,7 @@ class JobRunner:
         self.sandbox = sandbox  # fal is the sandbox's stand-in: every job says so
         metrics.count_in_flight(self)
         self._accounts = accounts
-        self._store = store
+        self.store = store
         self._tg = task_group
         self.policy = policy or FollowPolicy()
         self._guard = guard
@@ -129,6 +132,8 @@ class JobRunner:
     films: FilmDriver | None = None
     # Reads what fal billed for each completed job (jobs/billing.py), set when the deployment has an admin key.
     billing: BillingReconciler | None = None
+    # Hears each job's end from fal's webhook (jobs/webhooks.py), set when HAPPYHORSE_WEBHOOK_URL is served.
+    webhooks: Webhooks | None = None
 
     @property
     def live(self) -> LiveJobs:
@@ -173,7 +178,14 @@ class JobRunner:
         once fal has answered the submit, or at once with the earlier job for a known key. The submit runs in the
         runner's task group, so cancelling the caller cannot cut a submit in half."""
         self.leases.keep()
-        record = draft.record().model_copy(update={"sandbox": self.sandbox, "trace": current_traceparent()})
+        record = draft.record()
+        record = record.model_copy(
+            update={
+                "sandbox": self.sandbox,
+                "trace": current_traceparent(),
+                "webhook_token": self.webhooks.token_for(record.job_id) if self.webhooks and not self.sandbox else None,
+            }
+        )
         job, created = await self._guard.admit(record, draft.spend, lease=self.lease)
         if not created:
             # Records from before fingerprints compare their stored arguments.
@@ -197,16 +209,16 @@ class JobRunner:
     async def get(self, job_id: str, owner: str | None = None) -> Job:
         """The job, when it is `owner`'s (any job when None): another user's job is as unknown as no job at all."""
         live = self._jobs.get(job_id)
-        job = live if live is not None and owner in (None, live.owner) else await self._store.get(job_id, owner)
+        job = live if live is not None and owner in (None, live.owner) else await self.store.get(job_id, owner)
         if job is None:
             raise UnknownJobError(job_id)
         return job
 
     async def by_idempotency_key(self, key: str, owner: str) -> Job | None:
-        return await self._store.by_idempotency_key(key, owner)
+        return await self.store.by_idempotency_key(key, owner)
 
     async def recent(self, limit: int = 50, status: str | None = None, owner: str | None = None) -> list[Job]:
-        return await self._store.recent(limit, status, owner)
+        return await self.store.recent(limit, status, owner)
 
     async def wait(
         self, job_id: str, wait_seconds: float, progress: ProgressFn | None = None, *, owner: str | None = None
@@ -242,19 +254,37 @@ class JobRunner:
             except LeaseLost:
                 self._jobs.drop(job_id)
         # Another process follows it: it reads the cancel from the store.
-        return await self._write_elsewhere(job_id, cancel_requested=True)
+        return await self.write_elsewhere(job_id, cancel_requested=True)
 
     async def _queue_for(self, job: Job) -> FalQueue:
         """fal's queue signed for the account the job was sent with."""
         return await self._accounts.queue_for(job) if self._accounts is not None else self._fal
 
-    async def _write_elsewhere(self, job_id: str, **changes: Any) -> Job:
+    async def reopen(self, job_id: str, **changes: Any) -> bool:
+        """An `unknown` job fal has since said more about (its webhook, its platform record): made unfinished again
+        with `changes` and followed to its end, here or by whichever process claims it first. False when it is no
+        longer `unknown` (another process settled it first)."""
+        for _ in range(RECLAIM_TRIES):
+            fresh = await self.store.get(job_id)
+            if fresh is None or fresh.status != "unknown":
+                return False
+            reopened = {"status": "queued", "error": None, "finished_at": None, "updated_at": utcnow(), **changes}
+            written = await self.store.update(fresh.model_copy(update=reopened))
+            if written is None:
+                continue  # written meanwhile: read again
+            if await self.store.claim(job_id, self.lease):
+                self._jobs.add(written)
+                self._tg.start_soon(self._follow, job_id)
+            return True
+        return False
+
+    async def write_elsewhere(self, job_id: str, **changes: Any) -> Job:
         """Change a job another process follows: from the version read, again after a conflict."""
         while True:
             job = await self.get(job_id)
             if job.finished:
                 return job
-            written = await self._store.update(job.model_copy(update={**changes, "updated_at": utcnow()}))
+            written = await self.store.update(job.model_copy(update={**changes, "updated_at": utcnow()}))
             if written is not None:
                 return written
 
@@ -277,7 +307,8 @@ class JobRunner:
         try:
             try:
                 with span("fal.submit", job_id, endpoint=job.endpoint, estimated_usd=job.cost_usd) as submitting:
-                    receipt = await (await self._queue_for(job)).submit(job.endpoint, arguments)
+                    hook = self.webhooks.url_for(job) if self.webhooks is not None else None
+                    receipt = await (await self._queue_for(job)).submit(job.endpoint, arguments, webhook_url=hook)
                     submitting.set_attribute("happyhorse.fal_request_id", receipt.request_id)
             except HappyHorseError as exc:
                 await self._finish(job_id, exc.ends_job_as, error=exc)
@@ -314,7 +345,10 @@ class JobRunner:
         """Follow a submitted job to its end; whatever happens ends that job, never the server."""
         try:
             job = self._jobs.followed(job_id)
-            outcome = await follow(await self._queue_for(job), job, self.policy, lambda s: self._apply(job_id, s))
+            heard = self.webhooks.heard(self, job_id) if self.webhooks is not None and job.webhook_token else None
+            outcome = await follow(
+                await self._queue_for(job), job, self.policy, lambda s: self._apply(job_id, s), heard=heard
+            )
             if isinstance(outcome, Cancelled):
                 await self._finish(job_id, "cancelled")
                 return

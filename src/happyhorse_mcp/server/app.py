@@ -227,6 +227,7 @@ def create_server(
                 on_status_change=status_changed,
                 on_change_elsewhere=changed_elsewhere,
                 options=options,
+                over_http=serving.over_http,
             )
             resumed = await backend.runner.resume()
         except (OSError, HappyHorseError) as exc:  # an unwritable data dir, a damaged store, one from a newer version

@@ -30,6 +30,7 @@ async def open_backend(
     on_status_change: Callable[[Job], Awaitable[None]],
     on_change_elsewhere: Callable[[str], Awaitable[None]],
     options: BackendOptions,
+    over_http: bool = False,
 ) -> Backend:
     """Open everything on `stack` (closed with it); jobs are followed in `task_group`."""
     url = settings.database_url.get_secret_value() if settings.database_url else None
@@ -45,6 +46,7 @@ async def open_backend(
         on_change_elsewhere=on_change_elsewhere,
         follow=options.follow,
         retry=options.retry,
+        webhooks=over_http,
     )
     # Runs after the jobs' tasks are cancelled and before the store closes: a restart takes the jobs over at once.
     stack.push_async_callback(machinery.runner.leases.release)

@@ -30,6 +30,7 @@ from ..server import HappyHorseServer
 from ..server.options import Serving
 from .discovery import serve_discovery
 from .events import BoundedEventStore
+from .fal_webhook import serve_fal_webhook
 from .front_door import FrontDoor
 from .sessions import SessionQuota
 from .trace_headers import TraceHeaders
@@ -195,6 +196,7 @@ def build_app(mcp: HappyHorseServer, options: HttpOptions) -> ASGIApp:
         from .key_page import serve_key_page
 
         serve_key_page(mcp)
+    serve_fal_webhook(mcp)
 
     app: Any = mcp.streamable_http_app(
         streamable_http_path=MCP_PATH,

@@ -60,7 +60,7 @@ async def _recorded(rig: Rig, film_id: str, statuses: list[str]) -> Job:
 
 
 def _held(
-    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, picked: Callable[..., bool] = lambda *_: True
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, picked: Callable[..., bool] = lambda *_, **__: True
 ) -> tuple[anyio.Event, anyio.Event]:
     """Calls of `owner.name` that `picked` chooses set the first event, then wait for the second."""
     entered, go_on = anyio.Event(), anyio.Event()
@@ -267,7 +267,9 @@ async def test_a_shot_whose_submit_was_on_its_way_when_another_shot_was_refused_
 ) -> None:
     fake.hold = True
     async with runner_rig(fake, MemoryJobStore(), LIMITS, data_dir=tmp_path) as rig:
-        _, go_on = _held(monkeypatch, rig.fal, "submit", lambda _, arguments: arguments["prompt"] == SHOTS[0]["prompt"])
+        _, go_on = _held(
+            monkeypatch, rig.fal, "submit", lambda _, arguments, **__: arguments["prompt"] == SHOTS[0]["prompt"]
+        )
         films = _films(rig)
         film = await films.start(await films.quote(_request(), Places()))
         (third,) = await fake.submitted(1)

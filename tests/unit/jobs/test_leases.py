@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -179,10 +180,10 @@ async def test_a_submitter_paused_past_its_lease_still_records_fal_s_answer_and_
         entered, go_on = anyio.Event(), anyio.Event()
         real = a.fal.submit
 
-        async def paused(endpoint: str, arguments: dict[str, object]) -> object:
+        async def paused(endpoint: str, arguments: dict[str, object], **options: Any) -> object:
             entered.set()
             await go_on.wait()  # the laptop lid is shut while fal takes the job
-            return await real(endpoint, arguments)
+            return await real(endpoint, arguments, **options)
 
         monkeypatch.setattr(a.fal, "submit", paused)
         a.tg.start_soon(submit, a.runner)

@@ -132,7 +132,7 @@ async def test_fal_s_422_ends_the_job_failed_unbilled_naming_the_field_at_result
 async def test_an_unexpected_error_while_submitting_keeps_its_text_out_of_the_job_record(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(endpoint: str, arguments: object) -> object:
+    async def broken(endpoint: str, arguments: object, **options: object) -> object:
         raise UnicodeEncodeError("ascii", "Key id:\u201csecret", 7, 8, "ordinal not in range(128)")
 
     monkeypatch.setattr(rig.fal, "submit", broken)
@@ -208,10 +208,10 @@ class _HeldSubmit:
         self.release = anyio.Event()
         real = rig.fal.submit
 
-        async def held(endpoint: str, arguments: dict[str, Any]) -> SubmitReceipt:
+        async def held(endpoint: str, arguments: dict[str, Any], **options: Any) -> SubmitReceipt:
             self.entered.set()
             await self.release.wait()
-            return await real(endpoint, arguments)
+            return await real(endpoint, arguments, **options)
 
         monkeypatch.setattr(rig.fal, "submit", held)
 
