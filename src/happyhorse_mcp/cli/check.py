@@ -188,6 +188,13 @@ def run_check(
             if settings.fal_admin_key
             else f"{NEEDS_ADMIN_KEY} (FAL_ADMIN_KEY); jobs keep their estimates",
         ),
+        (
+            "job endings",
+            f"fal's signed webhooks to {settings.webhook_url}/fal/webhook/... when served over HTTP (keys: "
+            f"{settings.jwks_url}); the status stream on stdio"
+            if settings.webhook_url
+            else "each job's status stream (HAPPYHORSE_WEBHOOK_URL: fal posts them instead, over HTTP)",
+        ),
         ("variables set", ", ".join(settings.variables_set) or "none (every setting at its default)"),
     ]
     reachable = True
