@@ -12,7 +12,13 @@
 4. Two users' budget races: the same, with two signed-in users (named tokens) each sending 18, each with a USD 2.00
    daily budget of their own within the USD 3.00 of the deployment: how often either budget was overspent.
 
-`--only races,team` runs only the parts named (load, takeover, races, team).
+5. Webhooks at scale (`--only webhooks`): `--users` signed-in users (named tokens) start `--jobs` jobs at once over the
+   three replicas, fal running each 5 s so all are in flight together, every replica with HAPPYHORSE_WEBHOOK_URL set
+   to the next replica's address (as a load balancer would send fal's post anywhere). Reports jobs lost or submitted
+   twice, requests to fal by kind (no status stream per job), and the lag from fal sending its post to the waiting
+   call (on a third replica) returning the job.
+
+`--only races,team` runs only the parts named (load, takeover, races, team, webhooks).
 """
 
 from __future__ import annotations
@@ -318,7 +324,84 @@ async def team_races(base: str, runs: int) -> str:
     )
 
 
-async def run(jobs: int, runs: int, parts: set[str]) -> None:
+async def webhooks(base: str, jobs: int, users: int) -> list[str]:
+    database_url = await fresh_database(base)
+    tokens = {f"user{n:03d}": f"user{n:03d}-bench-token-0123456789" for n in range(users)}
+    with tempfile.TemporaryDirectory() as data, fake_fal(run_seconds=5.0) as fal_url:
+        token_file = Path(data) / "tokens"
+        token_file.write_text("".join(f"{user} {token}\n" for user, token in tokens.items()))
+        ports = [_free_port() for _ in range(3)]
+        with contextmanager_stack() as stack:
+            started = []
+            for n, port in enumerate(ports):
+                env = replica_env(
+                    fal_url,
+                    database_url,
+                    data,
+                    HAPPYHORSE_HTTP_TOKEN="",
+                    HAPPYHORSE_HTTP_TOKENS_FILE=str(token_file),
+                    HAPPYHORSE_DAILY_BUDGET_USD="100000",
+                    HAPPYHORSE_WEBHOOK_URL=f"http://127.0.0.1:{ports[(n + 1) % 3]}",
+                    HAPPYHORSE_FAL_JWKS_URL=f"{fal_url}/.well-known/jwks.json",
+                )
+                args = [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--stateless"]
+                child = stack.enter_context(process([*args, "--port", str(port)], env, "Uvicorn running on"))
+                started.append((f"http://127.0.0.1:{port}/mcp", child))
+            seen_at: dict[str, float] = {}
+            finished_at: dict[str, float] = {}
+            outcomes: dict[str, int] = {}
+            async with AsyncExitStack() as clients_stack:
+                clients = {}
+                for user, token in tokens.items():
+                    for r, (url, _) in enumerate(started):
+                        clients[user, r] = await clients_stack.enter_async_context(client(url, token))
+
+                async def one(n: int) -> None:
+                    user = f"user{n % users:03d}"
+                    made = await clients[user, n % 3].call_tool(
+                        "generate_video", {"prompt": f"scale {n}", "wait_seconds": 0}
+                    )
+                    if made.is_error:
+                        outcomes["refused"] = outcomes.get("refused", 0) + 1
+                        return
+                    job_id = made.structured_content["job_id"]
+                    done = await clients[user, (n + 2) % 3].call_tool(
+                        "get_job", {"job_id": job_id, "wait_seconds": 300}
+                    )
+                    now = time.time()
+                    job = done.structured_content or {}
+                    outcomes[job.get("status", "?")] = outcomes.get(job.get("status", "?"), 0) + 1
+                    if job.get("status") == "completed":
+                        seen_at[job["fal_request_id"]] = now
+                        finished_at[job["fal_request_id"]] = datetime.fromisoformat(job["finished_at"]).timestamp()
+
+                started_at = time.perf_counter()
+                async with anyio.create_task_group() as tg:
+                    for n in range(jobs):
+                        tg.start_soon(one, n)
+                elapsed = time.perf_counter() - started_at
+    fal = SEEN[-1]
+    posted = fal["webhooks_posted_at"]
+    lags = sorted((seen_at[rid] - posted[rid]) * 1000 for rid in seen_at if rid in posted)
+    recorded = sorted((finished_at[rid] - posted[rid]) * 1000 for rid in finished_at if rid in posted)
+    completed = outcomes.get("completed", 0)
+
+    def p95(values: list[float]) -> float:
+        return values[int(0.95 * (len(values) - 1))]
+
+    return [
+        f"| webhooks at scale: {users} users, {jobs} jobs in flight at once over 3 replicas (fal 5 s a job), fal's "
+        f"post sent to another replica than the submitter's, each job awaited on a third | {completed}/{jobs} "
+        f"completed in {elapsed:.1f} s ({outcomes}); lost: {jobs - completed}; submitted twice: "
+        f"{fal['submits'] - jobs}; fal's post to the waiting call returning: median {statistics.median(lags):.0f} ms, "
+        f"p95 {p95(lags):.0f} ms; to the job recorded completed (by its follower, the replica that submitted it): "
+        f"median {statistics.median(recorded):.0f} ms, p95 {p95(recorded):.0f} ms |",
+        f"| fal requests per job in that run | {sum(fal['requests'].values()) / max(fal['submits'], 1):.2f} "
+        f"({fal['requests']}, {fal['submits']} submits; no status stream held per job) |",
+    ]
+
+
+async def run(jobs: int, runs: int, parts: set[str], users: int) -> None:
     base = os.environ.get("HAPPYHORSE_TEST_DATABASE_URL")
     if not base:
         raise SystemExit("run through scripts/with-postgres, which starts a throwaway PostgreSQL")
@@ -334,15 +417,18 @@ async def run(jobs: int, runs: int, parts: set[str]) -> None:
         print(await races(base, runs))
     if "team" in parts:
         print(await team_races(base, runs))
+    if "webhooks" in parts:
+        print("\n".join(await webhooks(base, jobs, users)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--races", type=int, default=10)
+    parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--only", default="load,takeover,races,team")
     args = parser.parse_args()
-    anyio.run(run, args.jobs, args.races, set(args.only.split(",")))
+    anyio.run(run, args.jobs, args.races, set(args.only.split(",")), args.users)
 
 
 if __name__ == "__main__":

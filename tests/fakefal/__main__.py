@@ -36,7 +36,8 @@ async def main() -> None:
     routes: dict[str, int] = {}
     for route, _path in fake.requests:
         routes[route] = routes.get(route, 0) + 1
-    print(json.dumps({"requests": routes, "submits": len(fake.submits)}), flush=True)
+    seen = {"requests": routes, "submits": len(fake.submits), "webhooks_posted_at": fake.webhooks.posted_at}
+    print(json.dumps(seen), flush=True)
 
 
 anyio.run(main)

@@ -68,19 +68,19 @@ class FalSigningKeys:
         self._lock = anyio.Lock()
 
     async def current(self) -> list[Ed25519PublicKey]:
-        if self._read_at is None or self._clock() - self._read_at > KEYS_KEPT_SECONDS:
-            await self._read()
+        await self._read(older_than=KEYS_KEPT_SECONDS)
         return self._keys
 
     async def reread(self) -> list[Ed25519PublicKey] | None:
         """The keys read again (fal may have rotated them), or None when they were read less than a minute ago."""
-        if self._read_at is not None and self._clock() - self._read_at < KEYS_REREAD_FLOOR_SECONDS:
-            return None
-        await self._read()
-        return self._keys
+        return self._keys if await self._read(older_than=KEYS_REREAD_FLOOR_SECONDS) else None
 
-    async def _read(self) -> None:
+    async def _read(self, *, older_than: float) -> bool:
+        """Read the keys when those kept are older than `older_than` seconds (or none were read); whether they were.
+        Deliveries arriving together wait for one read."""
         async with self._lock:
+            if self._read_at is not None and self._clock() - self._read_at < older_than:
+                return False
             try:
                 response = await self._http.get(self._url, timeout=httpx.Timeout(15.0, connect=CONNECT_TIMEOUT_SECONDS))
                 response.raise_for_status()
@@ -92,6 +92,7 @@ class FalSigningKeys:
             self._keys = [key for key in keys if key is not None]
             self._read_at = self._clock()
             logger.info("read %d webhook signing key(s) from %s", len(self._keys), self._url)
+            return True
 
 
 def _public_key(jwk: Any) -> Ed25519PublicKey | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import anyio
 import httpx
 import pytest
 
@@ -170,3 +171,16 @@ async def test_keys_that_cannot_be_read_refuse_the_delivery_for_fal_to_send_agai
     with pytest.raises(WebhookRejected, match="could not be read") as refused:
         await verifier.verify(signer.headers(REQUEST_ID, body), body)
     assert refused.value.status == 503
+
+
+async def test_deliveries_arriving_together_wait_for_one_read_of_the_keys() -> None:
+    signer = Signer()
+    keys = Keys(signer)
+    verifier = await _verifier(keys)
+    body = _body()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(verifier.verify, signer.headers(REQUEST_ID, body), body)
+
+    assert keys.reads == 1
