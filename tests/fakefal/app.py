@@ -128,6 +128,7 @@ class FakeJob:
     next_transition: float | None = None
     changed: anyio.Event = field(default_factory=anyio.Event)
     webhook_url: str | None = None  # `?fal_webhook=` at submit: where its end is posted
+    submitted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     base: str = ""  # the fake's URL as the submit reached it, for the output's video URL
 
 
@@ -523,17 +524,26 @@ class FakeFal:
         if denied := self._auth_error(request):
             return denied
         self.platform_lookups += 1
-        wanted = request.query_params.get("request_id")
-        job = self.jobs.get(wanted or "")
-        if job is None or job.endpoint_id != request.query_params.get("endpoint_id"):
-            return JSONResponse({"items": [], "has_more": False})
-        self._tick(job)
-        item: dict[str, Any] = {"request_id": wanted, "endpoint_id": job.endpoint_id, "status_code": 200}
-        if request.query_params.get("expand") == "payloads" and self.platform_payloads:
-            item["json_input"] = job.arguments
-            if job.state == "COMPLETED" and not job.cancelled and job.outcome == "success":
-                item["json_output"] = self._output(job, str(request.base_url).rstrip("/"))
-        return JSONResponse({"items": [item], "has_more": False})
+        query = request.query_params
+        endpoint_id, wanted = query.get("endpoint_id"), query.get("request_id")
+        if wanted is not None:
+            found = [job] if (job := self.jobs.get(wanted)) is not None else []
+        else:  # a window of submits (`start`, `end`), this account's only
+            start, end = (datetime.fromisoformat(query[name]) for name in ("start", "end"))
+            account = self._account(request)
+            found = [job for job in self.submits if job.account == account and start <= job.submitted_at <= end]
+        items = []
+        for job in found:
+            if job.endpoint_id != endpoint_id:
+                continue
+            self._tick(job)
+            item: dict[str, Any] = {"request_id": job.request_id, "endpoint_id": job.endpoint_id, "status_code": 200}
+            if query.get("expand") == "payloads" and self.platform_payloads:
+                item["json_input"] = job.arguments
+                if job.state == "COMPLETED" and not job.cancelled and job.outcome == "success":
+                    item["json_output"] = self._output(job, str(request.base_url).rstrip("/"))
+            items.append(item)
+        return JSONResponse({"items": items, "has_more": False})
 
     async def _billing_events(self, request: Request) -> Response:
         """fal's billing events (admin key only): one event per billed request asked about (1 to 50 ids)."""

@@ -11,6 +11,7 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import anyio
@@ -150,6 +151,43 @@ class FalQueue:
         except (ValueError, AttributeError) as exc:
             raise ProtocolError("fal's platform API answer could not be read.") from exc
         return next((item for item in items if isinstance(item, dict) and item.get("request_id") == request_id), None)
+
+    async def requests_between(
+        self, endpoint_id: str, start: datetime, end: datetime, *, pages: int = 10
+    ) -> list[dict[str, Any]]:
+        """fal's platform records of the requests to `endpoint_id` between `start` and `end`, with their inputs and
+        outputs (`expand=payloads`): up to `pages` pages of 100. Empty when no platform API is configured."""
+        if self._api_url is None:
+            return []
+        params: dict[str, str] = {
+            "endpoint_id": endpoint_id,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "expand": "payloads",
+            "limit": "100",
+        }
+        found: list[dict[str, Any]] = []
+        for _ in range(pages):
+            try:
+                response = await self._http.get(
+                    f"{self._api_url}/v1/models/requests/by-endpoint",
+                    params=params,
+                    headers=await self._headers(),
+                    timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT_SECONDS),
+                )
+            except httpx.HTTPError as exc:
+                raise UpstreamError(f"fal's platform API did not answer ({type(exc).__name__}).") from exc
+            if not response.is_success:
+                raise self._error(response, doing=f"listing the requests to {endpoint_id}")
+            try:
+                page = response.json()
+                found += [item for item in page.get("items") or [] if isinstance(item, dict)]
+            except (ValueError, AttributeError) as exc:
+                raise ProtocolError("fal's platform API answer could not be read.") from exc
+            if not page.get("has_more") or not page.get("next_cursor"):
+                break
+            params["cursor"] = str(page["next_cursor"])
+        return found
 
     async def submit(
         self, endpoint_id: str, arguments: dict[str, Any], *, webhook_url: str | None = None

@@ -21,6 +21,7 @@ from .films import Films
 from .follow import FollowPolicy
 from .generation import Generation
 from .runner import JobRunner
+from .settle import Settler
 from .spend import SpendGuard
 from .store import Store
 
@@ -100,6 +101,8 @@ def assemble(
         has_credentials=settings.has_fal_credentials,
     )
     runner.films = films  # the runner hands films it takes over, and cancels of films, back to them
+    if not settings.sandbox:
+        runner.settler = Settler(runner, task_group)
     if webhooks and settings.webhook_url and not settings.sandbox:
         from ..fal.webhooks import FalSigningKeys, WebhookVerifier
         from .webhooks import Webhooks

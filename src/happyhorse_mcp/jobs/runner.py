@@ -51,6 +51,7 @@ from .store.base import Lease
 from .waiting import ProgressFn, wait_for
 
 if TYPE_CHECKING:
+    from .settle import Settler
     from .webhooks import Webhooks
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,8 @@ class JobRunner:
     billing: BillingReconciler | None = None
     # Hears each job's end from fal's webhook (jobs/webhooks.py), set when HAPPYHORSE_WEBHOOK_URL is served.
     webhooks: Webhooks | None = None
+    # Looks up jobs whose submit's answer was lost in fal's records (jobs/settle.py), set unless in the sandbox.
+    settler: Settler | None = None
 
     @property
     def live(self) -> LiveJobs:
@@ -146,6 +149,8 @@ class JobRunner:
         followed = await self.leases.take_over_orphans()
         self.leases.keep()
         self.changes.start()
+        if self.settler is not None:
+            self.settler.start()
         return followed
 
     async def _take_over(self, job: Job) -> bool:
@@ -242,7 +247,7 @@ class JobRunner:
             return CancelReport(written)
         if written.request_id is None:
             return CancelReport(written, deferred=True)
-        answer = await (await self._queue_for(written)).cancel(written.endpoint, written.request_id)
+        answer = await (await self.queue_for(written)).cancel(written.endpoint, written.request_id)
         logger.info("cancel of %s at fal: %s", job_id, answer)
         return CancelReport(await self.get(job_id), fal_answer=answer)
 
@@ -256,7 +261,7 @@ class JobRunner:
         # Another process follows it: it reads the cancel from the store.
         return await self.write_elsewhere(job_id, cancel_requested=True)
 
-    async def _queue_for(self, job: Job) -> FalQueue:
+    async def queue_for(self, job: Job) -> FalQueue:
         """fal's queue signed for the account the job was sent with."""
         return await self._accounts.queue_for(job) if self._accounts is not None else self._fal
 
@@ -308,7 +313,7 @@ class JobRunner:
             try:
                 with span("fal.submit", job_id, endpoint=job.endpoint, estimated_usd=job.cost_usd) as submitting:
                     hook = self.webhooks.url_for(job) if self.webhooks is not None else None
-                    receipt = await (await self._queue_for(job)).submit(job.endpoint, arguments, webhook_url=hook)
+                    receipt = await (await self.queue_for(job)).submit(job.endpoint, arguments, webhook_url=hook)
                     submitting.set_attribute("happyhorse.fal_request_id", receipt.request_id)
             except HappyHorseError as exc:
                 await self._finish(job_id, exc.ends_job_as, error=exc)
@@ -330,7 +335,7 @@ class JobRunner:
             answered.set()
         if (self._jobs.get(job_id) or recorded).cancel_requested:
             try:
-                await (await self._queue_for(job)).cancel(job.endpoint, receipt.request_id)
+                await (await self.queue_for(job)).cancel(job.endpoint, receipt.request_id)
             except HappyHorseError as exc:
                 logger.warning("cancel of %s at fal failed: %s", job_id, exc.message)
         return True
@@ -347,7 +352,7 @@ class JobRunner:
             job = self._jobs.followed(job_id)
             heard = self.webhooks.heard(self, job_id) if self.webhooks is not None and job.webhook_token else None
             outcome = await follow(
-                await self._queue_for(job), job, self.policy, lambda s: self._apply(job_id, s), heard=heard
+                await self.queue_for(job), job, self.policy, lambda s: self._apply(job_id, s), heard=heard
             )
             if isinstance(outcome, Cancelled):
                 await self._finish(job_id, "cancelled")
