@@ -213,8 +213,8 @@ ever paid for twice).
   from a minute before its submit to 15 minutes after, with their inputs; the one whose input is the job's is its
   request, and the job is followed again to its end. Found none 30 minutes after the submit, the job is recorded
   `failed` (`never_reached_fal`) at USD 0, and what it held against the budgets is released. Several requests with
-  the same input leave it `unknown` (logged). With webhooks, fal's post for it settles it at once. A 5xx answer to a submit is not resent either (fal bills no
-  5xx, and the error says to try again).
+  the same input leave it `unknown` (logged). With webhooks, fal's post for it settles it at once. A 5xx answer to
+  a submit is not resent either (fal bills no 5xx, and the error says to try again).
 - Status, stream and result reads are retried with backoff; a failed status stream falls back to polling. A key
   refused while following (401/403) is waited out; if it persists, or fal's answers cannot be read, or the result
   endpoint keeps failing, the job ends `unknown` with its estimate counted (fal may have finished and billed it),
