@@ -349,6 +349,7 @@ async def webhooks(base: str, jobs: int, users: int) -> list[str]:
                 started.append((f"http://127.0.0.1:{port}/mcp", child))
             seen_at: dict[str, float] = {}
             finished_at: dict[str, float] = {}
+            errors: dict[str, int] = {}
             outcomes: dict[str, int] = {}
             async with AsyncExitStack() as clients_stack:
                 clients = {}
@@ -371,6 +372,9 @@ async def webhooks(base: str, jobs: int, users: int) -> list[str]:
                     now = time.time()
                     job = done.structured_content or {}
                     outcomes[job.get("status", "?")] = outcomes.get(job.get("status", "?"), 0) + 1
+                    if job.get("error"):
+                        errors[job["error"]["type"]] = errors.get(job["error"]["type"], 0) + 1
+                        sys.stderr.write(f"not completed: {job['error']['message']}\n")
                     if job.get("status") == "completed":
                         seen_at[job["fal_request_id"]] = now
                         finished_at[job["fal_request_id"]] = datetime.fromisoformat(job["finished_at"]).timestamp()
@@ -392,7 +396,8 @@ async def webhooks(base: str, jobs: int, users: int) -> list[str]:
     return [
         f"| webhooks at scale: {users} users, {jobs} jobs in flight at once over 3 replicas (fal 5 s a job), fal's "
         f"post sent to another replica than the submitter's, each job awaited on a third | {completed}/{jobs} "
-        f"completed in {elapsed:.1f} s ({outcomes}); lost: {jobs - completed}; submitted twice: "
+        f"completed in {elapsed:.1f} s ({outcomes}{', errors ' + str(errors) if errors else ''}); lost: "
+        f"{jobs - completed}; submitted twice: "
         f"{fal['submits'] - jobs}; fal's post to the waiting call returning: median {statistics.median(lags):.0f} ms, "
         f"p95 {p95(lags):.0f} ms; to the job recorded completed (by its follower, the replica that submitted it): "
         f"median {statistics.median(recorded):.0f} ms, p95 {p95(recorded):.0f} ms |",

@@ -104,6 +104,15 @@ def _no_live_key_link_is_logged(caplog: pytest.LogCaptureFixture) -> Iterator[No
     assert not leaked, f"a live key page link reached the log: {leaked[0][:200]}"
 
 
+@pytest.fixture(autouse=True)
+def _table_prices() -> Iterator[None]:
+    """fal's live prices, once a test's server read them, apply to that test only."""
+    from happyhorse_mcp.domain.pricing import LIVE
+
+    yield
+    LIVE.clear()
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

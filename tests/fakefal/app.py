@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from happyhorse_mcp.domain.pricing import table_unit_prices
+
 from .webhooks import Deliveries, event_body
 
 VALID_KEY = "fake-key-id:fake-key-secret"
@@ -178,6 +180,9 @@ class FakeFal:
         # What fal bills a request that failed with a 422 after running ("may still be charged"); a 5xx never is.
         self.bill_failed: float | None = None
         self.admin_keys = {ADMIN_KEY}
+        # fal's live prices (`GET /v1/models/pricing`), USD per second: its published table, unless a test changes one.
+        self.unit_prices: dict[str, float] = {endpoint: float(usd) for endpoint, usd in table_unit_prices().items()}
+        self.pricing_reads = 0
         self.billing_reads: list[list[str]] = []
         # True: every download waits until `release_downloads()` (a server killed while it fetches a film's clips).
         self.hold_downloads = False
@@ -201,6 +206,7 @@ class FakeFal:
                 Route("/v1/models/requests/by-endpoint", self._platform_request, methods=["GET"]),
                 Route("/v1/models/billing-events", self._billing_events, methods=["GET"]),
                 Route("/.well-known/jwks.json", self._jwks, methods=["GET"]),
+                Route("/v1/models/pricing", self._pricing, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/status/stream", self._stream, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/status", self._status, methods=["GET"]),
                 Route("/{owner}/{app}/requests/{request_id}/cancel", self._cancel, methods=["PUT"]),
@@ -279,9 +285,12 @@ class FakeFal:
         self.requests.append((route, request.url.path))
         return self.faults[route].pop(0) if self.faults[route] else None
 
-    def _auth_error(self, request: Request) -> Response | None:
+    def _auth_error(self, request: Request, *, recorded: bool = True) -> Response | None:
+        """A 401 for a request without a valid key or token. `authorizations` records those of the routes a job
+        uses (queue, storage, platform records), not the daily price read, which is the deployment's own."""
         header = request.headers.get("authorization", "")
-        self.authorizations.append(header)
+        if recorded:
+            self.authorizations.append(header)
         if header.removeprefix("Bearer ") in self.access_tokens:
             return None
         if not header.startswith("Key ") or header.removeprefix("Key ") not in self.keys:
@@ -485,6 +494,18 @@ class FakeFal:
         status, answer, _ = self._answer(job, job.base)
         body = event_body(job.request_id, status, answer, payload_error=self.webhooks.payload_error)
         await self.webhooks.send(job.webhook_url, job.request_id, body)
+
+    async def _pricing(self, request: Request) -> Response:
+        if denied := self._auth_error(request, recorded=False):
+            return denied
+        self.pricing_reads += 1
+        wanted = request.query_params.getlist("endpoint_id")
+        prices = [
+            {"endpoint_id": endpoint, "unit_price": self.unit_prices[endpoint], "unit": "second", "currency": "USD"}
+            for endpoint in wanted
+            if endpoint in self.unit_prices
+        ]
+        return JSONResponse({"prices": prices})
 
     async def _jwks(self, request: Request) -> Response:
         self.webhooks.jwks_reads += 1

@@ -252,3 +252,20 @@ async def test_check_says_where_billed_costs_come_from_and_never_shows_the_admin
     assert "billed cost:     billed cost unavailable: needs an admin key (FAL_ADMIN_KEY)" in without
     assert "billed cost:     read from fal's billing events with FAL_ADMIN_KEY" in with_key
     assert "admin-key-secret" not in with_key
+
+
+async def test_check_says_which_prices_are_in_force_the_table_or_fal_s_higher_live_price(
+    settings: Settings, fake: FakeFal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from happyhorse_mcp.domain.catalog import PRICES_AS_OF, TEXT_TO_VIDEO
+
+    _, out = await _check(settings, capsys)
+    assert f"prices:          the table as of {PRICES_AS_OF}; fal's live prices read, none above it" in out
+
+    fake.unit_prices[TEXT_TO_VIDEO.endpoints["1.1"]] = 0.21
+    _, out = await _check(settings, capsys)
+    assert f"fal's live price where it charges more than the table ({PRICES_AS_OF}): " in out
+    assert f"{TEXT_TO_VIDEO.endpoints['1.1']} x1.50" in out
+
+    _, out = await _check(settings, capsys, offline=True)
+    assert "fal's live prices not read: --offline" in out

@@ -11,6 +11,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import ConfigError, Settings, unknown_settings
 from ..domain.budget import NEEDS_ADMIN_KEY
+from ..domain.catalog import PRICES_AS_OF
 from ..domain.keys import KEYS_PAGE, fal_key_problem
 from ..files.localfiles import cannot_write
 
@@ -71,6 +72,37 @@ def _probe(settings: Settings) -> tuple[str, bool]:
             True,
         )
     return f"fal answered HTTP {response.status_code}: {response.text[:200]}", False
+
+
+def _prices(settings: Settings) -> str:
+    """Which prices are in force: the dated table, or fal's live price where fal charges more (read as a start does)."""
+    from decimal import Decimal
+
+    import anyio
+
+    from ..domain.errors import HappyHorseError
+    from ..domain.pricing import table_unit_prices
+    from ..fal.credentials import credentials_for
+    from ..fal.queue import FalQueue, default_http_client
+    from ..jobs.prices import raised_prices
+
+    table = table_unit_prices()
+
+    async def read() -> dict[str, Decimal]:
+        async with default_http_client() as http:
+            fal = FalQueue(
+                http, queue_url=settings.queue_url, credentials=credentials_for(settings), api_url=settings.api_url
+            )
+            return raised_prices(await fal.unit_prices(sorted(table)), table)
+
+    try:
+        raised = anyio.run(read)
+    except HappyHorseError as exc:
+        return f"the table as of {PRICES_AS_OF}: fal's live prices could not be read ({exc.message})"
+    if not raised:
+        return f"the table as of {PRICES_AS_OF}; fal's live prices read, none above it"
+    above = ", ".join(f"{endpoint} x{float(factor):.2f}" for endpoint, factor in sorted(raised.items()))
+    return f"fal's live price where it charges more than the table ({PRICES_AS_OF}): {above}"
 
 
 # Claude Code's configs: Claude Code runs in the shell and passes its whole environment on to the servers it starts.
@@ -200,11 +232,14 @@ def run_check(
     reachable = True
     if offline:
         rows.append(("fal", "not contacted (--offline)"))
+        rows.append(("prices", f"the table as of {PRICES_AS_OF} (fal's live prices not read: --offline)"))
     elif settings.sandbox:
         rows.append(("fal", "not contacted: the sandbox's stand-in answers inside the server (docs/sandbox.md)"))
     elif key_ok:
         probe_text, reachable = _probe(settings)
         rows.append(("fal", probe_text))
+        if reachable:
+            rows.append(("prices", _prices(settings)))
     rows += [("NOT usable", problem + " (its default is shown above)") for problem in problems or []]
     rows += [("NOT a setting", said) for said in unknown or []]
     ready = key_ok and reachable and writable and output_problem is None and not problems and not unknown

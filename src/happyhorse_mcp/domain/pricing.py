@@ -1,4 +1,5 @@
-"""Cost estimates and billed costs from the operation specs: pure functions, no I/O."""
+"""Cost estimates and billed costs from the operation specs: pure functions, no I/O, on the dated price table,
+raised where fal's live prices (jobs/prices.py reads them) are higher."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from .catalog import (
     MAX_EDIT_OUTPUT_SECONDS,
     MAX_EDIT_SOURCE_SECONDS,
     PRICES_AS_OF,
+    RESOLUTIONS,
+    SPECS,
     Operation,
     OperationSpec,
     Resolution,
@@ -19,6 +22,44 @@ from .catalog import (
 from .errors import InvalidArgumentError, UnsupportedVersionError
 
 CENT = Decimal("0.01")
+TABLE = "table"
+LIVE_PRICE = "fal's live price"
+
+
+def table_unit_prices() -> dict[str, Decimal]:
+    """Each endpoint's lowest rate in the table (USD per second): what fal's pricing API's per-second unit price is
+    compared with (fal lists one price an endpoint; its lowest resolution's, as its model pages do)."""
+    return {
+        spec.endpoints[version]: min(spec.rates[(version, resolution)] for resolution in RESOLUTIONS)
+        for spec in SPECS.values()
+        for version in spec.versions
+    }
+
+
+class LivePrices:
+    """Where fal's live prices are higher than the table: by how much, per endpoint, and when that was read. One
+    fal price list a process; lower live prices change nothing (budgets keep the table's margin)."""
+
+    def __init__(self) -> None:
+        self._raised: dict[str, Decimal] = {}
+        self.read_on: str | None = None
+
+    def factor(self, endpoint: str) -> Decimal | None:
+        return self._raised.get(endpoint)
+
+    def apply(self, raised: dict[str, Decimal], read_on: str) -> None:
+        self._raised = dict(raised)
+        self.read_on = read_on
+
+    def clear(self) -> None:
+        self._raised, self.read_on = {}, None
+
+    @property
+    def raised(self) -> dict[str, Decimal]:
+        return dict(self._raised)
+
+
+LIVE = LivePrices()
 # A bill further than this from its estimate is logged and shown beside it (jobs/billing.py).
 BILLED_DIFFERENCE_SHOWN_USD = 0.01
 
@@ -35,6 +76,7 @@ class CostBreakdown(BaseModel):
     output_seconds: int
     input_seconds: int | None = Field(default=None, description="Source video seconds billed (video edit only).")
     prices_as_of: str = PRICES_AS_OF
+    price_source: str = Field(default=TABLE, description=f'"{TABLE}", or "{LIVE_PRICE}" where fal charges more.')
 
 
 class CostEstimate(CostBreakdown):
@@ -70,6 +112,9 @@ def estimate(
     except UnsupportedVersionError as exc:
         raise InvalidArgumentError(f"Cannot estimate the cost: {exc.message}.") from None
     rate = spec.rate(version, resolution)
+    source, as_of = TABLE, PRICES_AS_OF
+    if (raised := LIVE.factor(endpoint)) is not None:
+        rate, source, as_of = (rate * raised).quantize(Decimal("0.0001")), LIVE_PRICE, LIVE.read_on or PRICES_AS_OF
     input_seconds: int | None = None
     if spec.billing == "source_plus_output":
         if source_duration is None:
@@ -98,6 +143,8 @@ def estimate(
         seconds_billed=seconds,
         output_seconds=output_seconds,
         input_seconds=input_seconds,
+        prices_as_of=as_of,
+        price_source=source,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import anyio
 import httpx
 from pydantic import SecretStr
 
@@ -48,14 +49,19 @@ class KeyCredentials:
 
 class LoginCredentials:
     """The `fal auth login` token: fal-client returns the cached access token, or refreshes it when it is within
-    five minutes of expiring (and writes the new one back for fal's CLI)."""
+    five minutes of expiring (and writes the new one back for fal's CLI). Requests made together wait for one
+    refresh: fal's login service takes each refresh token once, so a second refresh at the same time would fail."""
+
+    def __init__(self) -> None:
+        self._refreshing = anyio.Lock()
 
     async def authorization(self) -> str:
         # fal-client is imported here, not at start: it pulls in ~160 ms of modules a keyed server never needs.
         from fal_client.auth import MissingCredentialsError, fetch_auth_credentials_async
 
         try:
-            credentials = await fetch_auth_credentials_async()
+            async with self._refreshing:
+                credentials = await fetch_auth_credentials_async()
         except MissingCredentialsError as exc:
             raise InvalidKeyError(
                 f"The `fal auth login` token could not be used ({exc}). Run `fal auth login` again, or set FAL_KEY, "

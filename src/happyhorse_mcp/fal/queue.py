@@ -152,6 +152,27 @@ class FalQueue:
             raise ProtocolError("fal's platform API answer could not be read.") from exc
         return next((item for item in items if isinstance(item, dict) and item.get("request_id") == request_id), None)
 
+    async def unit_prices(self, endpoint_ids: list[str]) -> list[dict[str, Any]]:
+        """fal's live prices for `endpoint_ids` (`GET /v1/models/pricing`, a normal key): each `{endpoint_id,
+        unit_price, unit, currency}` fal lists. Empty when no platform API is configured."""
+        if self._api_url is None:
+            return []
+        try:
+            response = await self._http.get(
+                f"{self._api_url}/v1/models/pricing",
+                params=[("endpoint_id", endpoint_id) for endpoint_id in endpoint_ids],
+                headers=await self._headers(),
+                timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT_SECONDS),
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"fal's pricing API did not answer ({type(exc).__name__}).") from exc
+        if not response.is_success:
+            raise self._error(response, doing="reading fal's prices")
+        try:
+            return [price for price in response.json().get("prices") or [] if isinstance(price, dict)]
+        except (ValueError, AttributeError) as exc:
+            raise ProtocolError("fal's pricing API answer could not be read.") from exc
+
     async def requests_between(
         self, endpoint_id: str, start: datetime, end: datetime, *, pages: int = 10
     ) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from ..domain.budget import Committed, Spend, SpendLimits
 from ..domain.catalog import MAX_EDIT_SOURCE_SECONDS, OperationSpec, check_aspect_ratio
 from ..domain.errors import InvalidArgumentError, MissingKeyError, NotAllowedError, NotConfirmedError
 from ..domain.models import Job, TaskHandle
-from ..domain.pricing import CostEstimate, edit_estimate, estimate
+from ..domain.pricing import TABLE, CostEstimate, edit_estimate, estimate
 from ..domain.principal import GENERATE_SCOPE, LOCAL, Principal
 from ..files.localfiles import MediaPlan, plan_media
 from .drafts import JobDraft
@@ -219,13 +219,14 @@ class Quote(PricedCall):
     def question(self) -> str:
         """What the user is asked: what they pay for, how much, and what is left of today's budget."""
         cost, prompt = self.cost, self.request.prompt
+        live = f" ({cost.price_source})" if cost.price_source != TABLE else ""
         shown = ""
         if prompt:
             cut = prompt if len(prompt) <= PROMPT_SHOWN_IN_QUESTION else prompt[: PROMPT_SHOWN_IN_QUESTION - 3] + "..."
             shown = f' of "{cut}"'
         return (
             f"Make the video{shown} for USD {cost.usd:.2f}? ({cost.operation}, {cost.seconds_billed} s billed at USD "
-            f"{cost.rate_usd_per_second:.2f}/s, {cost.resolution}, HappyHorse {cost.version}.) USD "
+            f"{cost.rate_usd_per_second:.2f}/s{live}, {cost.resolution}, HappyHorse {cost.version}.) USD "
             f"{self.left_today:.2f} of today's budget is left."
         )
 

@@ -20,6 +20,7 @@ from .billing import BillingReconciler
 from .films import Films
 from .follow import FollowPolicy
 from .generation import Generation
+from .prices import LivePriceWatcher
 from .runner import JobRunner
 from .settle import Settler
 from .spend import SpendGuard
@@ -103,6 +104,8 @@ def assemble(
     runner.films = films  # the runner hands films it takes over, and cancels of films, back to them
     if not settings.sandbox:
         runner.settler = Settler(runner, task_group)
+        if settings.has_fal_credentials:
+            runner.prices = LivePriceWatcher(fal, task_group)
     if webhooks and settings.webhook_url and not settings.sandbox:
         from ..fal.webhooks import FalSigningKeys, WebhookVerifier
         from .webhooks import Webhooks

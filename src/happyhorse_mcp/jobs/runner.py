@@ -51,6 +51,7 @@ from .store.base import Lease
 from .waiting import ProgressFn, wait_for
 
 if TYPE_CHECKING:
+    from .prices import LivePriceWatcher
     from .settle import Settler
     from .webhooks import Webhooks
 
@@ -137,6 +138,8 @@ class JobRunner:
     webhooks: Webhooks | None = None
     # Looks up jobs whose submit's answer was lost in fal's records (jobs/settle.py), set unless in the sandbox.
     settler: Settler | None = None
+    # Reads fal's live prices at start and daily (jobs/prices.py), set unless in the sandbox.
+    prices: LivePriceWatcher | None = None
 
     @property
     def live(self) -> LiveJobs:
@@ -149,8 +152,9 @@ class JobRunner:
         followed = await self.leases.take_over_orphans()
         self.leases.keep()
         self.changes.start()
-        if self.settler is not None:
-            self.settler.start()
+        for watcher in (self.settler, self.prices):
+            if watcher is not None:
+                watcher.start()
         return followed
 
     async def _take_over(self, job: Job) -> bool:
