@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..fakefal import VALID_KEY, FakeFal, serve_app
+from ..fakefal import ADMIN_KEY, VALID_KEY, FakeFal, serve_app
 from ..support import free_port, http_server_process, stdio_server, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
@@ -74,7 +74,10 @@ class Receiver:
         for resource in sent.resource_spans:
             for scope in resource.scope_spans:
                 for span in scope.spans:
-                    attributes = {a.key: a.value.string_value or a.value.int_value for a in span.attributes}
+                    attributes = {
+                        a.key: a.value.string_value or a.value.int_value or a.value.double_value
+                        for a in span.attributes
+                    }
                     self.spans.append({"name": span.name, "trace_id": span.trace_id.hex(), "attributes": attributes})
         self.arrived.set()
         self.arrived = anyio.Event()
@@ -220,3 +223,39 @@ async def test_a_call_over_http_traced_only_in_its_headers_joins_the_callers_tra
     assert {span["attributes"]["happyhorse.job_id"] for span in spans if span["name"].startswith("fal.")} == {
         made.structured_content["job_id"]
     }
+
+
+async def test_fal_s_webhook_and_its_bill_join_the_trace_of_the_call_that_started_the_job(
+    fake: FakeFal, fal_url: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra (installed with dev)")
+    receiver, otlp_port, port = Receiver(), free_port(), free_port()
+    trace_id = secrets.token_hex(16)
+    fake.bill = 0.75
+    env = {
+        **os.environ,
+        **(stdio_server(fal_url, tmp_path / "data").env or {}),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+        "HAPPYHORSE_WEBHOOK_URL": f"http://127.0.0.1:{port}",
+        "HAPPYHORSE_FAL_JWKS_URL": f"{fal_url}/.well-known/jwks.json",
+        "FAL_ADMIN_KEY": ADMIN_KEY,
+    }
+    command = [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)]
+    async with serve_app(receiver.app, otlp_port):
+        with http_server_process(command, env, tmp_path / "server.log"):
+            async with (
+                httpx2.AsyncClient(timeout=30) as http,
+                Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as client,
+            ):
+                made = await client.call_tool(
+                    "generate_video",
+                    {"prompt": PROMPT, "duration": 3, "wait_seconds": 30},
+                    meta={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},  # type: ignore[arg-type]
+                )
+                spans = await receiver.until(trace_id, {"fal.submit", "fal.wait", "fal.webhook", "fal.billed"})
+    assert made.structured_content is not None, text_of(made)
+    by_name = {span["name"]: span["attributes"] for span in spans}
+    assert by_name["fal.webhook"]["http.response.status_code"] == 200
+    assert by_name["fal.billed"]["happyhorse.billed_usd"] == pytest.approx(0.75)
+    assert "fal.result" not in by_name, "the webhook carried the output"

@@ -26,6 +26,8 @@ from ..domain.errors import HappyHorseError
 from ..domain.models import Job, utcnow
 from ..domain.pricing import BILLED_DIFFERENCE_SHOWN_USD
 from ..fal.billing import MAX_IDS_PER_CALL, AdminKeyRefused, FalBilling
+from ..observability import metrics
+from ..observability.tracing import span
 from .store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -138,6 +140,10 @@ class BillingReconciler:
         else:
             logger.warning("job %s: its billed cost (USD %.2f) could not be recorded", job_id, usd)
             return
+        # A span of its own in the job's trace: the bill comes long after the call that started the job ended.
+        traced = {"fal_request_id": job.request_id, "estimated_usd": job.cost_usd, "billed_usd": usd}
+        with span("fal.billed", job_id, resumed_from=job.trace, endpoint=job.endpoint, **traced):
+            metrics.BILLED_USD.add(usd, {"happyhorse.endpoint": job.endpoint})
         if abs(usd - (job.cost_usd or 0.0)) > BILLED_DIFFERENCE_SHOWN_USD:
             logger.warning(
                 "job %s: fal billed USD %.2f, estimated USD %.2f (request %s)",

@@ -44,7 +44,10 @@ class ChangeFeed:
         try:
             yield event
         finally:
-            self._waiting.get(job_id, set()).discard(event)
+            waiting = self._waiting.get(job_id, set())
+            waiting.discard(event)
+            if not waiting:
+                self._waiting.pop(job_id, None)
 
     def wake(self, job_id: str) -> None:
         """Wake the calls waiting on `job_id` from the store's feed (a job this process took over meanwhile)."""
@@ -66,12 +69,10 @@ class ChangeFeed:
 
     async def _follow_feed(self) -> None:
         async for changed in self._store.changes():
-            for job_id, events in list(self._waiting.items()):
-                if changed is None or job_id in changed:
-                    for event in events:
-                        event.set()
-                if not events:
-                    self._waiting.pop(job_id, None)
+            # Woken by id: with a thousand jobs in flight, each change looks up its own waiters, not every waiter.
+            for job_id in list(self._waiting) if changed is None else changed:
+                for event in self._waiting.get(job_id, ()):
+                    event.set()
             # Subscribers here hear of jobs other processes follow (those followed here are told as they change).
             for job_id in (changed or set()) - set(self._followed_here()):
                 if self._on_change_elsewhere is not None:

@@ -57,21 +57,21 @@ class Webhooks:
     async def receive(self, runner: JobRunner, token: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """One delivery to `<base>/fal/webhook/<token>`: verified, placed, recorded, its job's follower woken."""
         job_id = token.rpartition(".")[0]
-        with span("fal.webhook", job_id or "unknown") as receiving:
+        job = await runner.store.get(job_id) if job_id else None
+        if job is None or not job.webhook_token or not hmac.compare_digest(job.webhook_token, token):
+            logger.warning("refused a webhook delivery for %r: no job has that webhook URL", job_id[:40])
+            return Reply(404, "no job of this server has that webhook URL")
+        # In the job's own trace: fal's post comes long after the call that started the job ended.
+        with span("fal.webhook", job_id, resumed_from=job.trace, fal_request_id=job.request_id) as receiving:
             try:
-                reply = await self._receive(runner, job_id, token, headers, body)
+                reply = await self._receive(runner, job, headers, body)
             except WebhookRejected as exc:
-                logger.warning("refused a webhook delivery for %r: %s", job_id[:40], exc.reason)
+                logger.warning("refused a webhook delivery for job %s: %s", job_id, exc.reason)
                 reply = Reply(exc.status, exc.reason)
             receiving.set_attribute("http.response.status_code", reply.status)
             return reply
 
-    async def _receive(
-        self, runner: JobRunner, job_id: str, token: str, headers: Mapping[str, str], body: bytes
-    ) -> Reply:
-        job = await runner.store.get(job_id) if job_id else None
-        if job is None or not job.webhook_token or not hmac.compare_digest(job.webhook_token, token):
-            raise WebhookRejected(404, "no job of this server has that webhook URL")
+    async def _receive(self, runner: JobRunner, job: Job, headers: Mapping[str, str], body: bytes) -> Reply:
         event = await self._verifier.verify(headers, body)
         if job.request_id is not None and job.request_id != event.request_id:
             raise WebhookRejected(400, f"the delivery is for request {event.request_id}, not this job's")

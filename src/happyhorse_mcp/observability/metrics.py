@@ -1,7 +1,7 @@
 """Metrics of the paid path with OpenTelemetry, exported with traces (tracing.py) when the operator asks for them
 (OTEL_METRICS_EXPORTER not `none`): how long each MCP request takes (the SDK emits no metric of its own), the jobs
-followed in flight, the USD estimated as jobs are admitted, and how long fal takes to start and to finish a job, per
-endpoint. Without the extra or the variables these are the API's no-ops."""
+followed in flight, the USD estimated as jobs are admitted and billed as fal's bills are read, and how long fal
+takes to start and to finish a job, per endpoint. Without the extra or the variables these are the API's no-ops."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ OPERATION_DURATION = _meter.create_histogram(
 )
 ESTIMATED_USD = _meter.create_counter(
     "happyhorse.cost.estimated", unit="USD", description="What jobs admitted here were estimated to cost."
+)
+BILLED_USD = _meter.create_counter(
+    "happyhorse.cost.billed", unit="USD", description="What fal billed for jobs, read from its billing events."
 )
 TIME_TO_START = _meter.create_histogram(
     "happyhorse.fal.time_to_start", unit="s", description="From a job's admission to fal running it."
