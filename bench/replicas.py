@@ -13,10 +13,11 @@
    daily budget of their own within the USD 3.00 of the deployment: how often either budget was overspent.
 
 5. Webhooks at scale (`--only webhooks`): `--users` signed-in users (named tokens) start `--jobs` jobs at once over the
-   three replicas, fal running each 5 s so all are in flight together, every replica with HAPPYHORSE_WEBHOOK_URL set
-   to the next replica's address (as a load balancer would send fal's post anywhere). Reports jobs lost or submitted
-   twice, requests to fal by kind (no status stream per job), and the lag from fal sending its post to the waiting
-   call (on a third replica) returning the job.
+   three replicas, fal running each `--fal-seconds least,spread` (default 5 s, none spread) so all are in flight
+   together, every replica with HAPPYHORSE_WEBHOOK_URL set to the next replica's address (as a load balancer would
+   send fal's post anywhere). Reports jobs lost or submitted twice, requests to fal by kind (no status stream per
+   job), and the lag from fal sending its post to the job recorded completed and to the waiting call (on a third
+   replica) returning the job.
 
 `--only races,team` runs only the parts named (load, takeover, races, team, webhooks).
 """
@@ -81,8 +82,8 @@ SEEN: list[dict[str, Any]] = []  # what each fake fal saw, reported when it stop
 
 
 @contextmanager
-def fake_fal(run_seconds: float) -> Iterator[str]:
-    args = [sys.executable, "-m", "tests.fakefal", "--run-seconds", str(run_seconds)]
+def fake_fal(run_seconds: float, spread: float = 0.0) -> Iterator[str]:
+    args = [sys.executable, "-m", "tests.fakefal", "--run-seconds", str(run_seconds), "--run-spread", str(spread)]
     child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
@@ -324,10 +325,10 @@ async def team_races(base: str, runs: int) -> str:
     )
 
 
-async def webhooks(base: str, jobs: int, users: int) -> list[str]:
+async def webhooks(base: str, jobs: int, users: int, run: float, spread: float) -> list[str]:
     database_url = await fresh_database(base)
     tokens = {f"user{n:03d}": f"user{n:03d}-bench-token-0123456789" for n in range(users)}
-    with tempfile.TemporaryDirectory() as data, fake_fal(run_seconds=5.0) as fal_url:
+    with tempfile.TemporaryDirectory() as data, fake_fal(run_seconds=run, spread=spread) as fal_url:
         token_file = Path(data) / "tokens"
         token_file.write_text("".join(f"{user} {token}\n" for user, token in tokens.items()))
         ports = [_free_port() for _ in range(3)]
@@ -350,6 +351,7 @@ async def webhooks(base: str, jobs: int, users: int) -> list[str]:
             seen_at: dict[str, float] = {}
             finished_at: dict[str, float] = {}
             errors: dict[str, int] = {}
+            unsettled: list[str] = []
             outcomes: dict[str, int] = {}
             async with AsyncExitStack() as clients_stack:
                 clients = {}
@@ -366,11 +368,23 @@ async def webhooks(base: str, jobs: int, users: int) -> list[str]:
                         outcomes["refused"] = outcomes.get("refused", 0) + 1
                         return
                     job_id = made.structured_content["job_id"]
-                    done = await clients[user, (n + 2) % 3].call_tool(
-                        "get_job", {"job_id": job_id, "wait_seconds": 300}
-                    )
-                    now = time.time()
-                    job = done.structured_content or {}
+                    while True:  # a call waits at most 50 s without progress updates: called again, as a host would
+                        done = await clients[user, (n + 2) % 3].call_tool(
+                            "get_job", {"job_id": job_id, "wait_seconds": 300}
+                        )
+                        now = time.time()
+                        job = done.structured_content or {}
+                        if job.get("status") not in ("submitting", "queued", "running"):
+                            break
+                    if job.get("status") == "unknown":  # settled later? (fal's post, the settler): asked again
+                        unsettled.append(job_id)
+                        for _ in range(6):
+                            again = await clients[user, (n + 2) % 3].call_tool(
+                                "get_job", {"job_id": job_id, "wait_seconds": 50}
+                            )
+                            if (again.structured_content or {}).get("status") == "completed":
+                                job = again.structured_content or {}
+                                break
                     outcomes[job.get("status", "?")] = outcomes.get(job.get("status", "?"), 0) + 1
                     if job.get("error"):
                         errors[job["error"]["type"]] = errors.get(job["error"]["type"], 0) + 1
@@ -394,10 +408,12 @@ async def webhooks(base: str, jobs: int, users: int) -> list[str]:
         return values[int(0.95 * (len(values) - 1))]
 
     return [
-        f"| webhooks at scale: {users} users, {jobs} jobs in flight at once over 3 replicas (fal 5 s a job), fal's "
+        f"| webhooks at scale: {users} users, {jobs} jobs in flight at once over 3 replicas (fal {run:g} to "
+        f"{run + spread:g} s a job), fal's "
         f"post sent to another replica than the submitter's, each job awaited on a third | {completed}/{jobs} "
         f"completed in {elapsed:.1f} s ({outcomes}{', errors ' + str(errors) if errors else ''}); lost: "
-        f"{jobs - completed}; submitted twice: "
+        f"{jobs - completed}; first seen unknown, then completed: {len(unsettled) - (jobs - completed)}; "
+        "submitted twice: "
         f"{fal['submits'] - jobs}; fal's post to the waiting call returning: median {statistics.median(lags):.0f} ms, "
         f"p95 {p95(lags):.0f} ms; to the job recorded completed (by its follower, the replica that submitted it): "
         f"median {statistics.median(recorded):.0f} ms, p95 {p95(recorded):.0f} ms |",
@@ -406,7 +422,7 @@ async def webhooks(base: str, jobs: int, users: int) -> list[str]:
     ]
 
 
-async def run(jobs: int, runs: int, parts: set[str], users: int) -> None:
+async def run(jobs: int, runs: int, parts: set[str], users: int, fal_seconds: tuple[float, float]) -> None:
     base = os.environ.get("HAPPYHORSE_TEST_DATABASE_URL")
     if not base:
         raise SystemExit("run through scripts/with-postgres, which starts a throwaway PostgreSQL")
@@ -423,7 +439,7 @@ async def run(jobs: int, runs: int, parts: set[str], users: int) -> None:
     if "team" in parts:
         print(await team_races(base, runs))
     if "webhooks" in parts:
-        print("\n".join(await webhooks(base, jobs, users)))
+        print("\n".join(await webhooks(base, jobs, users, *fal_seconds)))
 
 
 def main() -> None:
@@ -431,9 +447,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--races", type=int, default=10)
     parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--fal-seconds", default="5,0", help="webhooks: each job's run at fal, least and spread")
     parser.add_argument("--only", default="load,takeover,races,team")
     args = parser.parse_args()
-    anyio.run(run, args.jobs, args.races, set(args.only.split(",")), args.users)
+    least, spread = (float(part) for part in args.fal_seconds.split(","))
+    anyio.run(run, args.jobs, args.races, set(args.only.split(",")), args.users, (least, spread))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -143,9 +144,11 @@ class FakeFal:
         hold: bool = False,
         queue_position: int = 0,
         validate_at: Literal["result", "submit"] = "result",
+        run_spread: float = 0.0,
     ) -> None:
         self.queue_seconds = queue_seconds
         self.run_seconds = run_seconds
+        self.run_spread = run_spread  # each run lasts run_seconds plus up to this much more (benchmarks)
         self.hold = hold
         # Where a 422 (bad input, content policy) comes back: real fal usually takes the job and fails it at the
         # result; "submit" refuses it up front.
@@ -251,7 +254,8 @@ class FakeFal:
         job.state = state
         job.next_transition = None
         if not self.hold and state == "IN_PROGRESS":
-            job.next_transition = (at if at is not None else time.monotonic()) + self.run_seconds
+            spread = random.uniform(0, self.run_spread) if self.run_spread else 0.0
+            job.next_transition = (at if at is not None else time.monotonic()) + self.run_seconds + spread
         previous, job.changed = job.changed, anyio.Event()
         previous.set()
 
