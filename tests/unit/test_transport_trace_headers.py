@@ -96,3 +96,9 @@ async def test_a_body_that_is_no_json_rpc_request_or_elsewhere_passes_unchanged(
 async def test_a_body_too_large_to_read_ahead_passes_unchanged() -> None:
     large = json.dumps(_call(meta={"padding": "x" * (MAX_PEEK_BYTES + 1)})).encode()
     assert (await _sent(large, {"traceparent": TRACEPARENT}))[0] == large
+
+
+async def test_baggage_sent_as_a_header_travels_with_the_trace_into_meta() -> None:
+    headers = {"traceparent": TRACEPARENT, "baggage": "tenant=blue,plan=team"}
+    body, _ = await _sent(json.dumps(_call()).encode(), headers)
+    assert json.loads(body)["params"]["_meta"] == {"traceparent": TRACEPARENT, "baggage": "tenant=blue,plan=team"}

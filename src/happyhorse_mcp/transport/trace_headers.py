@@ -1,8 +1,8 @@
 """W3C trace context sent as HTTP headers, for calls that carry none in `_meta`.
 
-The SDK starts each request's span from `params._meta.traceparent` alone; a client or gateway traced at the HTTP
-layer sends `traceparent` (and `tracestate`) as headers instead, which the SDK never reads (its session's tasks do not
-run in the HTTP request's context). This copies the headers into each JSON-RPC request of the body that has no
+The SDK starts each request's span from `params._meta` alone; a client or gateway traced at the HTTP layer sends
+`traceparent` (and `tracestate`, `baggage`) as headers instead, which the SDK never reads (its session's tasks do
+not run in the HTTP request's context). This copies the headers into each JSON-RPC request of the body that has no
 `traceparent` of its own, so the call, and the paid path beneath it, joins the caller's trace either way. `_meta`
 wins when both are sent: it is the MCP caller's own word.
 """
@@ -37,7 +37,9 @@ class TraceHeaders:
             await self.app(scope, receive, send)
             return
         body, receive = await peek(receive)
-        changed = _with_trace(body, traceparent, headers.get("tracestate")) if complete(body) else None
+        context = {"traceparent": traceparent}
+        context |= {name: value for name in ("tracestate", "baggage") if (value := headers.get(name, "").strip())}
+        changed = _with_trace(body, context) if complete(body) else None
         if changed is None:
             await self.app(scope, receive, send)
             return
@@ -59,7 +61,7 @@ class TraceHeaders:
         await self.app(scope, rewritten, send)
 
 
-def _with_trace(body: bytes, traceparent: str, tracestate: str | None) -> bytes | None:
+def _with_trace(body: bytes, context: dict[str, str]) -> bytes | None:
     """The body with the trace context in each request's `_meta` that lacks one; None when nothing changes (not
     JSON, no request, or each already carries its own)."""
     try:
@@ -77,8 +79,6 @@ def _with_trace(body: bytes, traceparent: str, tracestate: str | None) -> bytes 
         meta = params.setdefault("_meta", {})
         if not isinstance(meta, dict) or "traceparent" in meta:
             continue
-        meta["traceparent"] = traceparent
-        if tracestate:
-            meta["tracestate"] = tracestate
+        meta.update(context)  # as the SDK's propagator reads `_meta`: traceparent, tracestate and baggage
         changed = True
     return json.dumps(parsed).encode() if changed else None
