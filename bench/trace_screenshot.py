@@ -25,50 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fakefal import ADMIN_KEY, FakeFal, serve, serve_app
+from tests.otlp import Receiver
 from tests.support import free_port, http_server_process, stdio_server
 
 WANTED = {"tools/call generate_video", "fal.submit", "fal.wait", "fal.webhook", "fal.billed"}
-
-
-class Receiver:
-    def __init__(self) -> None:
-        from starlette.applications import Starlette
-        from starlette.routing import Route
-
-        self.spans: list[dict[str, Any]] = []
-        self.arrived = anyio.Event()
-        self.app = Starlette(routes=[Route("/v1/traces", self._traces, methods=["POST"])])
-
-    async def _traces(self, request: Any) -> Any:
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-        from starlette.responses import Response
-
-        sent = ExportTraceServiceRequest.FromString(await request.body())
-        for resource in sent.resource_spans:
-            for scope in resource.scope_spans:
-                for span in scope.spans:
-                    attributes = {
-                        a.key: a.value.string_value or a.value.int_value or a.value.double_value
-                        for a in span.attributes
-                    }
-                    self.spans.append(
-                        {
-                            "name": span.name,
-                            "trace_id": span.trace_id.hex(),
-                            "start": span.start_time_unix_nano,
-                            "end": span.end_time_unix_nano,
-                            "attributes": attributes,
-                        }
-                    )
-        self.arrived.set()
-        self.arrived = anyio.Event()
-        return Response(status_code=200)
-
-    async def until(self, trace_id: str) -> list[dict[str, Any]]:
-        with anyio.fail_after(60):
-            while not {s["name"] for s in self.spans if s["trace_id"] == trace_id} >= WANTED:
-                await self.arrived.wait()
-        return sorted((s for s in self.spans if s["trace_id"] == trace_id), key=lambda s: s["start"])
 
 
 SHOWN = (
@@ -160,7 +120,8 @@ async def main(out: Path) -> None:
                         {"prompt": "a grey horse at dawn", "duration": 3, "resolution": "720p", "wait_seconds": 30},
                         meta={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},  # type: ignore[arg-type]
                     )
-                    spans = await receiver.until(trace_id)
+                    spans = await receiver.until(trace_id, WANTED)
+    spans.sort(key=lambda span: span["start"])
     await shoot(waterfall(spans, trace_id), out)
     print(f"{out}: {len(spans)} spans")
 

@@ -127,16 +127,14 @@ class FalQueue:
         owner, app = endpoint_id.split("/")[:2]
         return f"{self._queue_url}/{owner}/{app}/requests/{request_id}{suffix}"
 
-    async def lookup(self, endpoint_id: str, request_id: str) -> dict[str, Any] | None:
-        """fal's platform record of a request (`GET /v1/models/requests/by-endpoint`, which looks back 90 days, with
-        its output): what a job whose result the queue no longer keeps still has. None when fal has no such
-        request, or no platform API is configured."""
-        if self._api_url is None:
-            return None
+    async def _platform(self, path: str, params: Any, *, doing: str) -> dict[str, Any] | None:
+        """A GET of fal's platform API (`HAPPYHORSE_FAL_API_URL`) with this account's key: its JSON object, or None
+        for a 404. Raises the error fal's answer means, UpstreamError without one, ProtocolError for an unreadable
+        one."""
         try:
             response = await self._http.get(
-                f"{self._api_url}/v1/models/requests/by-endpoint",
-                params={"endpoint_id": endpoint_id, "request_id": request_id, "expand": "payloads"},
+                f"{self._api_url}/v1{path}",
+                params=params,
                 headers=await self._headers(),
                 timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT_SECONDS),
             )
@@ -145,33 +143,34 @@ class FalQueue:
         if response.status_code == 404:
             return None
         if not response.is_success:
-            raise self._error(response, doing=f"looking up request {request_id}")
+            raise self._error(response, doing=doing)
         try:
-            items = response.json().get("items") or []
-        except (ValueError, AttributeError) as exc:
+            body = response.json()
+        except ValueError as exc:
             raise ProtocolError("fal's platform API answer could not be read.") from exc
-        return next((item for item in items if isinstance(item, dict) and item.get("request_id") == request_id), None)
+        if not isinstance(body, dict):
+            raise ProtocolError("fal's platform API answer is not a JSON object.")
+        return body
+
+    async def lookup(self, endpoint_id: str, request_id: str) -> dict[str, Any] | None:
+        """fal's platform record of a request (`GET /v1/models/requests/by-endpoint`, which looks back 90 days, with
+        its output): what a job whose result the queue no longer keeps still has. None when fal has no such
+        request, or no platform API is configured."""
+        if self._api_url is None:
+            return None
+        params = {"endpoint_id": endpoint_id, "request_id": request_id, "expand": "payloads"}
+        body = await self._platform("/models/requests/by-endpoint", params, doing=f"looking up request {request_id}")
+        items = _objects((body or {}).get("items"))
+        return next((item for item in items if item.get("request_id") == request_id), None)
 
     async def unit_prices(self, endpoint_ids: list[str]) -> list[dict[str, Any]]:
         """fal's live prices for `endpoint_ids` (`GET /v1/models/pricing`, a normal key): each `{endpoint_id,
         unit_price, unit, currency}` fal lists. Empty when no platform API is configured."""
         if self._api_url is None:
             return []
-        try:
-            response = await self._http.get(
-                f"{self._api_url}/v1/models/pricing",
-                params=[("endpoint_id", endpoint_id) for endpoint_id in endpoint_ids],
-                headers=await self._headers(),
-                timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT_SECONDS),
-            )
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"fal's pricing API did not answer ({type(exc).__name__}).") from exc
-        if not response.is_success:
-            raise self._error(response, doing="reading fal's prices")
-        try:
-            return [price for price in response.json().get("prices") or [] if isinstance(price, dict)]
-        except (ValueError, AttributeError) as exc:
-            raise ProtocolError("fal's pricing API answer could not be read.") from exc
+        params = [("endpoint_id", endpoint_id) for endpoint_id in endpoint_ids]
+        body = await self._platform("/models/pricing", params, doing="reading fal's prices")
+        return _objects((body or {}).get("prices"))
 
     async def requests_between(
         self, endpoint_id: str, start: datetime, end: datetime, *, pages: int = 10
@@ -180,7 +179,7 @@ class FalQueue:
         outputs (`expand=payloads`): up to `pages` pages of 100. Empty when no platform API is configured."""
         if self._api_url is None:
             return []
-        params: dict[str, str] = {
+        params = {
             "endpoint_id": endpoint_id,
             "start": start.isoformat(),
             "end": end.isoformat(),
@@ -189,22 +188,13 @@ class FalQueue:
         }
         found: list[dict[str, Any]] = []
         for _ in range(pages):
-            try:
-                response = await self._http.get(
-                    f"{self._api_url}/v1/models/requests/by-endpoint",
-                    params=params,
-                    headers=await self._headers(),
-                    timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT_SECONDS),
+            page = (
+                await self._platform(
+                    "/models/requests/by-endpoint", params, doing=f"listing the requests to {endpoint_id}"
                 )
-            except httpx.HTTPError as exc:
-                raise UpstreamError(f"fal's platform API did not answer ({type(exc).__name__}).") from exc
-            if not response.is_success:
-                raise self._error(response, doing=f"listing the requests to {endpoint_id}")
-            try:
-                page = response.json()
-                found += [item for item in page.get("items") or [] if isinstance(item, dict)]
-            except (ValueError, AttributeError) as exc:
-                raise ProtocolError("fal's platform API answer could not be read.") from exc
+                or {}
+            )
+            found += _objects(page.get("items"))
             if not page.get("has_more") or not page.get("next_cursor"):
                 break
             params["cursor"] = str(page["next_cursor"])
@@ -316,6 +306,10 @@ class FalQueue:
                 continue
             raise self._error(response, doing=doing)
         raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _objects(items: Any) -> list[dict[str, Any]]:
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def _parse(model: type[M], response: httpx.Response, *, doing: str) -> M:

@@ -10,7 +10,7 @@ validation error at the result) ends it `failed`, which fal does not bill.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,13 @@ async def _until_completed(
         await anyio.sleep(policy.poll_interval)
 
 
+async def _first_of(*racers: Callable[[anyio.CancelScope], Coroutine[Any, Any, None]]) -> None:
+    """Run `racers` together until the first to finish cancels the rest (each is given the scope to cancel)."""
+    async with anyio.create_task_group() as tg:
+        for racer in racers:
+            tg.start_soon(racer, tg.cancel_scope)
+
+
 async def _until_heard(
     fal: FalQueue, job: Job, policy: FollowPolicy, on_status: Callable[[QueueStatus], Awaitable[None]], heard: Heard
 ) -> FalEnding | QueueStatus:
@@ -197,9 +204,7 @@ async def _until_heard(
                 scope.cancel()
                 return
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(listen, tg.cancel_scope)
-        tg.start_soon(backstop, tg.cancel_scope)
+    await _first_of(listen, backstop)
     assert found is not None
     return found
 
@@ -269,9 +274,7 @@ async def _stream_until_completed(
                 scope.cancel()
                 return
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(watch, tg.cancel_scope)
-        tg.start_soon(check, tg.cancel_scope)
+    await _first_of(watch, check)
     return completed
 
 
