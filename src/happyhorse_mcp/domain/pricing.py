@@ -54,10 +54,6 @@ class LivePrices:
     def clear(self) -> None:
         self._raised, self.read_on = {}, None
 
-    @property
-    def raised(self) -> dict[str, Decimal]:
-        return dict(self._raised)
-
 
 LIVE = LivePrices()
 # A bill further than this from its estimate is logged and shown beside it (jobs/billing.py).

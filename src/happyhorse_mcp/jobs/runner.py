@@ -192,7 +192,7 @@ class JobRunner:
             update={
                 "sandbox": self.sandbox,
                 "trace": current_traceparent(),
-                "webhook_token": self.webhooks.token_for(record.job_id) if self.webhooks and not self.sandbox else None,
+                "webhook_token": self.webhooks.token_for(record.job_id) if self.webhooks else None,
             }
         )
         job, created = await self._guard.admit(record, draft.spend, lease=self.lease)

@@ -99,12 +99,12 @@ class Webhooks:
                     async with anyio.create_task_group() as tg:
                         for event in (elsewhere, here):
                             if event is not None:
-                                tg.start_soon(_set_then_cancel, event, tg.cancel_scope)
+                                tg.start_soon(_cancel_when_set, event, tg.cancel_scope)
 
         return wait
 
 
-async def _set_then_cancel(event: anyio.Event, scope: anyio.CancelScope) -> None:
+async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:
     await event.wait()
     scope.cancel()
 
