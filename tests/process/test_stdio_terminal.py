@@ -3,7 +3,6 @@ quietly; and lines on stdin that are not JSON-RPC are answered with JSON-RPC's e
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import select
@@ -51,20 +50,23 @@ def in_a_terminal(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int
     attributes[3] &= ~termios.ECHO  # what is typed (a request) is not echoed back among the answers
     termios.tcsetattr(slave, termios.TCSANOW, attributes)
 
-    def take_the_terminal() -> None:
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    # The child takes its new session's terminal in a Python of its own that then becomes the server: a preexec_fn
+    # would run Python between fork and exec, which deadlocks now and then in a test worker that has threads.
+    take_the_terminal = (
+        "import fcntl, os, signal, sys, termios\n"
+        "fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n"
         # As a person's shell starts it: Ctrl+C interrupts. A test run started in the background (`cmd &` in a
         # script) hands its children SIGINT ignored, and Python then installs no handler of its own.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
+        "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'happyhorse_mcp'])\n"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "happyhorse_mcp"],
+        [sys.executable, "-c", take_the_terminal],
         stdin=slave,
         stdout=slave,
         stderr=slave,
         env=_env(tmp_path),
         start_new_session=True,
-        preexec_fn=take_the_terminal,  # the child takes its new session's terminal before it runs
     )
     os.close(slave)
     try:
