@@ -402,3 +402,29 @@ async def test_extend_video_refuses_a_url_source_of_hostile_dimensions_before_a_
     assert "measuring-" not in refused.content[0].text  # type: ignore[union-attr]
     assert fake.submits == []
     assert list(settings.data_dir.rglob("*.mp4")) == []
+
+
+async def test_with_an_admin_key_a_film_shows_what_fal_billed_for_its_shots_summed(
+    settings: Settings, fake: FakeFal
+) -> None:
+    from pydantic import SecretStr
+
+    from ..fakefal import ADMIN_KEY
+
+    fake.real_clips = True
+    fake.bill = 0.5  # each shot, whatever its estimate
+    two_shots = {"shots": SHOTS[:2], "style": STYLE, "resolution": "720p"}
+    admin = replace(settings, fal_admin_key=SecretStr(ADMIN_KEY), limits=SpendLimits(confirm_above_usd=100))
+    async with Client(make_server(admin)) as client:
+        made = await client.call_tool("make_film", {**two_shots, "wait_seconds": 120})
+        assert made.structured_content is not None
+        assert made.structured_content["status"] == "completed", made.content
+        with anyio.fail_after(10):
+            while True:  # each call yields to the server, whose reconciler reads the shots' bills meanwhile
+                shown = await client.call_tool("get_job", {"job_id": made.structured_content["job_id"]})
+                assert shown.structured_content is not None
+                if shown.structured_content["billed_usd"] is not None:
+                    break
+    assert shown.structured_content["billed_usd"] == 1.0
+    assert shown.structured_content["cost_usd"] == made.structured_content["cost_usd"], "the estimate stays beside it"
+    assert "fal billed USD 1.00" in " ".join(getattr(c, "text", "") for c in shown.content)

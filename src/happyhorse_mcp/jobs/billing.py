@@ -154,3 +154,45 @@ class BillingReconciler:
             )
         if self._on_billed is not None:
             await self._on_billed(written)
+        await self._bill_film_of(written)
+
+    async def _bill_film_of(self, shot: Job) -> None:
+        """A shot names its film in its idempotency key (`<film id>/shot-<n>`, jobs/film_maker.py)."""
+        film_id, _, number = (shot.idempotency_key or "").rpartition("/shot-")
+        if film_id and number.isdigit():
+            await self.bill_film(film_id, shot.owner, billed_shot=shot.job_id)
+
+    def film_ended(self, film: Job) -> None:
+        """`film` has just ended: its bill is recorded if its shots' bills are all in already."""
+        if not film.sandbox and not film.own_fal_key and not self._refused:
+            self._tg.start_soon(self.bill_film, film.job_id, film.owner)
+
+    async def bill_film(self, film_id: str, owner: str, *, billed_shot: str | None = None) -> None:
+        """A film's bill is its shots' bills, recorded on the film once no shot is left to run and every shot that
+        completed has its bill (a shot that failed or was cancelled adds its bill where fal billed it). The film must
+        list `billed_shot`, so a caller's own idempotency key cannot point a bill at another job."""
+        film = await self._store.get(film_id, owner)
+        progress = film.film if film is not None else None
+        if film is None or progress is None or film.billed_usd is not None:
+            return
+        shot_ids = [planned.job_id for planned in progress.shots if planned.job_id is not None]
+        if billed_shot is not None and billed_shot not in shot_ids:
+            return
+        if not film.finished and len(shot_ids) < len(progress.shots):
+            return  # shots still to be made
+        shots = [await self._store.get(shot_id) for shot_id in shot_ids]
+        if any(
+            made is None or not made.finished or (made.status == "completed" and made.billed_usd is None)
+            for made in shots
+        ):
+            return  # a shot still running, or a completed shot's bill still to come
+        usd = round(sum(made.billed_usd or 0.0 for made in shots if made is not None), 6)
+        for _ in range(_WRITE_ATTEMPTS):
+            if (written := await self._store.update(film.model_copy(update={"billed_usd": usd}))) is not None:
+                logger.info("film %s: fal billed USD %.2f for its shots", film_id, usd)
+                if self._on_billed is not None:
+                    await self._on_billed(written)
+                return
+            film = await self._store.get(film_id)
+            if film is None or film.billed_usd is not None:
+                return

@@ -351,6 +351,8 @@ class FilmMaker:
             **changes,
         )
         logger.info("film %s %s", film_id, status)
+        if self._runner.billing is not None:
+            self._runner.billing.film_ended(live.followed(film_id))
         if not live.is_unsaved(film_id):
             live.drop(film_id)
 

@@ -216,15 +216,16 @@ def film_summary(result: JobResult) -> str:
     if result.video.url.startswith("http") and not result.sandbox:
         where += f" On fal's storage (a public URL, as fal's own videos are): {result.video.url}."
     seconds = result.video.duration or film.seconds
+    billed = billed_words(result)
     if result.operation == FilmKind.EXTENSION:
         shot = film.shots[-1]
         return (
-            f"Video continued (USD {result.cost_usd:.2f}): a new {shot.seconds} s shot made from its last frame by "
-            f"image-to-video (fal has no native extend for HappyHorse), joined with a {film.transition}: "
+            f"Video continued (USD {result.cost_usd:.2f}{billed}): a new {shot.seconds} s shot made from its last "
+            f"frame by image-to-video (fal has no native extend for HappyHorse), joined with a {film.transition}: "
             f"{seconds:g} s in all.{where} Job {result.job_id}; the new shot is job {shot.job_id}."
         )
     size = f"{result.video.width}x{result.video.height}, " if result.video.width else ""
     return (
-        f"Film ready (USD {result.cost_usd:.2f} for {len(film.shots)} shots): {size}{seconds:g} s, joined with "
+        f"Film ready (USD {result.cost_usd:.2f}{billed} for {len(film.shots)} shots): {size}{seconds:g} s, joined with "
         f"{film.transition}.{where} Job {result.job_id}. Shots: {shots}."
     )
