@@ -142,8 +142,30 @@ async def _until_completed(
     completed = await _stream_until_completed(fal, job, policy, on_status)
     if completed is not None:
         return completed
+    reads = 0
+
+    async def between_reads() -> None:
+        nonlocal reads
+        if reads:
+            await anyio.sleep(policy.poll_interval)
+        reads += 1
+
+    return await _poll(fal, job, policy, on_status, between_reads)
+
+
+async def _poll(
+    fal: FalQueue,
+    job: Job,
+    policy: FollowPolicy,
+    on_status: Callable[[QueueStatus], Awaitable[None]],
+    pause: Callable[[], Awaitable[None]],
+) -> QueueStatus:
+    """The job's status, read after each `pause` until it says COMPLETED; a failed read is waited out (or ends the
+    job) by the policy's patience."""
+    assert job.request_id is not None
     patience = _Patience(policy, job)
     while True:
+        await pause()
         try:
             status = await fal.status(job.endpoint, job.request_id)
         except HappyHorseError as exc:
@@ -153,7 +175,6 @@ async def _until_completed(
         await on_status(status)
         if status.status == "COMPLETED":
             return status
-        await anyio.sleep(policy.poll_interval)
 
 
 async def _first_of(*racers: Callable[[anyio.CancelScope], Coroutine[Any, Any, None]]) -> None:
@@ -168,13 +189,11 @@ async def _until_heard(
 ) -> FalEnding | QueueStatus:
     """fal's webhook for the job, or a COMPLETED status read as a backstop (late, then rarer; at once after a
     cancel): whichever comes first."""
-    assert job.request_id is not None
-    request_id = job.request_id
     found: FalEnding | QueueStatus | None = None
     look_now = anyio.Event()
 
     async def listen(scope: anyio.CancelScope) -> None:
-        nonlocal found, look_now
+        nonlocal found
         cancel_seen = job.cancel_requested
         while (ending := await heard(cancel_seen)) is None:
             cancel_seen = True
@@ -182,27 +201,20 @@ async def _until_heard(
         found = ending
         scope.cancel()
 
+    interval = policy.backstop_seconds
+
+    async def late_then_rarer() -> None:
+        nonlocal look_now, interval
+        with anyio.move_on_after(interval):
+            await look_now.wait()
+        look_now = anyio.Event()
+        interval = min(interval * 2, policy.backstop_max_seconds)
+
     async def backstop(scope: anyio.CancelScope) -> None:
-        nonlocal found, look_now
-        patience = _Patience(policy, job)
-        interval = policy.backstop_seconds
-        while True:
-            with anyio.move_on_after(interval):
-                await look_now.wait()
-            look_now = anyio.Event()
-            interval = min(interval * 2, policy.backstop_max_seconds)
-            try:
-                status = await fal.status(job.endpoint, request_id)
-            except HappyHorseError as exc:
-                await patience.wait_out(exc, doing="reading the job's status")
-                continue
-            patience.reset()
-            await on_status(status)
-            if status.status == "COMPLETED":
-                logger.info("job %s: its end was read from its status before fal's webhook came", job.job_id)
-                found = status
-                scope.cancel()
-                return
+        nonlocal found
+        found = await _poll(fal, job, policy, on_status, late_then_rarer)
+        logger.info("job %s: its end was read from its status before fal's webhook came", job.job_id)
+        scope.cancel()
 
     await _first_of(listen, backstop)
     assert found is not None
@@ -212,20 +224,24 @@ async def _until_heard(
 def _ended_with(job: Job, ending: FalEnding) -> dict[str, Any] | None:
     """The output fal's webhook carried; None when it carried none (fal could not send it: it is fetched). Raises
     the error that ends the job when fal says the request failed, as its result would have."""
-    if ending.ok:
-        video = ending.payload.get("video") if isinstance(ending.payload, dict) else None
-        if isinstance(video, dict) and video.get("url"):
-            return dict(ending.payload)
-        if ending.payload is None:
-            logger.info(
-                "job %s: fal's webhook came without its output (%s); fetching it", job.job_id, ending.payload_error
-            )
-            return None
+    if not ending.ok:
+        raise webhook_failure(ending)
+    if ending.payload is None:
+        logger.info("job %s: fal's webhook came without its output (%s); fetching it", job.job_id, ending.payload_error)
+        return None
+    return _with_video(job, ending.payload)
+
+
+def _with_video(job: Job, output: Any) -> dict[str, Any]:
+    """fal's output for a job it reported complete; OutcomeUnknownError when it holds no video URL (fal may have
+    billed the job all the same)."""
+    video = output.get("video") if isinstance(output, dict) else None
+    if not isinstance(video, dict) or not video.get("url"):
         raise OutcomeUnknownError(
             f"fal reported request {job.request_id} complete, but its result has no video URL. It may have been "
             f"billed: look for it at {DASHBOARD_REQUESTS}."
         )
-    raise webhook_failure(ending)
+    return dict(output)
 
 
 async def _stream_until_completed(
@@ -300,13 +316,7 @@ async def _result(fal: FalQueue, job: Job, policy: FollowPolicy, completed: Queu
             if completed.error:
                 raise model_failure(completed.error_type, completed.error) from exc
             await patience.wait_out(exc, doing="fetching the job's result", result=True)
-    video = output.get("video")
-    if not isinstance(video, dict) or not video.get("url"):
-        raise OutcomeUnknownError(
-            f"fal reported request {job.request_id} complete, but its result has no video URL. It may have been "
-            f"billed: look for it at {DASHBOARD_REQUESTS}."
-        )
-    return output
+    return _with_video(job, output)
 
 
 async def _recovered(fal: FalQueue, job: Job) -> dict[str, Any] | None:
