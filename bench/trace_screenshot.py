@@ -11,7 +11,6 @@ fal.webhook, fal.billed), draws them as a waterfall with their attributes, and s
 from __future__ import annotations
 
 import html
-import os
 import secrets
 import shutil
 import sys
@@ -24,9 +23,8 @@ import anyio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fakefal import ADMIN_KEY, FakeFal, serve, serve_app
-from tests.otlp import Receiver
-from tests.support import free_port, http_server_process, stdio_server
+from tests.fakefal import ADMIN_KEY, FakeFal, serve
+from tests.otlp import traced_http_server
 
 WANTED = {"tools/call generate_video", "fal.submit", "fal.wait", "fal.webhook", "fal.billed"}
 
@@ -95,32 +93,22 @@ async def main(out: Path) -> None:
 
     fake = FakeFal(run_seconds=1.5)
     fake.bill = 0.42
-    receiver, otlp_port, port = Receiver(), free_port(), free_port()
     trace_id = secrets.token_hex(16)
     with tempfile.TemporaryDirectory() as data:
-        async with serve(fake) as fal_url, serve_app(receiver.app, otlp_port):
-            env = {
-                **os.environ,
-                **(stdio_server(fal_url, Path(data)).env or {}),
-                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
-                "OTEL_SERVICE_NAME": "happyhorse-mcp",
-                "OTEL_BSP_SCHEDULE_DELAY": "50",
-                "HAPPYHORSE_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-                "HAPPYHORSE_FAL_JWKS_URL": f"{fal_url}/.well-known/jwks.json",
-                "FAL_ADMIN_KEY": ADMIN_KEY,
-            }
-            command = [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)]
-            with http_server_process(command, env, Path(data) / "server.log"):
-                async with (
-                    httpx2.AsyncClient(timeout=60) as http,
-                    Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as client,
-                ):
-                    await client.call_tool(
-                        "generate_video",
-                        {"prompt": "a grey horse at dawn", "duration": 3, "resolution": "720p", "wait_seconds": 30},
-                        meta={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},  # type: ignore[arg-type]
-                    )
-                    spans = await receiver.until(trace_id, WANTED)
+        async with (
+            serve(fake) as fal_url,
+            traced_http_server(
+                fal_url, Path(data) / "data", webhooks=True, FAL_ADMIN_KEY=ADMIN_KEY, OTEL_SERVICE_NAME="happyhorse-mcp"
+            ) as (receiver, url),
+            httpx2.AsyncClient(timeout=60) as http,
+            Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+        ):
+            await client.call_tool(
+                "generate_video",
+                {"prompt": "a grey horse at dawn", "duration": 3, "resolution": "720p", "wait_seconds": 30},
+                meta={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},  # type: ignore[arg-type]
+            )
+            spans = await receiver.until(trace_id, WANTED)
     spans.sort(key=lambda span: span["start"])
     await shoot(waterfall(spans, trace_id), out)
     print(f"{out}: {len(spans)} spans")

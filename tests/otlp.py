@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -76,3 +81,30 @@ class Receiver:
             while not names <= {s["name"] for s in self.spans if s["trace_id"] == trace_id}:
                 await self.arrived.wait()
         return [s for s in self.spans if s["trace_id"] == trace_id]
+
+
+@asynccontextmanager
+async def traced_http_server(
+    fal_url: str, data_dir: Path, *, webhooks: bool = False, **env: str
+) -> AsyncIterator[tuple[Receiver, str]]:
+    """The server as a process over HTTP on the fake fal at `fal_url`, exporting over OTLP/HTTP to a receiver served
+    here (spans sent every 50 ms), with `env` added, and with `webhooks` fal's posts sent to it (the fake's signing
+    keys): yields the receiver and the server's base URL."""
+    from .fakefal import serve_app
+    from .support import free_port, http_server_process, stdio_server
+
+    receiver, otlp_port, port = Receiver(), free_port(), free_port()
+    environment = {
+        **os.environ,
+        **(stdio_server(fal_url, data_dir).env or {}),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+        **env,
+    }
+    if webhooks:
+        environment["HAPPYHORSE_WEBHOOK_URL"] = f"http://127.0.0.1:{port}"
+        environment["HAPPYHORSE_FAL_JWKS_URL"] = f"{fal_url}/.well-known/jwks.json"
+    command = [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)]
+    async with serve_app(receiver.app, otlp_port):
+        with http_server_process(command, environment, data_dir.parent / "server.log"):
+            yield receiver, f"http://127.0.0.1:{port}"

@@ -5,9 +5,7 @@ happyhorse.job_id, and no span attribute holds the prompt or the key."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import sys
 from pathlib import Path
 
 import httpx2
@@ -17,8 +15,8 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from ..fakefal import ADMIN_KEY, VALID_KEY, FakeFal, serve_app
-from ..otlp import Receiver
-from ..support import free_port, http_server_process, stdio_server, text_of
+from ..otlp import Receiver, traced_http_server
+from ..support import free_port, stdio_server, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_sockets]
 
@@ -136,25 +134,16 @@ async def test_a_call_over_http_traced_only_in_its_headers_joins_the_callers_tra
     fake: FakeFal, fal_url: str, tmp_path: Path
 ) -> None:
     pytest.importorskip("opentelemetry.sdk", reason="the otel extra (installed with dev)")
-    receiver, otlp_port, port = Receiver(), free_port(), free_port()
     trace_id = secrets.token_hex(16)
     traced = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}  # as HTTP-instrumented clients send it
-    env = {
-        **os.environ,
-        **(stdio_server(fal_url, tmp_path / "data").env or {}),
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
-        "OTEL_BSP_SCHEDULE_DELAY": "50",
-    }
-    command = [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)]
-    async with serve_app(receiver.app, otlp_port):
-        with http_server_process(command, env, tmp_path / "server.log"):
-            async with (
-                httpx2.AsyncClient(headers=traced, timeout=30) as http,
-                Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as client,
-            ):
-                made = await client.call_tool("generate_video", {"prompt": PROMPT, "duration": 3, "wait_seconds": 30})
-                # The SDK's span for the call ends, and is exported, after the answer: waited for by name.
-                spans = await receiver.until(trace_id, {"tools/call generate_video", "fal.submit", "fal.result"})
+    async with (
+        traced_http_server(fal_url, tmp_path / "data") as (receiver, url),
+        httpx2.AsyncClient(headers=traced, timeout=30) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+    ):
+        made = await client.call_tool("generate_video", {"prompt": PROMPT, "duration": 3, "wait_seconds": 30})
+        # The SDK's span for the call ends, and is exported, after the answer: waited for by name.
+        spans = await receiver.until(trace_id, {"tools/call generate_video", "fal.submit", "fal.result"})
     assert made.structured_content is not None, text_of(made)
     assert {span["attributes"]["happyhorse.job_id"] for span in spans if span["name"].startswith("fal.")} == {
         made.structured_content["job_id"]
@@ -165,31 +154,22 @@ async def test_fal_s_webhook_and_its_bill_join_the_trace_of_the_call_that_starte
     fake: FakeFal, fal_url: str, tmp_path: Path
 ) -> None:
     pytest.importorskip("opentelemetry.sdk", reason="the otel extra (installed with dev)")
-    receiver, otlp_port, port = Receiver(), free_port(), free_port()
     trace_id = secrets.token_hex(16)
     fake.bill = 0.75
-    env = {
-        **os.environ,
-        **(stdio_server(fal_url, tmp_path / "data").env or {}),
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
-        "OTEL_BSP_SCHEDULE_DELAY": "50",
-        "HAPPYHORSE_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-        "HAPPYHORSE_FAL_JWKS_URL": f"{fal_url}/.well-known/jwks.json",
-        "FAL_ADMIN_KEY": ADMIN_KEY,
-    }
-    command = [sys.executable, "-m", "happyhorse_mcp", "--transport", "http", "--port", str(port)]
-    async with serve_app(receiver.app, otlp_port):
-        with http_server_process(command, env, tmp_path / "server.log"):
-            async with (
-                httpx2.AsyncClient(timeout=30) as http,
-                Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as client,
-            ):
-                made = await client.call_tool(
-                    "generate_video",
-                    {"prompt": PROMPT, "duration": 3, "wait_seconds": 30},
-                    meta={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},  # type: ignore[arg-type]
-                )
-                spans = await receiver.until(trace_id, {"fal.submit", "fal.wait", "fal.webhook", "fal.billed"})
+    async with (
+        traced_http_server(fal_url, tmp_path / "data", webhooks=True, FAL_ADMIN_KEY=ADMIN_KEY) as (
+            receiver,
+            url,
+        ),
+        httpx2.AsyncClient(timeout=30) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+    ):
+        made = await client.call_tool(
+            "generate_video",
+            {"prompt": PROMPT, "duration": 3, "wait_seconds": 30},
+            meta={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},  # type: ignore[arg-type]
+        )
+        spans = await receiver.until(trace_id, {"fal.submit", "fal.wait", "fal.webhook", "fal.billed"})
     assert made.structured_content is not None, text_of(made)
     by_name = {span["name"]: span["attributes"] for span in spans}
     assert by_name["fal.webhook"]["http.response.status_code"] == 200
