@@ -86,9 +86,13 @@ class FalSigningKeys:
                 response.raise_for_status()
                 keys = [_public_key(jwk) for jwk in response.json().get("keys", [])]
             except (httpx.HTTPError, ValueError, AttributeError, TypeError) as exc:
-                # Deliveries are refused meanwhile; fal delivers again, and the keys are read again then.
+                # Deliveries are refused meanwhile; fal delivers again, and the keys are read again then. What failed
+                # is logged here, not told to whoever posted.
                 self._read_at = self._clock() if self._keys else None
-                raise WebhookRejected(503, f"fal's signing keys could not be read from {self._url} ({exc})") from exc
+                logger.warning(
+                    "fal's webhook signing keys could not be read from %s (%s)", self._url, type(exc).__name__
+                )
+                raise WebhookRejected(503, "fal's signing keys could not be read; deliver again") from exc
             self._keys = [key for key in keys if key is not None]
             self._read_at = self._clock()
             logger.info("read %d webhook signing key(s) from %s", len(self._keys), self._url)
