@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..domain.principal import SealedKey as Sealed
 
-MIN_SECRET_LENGTH = 32
 PAGE_LINK_SECONDS = 600
 _NONCE_BYTES = 12
 

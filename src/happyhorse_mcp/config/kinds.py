@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from ..domain.keys import odd_characters, wrapped_in_quotes
+from ..domain.keys import MIN_SEALING_SECRET_LENGTH, odd_characters, wrapped_in_quotes
 
 TRUE = ("1", "true", "yes", "on")
 
@@ -97,11 +97,12 @@ def flag(name: str, value: str) -> bool:
 
 
 def secrets(name: str, value: str) -> tuple[str, ...]:
-    """Comma-separated secrets of 32 characters or more (generate one with `openssl rand -base64 32`)."""
+    """Comma-separated secrets of MIN_SEALING_SECRET_LENGTH characters or more (`openssl rand -base64 32` makes one)."""
     listed = tuple(part.strip() for part in value.split(",") if part.strip())
-    if not listed or any(len(secret) < 32 for secret in listed):
+    if not listed or any(len(secret) < MIN_SEALING_SECRET_LENGTH for secret in listed):
         raise ConfigError(
-            f"{name} must be one or more secrets of 32+ characters, comma-separated (openssl rand -base64 32)"
+            f"{name} must be one or more secrets of {MIN_SEALING_SECRET_LENGTH}+ characters, comma-separated "
+            "(openssl rand -base64 32)"
         )
     return listed
 

@@ -8,6 +8,8 @@ import re
 
 HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 KEYS_PAGE = "https://fal.ai/dashboard/keys"
+# The shortest secret that seals users' own keys (HAPPYHORSE_USER_KEYS_SECRET): 256 bits in base64.
+MIN_SEALING_SECRET_LENGTH = 32
 
 
 def placeholder_key(value: str) -> bool:
